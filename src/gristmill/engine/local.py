@@ -1,0 +1,506 @@
+"""The local executor: shards in parallel worker processes, global stages in between, a ledger.
+
+A recipe's steps are cut into *stages* at each :class:`~gristmill.step.GlobalStep`. Stage 0 reads
+the input shards; each later stage first fits its global step on everything the previous stage
+kept, then runs per shard again. Every shard of every stage is one unit in the manifest, so an
+interrupted run resumes where it stopped and ends with the same output as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import multiprocessing as mp
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.io.readers import Batch, Quarantined, Shard, plan_shards, read_shard
+from gristmill.recipe import InputSpec, Recipe
+from gristmill.step import FitContext, GlobalStep, Step
+
+COMPRESSION = "zstd"
+
+
+class LedgerMismatch(RuntimeError):
+    """input != kept + rejected + quarantined: a bug, never an acceptable outcome."""
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+@dataclass
+class ShardTask:
+    stage: int
+    shard_id: str
+    steps: list[Step]
+    step_offset: int
+    run_root: str
+    final: bool
+    keep_rejected: bool
+    batch_rows: int
+    shard: Shard | None = None  # stage 0: read the input
+    spec: InputSpec | None = None
+    in_path: str | None = None  # later stages: the previous stage's kept parquet
+
+
+@dataclass
+class ShardResult:
+    read: int = 0
+    kept: int = 0
+    text_bytes: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    quarantined: int = 0
+    read_quarantined: int = 0  # records that never became rows (the rest failed in a step)
+    quarantine_errors: Counter = field(default_factory=Counter)
+    steps: dict = field(default_factory=dict)  # global step index -> [in, out, seconds]
+    counters: dict = field(default_factory=dict)  # step name -> {key: n}
+
+    def to_json(self) -> dict:
+        return {"read": self.read, "kept": self.kept, "text_bytes": self.text_bytes, "rejected": dict(self.rejected),
+                "quarantined": self.quarantined, "read_quarantined": self.read_quarantined, "quarantine_errors": dict(self.quarantine_errors),
+                "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters}
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker side
+
+_PROGRESS = None
+
+
+def _worker_init(queue) -> None:
+    global _PROGRESS
+    _PROGRESS = queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    try:  # die with the parent instead of finishing shards nobody waits for (Linux)
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
+    except Exception:  # noqa: BLE001 - best effort on other platforms
+        pass
+
+
+class _Writer:
+    """A parquet file written under a temporary name, created on first rows, renamed on close."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = _no_null_types(table)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, table.schema, compression=COMPRESSION)
+        elif table.schema != self.writer.schema:
+            table = _conform(table, self.writer.schema, self.path)
+        self.writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(self.tmp, self.path)
+
+
+def _no_null_types(table: pa.Table) -> pa.Table:
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
+
+
+def _conform(table: pa.Table, schema: pa.Schema, path: Path) -> pa.Table:
+    if set(table.column_names) != set(schema.names):
+        raise RuntimeError(f"{path}: batches of one shard have different columns ({sorted(set(table.column_names) ^ set(schema.names))}); "
+                           "a step must add the same columns to every batch")
+    return table.select(schema.names).cast(schema)
+
+
+class _ShardRunner:
+    def __init__(self, task: ShardTask):
+        self.t = task
+        root = Path(task.run_root)
+        self.root = root
+        sid = f"s{task.stage}-{task.shard_id}"
+        kept_path = root / "data" / f"{task.shard_id}.parquet" if task.final else root / "_work" / f"s{task.stage}" / f"{task.shard_id}.parquet"
+        self.kept = _Writer(kept_path)
+        self.rejected: dict[str, _Writer] = {}
+        self.sid = sid
+        self.res = ShardResult()
+        self.qpath = root / "quarantine" / f"{sid}.jsonl"
+        self.qtmp = self.qpath.with_name(f".{self.qpath.name}.{os.getpid()}.tmp")
+        self.qfh = None
+
+    # -- outputs
+    def quarantine(self, q: Quarantined, unread: bool = False) -> None:
+        if self.qfh is None:
+            self.qfh = open(self.qtmp, "w", encoding="utf-8")
+        self.qfh.write(q.to_json() + "\n")
+        self.res.quarantined += 1
+        self.res.read_quarantined += unread
+        self.res.quarantine_errors[q.kind] += 1
+
+    def reject(self, table: pa.Table, label: str, reasons: pa.Array) -> None:
+        for reason, n in zip(*_value_counts(reasons)):
+            self.res.rejected[f"{label.split('@')[0]}/{reason}"] += n
+        if self.t.keep_rejected:
+            w = self.rejected.get(label)
+            if w is None:
+                w = self.rejected[label] = _Writer(self.root / "rejected" / f"{self.sid}-{label.replace('@', '-')}.parquet")
+            step_name = label.split("@")[0]
+            table = table.append_column("reject_step", pa.array([step_name] * table.num_rows, pa.string()))
+            w.write(table.append_column("reject_reason", pc.binary_join_element_wise(pa.scalar(step_name + "/"), reasons.cast(pa.string()), "")))
+
+    def progress(self, docs: int, nbytes: int) -> None:
+        if _PROGRESS is not None:
+            try:
+                _PROGRESS.put_nowait((docs, nbytes))
+            except Exception:  # noqa: BLE001 - progress is never worth failing a shard
+                pass
+
+    # -- the work
+    def source(self):
+        t = self.t
+        if t.stage == 0:
+            yield from read_shard(t.shard, t.spec, t.batch_rows)
+        elif t.in_path and os.path.exists(t.in_path):
+            pf = pq.ParquetFile(t.in_path)
+            for rb in pf.iter_batches(batch_size=t.batch_rows):
+                yield Batch(pa.Table.from_batches([rb]))
+
+    def run(self) -> dict:
+        for item in self.source():
+            if isinstance(item, Quarantined):
+                self.quarantine(item, unread=True)
+                continue
+            table = item.table
+            self.res.read += table.num_rows
+            nbytes = int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0)
+            self.res.text_bytes += nbytes
+            if item.reject_reason:
+                self.reject(table, "read@rd", pa.array([item.reject_reason] * table.num_rows, pa.string()))
+            else:
+                self.apply(table, 0)
+            self.progress(table.num_rows, nbytes)
+        self.kept.close()
+        for w in self.rejected.values():
+            w.close()
+        if self.qfh is not None:
+            self.qfh.close()
+            os.replace(self.qtmp, self.qpath)
+        for step in self.t.steps:
+            c = step.take_stats()
+            if c:
+                mine = self.res.counters.setdefault(step.name, {})
+                for k, v in c.items():
+                    mine[k] = mine.get(k, 0) + v
+        return self.res.to_json()
+
+    def apply(self, table: pa.Table, first: int) -> None:
+        """Run steps ``first..`` on ``table``. A step that raises is retried on halves of the batch,
+        so one bad document is quarantined with the error instead of failing the run."""
+        steps = self.t.steps
+        for i in range(first, len(steps)):
+            if table.num_rows == 0:
+                return
+            step, gi = steps[i], self.t.step_offset + i
+            t0 = time.perf_counter()
+            n_in = table.num_rows
+            try:
+                annotated = step.annotate(table)
+                reasons = step.select(annotated)
+                if annotated.num_rows != n_in or (reasons is not None and len(reasons) != n_in):
+                    raise RuntimeError(f"step {step.name!r} changed the number of rows ({n_in} in); steps must not drop rows")
+            except Exception as e:  # noqa: BLE001
+                self._timing(gi, 0, 0, time.perf_counter() - t0)
+                if n_in == 1:
+                    self.quarantine(Quarantined(str(table.column("id")[0]), None, None,
+                                                f"step {step.name} failed on this document: {type(e).__name__}: {e}",
+                                                str(table.column("text")[0])[:1024], "step_error"))
+                    return
+                half = n_in // 2
+                self.apply(table.slice(0, half), i)
+                self.apply(table.slice(half), i)
+                return
+            table = annotated
+            if reasons is not None and reasons.null_count < len(reasons):
+                if isinstance(reasons, pa.ChunkedArray):
+                    reasons = reasons.combine_chunks()
+                bad = pc.is_valid(reasons)
+                self.reject(table.filter(bad), f"{step.name}@{gi:02d}", reasons.filter(bad))
+                table = table.filter(pc.invert(bad))
+            self._timing(gi, n_in, table.num_rows, time.perf_counter() - t0)
+        self.kept.write(table)
+        self.res.kept += table.num_rows
+
+    def _timing(self, gi: int, n_in: int, n_out: int, secs: float) -> None:
+        s = self.res.steps.setdefault(gi, [0, 0, 0.0])
+        s[0] += n_in
+        s[1] += n_out
+        s[2] += secs
+
+
+def _value_counts(arr: pa.Array):
+    vc = pc.value_counts(arr)
+    return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+
+
+def run_shard(task: ShardTask) -> tuple[str, dict]:
+    """Process one shard of one stage; writes its files and its manifest entry."""
+    for s in task.steps:
+        if isinstance(s, GlobalStep) and getattr(s, "workdir", None):
+            s.bind(s.workdir)
+    rec = _ShardRunner(task).run()
+    RunDir(Path(task.run_root)).mark_done(f"s{task.stage}-{task.shard_id}", rec)
+    return task.shard_id, rec
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent side
+
+
+def split_stages(steps: list[Step]) -> list[tuple[int, list[Step]]]:
+    """Cut the step list before each global step: [(index of first step, steps), ...]."""
+    stages: list[tuple[int, list[Step]]] = [(0, [])]
+    for i, s in enumerate(steps):
+        if isinstance(s, GlobalStep):
+            stages.append((i, [s]))
+        else:
+            stages[-1][1].append(s)
+    return stages
+
+
+class Progress:
+    """A rich bar on a terminal; a plain log line every few seconds elsewhere (CI logs)."""
+
+    def __init__(self, enabled: bool | None, log: Callable[[str], None]):
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self.log = log
+        self.bar = None
+
+    def start(self, label: str, total_shards: int, total_bytes: int | None) -> None:
+        self.label, self.total, self.done, self.docs, self.nbytes = label, total_shards, 0, 0, 0
+        self.t0 = self.last = time.monotonic()
+        if self.tty:
+            from rich.progress import BarColumn, Progress as RP, TextColumn, TimeRemainingColumn
+
+            self.bar = RP(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} shards"),
+                          TextColumn("{task.fields[docs]:,} docs  {task.fields[mbs]:.1f} MB/s"), TimeRemainingColumn(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total_shards, docs=0, mbs=0.0)
+
+    def update(self, docs: int = 0, nbytes: int = 0, shards: int = 0) -> None:
+        self.docs += docs
+        self.nbytes += nbytes
+        self.done += shards
+        now = time.monotonic()
+        mbs = self.nbytes / 1e6 / max(now - self.t0, 1e-6)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, docs=self.docs, mbs=mbs)
+        elif now - self.last >= 5:
+            self.last = now
+            self.log(f"{self.label}: {self.done}/{self.total} shards, {self.docs:,} docs, {mbs:.1f} MB/s")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | None = None, fresh: bool = False,
+        progress: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
+    """Run ``recipe``; returns the summary (also written to ``OUT/summary.json``)."""
+    from gristmill import __version__
+
+    out = Path(out or recipe.output.path)
+    workers = max(1, workers or os.cpu_count() or 1)
+    rd = RunDir(out)
+    resumed = rd.prepare(recipe.fingerprint(), fresh)
+    if resumed and (out / "summary.json").exists():
+        log(f"{out}: already complete; nothing to do (use --fresh to run again)")
+        return json.loads((out / "summary.json").read_text())
+    atomic_write_text(out / "recipe.lock.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False))
+
+    plan_file = rd.manifest / "plan.json"
+    if plan_file.exists():  # resume on the same shards even if the globs would now match more files
+        shards = [Shard(**d) for d in json.loads(plan_file.read_text())]
+    else:
+        shards = plan_shards(recipe.inputs, recipe.output.shard_mb << 20)
+        atomic_write_text(plan_file, json.dumps([s.__dict__ for s in shards]))
+    if resumed:
+        log(f"{out}: resuming ({sum(1 for _ in rd.manifest.glob('s*-*.json'))} shard units already done)")
+
+    steps = recipe.build_steps()
+    stages = split_stages(steps)
+    prog = Progress(progress, log)
+    t_start = time.time()
+    fit_seconds: dict[str, float] = {}
+    for k, (offset, ssteps) in enumerate(stages):
+        final = k == len(stages) - 1
+        prev_dir = rd.work / f"s{k - 1}"
+        if k > 0:
+            g = ssteps[0]
+            assert isinstance(g, GlobalStep)
+            workdir = rd.work / f"fit-{offset:02d}-{g.name}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            unit = f"fit-{offset:02d}"
+            if rd.done(unit) is None:
+                t0 = time.perf_counter()
+                inputs = [prev_dir / f"{s.shard_id}.parquet" for s in shards if (prev_dir / f"{s.shard_id}.parquet").exists()]
+                log(f"fitting {g.name} on {len(inputs)} shards")
+                g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log))
+                rd.mark_done(unit, {"seconds": time.perf_counter() - t0})
+            fit_seconds[g.name] = rd.done(unit)["seconds"]
+            g.bind(workdir)
+        tasks = []
+        for s in shards:
+            if rd.done(f"s{k}-{s.shard_id}") is not None:
+                continue
+            tasks.append(ShardTask(stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
+                                   final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
+                                   shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
+                                   in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
+        prog.start(f"stage {k + 1}/{len(stages)}", len(shards), None)
+        prog.update(shards=len(shards) - len(tasks))
+        try:
+            _execute(tasks, workers, prog)
+        finally:
+            prog.stop()
+
+    summary = build_summary(recipe, rd, shards, steps, stages, fit_seconds)
+    summary["seconds"] = round(time.time() - t_start, 3)
+    summary["gristmill_version"] = __version__
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    for k in range(len(stages) - 1):  # intermediate stage outputs are no longer needed; fitted state stays
+        shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
+    return summary
+
+
+def _execute(tasks: list[ShardTask], workers: int, prog: Progress) -> None:
+    if not tasks:
+        return
+    if workers == 1 or len(tasks) == 1:
+        global _PROGRESS
+        for t in tasks:
+            run_shard(t)
+            prog.update(shards=1)
+        return
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init, initargs=(queue,)) as ex:
+        pending = {ex.submit(run_shard, t) for t in tasks}
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    docs, nbytes = queue.get_nowait()
+                except Exception:  # noqa: BLE001 - queue.Empty
+                    break
+                prog.update(docs=docs, nbytes=nbytes)
+            for f in done:
+                try:
+                    f.result()
+                except BrokenProcessPool:
+                    raise WorkerDied("a worker process died (killed, or out of memory); finished shards are saved: "
+                                     "run the same command again to resume") from None
+                prog.update(shards=1)
+
+
+def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[Step], stages, fit_seconds) -> dict:
+    """Reconcile every unit of the manifest into summary.json; raise LedgerMismatch if anything is unaccounted."""
+    n_read = quarantined = kept = 0
+    rejected: Counter = Counter()
+    qerr: Counter = Counter()
+    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
+    counters: dict[str, dict] = {}
+    text_bytes = 0
+    per_source: dict[str, Counter] = defaultdict(Counter)
+    last = len(stages) - 1
+    problems = []
+    for s in shards:
+        prev_kept = None
+        for k in range(len(stages)):
+            rec = rd.done(f"s{k}-{s.shard_id}")
+            if rec is None:
+                raise LedgerMismatch(f"shard {s.shard_id} stage {k} has no manifest entry; the run did not finish")
+            if k == 0:
+                n_read += rec["read"]
+                text_bytes += rec["text_bytes"]
+            elif rec["read"] + rec["read_quarantined"] != prev_kept:
+                problems.append(f"shard {s.shard_id}: stage {k} read {rec['read']} rows, stage {k - 1} kept {prev_kept}")
+            prev_kept = rec["kept"]
+            quarantined += rec["quarantined"]
+            qerr.update(rec["quarantine_errors"])
+            rejected.update(rec["rejected"])
+            for gi, (a, b, c) in rec["steps"].items():
+                p = per_step[int(gi)]
+                p[0] += a
+                p[1] += b
+                p[2] += c
+            for name, c in rec["counters"].items():
+                mine = counters.setdefault(name, {})
+                for key, v in c.items():
+                    mine[key] = mine.get(key, 0) + v
+            if k == last:
+                kept += rec["kept"]
+    total_in = n_read + sum(rd.done(f"s0-{s.shard_id}")["read_quarantined"] for s in shards)
+    if total_in != kept + sum(rejected.values()) + quarantined:
+        problems.append(f"input {total_in} != kept {kept} + rejected {sum(rejected.values())} + quarantined {quarantined}")
+    # the files must say the same as the manifest
+    on_disk_kept = sum(pq.ParquetFile(p).metadata.num_rows for p in rd.data.glob("*.parquet"))
+    if on_disk_kept != kept:
+        problems.append(f"data/ holds {on_disk_kept} rows but the manifest says {kept} kept")
+    if recipe.output.keep_rejected:
+        on_disk_rej = sum(pq.ParquetFile(p).metadata.num_rows for p in rd.rejected.glob("*.parquet"))
+        if on_disk_rej != sum(rejected.values()):
+            problems.append(f"rejected/ holds {on_disk_rej} rows but the manifest says {sum(rejected.values())}")
+    on_disk_q = sum(sum(1 for _ in open(p, encoding="utf-8")) for p in rd.quarantine.glob("*.jsonl"))
+    if on_disk_q != quarantined:
+        problems.append(f"quarantine/ holds {on_disk_q} records but the manifest says {quarantined}")
+    if problems:
+        raise LedgerMismatch(f"{rd.root}: the ledger does not reconcile (a bug; please report it):\n  " + "\n  ".join(problems))
+    step_rows = []
+    for gi, st in enumerate(steps):
+        a, b, c = per_step.get(gi, [0, 0, 0.0])
+        row = {"step": st.name, "in": a, "out": b, "rejected": a - b, "seconds": round(c, 4)}
+        if st.name in fit_seconds:
+            row["fit_seconds"] = round(fit_seconds[st.name], 4)
+        step_rows.append(row)
+    reports = {}
+    for st in steps:
+        if isinstance(st, GlobalStep):
+            rep = st.report() if hasattr(st, "report") else None
+            if rep:
+                reports[st.name] = rep
+    summary = {
+        "input": total_in,
+        "kept": kept,
+        "rejected": dict(sorted(rejected.items())),
+        "quarantined": quarantined,
+        "quarantine_errors": dict(qerr.most_common()),
+        "text_mb_read": round(text_bytes / 1e6, 3),
+        "shards": len(shards),
+        "steps": step_rows,
+        "counters": counters,
+    }
+    if reports:
+        summary["reports"] = reports
+    return summary

@@ -1,0 +1,254 @@
+"""Recipe schema and loading.
+
+A recipe is YAML: inputs, steps with parameters, output. It is validated completely before any
+work starts, and every error names the file, the line and what to do. The resolved recipe (every
+default filled in) is what the engine runs and what it writes to ``recipe.lock.yaml``.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gristmill import __version__
+from gristmill.step import Step, UnknownStep, get_step
+
+FORMATS = ("jsonl", "parquet", "text", "warc")
+
+
+class RecipeError(ValueError):
+    """A recipe problem found before any work starts; the message names file, line and fix."""
+
+
+class InputSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] = Field(min_length=1, description="files, directories or globs; relative to the current directory")
+    format: Literal["jsonl", "parquet", "text", "warc"] = "jsonl"
+    text_field: str = "text"
+    id_field: str | None = Field(None, description="stable ids are derived from file and line when absent")
+    source: str | None = Field(None, description="name of this input; defaults to the file name without extensions")
+    fields: list[str] = Field(default_factory=list, description="extra fields to carry into the output")
+    max_doc_bytes: int = Field(
+        10_000_000, gt=0, description="larger documents are quarantined (no real page is 10 MB of text)"
+    )
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_path(cls, v):
+        return [v] if isinstance(v, str) else v
+
+
+class OutputSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = "out/run"
+    keep_rejected: bool = True
+    shard_mb: int = Field(128, gt=0, description="large uncompressed inputs are split into shards of this size")
+    batch_rows: int = Field(2000, gt=0, description="rows per Arrow batch inside a shard: bounds memory")
+
+
+class StepSpec(BaseModel):
+    name: str
+    config: dict[str, Any]
+    line: int | None = None
+
+    def build(self) -> Step:
+        cls = get_step(self.name)
+        return cls(cls.Config(**self.config))
+
+
+class Recipe(BaseModel):
+    inputs: list[InputSpec]
+    steps: list[StepSpec]
+    output: OutputSpec
+    source_file: str | None = None
+
+    def build_steps(self) -> list[Step]:
+        return [s.build() for s in self.steps]
+
+    def resolved(self) -> dict:
+        """The recipe with every default filled in, as written to recipe.lock.yaml."""
+        return {
+            "gristmill_version": __version__,
+            "inputs": [i.model_dump() for i in self.inputs],
+            "steps": [{s.name: s.config} for s in self.steps],
+            "output": self.output.model_dump(),
+        }
+
+    def fingerprint(self) -> str:
+        """What decides the output: inputs and steps, not the output path or the version."""
+        d = self.resolved()
+        d.pop("gristmill_version")
+        d["output"] = {k: v for k, v in d["output"].items() if k != "path"}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
+    """Each matching file with its id prefix: the path relative to the glob's fixed part."""
+    exts = {"text": (".txt", ".md"), "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".jsonl.zstd", ".gz", ".zst"),
+            "parquet": (".parquet",), "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
+    out: list[tuple[Path, str]] = []
+    for pattern in spec.paths:
+        base = Path(pattern.split("*")[0].split("?")[0].split("[")[0])
+        if not glob.has_magic(pattern) and Path(pattern).is_dir():
+            files = [p for p in sorted(Path(pattern).rglob("*")) if p.is_file() and p.name.endswith(exts)]
+            base = Path(pattern)
+        else:
+            files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
+        if not base.is_dir():
+            base = base.parent
+        for f in files:
+            try:
+                rel = f.relative_to(base).as_posix()
+            except ValueError:
+                rel = f.name
+            out.append((f, rel))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+def _line_index(node: yaml.Node, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map every key path in a YAML node tree to its 1-based line."""
+    lines = {prefix: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = prefix + (k.value,)
+            lines[key] = k.start_mark.line + 1
+            for sub, ln in _line_index(v, key).items():
+                if sub != key:
+                    lines[sub] = ln
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            lines.update(_line_index(v, prefix + (i,)))
+    return lines
+
+
+def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+def _pydantic_messages(err: ValidationError) -> list[tuple[tuple, str]]:
+    out = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown parameter"
+        elif e["type"] == "missing":
+            msg = "required parameter is missing"
+        out.append((loc, msg))
+    return out
+
+
+def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
+    """Parse and validate a recipe file. Raises :class:`RecipeError` with file:line on problems."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"{path}: recipe file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping with keys input, steps, output")
+    lines = _line_index(node) if node is not None else {}
+    return recipe_from_dict(data, str(path), lines, check_inputs)
+
+
+def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = None, check_inputs: bool = True) -> Recipe:
+    lines = lines or {}
+    errors: list[str] = []
+
+    def err(loc: tuple, msg: str):
+        ln = _nearest_line(lines, loc)
+        errors.append(f"{where}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc))}: {msg}")
+
+    unknown = set(data) - {"input", "inputs", "steps", "output"}
+    for k in sorted(unknown):
+        err((k,), "unknown section (expected input, steps, output)")
+
+    raw_inputs = data.get("inputs", data.get("input"))
+    key = "inputs" if "inputs" in data else "input"
+    if raw_inputs is None:
+        err((), "missing section 'input' (which files to read)")
+        raw_inputs = []
+    if isinstance(raw_inputs, dict):
+        raw_inputs, single = [raw_inputs], True
+    else:
+        single = False
+    inputs: list[InputSpec] = []
+    for i, ri in enumerate(raw_inputs):
+        loc0 = (key,) if single else (key, i)
+        try:
+            spec = InputSpec(**(ri or {}))
+        except (ValidationError, TypeError) as e:
+            if isinstance(e, TypeError):
+                err(loc0, "each input is a mapping with paths, format, ...")
+            else:
+                for loc, msg in _pydantic_messages(e):
+                    err(loc0 + loc, msg)
+            continue
+        if check_inputs:
+            for j, pattern in enumerate(spec.paths):
+                if not expand_paths(spec.model_copy(update={"paths": [pattern]})):
+                    err(loc0 + ("paths", j), f"no {spec.format} input matches {pattern!r} (relative to {os.getcwd()}); check the path")
+        inputs.append(spec)
+
+    steps: list[StepSpec] = []
+    raw_steps = data.get("steps") or []
+    if not isinstance(raw_steps, list):
+        err(("steps",), "steps is a list, e.g. '- min_length: {min_words: 50}'")
+        raw_steps = []
+    for i, rs in enumerate(raw_steps):
+        if isinstance(rs, str):
+            rs = {rs: {}}
+        if not isinstance(rs, dict) or len(rs) != 1:
+            err(("steps", i), "each step is one mapping 'name: {params}'")
+            continue
+        (name, params), = rs.items()
+        params = params or {}
+        ln = _nearest_line(lines, ("steps", i))
+        try:
+            cls = get_step(name)
+        except UnknownStep as e:
+            err(("steps", i), str(e))
+            continue
+        if not isinstance(params, dict):
+            err(("steps", i, name), "parameters are a mapping, e.g. {min_words: 50}")
+            continue
+        try:
+            cfg = cls.Config(**params)
+        except ValidationError as e:
+            for loc, msg in _pydantic_messages(e):
+                fields = ", ".join(cls.Config.model_fields)
+                err(("steps", i, name) + loc, f"{msg} for step {name!r} (parameters: {fields})")
+            continue
+        steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), line=ln))
+
+    try:
+        output = OutputSpec(**(data.get("output") or {}))
+    except ValidationError as e:
+        for loc, msg in _pydantic_messages(e):
+            err(("output",) + loc, msg)
+        output = OutputSpec()
+    if errors:
+        raise RecipeError("\n".join(errors))
+    return Recipe(inputs=inputs, steps=steps, output=output, source_file=where)

@@ -1,0 +1,146 @@
+"""The step interface and the registry of steps by name.
+
+A step is configured by a pydantic model and works on Arrow tables. It may *annotate* (return the
+table with added columns) and/or *select* (return, per row, the name of the rule that rejects it,
+or null to keep it). The engine prefixes rule names with the step name, so a reason reads
+``gopher_quality/too_few_words``. Tag-then-select: annotation columns are stored in the output, so
+thresholds can be re-applied later (``gristmill select``) without recomputing.
+
+A :class:`GlobalStep` (dedup, classifier training) must see the whole dataset first: the engine
+calls :meth:`GlobalStep.fit` on everything the previous steps kept, then runs ``annotate``/``select``
+per shard as for any step.
+"""
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Step", "StepConfig", "GlobalStep", "FitContext", "register", "get_step", "all_steps", "UnknownStep"]
+
+
+class StepConfig(BaseModel):
+    """Base of every step's configuration; unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Step:
+    """Base class for per-batch steps. Subclasses set ``name`` and ``Config`` and override
+    :meth:`annotate` and/or :meth:`select`. Instances are pickled into worker processes, so keep
+    heavy state (models, indexes) lazy: load it on first use, not in ``__init__``."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[StepConfig]] = StepConfig
+
+    def __init__(self, config: StepConfig | None = None):
+        self.config = config if config is not None else self.Config()
+        self.stats: Counter[str] = Counter()
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        """Return ``table`` with this step's columns added (or ``text`` rewritten)."""
+        return table
+
+    def select(self, table: pa.Table) -> pa.Array | None:
+        """Return a string array, one entry per row: null keeps the row, a rule name rejects it.
+        Return None when the step never rejects."""
+        return None
+
+    def take_stats(self) -> dict[str, int]:
+        """Counters gathered since the last call (for example PII replacements); they are summed
+        into ``summary.json`` under ``counters.<step>``."""
+        out = dict(self.stats)
+        self.stats.clear()
+        return out
+
+    def __getstate__(self):
+        # Lazy caches (names starting with "_") are rebuilt in the worker, not pickled.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+
+@dataclass
+class FitContext:
+    """What a global step sees in :meth:`GlobalStep.fit`.
+
+    ``shards`` are parquet files holding every document kept so far, in a stable order.
+    ``workdir`` is private to this step in this run, survives an interrupted run, and is the place
+    for spill files, checkpoints and the fitted state that ``annotate`` later loads.
+    """
+
+    shards: list[Path]
+    workdir: Path
+    workers: int
+    log: Callable[[str], None] = print
+
+    def batches(self, columns: list[str], batch_rows: int = 8192) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """Yield ``(shard_index, batch)`` over all shards, reading only ``columns``."""
+        import pyarrow.parquet as pq
+
+        for i, path in enumerate(self.shards):
+            pf = pq.ParquetFile(path)
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
+                yield i, batch
+
+
+class GlobalStep(Step):
+    """A step that needs the whole dataset before it can decide about one document."""
+
+    def fit(self, ctx: FitContext) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def bind(self, workdir: Path) -> None:
+        """Called in every process before ``annotate``/``select``: where ``fit`` left its state."""
+        self.workdir = Path(workdir)
+
+    def report(self) -> dict | None:
+        """A small JSON-able report for ``summary.json`` (for example cluster sizes), read after the run."""
+        return None
+
+
+_REGISTRY: dict[str, type[Step]] = {}
+
+
+class UnknownStep(KeyError):
+    def __init__(self, name: str):
+        self.name = name
+        self.suggestions = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(s) for s in self.suggestions)}?)" if self.suggestions else ""
+        super().__init__(f"unknown step {name!r}{hint}; `gristmill steps` lists them")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def register(cls: type[Step]) -> type[Step]:
+    """Class decorator: make a step available to recipes under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"step name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_builtin_steps() -> None:
+    from gristmill import steps_index  # noqa: F401  (imports every module that registers steps)
+
+
+def get_step(name: str) -> type[Step]:
+    _load_builtin_steps()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownStep(name) from None
+
+
+def all_steps() -> dict[str, type[Step]]:
+    _load_builtin_steps()
+    return dict(sorted(_REGISTRY.items()))

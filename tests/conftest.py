@@ -1,0 +1,43 @@
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def stdlib_docs(n: int = 300, min_words: int = 60) -> list[dict]:
+    """Real English prose found on every Python installation: module docstrings of the stdlib."""
+    import ast
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    docs = []
+    for p in sorted(root.glob("*.py")):
+        try:
+            tree = ast.parse(p.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in [tree, *[n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]]:
+            d = ast.get_docstring(node)
+            if d and len(d.split()) >= min_words:
+                docs.append({"id": f"{p.stem}.{getattr(node, 'name', '')}", "text": d})
+        if len(docs) >= n:
+            break
+    return docs[:n]
+
+
+def write_jsonl(path: Path, records, opener=open):
+    with opener(path, "wt", encoding="utf-8") as f:
+        for r in records:
+            f.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path
+
+
+@pytest.fixture
+def docs():
+    return stdlib_docs()
