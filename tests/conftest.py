@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import sys
@@ -12,6 +13,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def stdlib_docs(n: int = 300, min_words: int = 60) -> list[dict]:
     """Real English prose found on every Python installation: module docstrings of the stdlib."""
+    return [dict(d) for d in _stdlib_docs(n, min_words)]
+
+
+@functools.lru_cache(maxsize=None)
+def _stdlib_docs(n: int, min_words: int) -> tuple[dict, ...]:
     import ast
     import sysconfig
 
@@ -28,7 +34,7 @@ def stdlib_docs(n: int = 300, min_words: int = 60) -> list[dict]:
                 docs.append({"id": f"{p.stem}.{getattr(node, 'name', '')}", "text": d})
         if len(docs) >= n:
             break
-    return docs[:n]
+    return tuple(docs[:n])
 
 
 def write_jsonl(path: Path, records, opener=open):

