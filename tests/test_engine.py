@@ -384,3 +384,19 @@ def test_reselect_tightens_and_loosens_without_recompute(tmp_path, docs):
     assert base["kept"] < direct[60]["kept"]
     p = subprocess.run([*GRISTMILL, "select", str(out), "-o", str(tmp_path / "x"), "--set", "min_lenght.min_words=3"], capture_output=True, text=True)
     assert p.returncode == 2 and "no step 'min_lenght'" in p.stderr
+
+
+def test_step_restricted_to_sources(tmp_path, docs):
+    write_jsonl(tmp_path / "web.jsonl", docs[:40])
+    write_jsonl(tmp_path / "code.jsonl", [{"id": f"c{i}", "text": "x = 1"} for i in range(30)])
+    rec = make_recipe(tmp_path, {"paths": [str(tmp_path / "web.jsonl"), str(tmp_path / "code.jsonl")]},
+                      steps=[{"min_length": {"min_words": 50, "sources": ["web"]}}], batch_rows=7)
+    s = run(load_recipe(rec), workers=1, progress=False)
+    ledger_holds(tmp_path / "out")
+    t = pq.read_table(tmp_path / "out" / "data")
+    code = t.filter(pa.compute.equal(t.column("source"), "code"))
+    assert code.num_rows == 30 and code.column("word_count").null_count == 30  # untouched, column present as null
+    web_kept = t.num_rows - 30
+    assert web_kept + s["rejected"].get("min_length/too_short", 0) == 40
+    lock = yaml.safe_load((tmp_path / "out" / "recipe.lock.yaml").read_text())
+    assert lock["steps"][0]["min_length"]["sources"] == ["web"]

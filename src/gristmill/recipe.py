@@ -57,11 +57,14 @@ class OutputSpec(BaseModel):
 class StepSpec(BaseModel):
     name: str
     config: dict[str, Any]
+    sources: list[str] | None = None  # apply only to documents of these sources; others pass untouched
     line: int | None = None
 
     def build(self) -> Step:
         cls = get_step(self.name)
-        return cls(cls.Config(**self.config))
+        step = cls(cls.Config(**self.config))
+        step.only_sources = self.sources
+        return step
 
 
 class Recipe(BaseModel):
@@ -78,7 +81,7 @@ class Recipe(BaseModel):
         return {
             "gristmill_version": __version__,
             "inputs": [i.model_dump() for i in self.inputs],
-            "steps": [{s.name: s.config} for s in self.steps],
+            "steps": [{s.name: {**s.config, **({"sources": s.sources} if s.sources else {})}} for s in self.steps],
             "output": self.output.model_dump(),
         }
 
@@ -234,6 +237,11 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
         if not isinstance(params, dict):
             err(("steps", i, name), "parameters are a mapping, e.g. {min_words: 50}")
             continue
+        params = dict(params)
+        sources = params.pop("sources", None)
+        if sources is not None and (not isinstance(sources, list) or not all(isinstance(x, str) for x in sources)):
+            err(("steps", i, name, "sources"), "sources is a list of source names, e.g. [web]")
+            continue
         try:
             cfg = cls.Config(**params)
         except ValidationError as e:
@@ -241,7 +249,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
                 fields = ", ".join(cls.Config.model_fields)
                 err(("steps", i, name) + loc, f"{msg} for step {name!r} (parameters: {fields})")
             continue
-        steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), line=ln))
+        steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
     try:
         output = OutputSpec(**(data.get("output") or {}))

@@ -37,6 +37,7 @@ class Step:
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[StepConfig]] = StepConfig
+    only_sources: list[str] | None = None  # set from the recipe's `sources:`; the engine routes rows
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from gristmill.engine.manifest import RunDir, atomic_write_text
-from gristmill.io.readers import Batch, Quarantined, Shard, plan_shards, read_shard
+from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import InputSpec, Recipe
 from gristmill.step import FitContext, GlobalStep, Step
 
@@ -191,6 +191,10 @@ class _ShardRunner:
             if isinstance(item, Quarantined):
                 self.quarantine(item, unread=True)
                 continue
+            if isinstance(item, Counted):
+                c = self.res.counters.setdefault("read", {})
+                c[item.key] = c.get(item.key, 0) + item.n
+                continue
             table = item.table
             self.res.read += table.num_rows
             nbytes = int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0)
@@ -224,13 +228,22 @@ class _ShardRunner:
             step, gi = steps[i], self.t.step_offset + i
             t0 = time.perf_counter()
             n_in = table.num_rows
+            passing = None
+            if step.only_sources is not None:  # rows of other sources skip this step untouched
+                mine = pc.is_in(table.column("source"), pa.array(step.only_sources, pa.string()))
+                passing, table = table.filter(pc.invert(mine)), table.filter(mine)
             try:
                 annotated = step.annotate(table)
                 reasons = step.select(annotated)
-                if annotated.num_rows != n_in or (reasons is not None and len(reasons) != n_in):
+                if annotated.num_rows != table.num_rows or (reasons is not None and len(reasons) != table.num_rows):
                     raise RuntimeError(f"step {step.name!r} changed the number of rows ({n_in} in); steps must not drop rows")
             except Exception as e:  # noqa: BLE001
                 self._timing(gi, 0, 0, time.perf_counter() - t0)
+                if passing is not None:
+                    self.apply(passing, i + 1)
+                    n_in = table.num_rows
+                if n_in == 0:
+                    return
                 if n_in == 1:
                     self.quarantine(Quarantined(str(table.column("id")[0]), None, None,
                                                 f"step {step.name} failed on this document: {type(e).__name__}: {e}",
@@ -247,6 +260,9 @@ class _ShardRunner:
                 bad = pc.is_valid(reasons)
                 self.reject(table.filter(bad), f"{step.name}@{gi:02d}", reasons.filter(bad))
                 table = table.filter(pc.invert(bad))
+            if passing is not None:
+                # rows of other sources get this step's columns as nulls, so every batch has one schema
+                table = pa.concat_tables([table, _pad_like(passing, annotated.schema)])
             self._timing(gi, n_in, table.num_rows, time.perf_counter() - t0)
         self.kept.write(table)
         self.res.kept += table.num_rows
@@ -256,6 +272,12 @@ class _ShardRunner:
         s[0] += n_in
         s[1] += n_out
         s[2] += secs
+
+
+def _pad_like(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    cols = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+            for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _value_counts(arr: pa.Array):

@@ -34,7 +34,7 @@ _REJECT_FILE = re.compile(r"^s\d+-(?P<shard>\d+)-(?P<name>.+)-(?P<gi>\d+|rd)\.pa
 class _SelectOnly(Step):
     def __init__(self, inner: Step):
         super().__init__(inner.config)
-        self.inner, self.name = inner, inner.name
+        self.inner, self.name, self.only_sources = inner, inner.name, inner.only_sources
 
     def select(self, table):
         return self.inner.select(table)
@@ -45,7 +45,7 @@ class _Replay(Step):
 
     def __init__(self, inner: Step, gi: int, rejected_here: bool):
         super().__init__(inner.config)
-        self.name, self.gi, self.rejected_here = inner.name, gi, rejected_here
+        self.name, self.gi, self.rejected_here, self.only_sources = inner.name, gi, rejected_here, inner.only_sources
 
     def select(self, table):
         if not self.rejected_here:

@@ -46,6 +46,14 @@ class Batch:
 
 
 @dataclass
+class Counted:
+    """Something a reader saw that is not a document (a WARC request record): counted, not a row."""
+
+    key: str
+    n: int = 1
+
+
+@dataclass
 class Quarantined:
     path: str
     line: int | None
