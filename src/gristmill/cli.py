@@ -67,7 +67,9 @@ def steps(name: Optional[str] = typer.Argument(None, help="show one step in full
                            for k, f in cls.Config.model_fields.items())
         doc = (cls.__doc__ or "").strip()
         doc = doc if name else doc.split("\n\n")[0]
-        t.add_row(n, "global" if issubclass(cls, GlobalStep) else "batch", params or "-", doc)
+        from rich.markup import escape
+
+        t.add_row(n, "global" if issubclass(cls, GlobalStep) else "batch", escape(params or "-"), escape(doc))
     console.print(t)
 
 
