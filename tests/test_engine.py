@@ -400,3 +400,47 @@ def test_step_restricted_to_sources(tmp_path, docs):
     assert web_kept + s["rejected"].get("min_length/too_short", 0) == 40
     lock = yaml.safe_load((tmp_path / "out" / "recipe.lock.yaml").read_text())
     assert lock["steps"][0]["min_length"]["sources"] == ["web"]
+
+
+# ------------------------------------------------------------------ resume in the middle of a global (dedup) stage
+
+def _run_in_own_group(recipe_path, out):
+    os.setpgrp()  # so the test can kill the run and every process it started (spawned dedup workers too)
+    run(load_recipe(recipe_path), out, workers=2, progress=False)
+
+
+def test_resume_killed_during_dedup_clustering(tmp_path):
+    docs = stdlib_docs(400, min_words=10)
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(12):  # overlapping slices: many exact and near duplicates across files
+        part = [{"id": f"f{i}-{k}", "text": x["text"] + ("" if k % 3 else " (copy)")} for k, x in enumerate(docs[i * 20:i * 20 + 120])]
+        write_jsonl(d / f"part{i:02d}.jsonl", part)
+    rec = make_recipe(tmp_path, {"paths": [str(d / "*.jsonl")], "id_field": "id"},
+                      steps=[{"min_length": {"min_words": 10}}, {"minhash_dedup": {}}, {"normalize_whitespace": {}}])
+    ref = tmp_path / "ref"
+    ref_s = run(load_recipe(rec), ref, workers=2, progress=False)
+    assert ref_s["rejected"].get("minhash_dedup/near_duplicate", 0) > 100
+
+    out = tmp_path / "killed"
+    p = mp.get_context("fork").Process(target=_run_in_own_group, args=(rec, out))
+    p.start()
+    deadline = time.time() + 120
+    sig = None
+    while time.time() < deadline:
+        fits = list((out / "_work").glob("fit-*/sig/*")) if (out / "_work").exists() else []
+        if fits:
+            sig = fits
+            break
+        time.sleep(0.01)
+    assert sig, "the dedup fit should have started"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.join(30)
+    assert not (out / "_manifest" / "fit-01.json").exists() and not (out / "summary.json").exists()
+
+    s = run(load_recipe(rec), out, workers=2, progress=False)
+    ledger_holds(out)
+    assert _kept(out) == _kept(ref)
+    for key in ("input", "kept", "rejected", "quarantined"):
+        assert s[key] == ref_s[key]
+    assert s["reports"]["minhash_dedup"] == ref_s["reports"]["minhash_dedup"]

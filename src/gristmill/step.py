@@ -102,8 +102,12 @@ class GlobalStep(Step):
         self.workdir = Path(workdir)
 
     def report(self) -> dict | None:
-        """A small JSON-able report for ``summary.json`` (for example cluster sizes), read after the run."""
-        return None
+        """A small JSON-able report for ``summary.json`` (for example cluster sizes). By default the
+        ``report.json`` that ``fit`` left in its workdir, so it survives a resumed run."""
+        import json
+
+        f = Path(getattr(self, "workdir", "")) / "report.json"
+        return json.loads(f.read_text()) if getattr(self, "workdir", None) and f.exists() else None
 
 
 _REGISTRY: dict[str, type[Step]] = {}

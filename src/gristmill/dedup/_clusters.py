@@ -1,0 +1,169 @@
+"""Shared machinery of the global dedup steps: workdir checkpoints, keep policy, the fitted
+result (what ``annotate`` looks up per document) and the cluster report.
+
+The fitted result stores only documents in clusters of two or more, keyed by a 64-bit hash of the
+document id, so a worker's lookup table is proportional to the duplicates, not to the corpus.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+__all__ = [
+    "KEEP", "DUPLICATE", "INDEX_DUPLICATE", "atomic_save_npy", "atomic_write_json", "atomic_write_parquet", "prepare_workdir",
+    "id_hashes", "choose_keepers", "write_result", "ClusterLookup", "cluster_report", "examples", "shard_rows",
+]
+
+KEEP, DUPLICATE, INDEX_DUPLICATE = 0, 1, 2
+
+
+def atomic_save_npy(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+
+
+def atomic_write_parquet(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def prepare_workdir(workdir: Path, fingerprint: dict) -> None:
+    """Keep checkpoints only if they were made from the same inputs and config; otherwise start
+    clean, so a resumed fit can never mix state from two different runs."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    fp = workdir / "fit.json"
+    if fp.exists():
+        try:
+            same = json.loads(fp.read_text()) == fingerprint
+        except ValueError:
+            same = False
+        if same:
+            return
+        for child in workdir.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    atomic_write_json(fp, fingerprint)
+
+
+def shard_rows(paths: list[Path]) -> np.ndarray:
+    return np.array([pq.ParquetFile(p).metadata.num_rows for p in paths], dtype=np.int64)
+
+
+def id_hashes(ids) -> np.ndarray:
+    """64-bit hash of each id (nulls hash as "")."""
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = ids.to_pylist()
+    h = xxhash.xxh3_64_intdigest
+    return np.fromiter((h((i or "").encode()) for i in ids), dtype=np.uint64, count=len(ids))
+
+
+def choose_keepers(labels: np.ndarray, keep: str, length: np.ndarray, score: np.ndarray | None) -> np.ndarray:
+    """Boolean mask: the one member kept in each component (label). ``first`` keeps the earliest
+    document in input order, ``longest`` the longest text, ``max_score`` the highest score; ties
+    go to the earliest, so the choice is deterministic. NaN scores lose."""
+    n = len(labels)
+    order_key = np.arange(n)
+    if keep == "first":
+        primary = np.zeros(n)
+    elif keep == "longest":
+        primary = -np.asarray(length, dtype=np.float64)
+    else:
+        s = np.asarray(score, dtype=np.float64)
+        primary = -np.where(np.isnan(s), -np.inf, s)
+    order = np.lexsort((order_key, primary, labels))
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[order][1:] != labels[order][:-1]
+    kept = np.zeros(n, dtype=bool)
+    kept[order[first]] = True
+    return kept
+
+
+def write_result(workdir: Path, id_hash: np.ndarray, cluster: list[str], size: np.ndarray, code: np.ndarray) -> None:
+    order = np.argsort(id_hash, kind="stable")
+    t = pa.table({
+        "id_hash": pa.array(id_hash[order], pa.uint64()),
+        "cluster": pa.array([cluster[i] for i in order], pa.string()),
+        "size": pa.array(size[order], pa.int64()),
+        "code": pa.array(code[order], pa.int8()),
+    })
+    atomic_write_parquet(workdir / "result.parquet", t)
+
+
+class ClusterLookup:
+    """What a worker needs to annotate a batch: cluster, size and decision by document id."""
+
+    def __init__(self, workdir: Path):
+        path = Path(workdir) / "result.parquet"
+        if not path.exists():
+            raise RuntimeError(f"{workdir}: no fitted dedup state (result.parquet); fit() must run before annotate()")
+        t = pq.read_table(path)
+        self.id_hash = t["id_hash"].to_numpy()
+        self.cluster = t["cluster"].combine_chunks()
+        self.size = t["size"].to_numpy()
+        self.code = t["code"].to_numpy()
+
+    def lookup(self, ids: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        ids = pa.chunked_array([ids]) if isinstance(ids, pa.Array) else ids
+        ids = ids.combine_chunks() if ids.num_chunks else pa.array([], pa.string())
+        h = id_hashes(ids)
+        pos = np.searchsorted(self.id_hash, h)
+        pos_c = np.minimum(pos, max(len(self.id_hash) - 1, 0))
+        found = (pos < len(self.id_hash)) & (self.id_hash[pos_c] == h) if len(self.id_hash) else np.zeros(len(h), bool)
+        size = np.where(found, self.size[pos_c] if len(self.size) else 1, 1).astype(np.int64)
+        code = np.where(found, self.code[pos_c] if len(self.code) else 0, 0).astype(np.int8)
+        if found.any():
+            taken = self.cluster.take(pa.array(pos_c)).to_pylist()
+            own = ids.cast(pa.string()).to_pylist()
+            cluster = pa.array([t if f else o for t, f, o in zip(taken, found, own)], pa.string())
+        else:
+            cluster = ids.cast(pa.string())
+        return cluster, size, code
+
+
+def cluster_report(sizes: np.ndarray, members: dict[int, list[str]], n_docs: int, removed: int, extra: dict | None = None) -> dict:
+    """Cluster size distribution (clusters of 2+) and the largest clusters' ids."""
+    bins = [(2, 2), (3, 5), (6, 10), (11, 100), (101, 1000), (1001, None)]
+    dist = {}
+    for lo, hi in bins:
+        m = (sizes >= lo) if hi is None else ((sizes >= lo) & (sizes <= hi))
+        dist[f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}-{hi}")] = int(m.sum())
+    out = {
+        "documents": int(n_docs),
+        "clusters": int(len(sizes)),
+        "documents_in_clusters": int(sizes.sum()) if len(sizes) else 0,
+        "removed": int(removed),
+        "largest_cluster": int(sizes.max()) if len(sizes) else 0,
+        "cluster_size_distribution": dist,
+        "example_clusters": [ids for ids in members.values()],
+    }
+    out.update(extra or {})
+    return out
+
+
+def examples(labels: np.ndarray, ids_of, n: int = 5, per: int = 5) -> dict[int, list[str]]:
+    """Ids of the ``n`` largest clusters (up to ``per`` members each); ``ids_of(idx)`` gives ids."""
+    if len(labels) == 0:
+        return {}
+    uniq, inv, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    big = np.argsort(-counts, kind="stable")[:n]
+    out = {}
+    for c in big:
+        if counts[c] < 2:
+            break
+        members = np.flatnonzero(inv == c)[:per]
+        out[int(uniq[c])] = ids_of(members)
+    return out

@@ -1,0 +1,217 @@
+"""Exact dedup: documents whose normalized text (or URL) hashes to the same 128-bit key.
+
+Out of core: phase 1 writes each shard's keys (16 bytes), row number, length and score to an Arrow
+IPC spill file with one record batch per hash-prefix partition; phase 2 loads one partition from
+every shard at a time, so peak memory is about (documents / partitions) x 40 bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+from pydantic import Field, model_validator
+
+from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.dedup._clusters import (
+    DUPLICATE, ClusterLookup, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
+    id_hashes, prepare_workdir, shard_rows, write_result,
+)
+from gristmill.dedup._normalize import normalize_text
+from gristmill.step import FitContext, GlobalStep, StepConfig, register
+
+_ROWS_PER_PARTITION = 4_000_000  # ~160 MB of keys+metadata per partition in phase 2
+
+
+@register
+class ExactDedup(GlobalStep):
+    """Drop all but one copy of documents with identical normalized text (or identical URL).
+
+    The key is xxh3-128 of the text after lowercasing, punctuation removal, whitespace collapsing
+    and NFKC (each switchable), as in the exact-match stages of CCNet (Wenzek et al. 2020, which
+    normalizes case, digits, accents and punctuation before hashing) and Gopher's exact document
+    dedup (Rae et al. 2021, App. A); 128 bits make a false match at 10^10 documents ~1e-19 likely.
+    With ``key: url``, documents sharing a non-null ``url`` are duplicates. Annotates
+    ``exact_dup_cluster`` (the kept document's id) and ``exact_dup_cluster_size`` (prefixed so they
+    do not collide with ``minhash_dedup``'s ``dup_cluster``); the others are rejected as
+    ``duplicate``. ``keep``: first (input order) | longest | max_score (``score_column``).
+    """
+
+    name = "exact_dedup"
+
+    class Config(StepConfig):
+        key: Literal["text", "url"] = "text"
+        lowercase: bool = True
+        strip_punctuation: bool = True
+        collapse_whitespace: bool = True
+        nfkc: bool = True
+        keep: Literal["first", "longest", "max_score"] = "first"
+        score_column: str | None = None
+        partitions: int | None = Field(None, ge=1, description="hash-prefix partitions; default: 1 per 4M docs")
+        batch_rows: int = Field(8192, ge=1)
+
+        @model_validator(mode="after")
+        def _score_needed(self):
+            if self.keep == "max_score" and not self.score_column:
+                raise ValueError("keep: max_score needs score_column (the column to maximize)")
+            return self
+
+    def _keys(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hi, lo, valid) per row."""
+        c = self.config
+        h = xxhash.xxh3_128_digest
+        if c.key == "url":
+            vals = batch.column("url").to_pylist()
+            valid = np.array([v is not None and v != "" for v in vals], dtype=bool)
+            raw = b"".join(h((v or "").encode()) for v in vals)
+        else:
+            vals = pc.fill_null(batch.column("text"), "").to_pylist()
+            valid = np.ones(len(vals), dtype=bool)
+            raw = b"".join(
+                h(normalize_text(v, lowercase=c.lowercase, strip_punctuation=c.strip_punctuation,
+                                 collapse_whitespace=c.collapse_whitespace, nfkc=c.nfkc).encode("utf-8", "surrogatepass"))
+                for v in vals)
+        k = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64) if raw else np.zeros((0, 2), np.uint64)
+        return k[:, 0].copy(), k[:, 1].copy(), valid
+
+    def fit(self, ctx: FitContext) -> None:
+        c = self.config
+        wd = Path(ctx.workdir)
+        self.workdir = wd
+        shards = [Path(p) for p in ctx.shards]
+        keycol = "url" if c.key == "url" else "text"
+        need = {"id", keycol} | ({c.score_column} if c.score_column else set())
+        for p in shards:
+            missing = need - set(pq.read_schema(p).names)
+            if missing:
+                hint = " (or set key: text)" if "url" in missing else ""
+                raise ValueError(f"{p}: missing column(s) {sorted(missing)} needed by exact_dedup{hint}")
+        prepare_workdir(wd, {
+            "step": self.name, "config": c.model_dump(),
+            "sources": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in shards],
+        })
+        rows = shard_rows(shards) if shards else np.zeros(0, np.int64)
+        starts = np.concatenate([[0], np.cumsum(rows)])
+        n = int(starts[-1])
+        parts = c.partitions or max(1, -(-n // _ROWS_PER_PARTITION))
+        bits = int(np.ceil(np.log2(parts))) if parts > 1 else 0
+        parts = 1 << bits
+        spill = wd / "spill"
+        spill.mkdir(exist_ok=True)
+        schema = pa.schema([("hi", pa.uint64()), ("lo", pa.uint64()), ("node", pa.int64()), ("id", pa.string()),
+                            ("length", pa.int64()), ("score", pa.float64())])
+
+        # Phase 1: keys per shard, partitioned by hash prefix into one IPC file per shard.
+        for i, p in enumerate(shards):
+            out = spill / f"{i:05d}.arrow"
+            if out.exists():
+                continue
+            cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
+            chunks = []
+            row = int(starts[i])
+            for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
+                hi, lo, valid = self._keys(batch)
+                m = len(batch)
+                length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
+                          if "text" in batch.schema.names else np.zeros(m, np.int64))
+                score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
+                         if c.score_column else np.zeros(m))
+                sel = np.flatnonzero(valid)
+                chunks.append(pa.table({
+                    "hi": hi[sel], "lo": lo[sel], "node": np.arange(row, row + m, dtype=np.int64)[sel],
+                    "id": batch.column("id").cast(pa.string()).take(pa.array(sel)),
+                    "length": length.astype(np.int64)[sel], "score": score[sel],
+                }, schema=schema))
+                row += m
+            t = pa.concat_tables(chunks) if chunks else schema.empty_table()
+            part = (t["hi"].to_numpy() >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(t), np.int64)
+            order = np.argsort(part, kind="stable")
+            t, part = t.take(pa.array(order)), part[order]
+            bounds = np.searchsorted(part, np.arange(parts + 1))
+            tmp = out.with_name(out.name + ".tmp")
+            with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as w:
+                for q in range(parts):
+                    # exactly one batch per partition, empty ones included: batch q <-> partition q
+                    tq = t.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q])).combine_chunks()
+                    w.write_batch(tq.to_batches()[0] if len(tq) else pa.RecordBatch.from_pylist([], schema=schema))
+            os.replace(tmp, out)
+
+        # Phase 2: per partition, group equal keys and pick the kept copy.
+        gdir = wd / "groups"
+        gdir.mkdir(exist_ok=True)
+        for q in range(parts):
+            out = gdir / f"{q:04d}.parquet"
+            if out.exists():
+                continue
+            pieces = []
+            for i in range(len(shards)):
+                with pa.memory_map(str(spill / f"{i:05d}.arrow")) as src:
+                    reader = pa.ipc.open_file(src)
+                    if reader.num_record_batches != parts:
+                        raise RuntimeError(f"{spill}/{i:05d}.arrow has {reader.num_record_batches} partitions, expected {parts}")
+                    tq = pa.Table.from_batches([reader.get_batch(q)], schema)
+                    if len(tq):
+                        pieces.append(tq.combine_chunks())
+            t = pa.concat_tables(pieces) if pieces else schema.empty_table()
+            hi, lo, node = t["hi"].to_numpy(), t["lo"].to_numpy(), t["node"].to_numpy()
+            order = np.lexsort((node, lo, hi))
+            hs, ls = hi[order], lo[order]
+            new = np.ones(len(order), bool)
+            new[1:] = (hs[1:] != hs[:-1]) | (ls[1:] != ls[:-1])
+            label = np.cumsum(new) - 1
+            size = np.bincount(label)[label] if len(label) else np.zeros(0, np.int64)
+            multi = size > 1
+            idx = order[multi]
+            lab = label[multi]
+            kept = choose_keepers(lab, c.keep, t["length"].to_numpy()[idx], t["score"].to_numpy()[idx]) if len(idx) else np.zeros(0, bool)
+            ids = t["id"].take(pa.array(idx)) if len(idx) else pa.array([], pa.string())
+            rep = {}
+            for l_, k_, i_ in zip(lab[kept], np.flatnonzero(kept), [None] * int(kept.sum())):
+                rep[int(l_)] = ids[int(k_)].as_py()
+            atomic_write_parquet(out, pa.table({
+                "id": ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
+                "id_hash": pa.array(id_hashes(ids), pa.uint64()),
+                "cluster": pa.array([rep[int(x)] for x in lab], pa.string()),
+                "size": pa.array(size[multi], pa.int64()),
+                "code": pa.array(np.where(kept, 0, DUPLICATE), pa.int8()),
+                "label": pa.array(lab, pa.int64()),
+            }))
+
+        if not (wd / "result.parquet").exists():
+            g = pa.concat_tables([pq.read_table(gdir / f"{q:04d}.parquet") for q in range(parts)])
+            write_result(wd, g["id_hash"].to_numpy(), g["cluster"].to_pylist(), g["size"].to_numpy(), g["code"].to_numpy())
+            keepers = g.filter(pc.equal(g["code"], 0))
+            sizes = keepers["size"].to_numpy()
+            big = np.argsort(-sizes, kind="stable")[:5]
+            ex = {}
+            for b in big:
+                name = keepers["cluster"][int(b)].as_py()
+                ex[len(ex)] = g.filter(pc.equal(g["cluster"], name))["id"].to_pylist()[:5]
+            atomic_write_json(wd / "report.json", cluster_report(sizes, ex, n, int((g["code"].to_numpy() != 0).sum()),
+                                                                 {"partitions": parts}))
+        report = json.loads((wd / "report.json").read_text())
+        self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
+        for k, v in report["cluster_size_distribution"].items():
+            self.stats[f"cluster_size_{k}"] = v
+
+    def _lookup(self) -> ClusterLookup:
+        if getattr(self, "_table", None) is None:
+            if getattr(self, "workdir", None) is None:
+                raise RuntimeError("exact_dedup: annotate() before fit()/bind(); the engine must fit this step first")
+            self._table = ClusterLookup(self.workdir)
+        return self._table
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        cluster, size, _ = self._lookup().lookup(table["id"])
+        table = with_column(table, "exact_dup_cluster", cluster, pa.string())
+        return with_column(table, "exact_dup_cluster_size", pa.array(size, pa.int64()))
+
+    def select(self, table: pa.Table) -> pa.Array:
+        _, _, code = self._lookup().lookup(table["id"])
+        return reasons_from_masks(len(table), [("duplicate", code == DUPLICATE)])
