@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Curate, deduplicate and mix LLM training data.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # CI logs: wide enough for reasons
 err_console = Console(stderr=True)
 
 

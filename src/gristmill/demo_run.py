@@ -74,14 +74,15 @@ def score(out: Path, labels_file: Path) -> dict:
 
 
 def print_score(rep: dict, console: Console) -> None:
-    t = Table(title="demo: decisions against ground truth")
-    for c in ("label", "docs", "kept", "dropped", "quarantined", "should be", "right", "top reasons"):
-        t.add_column(c, justify="left" if c in ("label", "should be", "top reasons") else "right")
+    t = Table(title="demo: decisions against ground truth (details in demo_report.json)")
+    for c in ("label", "docs", "kept", "dropped", "should be", "right", "main reason"):
+        t.add_column(c, justify="left" if c in ("label", "should be", "main reason") else "right", no_wrap=c != "main reason")
     for lab, r in rep["labels"].items():
         right = f"{100 * r['right']:.0f}%" if r["right"] is not None else "-"
         color = "green" if (r["right"] or 0) >= 0.9 else "yellow" if (r["right"] or 0) >= 0.6 else "red"
-        t.add_row(lab, str(r["n"]), str(r["kept"]), str(r["dropped"]), str(r["quarantined"]), r["expected"],
-                  f"[{color}]{right}[/]", ", ".join(f"{k} {v}" for k, v in r["reasons"].items()))
+        top = next(iter(r["reasons"].items()), None)
+        t.add_row(lab, str(r["n"]), str(r["kept"]), str(r["dropped"]), r["expected"], f"[{color}]{right}[/]",
+                  f"{top[0]} ({top[1]})" if top else "")
     console.print(t)
     if rep["pii_values"]:
         console.print(f"PII: {rep['pii_redacted']}/{rep['pii_values']} planted values redacted in kept documents")
