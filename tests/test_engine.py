@@ -444,3 +444,15 @@ def test_resume_killed_during_dedup_clustering(tmp_path):
     for key in ("input", "kept", "rejected", "quarantined"):
         assert s[key] == ref_s[key]
     assert s["reports"]["minhash_dedup"] == ref_s["reports"]["minhash_dedup"]
+
+
+def test_readme_lists_every_step_and_the_two_commands():
+    from gristmill.step import all_steps
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [n for n, c in all_steps().items() if c.__module__.startswith("gristmill.") and f"| `{n}` |" not in readme]
+    assert not missing, f"README's table of steps lacks {missing}; paste `gristmill steps --markdown`"
+    head = readme.split("\n## ")[0]
+    assert "make demo" in head and "make test" in head
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "make test" in ci

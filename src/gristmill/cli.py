@@ -45,13 +45,20 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
 
 
 @app.command()
-def steps(name: Optional[str] = typer.Argument(None, help="show one step in full")):
+def steps(name: Optional[str] = typer.Argument(None, help="show one step in full"),
+          markdown: bool = typer.Option(False, "--markdown", help="print the README's table of steps")):
     """List every step with its parameters and defaults."""
     from rich.table import Table
 
     from gristmill.step import GlobalStep, UnknownStep, all_steps, get_step
 
     items = all_steps()
+    if markdown:
+        for n, cls in items.items():
+            doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()).replace("|", "/")
+            kind = "global" if issubclass(cls, GlobalStep) else "batch"
+            print(f"| `{n}` | {kind} | {doc if len(doc) <= 170 else doc[:167].rsplit(' ', 1)[0] + ' …'} |")
+        return
     if name:
         try:
             items = {name: get_step(name)}
