@@ -456,3 +456,31 @@ def test_readme_lists_every_step_and_the_two_commands():
     assert "make demo" in head and "make test" in head
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_dedup_steps_in_a_recipe_and_show_cluster(tmp_path):
+    """exact, paragraph and MinHash dedup as recipe steps through the engine, and `show --cluster`."""
+    docs = stdlib_docs(120, min_words=40)
+    footer = "This page is part of the stdlib notes. Report mistakes to the maintainers of this collection, please."
+    recs = []
+    for i, x in enumerate(docs):
+        recs.append({"id": f"d{i}", "text": x["text"] + "\n\n" + footer})
+    recs += [{"id": f"exact{i}", "text": docs[i]["text"] + "\n\n" + footer} for i in range(5)]
+    recs += [{"id": f"near{i}", "text": docs[i]["text"].replace(" the ", " a ", 2) + "\n\n" + footer} for i in range(5, 10)]
+    write_jsonl(tmp_path / "a.jsonl", recs)
+    rec = make_recipe(tmp_path, {"paths": [str(tmp_path / "a.jsonl")], "id_field": "id"},
+                      steps=[{"exact_dedup": {}}, {"minhash_dedup": {}}, {"paragraph_dedup": {}}])
+    s = run(load_recipe(rec), workers=2, progress=False)
+    ledger_holds(tmp_path / "out")
+    assert s["rejected"]["exact_dedup/duplicate"] == 5
+    assert s["rejected"]["minhash_dedup/near_duplicate"] >= 5
+    kept = pq.read_table(tmp_path / "out" / "data")
+    texts = kept.column("text").to_pylist()
+    assert sum(footer in t for t in texts) == 1  # the shared footer paragraph stays only in its first document
+    assert {"exact_dup_cluster", "dup_cluster", "para_dup_removed"} <= set(kept.column_names)
+    near = pq.read_table(next((tmp_path / "out" / "rejected").glob("*minhash_dedup*.parquet")))
+    cluster = str(near.column("dup_cluster")[0].as_py())
+    r = subprocess.run([*GRISTMILL, "show", str(tmp_path / "out"), "--cluster", cluster], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "2 of 2 shown" in r.stdout or "of 2 shown" in r.stdout
+    assert "minhash_dedup" in json.dumps(s["reports"])

