@@ -1,0 +1,214 @@
+"""Heuristic quality rules: decision parity with DataTrove 0.10 and speed of the four-rule chain.
+
+    python benchmarks/bench_heuristics.py [--corpora /work/corpora] [--speed-docs 400]
+
+Parity: every rule runs on the same original documents in both tools; a document agrees when
+both keep it or both drop it. Speed: the chain gopher_repetition -> gopher_quality -> c4_quality
+-> fineweb_quality (FineWeb's order) in one process; a document dropped by a rule skips the rest in
+both tools. Writes benchmarks/results/heuristics.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write_fragment  # noqa: E402
+
+from gristmill.step import get_step  # noqa: E402
+
+RULES = ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality"]
+
+
+def dt_filters():
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter)
+    return {"gopher_quality": GopherQualityFilter(), "gopher_repetition": GopherRepetitionFilter(),
+            "c4_quality": C4QualityFilter(), "fineweb_quality": FineWebQualityFilter()}
+
+
+def load_real(root: Path, per_file: int) -> dict[str, list[str]]:
+    out = {}
+    for name in ["sotu", "mobydick", "brown", "sentences"]:
+        p = root / f"{name}.jsonl"
+        out[name] = [json.loads(l)["text"] for l in p.open()][:per_file]
+    # pydocs: real HTML pages turned into web-like text, menus and footers included.
+    from resiliparse.extract.html2text import extract_plain_text
+    pages = [json.loads(l) for l in (root / "pydocs.jsonl").open()][:per_file]
+    out["pydocs_web"] = [extract_plain_text(p["html"], main_content=False) for p in pages]
+    out["pydocs_rst"] = [p["reference"] for p in pages]
+    return out
+
+
+BOILER = [
+    "Home | About | Products | Contact", "Skip to content", "3 likes", "12 comments", "1.2K views",
+    "This site uses cookies. By continuing you agree to our privacy policy.", "Read more...",
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit.", "SHARE THIS ARTICLE", "Posted by admin",
+    "Copyright 2024. All rights reserved.", "Please enable JavaScript to view the comments.", "Menu", "Search",
+    "- Item one", "- Item two", "• Free shipping", "• 30-day returns", "2019", "10 11 12 13 14", "Next page »",
+    "def f(x): return {'a': x}", "for (int i = 0; i < n; i++) { sum += i; }", "#hashtag #trending #news",
+    "Loading...", "Click here...", "Tags: news, politics, world",
+]
+
+
+def build_mixed(real: dict[str, list[str]], n: int, seed: int = 0) -> list[str]:
+    """Real paragraphs mixed with web boilerplate, repeated lines, bullets, short lines, lorem, code."""
+    rng = random.Random(seed)
+    paras = [p for k in ("sotu", "mobydick", "brown") for d in real[k] for p in d.split("\n\n") if len(p) > 80]
+    code = [d for d in real["pydocs_rst"] if d][:50]
+    docs = []
+    for i in range(n):
+        kind = i % 6
+        parts = rng.sample(paras, rng.randint(1, 6))
+        if kind == 1:
+            parts = [rng.choice(BOILER) for _ in range(rng.randint(2, 15))] + parts
+        elif kind == 2:
+            line = rng.choice(parts + BOILER)
+            parts = parts + [line] * rng.randint(2, 8)
+        elif kind == 3:
+            parts = ["\n".join(rng.choice(BOILER) for _ in range(rng.randint(5, 40)))] + parts[:1]
+        elif kind == 4:
+            c = rng.choice(code)
+            s = rng.randrange(max(1, len(c) - 2000))
+            parts = parts[:2] + [c[s:s + 2000]]
+        elif kind == 5:
+            words = " ".join(parts).split()
+            parts = [" ".join(words[j:j + rng.randint(2, 8)]) for j in range(0, min(len(words), 300), 5)]
+        sep = rng.choice(["\n\n", "\n"])
+        docs.append(sep.join(parts))
+    return docs
+
+
+def dt_decisions(filters, texts):
+    from datatrove.data import Document
+    out = {}
+    for name, f in filters.items():
+        out[name] = [f.filter(Document(text=t, id=str(i))) is True for i, t in enumerate(texts)]
+    return out
+
+
+def gm_decisions(texts):
+    table = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts, "source": ["b"] * len(texts)})
+    out = {}
+    for name in RULES:
+        step = get_step(name)()
+        out[name] = [r is None for r in step.select(step.annotate(table)).to_pylist()]
+    return out
+
+
+def dt_chain(filters, texts) -> int:
+    from datatrove.data import Document
+    kept = 0
+    order = [filters[k] for k in ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")]
+    for i, t in enumerate(texts):
+        doc = Document(text=t, id=str(i))
+        if all(f.filter(doc) is True for f in order):
+            kept += 1
+    return kept
+
+
+def gm_chain(texts, batch_rows: int = 1024) -> int:
+    import pyarrow.compute as pc
+    steps = [get_step(k)() for k in ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")]
+    kept = 0
+    for s in range(0, len(texts), batch_rows):
+        chunk = texts[s:s + batch_rows]
+        t = pa.table({"id": [str(i) for i in range(len(chunk))], "text": chunk, "source": ["b"] * len(chunk)})
+        for step in steps:
+            t = step.annotate(t)
+            t = t.filter(pc.is_null(step.select(t)))
+        kept += len(t)
+    return kept
+
+
+NOTES = """
+### Where the decisions differ, and why
+
+- **Word tokenizer.** DataTrove splits English words with spaCy's rule tokenizer; gristmill re-creates
+  its English rules as one regex (`WORD_RE`) applied per whitespace chunk. On prose (State of the
+  Union, Moby Dick, Brown, sentences) the two agree on the token count within about 0.2 %, and the
+  decisions agree on 100 % of those documents. The differences are concentrated in code and markup:
+  spaCy leaves punctuation that sits *inside* a whitespace chunk glued to it (`PyBytes_Check(PyObject`,
+  `o)¶`, `weaver!—pause!—one`), where gristmill splits it. Splitting gives more, shorter, and more
+  repetitive tokens, so on code-heavy pages (the Python docs, as reStructuredText or as web text)
+  gristmill finds more repeated n-grams (gopher_repetition drops more) and a lower alpha-word
+  ratio (gopher_quality drops more). The fix is to port spaCy's prefix/suffix/infix loop for chunks that are not plain words (not done yet).
+- **n-gram identity.** DataTrove compares repeated 5..10-grams as `"".join(words)`, so `["ab", "c"]`
+  and `["a", "bc"]` are the same n-gram there; gristmill hashes the token sequence. Not measured separately; it
+  can only matter for repeated n-grams whose tokens happen to concatenate to the same string.
+- **Sentence counting (c4_quality).** spaCy's sentencizer is re-created over the same tokens; whitespace
+  tokens that spaCy emits for runs of spaces are not produced, which can only move a boundary by one
+  token.
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpora", default="/work/corpora")
+    ap.add_argument("--per-file", type=int, default=500)
+    ap.add_argument("--mixed", type=int, default=600)
+    ap.add_argument("--speed-docs", type=int, default=400)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    from loguru import logger
+    logger.remove()
+
+    real = load_real(Path(args.corpora), args.per_file)
+    sets = dict(real)
+    sets["mixed"] = build_mixed(real, args.mixed)
+    filters = dt_filters()
+    rows, disagreements = [], {}
+    for set_name, texts in sets.items():
+        dt, gm = dt_decisions(filters, texts), gm_decisions(texts)
+        row = [set_name, str(len(texts))]
+        for r in RULES:
+            agree = sum(a == b for a, b in zip(dt[r], gm[r]))
+            row.append(f"{100 * agree / len(texts):.1f} ({sum(dt[r])}/{sum(gm[r])})")
+            disagreements.setdefault(r, []).extend((set_name, i) for i, (a, b) in enumerate(zip(dt[r], gm[r])) if a != b)
+        rows.append(row)
+        print(" | ".join(row), flush=True)
+    total = sum(len(t) for t in sets.values())
+    overall = ["all", str(total)] + [f"{100 * (1 - len(disagreements[r]) / total):.2f}" for r in RULES]
+
+    # Speed on mixed-quality text: the web-like pages and the mixed corpus, same documents for both.
+    speed_texts = (sets["mixed"] + sets["pydocs_web"] + sets["brown"])
+    random.Random(1).shuffle(speed_texts)
+    speed_texts = speed_texts[:args.speed_docs]
+    mb = sum(len(t.encode()) for t in speed_texts) / 1e6
+    dt_times, gm_times = [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter(); dk = dt_chain(filters, speed_texts); dt_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); gk = gm_chain(speed_texts); gm_times.append(time.perf_counter() - t0)
+    dt_s, gm_s = statistics.median(dt_times), statistics.median(gm_times)
+    n = len(speed_texts)
+    speed = [["DataTrove 0.10.1 (filter(doc), spaCy words)", f"{n / dt_s:.0f}", f"{mb / dt_s:.2f}", str(dk)],
+             ["gristmill (Arrow batches of 1024)", f"{n / gm_s:.0f}", f"{mb / gm_s:.2f}", str(gk)]]
+    ratio = dt_s / gm_s
+    print(f"speed: datatrove {n / dt_s:.1f} docs/s, gristmill {n / gm_s:.1f} docs/s, ratio {ratio:.1f}x")
+
+    head = "| corpus | docs | " + " | ".join(RULES) + " |\n|---|---|" + "---|" * len(RULES) + "\n"
+    md = [f"## Heuristic rules (gopher, c4, fineweb) vs DataTrove 0.10.1\n",
+          f"Machine: {machine()} (2 cores used: one process each).\n",
+          "### Decision parity (% of documents with the same keep/drop; in brackets: kept by DataTrove/gristmill)\n",
+          head + "".join("| " + " | ".join(r) + " |\n" for r in rows) + "| " + " | ".join(overall) + " |\n",
+          f"\n### Speed: chain gopher_repetition -> gopher_quality -> c4_quality -> fineweb_quality, one process\n",
+          f"{n} mixed-quality documents ({mb:.1f} MB: mixed corpus, pydocs pages as web text, Brown), median of {args.repeats} runs.\n",
+          "| tool | docs/s | MB/s | docs kept |\n|---|---|---|---|\n" + "".join("| " + " | ".join(r) + " |\n" for r in speed),
+          f"\n**Speed ratio: {ratio:.1f}x DataTrove.**\n", NOTES]
+    write_fragment("heuristics", "\n".join(md))
+    dump = Path(__file__).resolve().parent / "work" / "heuristics_disagreements.json"
+    dump.parent.mkdir(exist_ok=True)
+    dump.write_text(json.dumps({r: [(s, i, sets[s][i]) for s, i in v[:40]] for r, v in disagreements.items()}))
+
+
+if __name__ == "__main__":
+    main()

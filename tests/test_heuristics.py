@@ -1,0 +1,240 @@
+"""Heuristic quality rules (gopher, c4, fineweb, refinedweb lines) on real and built text."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from conftest import stdlib_docs
+from gristmill.annotate.heuristics import count_sentences, split_words
+from gristmill.step import get_step
+
+STEPS = ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", "refinedweb_lines"]
+
+
+def table(texts):
+    return pa.table({"id": [str(i) for i in range(len(texts))], "text": texts, "source": ["t"] * len(texts)})
+
+
+def run(name, texts, **cfg):
+    step = get_step(name)(get_step(name).Config(**cfg))
+    t = step.annotate(table(texts))
+    return t, step.select(t).to_pylist()
+
+
+def prose() -> str:
+    """A clean, real document: stdlib docstrings joined as paragraphs, one sentence per line."""
+    docs = [d["text"] for d in stdlib_docs(40)]
+    paras = []
+    for d in docs:
+        text = " ".join(d.split())
+        if "{" in text or ">>>" in text:
+            continue
+        paras.append(text)
+        if sum(len(p.split()) for p in paras) > 400:
+            break
+    return "\n\n".join(paras)
+
+
+CLEAN = (
+    "The committee met on Tuesday to discuss the budget for the coming year. Members agreed that the "
+    "library should extend its opening hours, and that the reading room needs new lights.\n"
+    "After a long debate, the treasurer presented a plan to pay for the changes with savings from the "
+    "heating contract. She noted that the costs of energy have fallen since the spring.\n"
+    "Several residents asked whether the children's section would also be renovated. The chair replied "
+    "that this will be decided at the next meeting, once the architects have sent their estimates.\n"
+    "The meeting ended with a vote of thanks to the volunteers who have run the book sale for ten years."
+)
+MORE = (
+    "In the second part of the evening, a local historian gave a talk about the old mill by the river.\n"
+    "He explained how the wheel turned grain into flour for three villages, and why it closed in 1921.\n"
+    "Many of those present had family stories about the mill, which they shared with the audience.\n"
+    "The society hopes to publish these memories in a small book with photographs from the archive."
+)
+
+
+def test_words_follow_spacy_english_rules():
+    assert split_words("Hello, world. It's a well-known fact: don't stop!") == [
+        "Hello", ",", "world", ".", "It", "'s", "a", "well", "-", "known", "fact", ":", "do", "n't", "stop", "!"]
+    assert split_words("Mr. Smith paid $3.14 in the U.S. at 5 p.m.") == [
+        "Mr.", "Smith", "paid", "$", "3.14", "in", "the", "U.S.", "at", "5", "p.m."]
+    assert split_words("I cannot wait... see https://example.com/a?b=1.") == [
+        "I", "can", "not", "wait", "...", "see", "https://example.com/a?b=1", "."]
+    assert split_words("") == []
+
+
+def test_sentences_counted_like_the_sentencizer():
+    assert count_sentences("One. Two! Three?\nFour is here.") == 4
+    assert count_sentences('He said "stop." Then he left.') == 2
+    assert count_sentences("Mr. Smith arrived.") == 1
+    assert count_sentences("") == 0
+
+
+def test_clean_documents_pass_every_rule():
+    texts = [CLEAN + "\n" + MORE, prose()]
+    for name in ["gopher_quality", "c4_quality", "fineweb_quality", "refinedweb_lines"]:
+        _, reasons = run(name, texts[:1])
+        assert reasons == [None], (name, reasons)
+    # Real stdlib prose: its paragraphs are distinct, so no repetition rule fires.
+    assert run("gopher_repetition", texts[1:])[1] == [None]
+
+
+def test_gopher_quality_values_by_hand():
+    text = "The cat and the dog sat with me.\n- one ...\n- two #x"
+    t, _ = run("gopher_quality", [text])
+    row = t.to_pylist()[0]
+    # tokens: The cat and the dog sat with me . - one ... - two # x  -> 16 tokens
+    words = ["The", "cat", "and", "the", "dog", "sat", "with", "me", "one", "two", "x"]
+    assert row["gopher_word_count"] == len(words)
+    assert row["gopher_mean_word_length"] == pytest.approx(sum(map(len, words)) / len(words))
+    assert row["gopher_hash_ratio"] == pytest.approx(1 / 16)
+    assert row["gopher_ellipsis_ratio"] == pytest.approx(1 / 16)
+    assert row["gopher_bullet_lines_ratio"] == pytest.approx(2 / 3)
+    assert row["gopher_ellipsis_lines_ratio"] == pytest.approx(1 / 3)
+    assert row["gopher_alpha_words_ratio"] == pytest.approx(11 / 16)
+    assert row["gopher_stop_words"] == 3  # the, and, with ("The" is not "the")
+
+
+@pytest.mark.parametrize("text,rule", [
+    ("word " * 20, "too_few_words"),
+    ("supercalifragilistic antidisestablishmentarianism " * 40 + "the and", "long_mean_word_length"),
+    ("the people of the house and the garden with flowers " * 10 + "#tag " * 20, "too_many_hashes"),
+    ("\n".join(f"- the item number {i} and more words here" for i in range(30)), "too_many_bullet_lines"),
+    ("\n".join(f"the story of this chapter number {i} continues..." for i in range(30)), "too_many_ellipses"),
+    ("12345 67890 13579 24680 " * 30 + "the people and the houses of the town", "too_few_alpha_words"),
+    ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do " * 10, "too_few_stop_words"),
+])
+def test_gopher_quality_rules_fire(text, rule):
+    assert run("gopher_quality", [text])[1] == [rule]
+
+
+def test_gopher_repetition_values_by_hand():
+    text = "a b c\n\na b c\n\nx y"
+    t, reasons = run("gopher_repetition", [text])
+    row = t.to_pylist()[0]
+    assert row["gopher_dup_para_frac"] == pytest.approx(1 / 3)
+    assert row["gopher_dup_para_char_frac"] == pytest.approx(5 / len(text))
+    assert row["gopher_dup_line_frac"] == pytest.approx(1 / 3)
+    # top 2-gram "a b" twice: 2 * 3 characters; top 3-gram "a b c" twice: 2 * 5
+    assert row["gopher_top_2gram_char_frac"] == pytest.approx(6 / len(text))
+    assert row["gopher_top_3gram_char_frac"] == pytest.approx(10 / len(text))
+    # 5-grams over a b c a b c x y: "abcab" "bcabc" "cabcx" "abcxy": no repeats
+    assert row["gopher_dup_5gram_char_frac"] == 0
+    assert reasons == ["dup_para_frac"]
+
+
+def test_gopher_repetition_dup_ngrams_skip_like_datatrove():
+    # 12 words: w0..w5 repeated twice. With n=5 the walk finds "w0..w4" again at 6, jumps to 11.
+    words = [f"w{i}" for i in range(6)] * 2
+    t, _ = run("gopher_repetition", [" ".join(words)])
+    text_len = len(" ".join(words))
+    assert t["gopher_dup_5gram_char_frac"][0].as_py() == pytest.approx(len("w0w1w2w3w4") / text_len)
+    assert t["gopher_dup_6gram_char_frac"][0].as_py() == pytest.approx(len("w0w1w2w3w4w5") / text_len)
+
+
+def test_gopher_repetition_rules_fire_and_pass():
+    para = prose().split("\n\n")[0]
+    _, r = run("gopher_repetition", [prose(), "\n\n".join([para] * 4), "", "spam " * 200])
+    assert r[0] is None
+    assert r[1] == "dup_para_frac"
+    assert r[2] == "empty"
+    assert r[3] is not None and r[3].startswith(("dup_", "top_"))
+
+
+def test_c4_quality_lines_and_pages():
+    good = "\n".join(["This sentence ends well. And another one follows here."] * 3)
+    menu = "Home\nAbout us\nPlease enable JavaScript to continue.\nWe use cookies, see our privacy policy."
+    t, r = run("c4_quality", [menu + "\n" + good, good + "\nlorem ipsum dolor sit amet.", good + "\nThe set {a, b} is small and finite.",
+                              "Only one sentence here."])
+    assert r == [None, "lorem_ipsum", "curly_bracket", "too_few_sentences"]
+    assert t["c4_sentences"].to_pylist()[0] == 6
+    assert t["c4_lines_removed"].to_pylist()[0] == 4
+    assert t["text"][0].as_py() == good  # kept documents are rewritten to their surviving lines
+    assert t["text"][3].as_py() == "Only one sentence here."  # rejected ones keep their text
+
+
+def test_c4_terminal_punct_switch():
+    text = "\n".join(["the first line has no final mark", "the second line has none either",
+                      "a third line without one", "a fourth line like that", "and a fifth line"])
+    assert run("c4_quality", [text])[1] == ["too_few_sentences"]
+    assert run("c4_quality", [text], filter_no_terminal_punct=False)[1] == [None]
+
+
+def test_fineweb_quality_values_and_rules():
+    text = "A line that ends with a full stop.\nshort\n\nA line that ends with a full stop.\n"
+    t, r = run("fineweb_quality", [text])
+    row = t.to_pylist()[0]
+    assert row["fineweb_lines"] == 3
+    assert row["fineweb_line_punct_ratio"] == pytest.approx(2 / 3)
+    assert row["fineweb_short_line_ratio"] == pytest.approx(1 / 3)
+    assert row["fineweb_char_dup_ratio"] == pytest.approx(34 / (len(text) - 4))
+    assert r == ["char_dup_ratio"]
+    lst = "\n".join(f"item {i}" for i in range(40))
+    no_punct = " ".join(["words without any final mark"] * 20)
+    assert run("fineweb_quality", [lst, no_punct, "  \n "])[1] == ["line_punct_ratio", "line_punct_ratio", "empty"]
+    assert run("fineweb_quality", [CLEAN])[1] == [None]
+
+
+def test_fineweb_list_ratio():
+    text = "\n".join(f"Point number {i} is made here, and it is a good one." for i in range(30))
+    t, r = run("fineweb_quality", [text])
+    assert r == [None]
+    assert t["fineweb_list_ratio"][0].as_py() == pytest.approx(29 / (30 * 14))  # 12 words + ',' + '.'
+    assert run("fineweb_quality", [text], new_line_ratio=0.05)[1] == ["list_ratio"]
+
+
+def test_refinedweb_lines_removes_and_drops():
+    body = CLEAN + "\n" + MORE + "\n" + CLEAN.replace("committee", "council")
+    noisy = "SHARE THIS STORY\n3 likes\n1.2K views\n2019\nHome | News | Sport | Weather\n" + body
+    t, r = run("refinedweb_lines", [noisy, body, "Home\n" * 3 + "word " * 10])
+    assert t["refinedweb_lines_removed"].to_pylist()[:2] == [5, 0]
+    assert t["text"][0].as_py() == body
+    n_words = len(body.split())
+    removed = t["refinedweb_words_removed"][0].as_py()
+    assert removed == 3 + 2 + 2 + 1 + 4
+    assert t["refinedweb_words_removed_ratio"][0].as_py() == pytest.approx(removed / (removed + n_words))
+    assert r[:2] == [None, None]
+    assert r[2] == "too_many_words_removed"
+
+
+def test_empty_table_and_types():
+    empty = table([]).cast(pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string())]))
+    for name in STEPS:
+        step = get_step(name)()
+        t = step.annotate(empty)
+        assert len(t) == 0 and len(step.select(t)) == 0
+        for f in t.schema:
+            assert f.type in (pa.string(), pa.int32(), pa.float64(), pa.bool_()), (name, f)
+
+
+def test_select_uses_only_stored_columns_and_pickles():
+    texts = [CLEAN, "word " * 20]
+    step = get_step("gopher_quality")()
+    annotated = step.annotate(table(texts))
+    strict = get_step("gopher_quality")(get_step("gopher_quality").Config(min_doc_words=10_000))
+    assert strict.select(annotated).to_pylist() == ["too_few_words", "too_few_words"]
+    clone = pickle.loads(pickle.dumps(step))
+    assert clone.select(annotated).to_pylist() == step.select(annotated).to_pylist()
+    with pytest.raises(ValueError, match="gopher_word_count"):
+        step.select(table(texts))
+
+
+def test_results_do_not_depend_on_batching():
+    texts = [d["text"] for d in stdlib_docs(60)]
+    for name in ["gopher_quality", "gopher_repetition", "fineweb_quality"]:
+        whole, _ = run(name, texts)
+        parts = [run(name, texts[i:i + 7])[0] for i in range(0, len(texts), 7)]
+        cols = [c for c in whole.column_names if c not in ("id", "text", "source")]
+        for c in cols:
+            a = np.array(whole[c].to_pylist(), dtype=float)
+            b = np.array([v for p in parts for v in p[c].to_pylist()], dtype=float)
+            np.testing.assert_array_equal(a, b, err_msg=f"{name}.{c}")
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="'text'"):
+        get_step("gopher_quality")().annotate(pa.table({"id": ["a"]}))
+    with pytest.raises(ValueError, match="n-gram size"):
+        get_step("gopher_repetition")(get_step("gopher_repetition").Config(dup_n_grams={0: 0.1}))
