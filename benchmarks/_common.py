@@ -52,3 +52,8 @@ def write_fragment(name: str, text: str) -> Path:
     p.write_text(text)
     print(text)
     return p
+
+
+def corpora_dir() -> Path:
+    """Where ``../shared/corpora/fetch`` put the real corpora: $GRISTMILL_CORPORA, else its own default."""
+    return Path(os.environ.get("GRISTMILL_CORPORA") or Path.home() / ".cache" / "gristmill-corpora")

@@ -30,7 +30,7 @@ TOKEN = re.compile(r"\w+")
 
 
 def corpus_path() -> Path:
-    for base in (os.environ.get("GRISTMILL_CORPORA"), "/work/corpora", Path.home() / ".cache/gristmill-corpora"):
+    for base in (os.environ.get("GRISTMILL_CORPORA"), Path.home() / ".cache/gristmill-corpora"):
         if base and (Path(base) / "pydocs.jsonl").exists():
             return Path(base) / "pydocs.jsonl"
     sys.exit("bench_extract: pydocs.jsonl not found; build it with `../shared/corpora/fetch /work/corpora` "

@@ -127,7 +127,7 @@ def django_docs(per_lang: int) -> list[tuple[str, str]]:
 def english_docs(per_lang: int) -> list[tuple[str, str]]:
     docs = []
     for name in ("sotu", "brown", "mobydick"):
-        p = Path("/work/corpora") / f"{name}.jsonl"
+        p = Path(os.environ.get("GRISTMILL_CORPORA") or Path.home() / ".cache/gristmill-corpora") / f"{name}.jsonl"
         if not p.exists():
             continue
         with open(p) as fh:

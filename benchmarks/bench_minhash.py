@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import corpora_dir, machine  # noqa: E402
 
 from gristmill.dedup._normalize import shingle_text, simplify_text  # noqa: E402
 from gristmill.dedup._shingle import perm_params, shingle_hashes, signatures  # noqa: E402
@@ -62,7 +62,7 @@ def ds_bulk(shingles: list[list[bytes]]):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpora", type=Path, default=Path("/work/corpora"))
+    ap.add_argument("--corpora", type=Path, default=corpora_dir())
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "dedup.md")
     args = ap.parse_args()

