@@ -421,9 +421,18 @@ def _execute(tasks: list[ShardTask], workers: int, prog: Progress) -> None:
         return
     if workers == 1 or len(tasks) == 1:
         global _PROGRESS
-        for t in tasks:
-            run_shard(t)
-            prog.update(shards=1)
+
+        class _Direct:  # in-process: batches update the bar directly
+            def put_nowait(self, item):
+                prog.update(docs=item[0], nbytes=item[1])
+
+        _PROGRESS = _Direct()
+        try:
+            for t in tasks:
+                run_shard(t)
+                prog.update(shards=1)
+        finally:
+            _PROGRESS = None
         return
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
