@@ -484,3 +484,22 @@ def test_dedup_steps_in_a_recipe_and_show_cluster(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "2 of 2 shown" in r.stdout or "of 2 shown" in r.stdout
     assert "minhash_dedup" in json.dumps(s["reports"])
+
+
+def test_reselect_heuristic_thresholds_matches_a_fresh_run(tmp_path):
+    """Tag-then-select on the real rules: new Gopher/FineWeb thresholds from stored columns equal a fresh run."""
+    from gristmill.demo import build_demo_corpus
+
+    build_demo_corpus(tmp_path / "c", n_docs=600)
+    steps = [{"gopher_quality": {}}, {"fineweb_quality": {}}, {"pii": {}}]
+    inp = {"paths": [str(tmp_path / "c" / "web.jsonl.gz")], "id_field": "id"}
+    run(load_recipe(make_recipe(tmp_path, inp, steps)), workers=1, progress=False)
+    new = [{"gopher_quality": {"min_alpha_words_ratio": 0.6, "min_doc_words": 80}}, {"fineweb_quality": {"char_duplicates_ratio": 0.1}}, {"pii": {}}]
+    fresh = run(load_recipe(make_recipe(tmp_path, inp, new)), tmp_path / "fresh", workers=1, progress=False)
+    p = subprocess.run([*GRISTMILL, "select", str(tmp_path / "out"), "-o", str(tmp_path / "re"),
+                        "--set", "gopher_quality.min_alpha_words_ratio=0.6", "--set", "gopher_quality.min_doc_words=80",
+                        "--set", "fineweb_quality.char_duplicates_ratio=0.1"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    s = json.loads((tmp_path / "re" / "summary.json").read_text())
+    assert s["rejected"] == fresh["rejected"] and s["kept"] == fresh["kept"]
+    assert _kept(tmp_path / "re") == _kept(tmp_path / "fresh")
