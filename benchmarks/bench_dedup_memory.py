@@ -129,8 +129,11 @@ def main() -> None:
         a, b = ns[-2], ns[-1]
         slope = (results[b]["rss_mib"] - results[a]["rss_mib"]) / (b - a)
         at10m = results[b]["rss_mib"] + slope * (10_000_000 - b)
-        lines += ["", f"Coordinator memory grows ~{slope * 1e6 / 1024 * 1024:.0f} MiB per million documents "
-                      f"(between {a:,} and {b:,}); extrapolated peak at 10M documents: **{at10m:,.0f} MiB** "
+        lo, hi = ns[0], ns[-1]
+        lines += ["", f"Coordinator memory grows ~{slope * 1e6:.0f} MiB per million documents "
+                      f"(~{slope * 2**20:.0f} bytes per document, between {a:,} and {b:,}); from {lo:,} to {hi:,} "
+                      f"documents ({hi / lo:.0f}x) peak RSS grows {results[hi]['rss_mib'] / results[lo]['rss_mib']:.1f}x. "
+                      f"Extrapolated peak at 10M documents: **{at10m:,.0f} MiB** "
                       f"({'fits' if at10m < 4096 else 'does NOT fit'} in 4 GB). Signature workers "
                       f"({max(r['worker_rss_mib'] for r in results.values()):.0f} MiB each, independent of corpus size) "
                       "exit before the band/union-find phases where the coordinator peaks, so the two do not add up."]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
@@ -92,11 +93,13 @@ def choose_keepers(labels: np.ndarray, keep: str, length: np.ndarray, score: np.
     return kept
 
 
-def write_result(workdir: Path, id_hash: np.ndarray, cluster: list[str], size: np.ndarray, code: np.ndarray) -> None:
+def write_result(workdir: Path, id_hash: np.ndarray, cluster, size: np.ndarray, code: np.ndarray) -> None:
+    """``cluster``: the cluster name (kept document's id) of each row, a list or an Arrow array."""
     order = np.argsort(id_hash, kind="stable")
+    cluster = cluster if isinstance(cluster, (pa.Array, pa.ChunkedArray)) else pa.array(cluster, pa.string())
     t = pa.table({
         "id_hash": pa.array(id_hash[order], pa.uint64()),
-        "cluster": pa.array([cluster[i] for i in order], pa.string()),
+        "cluster": cluster.cast(pa.string()).take(pa.array(order, pa.int64())),
         "size": pa.array(size[order], pa.int64()),
         "code": pa.array(code[order], pa.int8()),
     })
@@ -126,9 +129,8 @@ class ClusterLookup:
         size = np.where(found, self.size[pos_c] if len(self.size) else 1, 1).astype(np.int64)
         code = np.where(found, self.code[pos_c] if len(self.code) else 0, 0).astype(np.int8)
         if found.any():
-            taken = self.cluster.take(pa.array(pos_c)).to_pylist()
-            own = ids.cast(pa.string()).to_pylist()
-            cluster = pa.array([t if f else o for t, f, o in zip(taken, found, own)], pa.string())
+            # vectorized: documents not in a cluster name their own cluster
+            cluster = pc.if_else(pa.array(found), self.cluster.take(pa.array(pos_c)), ids.cast(pa.string()))
         else:
             cluster = ids.cast(pa.string())
         return cluster, size, code

@@ -170,14 +170,15 @@ class ExactDedup(GlobalStep):
             idx = order[multi]
             lab = label[multi]
             kept = choose_keepers(lab, c.keep, t["length"].to_numpy()[idx], t["score"].to_numpy()[idx]) if len(idx) else np.zeros(0, bool)
-            ids = t["id"].take(pa.array(idx)) if len(idx) else pa.array([], pa.string())
-            rep = {}
-            for l_, k_, i_ in zip(lab[kept], np.flatnonzero(kept), [None] * int(kept.sum())):
-                rep[int(l_)] = ids[int(k_)].as_py()
+            ids = t["id"].take(pa.array(idx)).combine_chunks() if len(idx) else pa.array([], pa.string())
+            # Cluster name = the keeper's id. Labels are non-decreasing here (rows follow the key
+            # sort) with one keeper each, so each row finds its keeper by binary search.
+            keeper = np.flatnonzero(kept)
+            named = keeper[np.searchsorted(lab[keeper], lab)] if len(idx) else np.zeros(0, np.int64)
             atomic_write_parquet(out, pa.table({
-                "id": ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids,
+                "id": ids,
                 "id_hash": pa.array(id_hashes(ids), pa.uint64()),
-                "cluster": pa.array([rep[int(x)] for x in lab], pa.string()),
+                "cluster": ids.take(pa.array(named, pa.int64())).cast(pa.string()),
                 "size": pa.array(size[multi], pa.int64()),
                 "code": pa.array(np.where(kept, 0, DUPLICATE), pa.int8()),
                 "label": pa.array(lab, pa.int64()),
@@ -185,7 +186,7 @@ class ExactDedup(GlobalStep):
 
         if not (wd / "result.parquet").exists():
             g = pa.concat_tables([pq.read_table(gdir / f"{q:04d}.parquet") for q in range(parts)])
-            write_result(wd, g["id_hash"].to_numpy(), g["cluster"].to_pylist(), g["size"].to_numpy(), g["code"].to_numpy())
+            write_result(wd, g["id_hash"].to_numpy(), g["cluster"], g["size"].to_numpy(), g["code"].to_numpy())
             keepers = g.filter(pc.equal(g["code"], 0))
             sizes = keepers["size"].to_numpy()
             big = np.argsort(-sizes, kind="stable")[:5]

@@ -2,9 +2,16 @@
 
 Out of core: signatures never sit in memory together. Phase 1 writes each shard's band keys to
 disk (band-major, 8 bytes per band per document); phase 2 handles one band at a time (sort its keys,
-emit an edge from the first document of each bucket to every other one); phase 3 (optional)
-verifies candidate pairs by exact Jaccard; phase 4 runs a numpy union-find over the edges. Peak
-memory is about 24 bytes per document per band being sorted, plus the edges.
+emit an edge from the first document of each bucket to every other one); phase 3 merges the bands'
+edges into unique pairs and (optionally) verifies them by exact Jaccard; phase 4 runs a numpy
+union-find over the edges and decides the documents in clusters.
+
+Coordinator memory is about 25 bytes per document (one band's keys, their sort order and the sorted
+keys; later the union-find labels and component sizes) plus ~8-16 bytes per candidate pair.
+Everything else per document stays on disk and is read one shard at a time: ids, lengths, scores
+and id hashes are only gathered for documents in clusters. Band keys are read with a short-lived
+memory map per (shard, band) and never written through one, because every page a memory map
+touches counts towards the process's RSS for as long as the map lives.
 """
 from __future__ import annotations
 
@@ -66,6 +73,53 @@ def _sign_source(args: tuple) -> None:
         "score": pa.array(np.concatenate(score) if score else np.zeros(0)),
     })
     atomic_write_parquet(out.with_suffix(".meta.parquet"), meta)  # written last: the shard's done-marker
+
+
+def _release_arrow() -> None:
+    """Hand memory freed by Arrow (parquet reads, takes) back to the OS. The pool (mimalloc or
+    jemalloc) otherwise keeps it, and it would sit under the next phase's peak (~50 MB at 1M docs)."""
+    pa.default_memory_pool().release_unused()
+
+
+def _band(path: Path, j: int) -> np.ndarray:
+    """Row ``j`` (one band) of a band-major key file, copied out of a memory map that is closed
+    at once: pages of a map stay in RSS while it lives, so a long-lived map of all key files would
+    end up holding every band of every document."""
+    mm = np.load(path, mmap_mode="r")
+    row = np.array(mm[j])
+    del mm
+    return row
+
+
+def _read_band(paths: list[Path], j: int, out: np.ndarray) -> None:
+    """Band ``j`` of all key files, in node order, into ``out``."""
+    pos = 0
+    for p in paths:
+        row = _band(p, j)
+        out[pos : pos + len(row)] = row
+        pos += len(row)
+    assert pos == len(out), (pos, len(out))
+
+
+def _gather(files: list[Path], starts: np.ndarray, nodes: np.ndarray, column: str) -> pa.Array:
+    """``column`` of the given global ``nodes`` (any order), reading one parquet file at a time;
+    ``starts[i]`` is the first node of ``files[i]``. Memory: the result plus one file's column."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    order = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order]
+    src = np.searchsorted(starts, sorted_nodes, side="right") - 1
+    bounds = np.searchsorted(src, np.arange(len(files) + 1))
+    pieces = []
+    for i in np.flatnonzero(np.diff(bounds)):
+        col = pq.read_table(files[i], columns=[column])[column]
+        pieces.append(col.take(pa.array(sorted_nodes[bounds[i] : bounds[i + 1]] - starts[i])))
+    if not pieces:
+        typ = pq.read_schema(files[0]).field(column).type if files else pa.string()
+        return pa.array([], typ)
+    got = pa.chunked_array(pieces).combine_chunks()
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return got.take(pa.array(inverse))
 
 
 @register
@@ -163,44 +217,58 @@ class MinHashDedup(GlobalStep):
         starts = np.concatenate([[0], np.cumsum(counts)])
         n_new = int(starts[len(shards)])
         n_data = int(starts[-1])
-        idx_keys, idx_ids = self._load_indexes(index_dirs)
-        n_total = n_data + sum(len(i) for i in idx_ids)
+        idx_counts = self._check_indexes(index_dirs)
+        n_total = n_data + int(sum(idx_counts))
+        # Key files and id files of all nodes in node order: shards, then `against` data, then indexes.
+        key_files = [o.with_suffix(".keys.npy") for o in outs] + [d / "keys.npy" for d in index_dirs]
+        id_files = [o.with_suffix(".meta.parquet") for o in outs] + [d / "ids.parquet" for d in index_dirs]
+        id_starts = np.concatenate([starts, n_data + np.cumsum(idx_counts, dtype=np.int64)])
         has_sig = np.concatenate(
             [pq.read_table(o.with_suffix(".meta.parquet"), columns=["has_sig"])["has_sig"].to_numpy() for o in outs]
-            + [np.ones(len(i), bool) for i in idx_ids]
+            + [np.ones(k, bool) for k in idx_counts]
         ) if n_total else np.zeros(0, bool)
 
         # Phase 2: one band at a time -> candidate edges.
         edge_dir = wd / "edges"
         edge_dir.mkdir(exist_ok=True)
-        node = np.flatnonzero(has_sig)
-        for j in range(c.bands):
-            path = edge_dir / f"band_{j:03d}.npy"
-            if path.exists():
-                continue
-            keys = np.concatenate(
-                [np.load(o.with_suffix(".keys.npy"), mmap_mode="r")[j] for o in outs] + [k[j] for k in idx_keys]
-            ) if n_total else np.zeros(0, np.uint64)
-            keys = keys[node]
-            order = np.argsort(keys, kind="stable")
-            ks, nodes = keys[order], node[order]
-            del keys, order  # peak per band: ~5 arrays of 8 bytes per document
-            new_run = np.ones(len(ks), dtype=bool)
-            new_run[1:] = ks[1:] != ks[:-1]
-            run_id = np.cumsum(new_run) - 1
-            first = nodes[new_run]
-            edges = np.stack([first[run_id[~new_run]], nodes[~new_run]], axis=1) if len(ks) else np.zeros((0, 2), np.int64)
-            atomic_save_npy(path, edges.astype(np.int64))
+        _release_arrow()
+        # Documents without shingles take no part; usually there are none, and then sort positions
+        # are node numbers directly (no 8-byte-per-document node array).
+        node = None if has_sig.all() else np.flatnonzero(has_sig)
+        del has_sig
+        todo_bands = [j for j in range(c.bands) if not (edge_dir / f"band_{j:03d}.npy").exists()]
+        buf = np.empty(n_total, np.uint64) if todo_bands else None  # one band's keys, reused
+        for j in todo_bands:
+            _read_band(key_files, j, buf)
+            keys = buf if node is None else buf[node]
+            order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
+            ks = keys[order]
+            del keys  # peak: keys, order and sorted keys, 24 bytes per document
+            # A bucket's first document (the smallest node) gets an edge to each later one. Only
+            # the repeats are materialized (few); their bucket's start is found by binary search.
+            dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
+            first = np.searchsorted(ks, ks[dup], side="left")
+            del ks
+            a, b = order[first], order[dup]
+            del order
+            if node is not None:
+                a, b = node[a], node[b]
+            atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
+        del buf
 
-        # Phase 3: exact Jaccard of candidate pairs (optional).
+        # Phase 3: unique candidate pairs; exact Jaccard of each pair (optional).
         final = wd / "edges_final.npy"
         if not final.exists():
-            edges = np.concatenate([np.load(edge_dir / f"band_{j:03d}.npy") for j in range(c.bands)] or [np.zeros((0, 2), np.int64)])
-            if len(edges):
-                # one int64 code per unordered pair: np.unique on it is far cheaper than on rows
-                lo, hi = np.minimum(edges[:, 0], edges[:, 1]), np.maximum(edges[:, 0], edges[:, 1])
-                code = np.unique(lo * np.int64(max(n_total, 1)) + hi)
-                edges = np.stack([code // max(n_total, 1), code % max(n_total, 1)], axis=1)
+            # One int64 code per unordered pair (np.unique on it is far cheaper than on rows),
+            # merged band by band: a pair found by many bands is held once, not once per band.
+            base = np.int64(max(n_total, 1))
+            code = np.zeros(0, np.int64)
+            for j in range(c.bands):
+                e = np.load(edge_dir / f"band_{j:03d}.npy")
+                if len(e):
+                    code = np.union1d(code, np.minimum(e[:, 0], e[:, 1]) * base + np.maximum(e[:, 0], e[:, 1]))
+            edges = np.stack([code // base, code % base], axis=1)
+            del code
             if c.verify_jaccard and len(edges):
                 edges = self._verify(edges, sources, starts, n_data)
             atomic_save_npy(final, edges)
@@ -208,7 +276,8 @@ class MinHashDedup(GlobalStep):
 
         # Phase 4: components, keep policy, result.
         if not (wd / "result.parquet").exists():
-            self._resolve(wd, outs, starts, n_new, n_data, n_total, edges, idx_ids, len(shards))
+            _release_arrow()
+            self._resolve(wd, outs, starts, n_new, n_total, edges, id_files, id_starts, len(shards))
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
@@ -233,9 +302,11 @@ class MinHashDedup(GlobalStep):
                     f"(a directory with {INDEX_MARKER}); point it at one of those")
         return data, indexes
 
-    def _load_indexes(self, dirs: list[Path]) -> tuple[list[np.ndarray], list[pa.Array]]:
+    def _check_indexes(self, dirs: list[Path]) -> list[int]:
+        """Documents in each saved index (after checking it was built with this config). Its keys
+        and ids stay on disk and are read like a shard's."""
         c = self.config
-        keys, ids = [], []
+        counts = []
         for d in dirs:
             meta = json.loads((d / INDEX_MARKER).read_text())
             want = {"ngram": c.ngram, "bands": c.bands, "rows": c.rows, "seed": c.seed, "version": _NORM_VERSION}
@@ -243,9 +314,12 @@ class MinHashDedup(GlobalStep):
             if got != want:
                 raise ValueError(f"against: index {d} was built with {got}, this step uses {want}; "
                                  "use the same ngram/bands/rows/seed or rebuild the index")
-            keys.append(np.load(d / "keys.npy", mmap_mode="r"))
-            ids.append(pq.read_table(d / "ids.parquet")["id"].combine_chunks())
-        return keys, ids
+            n = pq.ParquetFile(d / "ids.parquet").metadata.num_rows
+            shape = np.load(d / "keys.npy", mmap_mode="r").shape
+            if shape != (c.bands, n):
+                raise ValueError(f"against: index {d} is damaged: keys.npy has shape {shape}, ids.parquet {n} rows")
+            counts.append(n)
+        return counts
 
     def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> np.ndarray:
         """Drop candidate pairs whose exact shingle Jaccard is below the threshold. Pairs with a
@@ -273,111 +347,102 @@ class MinHashDedup(GlobalStep):
         self.stats["pairs_rejected_by_jaccard"] += int((~keep).sum())
         return edges[keep]
 
-    def _resolve(self, wd, outs, starts, n_new, n_data, n_total, edges, idx_ids, n_shards) -> None:
+    def _resolve(self, wd, outs, starts, n_new, n_total, edges, id_files, id_starts, n_shards) -> None:
+        """Components -> keep decisions -> result.parquet, index/ and report.json.
+
+        Per-document arrays here are the labels, the component sizes and a few boolean masks;
+        everything else (ids, lengths, scores, id hashes) is gathered from disk for the documents
+        in clusters only."""
         c = self.config
+        n_edges = len(edges)
         labels = connected_components(n_total, edges)
-        # ids stay on disk; only the numeric columns of every shard are loaded
-        metas = [pq.read_table(o.with_suffix(".meta.parquet"), columns=["id_hash", "length", "score", "has_sig"]) for o in outs]
-
-        def ids_of(nodes) -> list[str]:
-            nodes = np.asarray(nodes, dtype=np.int64)
-            out = np.empty(len(nodes), dtype=object)
-            data = nodes < n_data
-            shard = np.searchsorted(starts, nodes[data], side="right") - 1
-            pos = np.flatnonzero(data)
-            for sh in np.unique(shard):
-                ids = pq.read_table(outs[sh].with_suffix(".meta.parquet"), columns=["id"])["id"]
-                sel = shard == sh
-                out[pos[sel]] = ids.take(pa.array(nodes[data][sel] - starts[sh])).to_pylist()
-            for k in np.flatnonzero(~data):
-                off = int(nodes[k]) - n_data
-                for ids in idx_ids:
-                    if off < len(ids):
-                        out[k] = ids[off].as_py()
-                        break
-                    off -= len(ids)
-            return out.tolist()
-
         new_labels = labels[:n_new]
-        # A component touching earlier data (against) is already represented there.
+        # A component touching earlier data (against) is already represented there ("tainted").
+        # Per-label flags are booleans, so the per-document work is one 1-byte gather, and all
+        # that is kept afterwards is sized by the documents in clusters (m), not by the corpus.
         ext = labels[n_new:]
         tainted = np.zeros(n_total, dtype=bool)
         tainted[ext] = True
-        is_idx = tainted[new_labels]
         sizes_all = np.bincount(new_labels, minlength=n_total)
-        size = sizes_all[new_labels]
-        cat = lambda col: np.concatenate([m[col].to_numpy() for m in metas[:n_shards]]) if n_shards else np.zeros(0)
-        length, score = cat("length"), cat("score")
-        id_hash = cat("id_hash").astype(np.uint64) if n_new else np.zeros(0, np.uint64)
-        in_cluster = np.flatnonzero((size > 1) | is_idx)
-        kept = np.ones(n_new, dtype=bool)
-        if len(in_cluster):
-            sub = in_cluster[~is_idx[in_cluster]]
-            if len(sub):
-                kept[sub] = choose_keepers(new_labels[sub], c.keep, length[sub], score[sub] if c.score_column else None)
-            kept[in_cluster[is_idx[in_cluster]]] = False
-        code = np.where(is_idx, INDEX_DUPLICATE, np.where(kept, 0, DUPLICATE)).astype(np.int8)
+        m = np.flatnonzero(((sizes_all > 1) | tainted)[new_labels])  # new documents in clusters
+        lab = new_labels[m]
+        size, idx_m = sizes_all[lab], tainted[lab]
+        sizes = sizes_all[np.unique(lab[~idx_m])]  # clusters among the new documents
+        # earliest earlier document of each tainted component (np.unique: first occurrence)
+        ext_labels, ext_first = np.unique(ext, return_index=True)
+        del labels, new_labels, ext, tainted, sizes_all
+
+        def ids_of(nodes) -> pa.Array:
+            return _gather(id_files, id_starts, nodes, "id").cast(pa.string())
+
+        kept = np.zeros(len(m), dtype=bool)
+        sub = np.flatnonzero(~idx_m)
+        if len(sub):
+            length = _gather(id_files[:n_shards], starts[: n_shards + 1], m[sub], "length").to_numpy(zero_copy_only=False)
+            score = _gather(id_files[:n_shards], starts[: n_shards + 1], m[sub], "score").to_numpy(zero_copy_only=False) if c.score_column else None
+            kept[sub] = choose_keepers(lab[sub], c.keep, length, score)
+        code = np.where(idx_m, INDEX_DUPLICATE, np.where(kept, 0, DUPLICATE)).astype(np.int8)
 
         # Cluster name: the kept document's id, or for matches of earlier data the earliest
-        # earlier document in the component.
-        rep = {}
-        m = in_cluster
-        if len(m):
-            keeper_nodes = m[kept[m] & ~is_idx[m]]
-            for lab, node in zip(new_labels[keeper_nodes], ids_of(keeper_nodes)):
-                rep[int(lab)] = node
-            idx_labels = np.unique(new_labels[m[is_idx[m]]])
-            if len(idx_labels):
-                ext_nodes = np.arange(n_new, n_total)
-                first_ext = {}
-                for lab, node in zip(ext[::-1], ext_nodes[::-1]):
-                    first_ext[int(lab)] = int(node)
-                for lab in idx_labels:
-                    rep[int(lab)] = ids_of([first_ext[int(lab)]])[0]
-        clusters = [rep[int(new_labels[i])] for i in m]
-        write_result(wd, id_hash[m], clusters, size[m], code[m])
+        # earlier document in the component. Each named label once, then one sorted lookup.
+        rep_labels, rep_nodes = [lab[kept]], [m[kept]]
+        idx_labels = np.unique(lab[idx_m])
+        if len(idx_labels):
+            rep_labels.append(idx_labels)
+            rep_nodes.append(n_new + ext_first[np.searchsorted(ext_labels, idx_labels)])
+        rep_labels, rep_nodes = np.concatenate(rep_labels), np.concatenate(rep_nodes)
+        by_label = np.argsort(rep_labels, kind="stable")
+        rep_labels, rep_nodes = rep_labels[by_label], rep_nodes[by_label]
+        rep_ids = ids_of(rep_nodes)
+        clusters = rep_ids.take(pa.array(np.searchsorted(rep_labels, lab))) if len(m) else pa.array([], pa.string())
+        id_hash = _gather(id_files[:n_shards], starts[: n_shards + 1], m, "id_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
+        write_result(wd, id_hash, clusters, size, code)
+        del id_hash, clusters, rep_ids
+        _release_arrow()
 
-        self._save_index(wd, outs[:n_shards], kept & (code == 0), metas[:n_shards])
-        multi = np.unique(new_labels[m[~is_idx[m]]]) if len(m) else np.zeros(0, np.int64)
-        sizes = sizes_all[multi]
-        ex = examples(new_labels[m[~is_idx[m]]], lambda idx: ids_of(m[~is_idx[m]][idx])) if len(m) else {}
+        drop = np.zeros(n_new, dtype=bool)
+        drop[m[code != 0]] = True
+        self._save_index(wd, outs[:n_shards], starts[: n_shards + 1], ~drop)
+        del drop
+        fresh = m[~idx_m]
+        ex = examples(lab[~idx_m], lambda idx: ids_of(fresh[idx]).to_pylist()) if len(m) else {}
         report = cluster_report(sizes, ex, n_new, int((code != 0).sum()), {
             "removed_near_duplicate": int((code == DUPLICATE).sum()),
             "removed_near_duplicate_of_index": int((code == INDEX_DUPLICATE).sum()),
-            "candidate_edges": int(len(edges)),
+            "candidate_edges": int(n_edges),
         })
         atomic_write_json(wd / "report.json", report)
 
-    def _save_index(self, wd: Path, outs, keep_mask: np.ndarray, metas) -> None:
+    def _save_index(self, wd: Path, outs, starts: np.ndarray, keep_mask: np.ndarray) -> None:
         c = self.config
         d = wd / "index"
         d.mkdir(exist_ok=True)
-        has_sig = np.concatenate([m["has_sig"].to_numpy() for m in metas]) if metas else np.zeros(0, bool)
-        sel = keep_mask & has_sig
+        sels = []
+        for i, o in enumerate(outs):
+            has_sig = pq.read_table(o.with_suffix(".meta.parquet"), columns=["has_sig"])["has_sig"].to_numpy()
+            sels.append(keep_mask[starts[i] : starts[i + 1]] & has_sig)
+        n_sel = int(sum(int(s.sum()) for s in sels))
         tmp = d / "keys.npy.tmp.npy"
-        # written in place on disk: the kept documents' keys never sit in memory together
-        keys = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint64, shape=(c.bands, int(sel.sum())))
-        pos, start = 0, 0
-        for o, m in zip(outs, metas):
-            k = np.load(o.with_suffix(".keys.npy"), mmap_mode="r")
-            s = sel[start : start + m.num_rows]
-            keys[:, pos : pos + int(s.sum())] = k[:, s]
-            pos += int(s.sum())
-            start += m.num_rows
-        keys.flush()
-        del keys
+        # Band-major like the shards' key files, appended band by band with plain writes: a
+        # writable memory map would keep every page written (8 bytes x bands per kept document)
+        # resident in this process until it is closed.
+        header = np.lib.format.header_data_from_array_1_0(np.empty((0, 0), np.uint64))
+        header["shape"] = (c.bands, n_sel)
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            for j in range(c.bands):
+                for o, s in zip(outs, sels):
+                    f.write(_band(o.with_suffix(".keys.npy"), j)[s].tobytes())
         os.replace(tmp, d / "keys.npy")
         tmp = d / "ids.parquet.tmp"
         with pq.ParquetWriter(tmp, pa.schema([("id", pa.string())])) as w:
-            start = 0
-            for o, m in zip(outs, metas):
+            for o, s in zip(outs, sels):
                 ids = pq.read_table(o.with_suffix(".meta.parquet"), columns=["id"])["id"].combine_chunks()
-                w.write_table(pa.table({"id": ids.filter(pa.array(sel[start : start + m.num_rows]))}))
-                start += m.num_rows
+                w.write_table(pa.table({"id": ids.filter(pa.array(s))}))
         os.replace(tmp, d / "ids.parquet")
         atomic_write_json(d / INDEX_MARKER, {
             "ngram": c.ngram, "bands": c.bands, "rows": c.rows, "seed": c.seed, "version": _NORM_VERSION,
-            "documents": int(sel.sum()),
+            "documents": n_sel,
         })
 
     # ---------------------------------------------------------------- per batch
