@@ -65,6 +65,59 @@ def test_words_follow_spacy_english_rules():
     assert split_words("") == []
 
 
+def test_words_keep_punctuation_inside_code_chunks_like_spacy():
+    # spaCy strips prefixes/suffixes only at the ends of a whitespace chunk and splits inside it
+    # only at its infix rules; "(" "_" and "*" inside a chunk are none of those, so code stays
+    # glued. "o)¶": "¶" is not a suffix, so ")" is not at the end and nothing is split off.
+    assert split_words("PyBytes_Check(PyObject *o)¶") == ["PyBytes_Check(PyObject", "*", "o)¶"]
+    # "f(x):" -> suffix ":" then ")" ... but "):" is an emoticon exception, which spaCy's second
+    # pass (_apply_special_cases) merges back into one token.
+    assert split_words("def f(x): return {'a': x}") == [
+        "def", "f(x", "):", "return", "{", "'", "a", "'", ":", "x", "}"]
+    # ":class:`str`": prefix ":", then suffix "`"; the ":" between letters is an infix only
+    # before a letter, and "`" is not a letter. "(i.e.,)": "i.e." is an exception.
+    assert split_words("See :class:`str` (i.e., text).") == [
+        "See", ":", "class:`str", "`", "(", "i.e.", ",", "text", ")", "."]
+    # Letter-dot-letter is no infix for lower case ("a.b.c"); hyphen between letters is; a unit
+    # after a digit is a suffix ("10km"); "$" is a prefix; quotes are prefixes and suffixes.
+    assert split_words('a.b.c x-ray 10km $3.14 "quoted," (e.g. this)') == [
+        "a.b.c", "x", "-", "ray", "10", "km", "$", "3.14", '"', "quoted", ",", '"', "(", "e.g.", "this", ")"]
+    # A URL is kept whole once its trailing punctuation is stripped; "don't" is an exception.
+    assert split_words("https://docs.python.org/3/library/os.html, don't!") == [
+        "https://docs.python.org/3/library/os.html", ",", "do", "n't", "!"]
+    # "!" and "—" inside a chunk: "—" is a suffix only at the end, "!" likewise.
+    assert split_words("weaver!—pause!—one") == ["weaver!—pause!—one"]
+
+
+def test_word_shortcuts_give_the_full_loops_tokens():
+    # split_words skips spaCy's affix loop for plain words and word+punctuation; the shortcut
+    # must never change the result.
+    from gristmill.annotate.heuristics import _spacy_chunk, _tokenize_chunk
+    chunks = ["word", "word,", "word.", "Word.", "USA.", "Mr.", "dont", "dont.", "cannot,", "e.g.,",
+              "it's", "self)", "x;", 'said"', "etc.", "Ph.D.", "naïve.", "Über,", "i.", "A.", "em,"]
+    for ch in chunks:
+        assert _tokenize_chunk(ch) == _spacy_chunk(ch), ch
+
+
+def test_tokenizer_rules_equal_installed_spacy():
+    # The affix patterns and exceptions are data copied from spaCy; when spaCy is installed,
+    # check they are still exactly its English rules, and that whole texts tokenize the same.
+    spacy = pytest.importorskip("spacy")
+    from gristmill.annotate import heuristics as h
+    tok = spacy.blank("en").tokenizer
+    assert h._SP_PREFIX_RE.pattern == tok.prefix_search.__self__.pattern
+    assert h._SP_SUFFIX_RE.pattern == tok.suffix_search.__self__.pattern
+    assert h._SP_INFIX_RE.pattern == tok.infix_finditer.__self__.pattern
+    assert h._SP_URL_RE.pattern == tok.url_match.__self__.pattern
+    rules = {k: tuple(d[65] for d in v) for k, v in tok.rules.items() if not k.isspace()}  # 65 = ORTH
+    assert rules == h._SPECIALS
+    texts = [d["text"] for d in stdlib_docs(100)]  # docstrings: prose mixed with code
+    texts.append("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?")
+    for t in texts:
+        want = [x.text.strip() for x in tok(t) if x.text.strip()]
+        assert split_words(t) == want
+
+
 def test_sentences_counted_like_the_sentencizer():
     assert count_sentences("One. Two! Three?\nFour is here.") == 4
     assert count_sentences('He said "stop." Then he left.') == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -51,9 +52,11 @@ _SPLITLINES = "\\r\\n|[\\n\\r\\x0b\\x0c\\x1c\\x1d\\x1e\\x85\\x{2028}\\x{2029}]"
 # ``spacy/util.py compile_*_regex``). The character classes and the exception table are data
 # copied from spaCy 3.8 (MIT licence: ``spacy/lang/char_classes.py`` and the English
 # ``tokenizer_exceptions``), so spaCy is not needed at run time; ``tests/test_heuristics.py``
-# checks them against an installed spaCy when there is one. Not ported: spaCy's second pass
-# (``_apply_special_cases``) that re-merges special cases containing punctuation when they only
-# appear after affix splitting (e.g. an emoticon glued to a word); it is rare in real text.
+# checks them against an installed spaCy when there is one. spaCy's second pass
+# (``_apply_special_cases``) is ported too: exceptions that contain affix characters ("i.e.", ":)")
+# are matched again on the token sequence and merged back (``def f(x):`` gives ``f(x`` ``):``).
+# That pass runs over the whole document, where a match across whitespace changes nothing but
+# can block an overlapping match; here it runs per chunk, so that blocking is not reproduced.
 
 _SP_ALPHA = (
     r"A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u00FF\u0100-\u017F\u0180-"
@@ -334,7 +337,44 @@ def _spacy_chunk(chunk: str) -> tuple[str, ...]:
     special = _SPECIALS.get(chunk)
     if special is not None:
         return special
-    specials, prefix_search, suffix_search = _SPECIALS, _SP_PREFIX_RE.search, _SP_SUFFIX_RE.search
+    toks = _spacy_affixes(chunk, _SPECIALS)
+    return _merge_specials(toks) if len(toks) > 1 and not _SP_MATCH_FIRST.isdisjoint(toks) else toks
+
+
+def _merge_specials(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """spaCy's ``_apply_special_cases``: the longest (then leftmost) token runs that spell an
+    exception containing affix characters become that exception's tokens."""
+    found = []
+    for i, t in enumerate(toks):
+        for pat in _SP_MATCH_BY_FIRST.get(t, ()):
+            if toks[i:i + len(pat)] == pat:
+                found.append((i, i + len(pat)))
+    if not found:
+        return toks
+    found.sort(key=lambda se: (-(se[1] - se[0]), se[0]))
+    seen: set[int] = set()
+    keep = {}
+    for a, b in found:
+        if a not in seen and b - 1 not in seen:
+            keep[a] = b
+        seen.update(range(a, b))
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        b = keep.get(i)
+        if b is None:
+            out.append(toks[i])
+            i += 1
+        else:
+            out.extend(_SPECIALS["".join(toks[i:b])])
+            i = b
+    return tuple(out)
+
+
+def _spacy_affixes(chunk: str, specials) -> tuple[str, ...]:
+    """spaCy's ``_split_affixes`` then ``_attach_tokens`` on one chunk."""
+    # Every prefix alternative starts with "^", so match() is search() without the scan.
+    prefix_search, suffix_search = _SP_PREFIX_RE.match, _SP_SUFFIX_RE.search
     prefixes: list[str] = []
     suffixes: list[str] = []
     s, last = chunk, -1
@@ -350,7 +390,11 @@ def _spacy_chunk(chunk: str) -> tuple[str, ...]:
                 prefixes.append(s[:pre_len])
                 s = minus_pre
                 break
-        m = suffix_search(s[pre_len:])
+        rest = s[pre_len:] if pre_len else s
+        # Suffixes are at most 7 characters (units such as "km/h", look-behinds included) except
+        # a run of dots, so the scan can start near the end; look-behinds still see the text
+        # before ``pos``. Same leftmost match as scanning the whole string.
+        m = suffix_search(rest, len(rest) - 10 if len(rest) > 10 and not rest.endswith("..") else 0)
         suf_len = m.end() - m.start() if m else 0
         if suf_len:
             minus_suf = s[:-suf_len]
@@ -392,27 +436,65 @@ def _spacy_chunk(chunk: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _sp_match_patterns() -> dict[str, list[tuple[str, ...]]]:
+    """Exceptions that spaCy's affix rules would split (``add_special_case`` with
+    ``faster_heuristics``), as the token runs the affix pass gives them, keyed by first token."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for key in _SPECIALS:
+        if _SP_PREFIX_RE.search(key) or _SP_SUFFIX_RE.search(key) or _SP_INFIX_RE.search(key):
+            pat = _spacy_affixes(key, {})
+            by_first.setdefault(pat[0], []).append(pat)
+    return by_first
+
+
+_SP_MATCH_BY_FIRST = _sp_match_patterns()
+_SP_MATCH_FIRST = frozenset(_SP_MATCH_BY_FIRST)
+
 # Chunk -> tokens. Text repeats its chunks ("the", "of", "it.", "self)"), so most of them are
-# tokenized once per process; bounded so a long run cannot grow it without limit.
+# tokenized once per process. Cleared when it grows past the bound, so memory stays bounded.
 _CHUNK_CACHE: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_MAX = 500_000
+_CHUNK_CACHE_MAX = 1_000_000
+# A suffix spaCy always splits off (in its punctuation/quote lists, no look-behind condition):
+# "word," is ("word", ","), without running the affix loop.
+_PLAIN_SUFFIX = frozenset(',;:!?)"')
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+def _tokenize_chunk(ch: str) -> tuple[str, ...]:
+    """:func:`_spacy_chunk` with shortcuts for the shapes that dominate text; each gives the
+    same tokens as the full loop (``tests/test_heuristics.py`` checks that)."""
+    special = _SPECIALS.get(ch)
+    if special is not None:
+        return special
+    if ch.isalpha():
+        # No prefix, suffix or infix rule matches letters only (the unit suffixes need a digit
+        # before them), so a word that is not an exception is one token.
+        return (ch,)
+    body, last = ch[:-1], ch[-1]
+    if body.isalpha() and (last in _PLAIN_SUFFIX or (last == "." and body[-1] in _ASCII_LOWER)):
+        # One suffix ("," or "." after a lower-case letter), then the word itself: an exception
+        # there is expanded, and the pair may spell an exception that needs merging.
+        toks = _SPECIALS.get(body, (body,)) + (last,)
+        return toks if _SP_MATCH_FIRST.isdisjoint(toks) else _merge_specials(toks)
+    return _spacy_chunk(ch)
 
 
 def split_words(text: str) -> list[str]:
     """Words as DataTrove's English tokenizer (``spacy.blank("en")``) splits them, whitespace
     tokens dropped (DataTrove's ``strip_strings``)."""
     cache = _CHUNK_CACHE
-    get = cache.get
-    out: list[str] = []
-    extend = out.extend
-    for ch in text.split():
-        toks = get(ch)
-        if toks is None:
-            toks = _spacy_chunk(ch)
-            if len(cache) < _CHUNK_CACHE_MAX:
-                cache[ch] = toks
-        extend(toks)
-    return out
+    chunks = text.split()
+    missing = set(chunks).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _CHUNK_CACHE_MAX:
+            cache.clear()
+        for ch in missing:
+            cache[ch] = _tokenize_chunk(ch)
+    # One C-level pass: look every chunk up and concatenate the token tuples.
+    try:
+        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+    except KeyError:  # another thread cleared the cache in between
+        return [t for ch in chunks for t in (cache.get(ch) or _tokenize_chunk(ch))]
 
 
 # ----------------------------------------------------------------------------------------------
