@@ -503,3 +503,13 @@ def test_reselect_heuristic_thresholds_matches_a_fresh_run(tmp_path):
     s = json.loads((tmp_path / "re" / "summary.json").read_text())
     assert s["rejected"] == fresh["rejected"] and s["kept"] == fresh["kept"]
     assert _kept(tmp_path / "re") == _kept(tmp_path / "fresh")
+
+
+def test_dedup_counters_are_not_multiplied_by_shards(tmp_path):
+    docs = stdlib_docs(60, min_words=20)
+    for i in range(3):
+        write_jsonl(tmp_path / f"p{i}.jsonl", [{"id": f"{i}-{k}", "text": d["text"]} for k, d in enumerate(docs)])
+    rec = make_recipe(tmp_path, {"paths": [str(tmp_path / "p*.jsonl")], "id_field": "id"}, steps=[{"exact_dedup": {}}])
+    s = run(load_recipe(rec), workers=2, progress=False)
+    assert s["rejected"]["exact_dedup/duplicate"] == 120 == s["reports"]["exact_dedup"]["removed"]
+    assert "removed" not in s["counters"].get("exact_dedup", {})

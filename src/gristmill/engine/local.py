@@ -392,6 +392,7 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
                 rd.mark_done(unit, {"seconds": time.perf_counter() - t0})
             fit_seconds[g.name] = rd.done(unit)["seconds"]
             g.bind(workdir)
+            g.take_stats()  # fit-time figures belong to the report; counters are summed per shard and would multiply
         tasks = []
         for s in shards:
             if rd.done(f"s{k}-{s.shard_id}") is not None:

@@ -29,3 +29,6 @@ def print_summary(summary: dict, out: str | None = None, console: Console | None
     console.print(s)
     for step, c in summary.get("counters", {}).items():
         console.print(f"[bold]{step}[/]: " + ", ".join(f"{k}={v:,}" for k, v in sorted(c.items())))
+    for step, rep in summary.get("reports", {}).items():
+        flat = {k: v for k, v in rep.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        console.print(f"[bold]{step}[/] report: " + ", ".join(f"{k}={v:,}" for k, v in flat.items()))
