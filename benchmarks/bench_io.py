@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import statistics
@@ -107,7 +106,7 @@ def main() -> None:
         rows[name] = (secs, n / secs, nbytes / 1e6 / secs, rss)
         print(name, rows[name])
     base = rows["gristmill"][0]
-    lines = [f"## Read-then-write pass (JSONL -> zstd Parquet)\n", f"Machine: {machine()}. Corpus: {n:,} documents, "
+    lines = ["## Read-then-write pass (JSONL -> zstd Parquet)\n", f"Machine: {machine()}. Corpus: {n:,} documents, "
              f"{nbytes / 1e9:.2f} GB of JSON Lines in 8 files (real stdlib docstrings recombined). Median of {a.repeat} runs, "
              "2 workers each, peak RSS of the process tree.\n",
              "| tool | seconds | docs/s | MB/s | peak RSS (MiB) | speed vs gristmill |", "|---|---|---|---|---|---|"]

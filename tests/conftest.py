@@ -1,7 +1,6 @@
 import functools
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest

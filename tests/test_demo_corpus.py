@@ -4,7 +4,6 @@ from __future__ import annotations
 import ast
 import functools
 import gzip
-import inspect
 import json
 import os
 import re

@@ -17,7 +17,7 @@ import yaml
 from conftest import stdlib_docs, write_jsonl
 from gristmill.engine.local import run
 from gristmill.engine.manifest import RecipeChanged
-from gristmill.recipe import RecipeError, load_recipe, recipe_from_dict
+from gristmill.recipe import RecipeError, load_recipe
 from gristmill.step import Step, StepConfig, register
 
 GRISTMILL = [sys.executable, "-m", "gristmill.cli"]

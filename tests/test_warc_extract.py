@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-import io
 import pickle
 
 import pyarrow as pa

@@ -10,12 +10,16 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+
+from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.step import GlobalStep
 
 __all__ = [
     "KEEP", "DUPLICATE", "INDEX_DUPLICATE", "atomic_save_npy", "atomic_write_json", "atomic_write_parquet", "prepare_workdir",
@@ -169,3 +173,27 @@ def examples(labels: np.ndarray, ids_of, n: int = 5, per: int = 5) -> dict[int, 
         members = np.flatnonzero(inv == c)[:per]
         out[int(uniq[c])] = ids_of(members)
     return out
+
+
+class ClusterDedupStep(GlobalStep):
+    """The per-batch half shared by the cluster-based dedup steps: annotate each document's cluster
+    and its size from the fitted ``result.parquet``, and reject by the decision stored there."""
+
+    cluster_column: ClassVar[str] = "dup_cluster"
+    rules: ClassVar[tuple[tuple[str, int], ...]] = (("duplicate", DUPLICATE),)
+
+    def _lookup(self) -> ClusterLookup:
+        if getattr(self, "_table", None) is None:
+            if getattr(self, "workdir", None) is None:
+                raise RuntimeError(f"{self.name}: annotate() before fit()/bind(); the engine must fit this step first")
+            self._table = ClusterLookup(self.workdir)
+        return self._table
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        cluster, size, _ = self._lookup().lookup(table["id"])
+        table = with_column(table, self.cluster_column, cluster, pa.string())
+        return with_column(table, f"{self.cluster_column}_size", pa.array(size, pa.int64()))
+
+    def select(self, table: pa.Table) -> pa.Array:
+        _, _, code = self._lookup().lookup(table["id"])
+        return reasons_from_masks(len(table), [(rule, code == c) for rule, c in self.rules])

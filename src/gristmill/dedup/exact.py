@@ -18,19 +18,18 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field, model_validator
 
-from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.dedup._clusters import (
-    DUPLICATE, ClusterLookup, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
+    DUPLICATE, ClusterDedupStep, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
     id_hashes, prepare_workdir, shard_rows, write_result,
 )
 from gristmill.dedup._normalize import normalize_text
-from gristmill.step import FitContext, GlobalStep, StepConfig, register
+from gristmill.step import FitContext, StepConfig, register
 
 _ROWS_PER_PARTITION = 4_000_000  # ~160 MB of keys+metadata per partition in phase 2
 
 
 @register
-class ExactDedup(GlobalStep):
+class ExactDedup(ClusterDedupStep):
     """Drop all but one copy of documents with identical normalized text (or identical URL).
 
     The key is xxh3-128 of the text after lowercasing, punctuation removal, whitespace collapsing
@@ -44,6 +43,7 @@ class ExactDedup(GlobalStep):
     """
 
     name = "exact_dedup"
+    cluster_column = "exact_dup_cluster"
 
     class Config(StepConfig):
         key: Literal["text", "url"] = "text"
@@ -200,19 +200,3 @@ class ExactDedup(GlobalStep):
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
             self.stats[f"cluster_size_{k}"] = v
-
-    def _lookup(self) -> ClusterLookup:
-        if getattr(self, "_table", None) is None:
-            if getattr(self, "workdir", None) is None:
-                raise RuntimeError("exact_dedup: annotate() before fit()/bind(); the engine must fit this step first")
-            self._table = ClusterLookup(self.workdir)
-        return self._table
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        cluster, size, _ = self._lookup().lookup(table["id"])
-        table = with_column(table, "exact_dup_cluster", cluster, pa.string())
-        return with_column(table, "exact_dup_cluster_size", pa.array(size, pa.int64()))
-
-    def select(self, table: pa.Table) -> pa.Array:
-        _, _, code = self._lookup().lookup(table["id"])
-        return reasons_from_masks(len(table), [("duplicate", code == DUPLICATE)])

@@ -27,15 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
-from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.dedup._clusters import (
-    DUPLICATE, INDEX_DUPLICATE, ClusterLookup, atomic_save_npy, atomic_write_json, atomic_write_parquet,
+    DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, atomic_save_npy, atomic_write_json, atomic_write_parquet,
     choose_keepers, cluster_report, examples, id_hashes, prepare_workdir, write_result,
 )
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
 from gristmill.dedup._unionfind import connected_components
-from gristmill.step import FitContext, GlobalStep, StepConfig, register
+from gristmill.step import FitContext, StepConfig, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
 _NORM_VERSION = 1  # bump when normalization or hashing changes: old indexes become incompatible
@@ -123,7 +122,7 @@ def _gather(files: list[Path], starts: np.ndarray, nodes: np.ndarray, column: st
 
 
 @register
-class MinHashDedup(GlobalStep):
+class MinHashDedup(ClusterDedupStep):
     """Near-duplicate documents by MinHash LSH over word ``ngram`` shingles.
 
     Text is normalized as DataTrove's ``simplify_text`` (used for FineWeb): lowercase, no
@@ -149,6 +148,7 @@ class MinHashDedup(GlobalStep):
     """
 
     name = "minhash_dedup"
+    rules = (("near_duplicate_of_index", INDEX_DUPLICATE), ("near_duplicate", DUPLICATE))
 
     class Config(StepConfig):
         ngram: int = Field(5, ge=1, description="words per shingle")
@@ -446,21 +446,3 @@ class MinHashDedup(GlobalStep):
         })
 
     # ---------------------------------------------------------------- per batch
-    def _lookup(self) -> ClusterLookup:
-        if getattr(self, "_table", None) is None:
-            if getattr(self, "workdir", None) is None:
-                raise RuntimeError("minhash_dedup: annotate() before fit()/bind(); the engine must fit this step first")
-            self._table = ClusterLookup(self.workdir)
-        return self._table
-
-    def annotate(self, table: pa.Table) -> pa.Table:
-        cluster, size, code = self._lookup().lookup(table["id"])
-        table = with_column(table, "dup_cluster", cluster, pa.string())
-        return with_column(table, "dup_cluster_size", pa.array(size, pa.int64()))
-
-    def select(self, table: pa.Table) -> pa.Array:
-        _, _, code = self._lookup().lookup(table["id"])
-        return reasons_from_masks(len(table), [
-            ("near_duplicate_of_index", code == INDEX_DUPLICATE),
-            ("near_duplicate", code == DUPLICATE),
-        ])

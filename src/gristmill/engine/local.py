@@ -464,7 +464,6 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
     counters: dict[str, dict] = {}
     text_bytes = 0
-    per_source: dict[str, Counter] = defaultdict(Counter)
     last = len(stages) - 1
     problems = []
     for s in shards:
