@@ -307,6 +307,18 @@ def _run_in_child(recipe_path, out):
     run(load_recipe(recipe_path), out, workers=2, progress=False)
 
 
+def _children(pid: int) -> list[str]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(stat.parent.name)
+    return out
+
+
 @pytest.mark.parametrize("victim", ["worker", "parent"])
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path, victim):
     d = _corpus(tmp_path)
@@ -322,7 +334,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path, victim):
     deadline = time.time() + 60
     while len(list((out / "_manifest").glob("s0-*.json"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
-    children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    children = _children(p.pid)
     if victim == "worker":
         assert children, "the run should have worker processes"
         os.kill(int(children[0]), signal.SIGKILL)

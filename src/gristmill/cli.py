@@ -39,6 +39,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         _fail(str(e))
     except LedgerMismatch as e:
         _fail(str(e), code=3)
+    except KeyboardInterrupt:
+        _fail("interrupted; finished shards are saved: run the same command again to resume", code=130)
     print_summary(summary, str(target), console)
     console.print(f"output: [bold]{target}[/]  (data/, rejected/, quarantine/, summary.json, recipe.lock.yaml)")
 
