@@ -291,3 +291,83 @@ def test_bad_input_is_named():
         get_step("gopher_quality")().annotate(pa.table({"id": ["a"]}))
     with pytest.raises(ValueError, match="n-gram size"):
         get_step("gopher_repetition")(get_step("gopher_repetition").Config(dup_n_grams={0: 0.1}))
+
+
+# --- the vectorised internals against the straightforward computations, on real text --------
+
+
+def _real_texts(n=120):
+    # stdlib docstrings plus those with their lines doubled: prose, code and exact repeats.
+    docs = [d["text"] for d in stdlib_docs(n)]
+    return docs + ["\n".join(ln for ln in d.split("\n") for _ in range(2)) for d in docs[:30]]
+
+
+def test_vocab_ids_spell_split_words_and_carry_token_facts():
+    import unicodedata
+
+    from gristmill.annotate import heuristics as h
+    texts = _real_texts()
+    w = h._words_for(table(texts).column("text"))
+    inv = {i: t for t, i in w.vocab.ids.items()}
+    got = [inv[i] for i in w.ids.tolist()]
+    assert got == [t for d in texts for t in split_words(d)]
+    assert w.counts.tolist() == [len(split_words(d)) for d in texts]
+    for t, i in w.vocab.ids.items():
+        assert w.vocab.length[i] == len(t)
+        assert w.vocab.nonsym[i] == any(c not in h._PUNCT_SET for c in t)
+        assert w.vocab.alpha[i] == any(c.isalpha() for c in t)
+        assert w.vocab.punct[i] == all(unicodedata.category(c).startswith("P") for c in t)
+        assert w.vocab.end[i] == (t in h._SENT_END)
+
+
+def test_cleared_caches_give_the_same_ids_layout():
+    from gristmill.annotate import heuristics as h
+    texts = _real_texts(30)
+    a = h._words_for(table(texts).column("text"))
+    inv_a = {i: t for t, i in a.vocab.ids.items()}
+    h._clear_caches()
+    b = h._words_for(table(texts).column("text"))
+    inv_b = {i: t for t, i in b.vocab.ids.items()}
+    assert [inv_a[i] for i in a.ids.tolist()] == [inv_b[i] for i in b.ids.tolist()]
+
+
+def test_first_appearance_ids_hash_equals_sort():
+    from gristmill.annotate import heuristics as h
+    w = h._words_for(table(_real_texts()).column("text"))
+    for k, hs in h._ngram_hashes(w.ids.astype(np.uint64), 6):
+        doc = w.doc[:len(hs)]
+        key = hs ^ doc.astype(np.uint64)
+        np.testing.assert_array_equal(h._first_appearance_ids(key), h._first_appearance_ids_sorted(key))
+
+
+def _find_all_duplicate(words, n):
+    # DataTrove's GopherRepetitionFilter.find_all_duplicate, verbatim in substance.
+    unique, repeated, idx = set(), 0, 0
+    while idx < len(words) - n + 1:
+        g = tuple(words[idx:idx + n])
+        if g in unique:
+            repeated += len("".join(g))
+            idx += n
+        else:
+            unique.add(g)
+            idx += 1
+    return repeated
+
+
+def test_dup_ngram_walk_equals_datatrove_loop_on_real_text():
+    texts = _real_texts()
+    t, _ = run("gopher_repetition", texts)
+    chars = [len(d) for d in texts]
+    for n in range(5, 11):
+        got = t[f"gopher_dup_{n}gram_char_frac"].to_pylist()
+        for d, g, c in zip(texts, got, chars):
+            want = _find_all_duplicate(split_words(d), n) / c if c else None
+            assert g == pytest.approx(want) if want is not None else g != g or g is None
+
+
+def test_batch_sentence_count_equals_the_per_line_loop():
+    from gristmill.annotate import heuristics as h
+    texts = _real_texts()
+    docs = ["\n".join(ln.strip() for ln in d.split("\n") if ln.strip()) for d in texts] + ["", "One.", "a\n\nb. c"]
+    got = h._count_sentences_batch(docs)
+    assert got.tolist() == [count_sentences(d) for d in docs]

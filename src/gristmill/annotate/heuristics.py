@@ -594,30 +594,42 @@ class _Vocab:
 
     def intern_chunks(self, chunks) -> None:
         """Give every chunk not seen yet its token ids (tokenizing it if needed)."""
-        tok_cache = _CHUNK_CACHE
+        tok_get = _CHUNK_CACHE.get
         ids = self.ids
+        ids_get = ids.get
+        chunk_ids = self.chunk_ids
         new_toks: list[str] = []
         for ch in chunks:
-            toks = tok_cache.get(ch)
-            if toks is None:
-                toks = _tokenize_chunk(ch)
+            toks = tok_get(ch) or _tokenize_chunk(ch)
+            if len(toks) == 1:  # most chunks are one token
+                t = toks[0]
+                i = ids_get(t)
+                if i is None:
+                    i = ids[t] = len(ids)
+                    new_toks.append(t)
+                chunk_ids[ch] = (i,)
+                continue
             out = []
             for t in toks:
-                i = ids.get(t)
+                i = ids_get(t)
                 if i is None:
                     i = ids[t] = len(ids)
                     new_toks.append(t)
                 out.append(i)
-            self.chunk_ids[ch] = tuple(out)
+            chunk_ids[ch] = tuple(out)
         if new_toks:
             first = len(ids) - len(new_toks)
             if len(ids) > self._cap:
                 self._grow(len(ids))
             sl = slice(first, len(ids))
+            punct_set = _PUNCT_SET
             self.length[sl] = [len(t) for t in new_toks]
-            self.nonsym[sl] = [any(c not in _PUNCT_SET for c in t) for t in new_toks]
-            self.alpha[sl] = [any(c.isalpha() for c in t) for t in new_toks]
-            self.punct[sl] = [all(unicodedata.category(c).startswith("P") for c in t) for t in new_toks]
+            self.nonsym[sl] = [not punct_set.issuperset(t) for t in new_toks]
+            alpha = [t.isalpha() or any(c.isalpha() for c in t) for t in new_toks]
+            self.alpha[sl] = alpha
+            # A token with a letter is not all punctuation; only the rest needs the category lookup.
+            self.punct[sl] = [not a and all(unicodedata.category(c).startswith("P") for c in t)
+                              for a, t in zip(alpha, new_toks)]
             self.end[sl] = [t in _SENT_END for t in new_toks]
 
     def doc_ids(self, text: str) -> np.ndarray:
@@ -905,26 +917,29 @@ def _dup_ngram_chars(rep_pos, rep_g, doc, ng_len, k, n_docs) -> np.ndarray:
     key = np.sort((rep_g << 32) | rep_pos)
     grp, pos = key >> 32, key & 0xFFFFFFFF
     same = np.flatnonzero(grp[1:] == grp[:-1]) + 1
-    prev = {}
-    prev_arr = dict(zip(pos[same].tolist(), pos[same - 1].tolist()))
-    prev.update(prev_arr)
-    # Walk only the positions that could be repeats (in position order).
-    skipped: set[int] = set()
+    # Each later occurrence p of a repeated k-gram, with q the previous occurrence of it: the walk
+    # counts p when some earlier occurrence was visited (remembered), i.e. not jumped over.
+    p_arr, q_arr = pos[same], pos[same - 1]
+    prev = dict(zip(p_arr.tolist(), q_arr.tolist()))
+    order = np.argsort(p_arr, kind="stable")
+    p_sorted = p_arr[order]
+    # Walk only the positions that could be repeats (in position order). Jumped-over positions
+    # are marked in a bytearray (slice assignment), cheaper than a set of ints.
+    skipped = bytearray(len(doc))
+    mark = b"\x01" * (k - 1)
     cur, nxt = -1, 0
     acc = [0] * n_docs
-    doc_l, len_l = doc, ng_len
-    for p in sorted(prev):
-        d = int(doc_l[p])
+    for p, d, ln in zip(p_sorted.tolist(), doc[p_sorted].tolist(), ng_len[p_sorted].tolist()):
         if d != cur:
             cur, nxt = d, 0
         if p < nxt:
             continue
-        q = prev.get(p, -1)
-        while q >= 0 and q in skipped:
+        q = prev[p]
+        while q >= 0 and skipped[q]:
             q = prev.get(q, -1)
         if q >= 0:
-            acc[d] += int(len_l[p])
-            skipped.update(range(p + 1, p + k))
+            acc[d] += ln
+            skipped[p + 1:p + k] = mark
             nxt = p + k
     return np.asarray(acc, dtype=np.int64)
 
@@ -978,6 +993,10 @@ class GopherRepetition(Step):
         starts = np.concatenate([[0], np.cumsum(w.counts)])
         cand = np.arange(len(w.ids))
         for k, h in _ngram_hashes(w.ids.astype(np.uint64), max_n) if max_n else ():
+            if k == 1 and 1 not in want_top and 1 not in want_dup:
+                # Unigram repeats would only prune the candidates for k=2, at the cost of a
+                # full-size grouping pass; k=2 over every position gives the same results.
+                continue
             m = len(h)
             # A k-gram can only repeat where the (k-1)-gram at the same start repeats, so each
             # size looks at the previous size's repeats only.
