@@ -185,9 +185,9 @@ def main():
     random.Random(1).shuffle(speed_texts)
     speed_texts = speed_texts[:args.speed_docs]
     mb = sum(len(t.encode()) for t in speed_texts) / 1e6
-    # gristmill caches the tokens of each whitespace chunk for the life of the process (spaCy under
-    # DataTrove's memory_zone does not cache). "cold" clears that cache before every run, so each
-    # run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
+    # gristmill caches the tokens of each whitespace chunk (and their interned ids) for the life of
+    # the process (spaCy under DataTrove's memory_zone does not cache). "cold" clears all of those
+    # caches (H._clear_caches) before every run, so each run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
     # filled (the steady state of a long run, where most chunks were seen before; on the same
     # documents it is an upper bound).
     from gristmill.annotate import heuristics as H

@@ -365,9 +365,85 @@ def test_dup_ngram_walk_equals_datatrove_loop_on_real_text():
             assert g == pytest.approx(want) if want is not None else g != g or g is None
 
 
-def test_batch_sentence_count_equals_the_per_line_loop():
+def test_ascii_alnum_residue_has_no_infix():
+    # _spacy_affixes keeps an ASCII-alphanumeric residue whole without running the infix regex:
+    # every infix alternative consumes a character outside [A-Za-z0-9], whatever surrounds it.
+    import string
+
+    from gristmill.annotate import heuristics as h
+    alnum = string.ascii_letters + string.digits
+    assert not any(h._SP_INFIX_RE.search(x + c + y) for x in alnum for c in alnum for y in "aZ0")
+    for d in stdlib_docs(80):
+        for ch in d["text"].split():
+            if ch.isascii() and ch.isalnum():
+                assert not h._SP_INFIX_RE.search(ch)
+
+
+def test_batch_doc_ids_equal_per_document_split():
+    # Arrow's regex split on the str.isspace class must give str.split()'s chunks, edges included.
+    from gristmill.annotate import heuristics as h
+    texts = _real_texts(60) + ["", "   ", "\x1c a\u3000b\x85c\u2028 ", " lead", "trail\t\n", "x\xa0y", "one"]
+    vocab = h._vocab()
+    got = h._batch_doc_ids(texts, vocab)
+    assert len(got) == len(texts)
+    for t, ids in zip(texts, got):
+        assert ids.tolist() == vocab.doc_ids(t).tolist(), repr(t[:40])
+
+
+def test_arrow_whitespace_is_str_isspace():
+    # _batch_doc_ids relies on pc.utf8_split_whitespace splitting exactly where str.split() does.
+    import sys
+
+    import pyarrow.compute as pc
+    chars = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i < 0xE000]
+    parts = pc.list_value_length(pc.utf8_split_whitespace(pa.array(["a" + c + "b" for c in chars]))).to_numpy()
+    assert [c for c, k in zip(chars, parts) if k == 2] == [c for c in chars if c.isspace()]
+
+
+def test_line_batch_sentence_count_equals_the_per_line_loop():
+    # c4_quality counts sentences from the kept lines as one Arrow batch; same as the loop.
+    from gristmill.annotate import heuristics as h
+    docs = [[ln.strip() for ln in d.split("\n")] for d in _real_texts()] + [[], [""], ["", ""], ["a. b", "", "c"]]
+    lines = pa.array([ln for d in docs for ln in d], pa.string())
+    line_doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+    joined = ["\n".join(d) for d in docs]
+    got = h._count_sentences_lines(lines, line_doc, joined)
+    assert got.tolist() == [count_sentences(s) for s in joined]
+
+
+def test_c4_word_count_by_split_equals_regex_count():
+    import pyarrow.compute as pc
+
+    from gristmill.annotate import heuristics as h
+    lines = [ln.strip() for d in _real_texts(60) for ln in d.split("\n")] + ["", "a", "a\u3000b\x85c"]
+    arr = pa.array(lines)
+    by_split = (pc.list_value_length(pc.utf8_split_whitespace(arr)).to_numpy()
+                - (pc.utf8_length(arr).to_numpy() == 0))
+    assert by_split.tolist() == pc.count_substring_regex(arr, h._NONWS_CLASS + "+").to_pylist()
+    assert by_split.tolist() == [len(ln.split()) for ln in lines]
+
+
+def test_first_occurrence_hash_equals_sort_on_real_lines():
+    import pyarrow.compute as pc
+
     from gristmill.annotate import heuristics as h
     texts = _real_texts()
-    docs = ["\n".join(ln.strip() for ln in d.split("\n") if ln.strip()) for d in texts] + ["", "One.", "a\n\nb. c"]
-    got = h._count_sentences_batch(docs)
-    assert got.tolist() == [count_sentences(d) for d in docs]
+    pieces, counts = h._split(table(texts).column("text"), r"\n+")
+    ids = pc.dictionary_encode(pieces).indices.to_numpy().astype(np.int64)
+    doc = np.repeat(np.arange(len(counts)), counts)
+    np.testing.assert_array_equal(h._first_occurrence(doc, ids), h._first_occurrence_sorted(doc, ids))
+
+
+def test_merge_prefilter_keeps_the_tokens():
+    # _spacy_chunk skips _merge_specials when no exception's text occurs in the chunk; sound
+    # because tokens spell their chunk (checked here) and exceptions spell their keys.
+    from gristmill.annotate import heuristics as h
+    assert all("".join(v) == k for k, v in h._SPECIALS.items())
+    chunks = {ch for d in _real_texts(80) for ch in d.split()} | {":-)", "(e.g.", "i.e.,", "10a.m.", "x):"}
+    for ch in chunks:
+        if ch in h._SPECIALS:
+            continue
+        toks = h._spacy_affixes(ch, h._SPECIALS)
+        assert "".join(toks) == ch
+        full = h._merge_specials(toks) if len(toks) > 1 and not h._SP_MATCH_FIRST.isdisjoint(toks) else toks
+        assert h._spacy_chunk(ch) == full, ch
