@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 import xxhash
 
 from gristmill.arrow import reasons_from_masks, with_column
-from gristmill.step import GlobalStep
+from pydantic import model_validator
+
+from gristmill.step import GlobalStep, StepConfig
 
 __all__ = [
     "KEEP", "DUPLICATE", "INDEX_DUPLICATE", "atomic_save_npy", "atomic_write_json", "atomic_write_parquet", "prepare_workdir",
@@ -197,3 +199,17 @@ class ClusterDedupStep(GlobalStep):
     def select(self, table: pa.Table) -> pa.Array:
         _, _, code = self._lookup().lookup(table["id"])
         return reasons_from_masks(len(table), [(rule, code == c) for rule, c in self.rules])
+
+
+class KeepPolicy(StepConfig):
+    """Which document of a duplicate cluster stays: the first in stable order, the longest, or the
+    one with the highest value of ``score_column`` (e.g. a quality score)."""
+
+    keep: Literal["first", "longest", "max_score"] = "first"
+    score_column: str | None = None
+
+    @model_validator(mode="after")
+    def _score_needed(self):
+        if self.keep == "max_score" and not self.score_column:
+            raise ValueError("keep: max_score needs score_column (the column to maximize)")
+        return self

@@ -16,14 +16,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from gristmill.dedup._clusters import (
-    DUPLICATE, ClusterDedupStep, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
+    DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
     id_hashes, prepare_workdir, shard_rows, write_result,
 )
 from gristmill.dedup._normalize import normalize_text
-from gristmill.step import FitContext, StepConfig, register
+from gristmill.step import FitContext, register
 
 _ROWS_PER_PARTITION = 4_000_000  # ~160 MB of keys+metadata per partition in phase 2
 
@@ -45,22 +45,14 @@ class ExactDedup(ClusterDedupStep):
     name = "exact_dedup"
     cluster_column = "exact_dup_cluster"
 
-    class Config(StepConfig):
+    class Config(KeepPolicy):
         key: Literal["text", "url"] = "text"
         lowercase: bool = True
         strip_punctuation: bool = True
         collapse_whitespace: bool = True
         nfkc: bool = True
-        keep: Literal["first", "longest", "max_score"] = "first"
-        score_column: str | None = None
         partitions: int | None = Field(None, ge=1, description="hash-prefix partitions; default: 1 per 4M docs")
         batch_rows: int = Field(8192, ge=1)
-
-        @model_validator(mode="after")
-        def _score_needed(self):
-            if self.keep == "max_score" and not self.score_column:
-                raise ValueError("keep: max_score needs score_column (the column to maximize)")
-            return self
 
     def _keys(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(hi, lo, valid) per row."""

@@ -19,22 +19,21 @@ import json
 import multiprocessing as mp
 import os
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from gristmill.dedup._clusters import (
-    DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, atomic_save_npy, atomic_write_json, atomic_write_parquet,
+    DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_save_npy, atomic_write_json, atomic_write_parquet,
     choose_keepers, cluster_report, examples, id_hashes, prepare_workdir, write_result,
 )
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
 from gristmill.dedup._unionfind import connected_components
-from gristmill.step import FitContext, StepConfig, register
+from gristmill.step import FitContext, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
 _NORM_VERSION = 1  # bump when normalization or hashing changes: old indexes become incompatible
@@ -150,23 +149,15 @@ class MinHashDedup(ClusterDedupStep):
     name = "minhash_dedup"
     rules = (("near_duplicate_of_index", INDEX_DUPLICATE), ("near_duplicate", DUPLICATE))
 
-    class Config(StepConfig):
+    class Config(KeepPolicy):
         ngram: int = Field(5, ge=1, description="words per shingle")
         bands: int = Field(20, ge=1)
         rows: int = Field(6, ge=1)
         seed: int = 1
-        keep: Literal["first", "longest", "max_score"] = "first"
-        score_column: str | None = None
         verify_jaccard: bool = False
         jaccard_threshold: float = Field(0.7, ge=0.0, le=1.0)
         against: list[str] = Field(default_factory=list, description="earlier gristmill outputs or index dirs")
         batch_rows: int = Field(8192, ge=1)
-
-        @model_validator(mode="after")
-        def _score_needed(self):
-            if self.keep == "max_score" and not self.score_column:
-                raise ValueError("keep: max_score needs score_column (the column to maximize)")
-            return self
 
         @field_validator("against")
         @classmethod
