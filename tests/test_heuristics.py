@@ -447,3 +447,28 @@ def test_merge_prefilter_keeps_the_tokens():
         assert "".join(toks) == ch
         full = h._merge_specials(toks) if len(toks) > 1 and not h._SP_MATCH_FIRST.isdisjoint(toks) else toks
         assert h._spacy_chunk(ch) == full, ch
+
+
+def test_affix_char_set_skips_match_full_loop(monkeypatch):
+    """The affix loop skips a prefix/suffix/infix regex when the chunk has no character that could
+    start/end/be consumed by a match; the tokens equal those of the loop running every regex."""
+    from gristmill.annotate import heuristics as HH
+    assert None not in (HH._SP_PREFIX_FIRST, HH._SP_SUFFIX_LAST, HH._SP_SUFFIX_LAST_DIGIT, HH._SP_INFIX_CHARS)
+    chunks = ["foo_bar()", "a.b.c()", "5km", "5km/h", "km", "10$", "$10", "US$5", "3+", "°F.", "AB.", "a..",
+              "x...", "...", "''", "1-2", "a-b", "℃", "5℃", "(hello)", "'s", "it's", "don't.", "e.g.,",
+              "http://x.org/a,b", "a,b", "x=y", "a/b", "f(x):", "«quote»", "snake_case_name,", "5m.", "m.",
+              "CamelCase)", "ab'", "'ab'", "--", "a--b", "2^3", "x~y", "§5", "=)", ":-)", "v1.2.3", "C++"]
+    fast = [HH._spacy_affixes(c, HH._SPECIALS) for c in chunks]
+    monkeypatch.setattr(HH, "_SP_AFFIX_SETS", (HH._ALL_CHARS, HH._ALL_CHARS, frozenset(), HH._ALL_CHARS))
+    assert fast == [HH._spacy_affixes(c, HH._SPECIALS) for c in chunks]
+    # Sets are necessary conditions: no single character outside them starts/ends/forms a match.
+    for cp in range(0x3000):
+        c = chr(cp)
+        if HH._SP_PREFIX_RE.match(c + "x"):
+            assert c in HH._SP_PREFIX_FIRST
+        if HH._SP_SUFFIX_RE.search("x" + c):
+            assert c in HH._SP_SUFFIX_LAST
+        if HH._SP_SUFFIX_RE.search("1" + c):
+            assert c in HH._SP_SUFFIX_LAST or c in HH._SP_SUFFIX_LAST_DIGIT
+        if HH._SP_INFIX_RE.search("a" + c + "a") or HH._SP_INFIX_RE.search("1" + c + "1"):
+            assert c in HH._SP_INFIX_CHARS

@@ -316,6 +316,93 @@ _SP_URL_RE = re.compile(
     r"(?:[" + _SP_ALPHA_LOWER + r"]{2,63}))(?::\d{2,5})?(?:[/?#]\S*)?$")
 
 
+
+# Character sets the affix regexes can start or end a match with, read off their parsed patterns, so
+# the loop can skip a search that cannot match (a necessary condition, never a guess): a prefix
+# match starts with a character in _SP_PREFIX_FIRST; a suffix match ends with one in _SP_SUFFIX_LAST,
+# or in _SP_SUFFIX_LAST_DIGIT when its alternative is only tried after a digit ("(?<=[0-9])km");
+# an infix match consumes a character in _SP_INFIX_CHARS. None disables a check (pattern not understood).
+def _sp_char_set(seq, last: bool):
+    """(characters a match of parsed ``seq`` can begin (or end) with, or None for any; can it be empty)."""
+    from re import _constants as C
+    acc: set[str] = set()
+    for op, av in (reversed(list(seq)) if last else seq):
+        if op is C.LITERAL:
+            fs, nullable = {chr(av)}, False
+        elif op is C.IN:
+            fs, nullable = set(), False
+            for iop, iav in av:
+                if iop is C.LITERAL:
+                    fs.add(chr(iav))
+                elif iop is C.RANGE:
+                    fs.update(map(chr, range(iav[0], iav[1] + 1)))
+                else:
+                    return None, False
+        elif op is C.SUBPATTERN:
+            if av[1] or av[2]:
+                return None, False
+            fs, nullable = _sp_char_set(av[3], last)
+        elif op is C.BRANCH:
+            fs, nullable = set(), False
+            for alt in av[1]:
+                f, n = _sp_char_set(alt, last)
+                if f is None:
+                    return None, False
+                fs |= f
+                nullable = nullable or n
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            fs, nullable = _sp_char_set(av[2], last)
+            nullable = nullable or av[0] == 0
+        elif op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            fs, nullable = set(), True
+        else:
+            return None, False
+        if fs is None:
+            return None, False
+        acc |= fs
+        if not nullable:
+            return acc, False
+    return acc, True
+
+
+def _sp_affix_sets():
+    from re import _constants as C, _parser
+    def chars(p, last):
+        fs, nullable = _sp_char_set(_parser.parse(p), last)
+        return None if nullable else fs
+    first = [chars("^" + p, False) for p in _SP_PREFIXES if p.strip()]
+    prefix = None if None in first else frozenset().union(*first)
+    plain: set[str] = set()
+    digit: set[str] = set()
+    for p in _SP_SUFFIXES:
+        if not p.strip():
+            continue
+        fs = chars(p + "$", True)
+        if fs is None:
+            plain = digit = None
+            break
+        head = list(_parser.parse(p))[0]
+        after_digit = (head[0] is C.ASSERT and head[1][0] == -1
+                       and list(head[1][1]) == [(C.IN, [(C.RANGE, (48, 57))])])
+        (digit if after_digit else plain).update(fs)
+    infix = [chars(p, False) for p in _SP_INFIXES if p.strip()]
+    infix = None if None in infix else frozenset().union(*infix)
+    if plain is None:
+        return prefix, None, None, infix
+    return prefix, frozenset(plain), frozenset(digit - plain), infix
+
+
+_SP_PREFIX_FIRST, _SP_SUFFIX_LAST, _SP_SUFFIX_LAST_DIGIT, _SP_INFIX_CHARS = _sp_affix_sets()
+_SP_DIGITS_RE = re.compile("[0-9]")
+# What the loop uses; a check the pattern analysis could not make is replaced by one that always passes.
+_ALL_CHARS = type("_AllChars", (), {"__contains__": lambda self, c: True, "isdisjoint": lambda self, s: False})()
+_SP_AFFIX_SETS = (
+    _ALL_CHARS if _SP_PREFIX_FIRST is None else _SP_PREFIX_FIRST,
+    _ALL_CHARS if _SP_SUFFIX_LAST is None else _SP_SUFFIX_LAST,
+    frozenset() if _SP_SUFFIX_LAST is None else _SP_SUFFIX_LAST_DIGIT,
+    _ALL_CHARS if _SP_INFIX_CHARS is None else _SP_INFIX_CHARS,
+)
+
 def _sp_specials() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for entry in _SP_SPECIAL_SPLITS.split():
@@ -378,6 +465,8 @@ def _spacy_affixes(chunk: str, specials) -> tuple[str, ...]:
     """spaCy's ``_split_affixes`` then ``_attach_tokens`` on one chunk."""
     # Every prefix alternative starts with "^", so match() is search() without the scan.
     prefix_search, suffix_search = _SP_PREFIX_RE.match, _SP_SUFFIX_RE.search
+    pre_first, suf_last, suf_last_digit, infix_chars = _SP_AFFIX_SETS
+    digit_search = _SP_DIGITS_RE.search
     prefixes: list[str] = []
     suffixes: list[str] = []
     s, last = chunk, -1
@@ -385,7 +474,7 @@ def _spacy_affixes(chunk: str, specials) -> tuple[str, ...]:
         if s in specials:
             break
         last = len(s)
-        m = prefix_search(s)
+        m = prefix_search(s) if s[0] in pre_first else None
         pre_len = m.end() - m.start() if m else 0
         if pre_len:
             minus_pre = s[pre_len:]
@@ -397,7 +486,12 @@ def _spacy_affixes(chunk: str, specials) -> tuple[str, ...]:
         # Suffixes are at most 7 characters (units such as "km/h", look-behinds included) except
         # a run of dots, so the scan can start near the end; look-behinds still see the text
         # before ``pos``. Same leftmost match as scanning the whole string.
-        m = suffix_search(rest, len(rest) - 10 if len(rest) > 10 and not rest.endswith("..") else 0)
+        # Skipped when rest's last character cannot end a suffix (see _sp_affix_sets).
+        end = rest[-1] if rest else ""
+        if end in suf_last or (end in suf_last_digit and digit_search(rest)):
+            m = suffix_search(rest, len(rest) - 10 if len(rest) > 10 and not rest.endswith("..") else 0)
+        else:
+            m = None
         suf_len = m.end() - m.start() if m else 0
         if suf_len:
             minus_suf = s[:-suf_len]
@@ -423,6 +517,9 @@ def _spacy_affixes(chunk: str, specials) -> tuple[str, ...]:
         elif s.isascii() and s.isalnum():
             # Every infix alternative consumes a character outside [A-Za-z0-9], so nothing splits;
             # the URL branch would keep s whole too. Saves both regexes on the common residue.
+            out.append(s)
+        elif infix_chars.isdisjoint(s):
+            # No character an infix could consume: the infix pass keeps s whole, as the URL branch would.
             out.append(s)
         elif _SP_URL_RE.match(s):
             out.append(s)
