@@ -101,6 +101,15 @@ class GlobalStep(Step):
         """Called in every process before ``annotate``/``select``: where ``fit`` left its state."""
         self.workdir = Path(workdir)
 
+    def fitted_file(self, name: str) -> Path:
+        """A file that ``fit`` left in the workdir, or a clear error when the step was never fitted."""
+        wd = getattr(self, "workdir", None)
+        path = Path(wd) / name if wd is not None else None
+        if path is None or not path.exists():
+            raise RuntimeError(f"{self.name}: no fitted state ({name}) in {wd!r}; the engine runs fit() and bind() "
+                               "before annotate (re-run the recipe; an interrupted fit resumes)")
+        return path
+
     def report(self) -> dict | None:
         """A small JSON-able report for ``summary.json`` (for example cluster sizes). By default the
         ``report.json`` that ``fit`` left in its workdir, so it survives a resumed run."""

@@ -186,9 +186,7 @@ class ClusterDedupStep(GlobalStep):
 
     def _lookup(self) -> ClusterLookup:
         if getattr(self, "_table", None) is None:
-            if getattr(self, "workdir", None) is None:
-                raise RuntimeError(f"{self.name}: annotate() before fit()/bind(); the engine must fit this step first")
-            self._table = ClusterLookup(self.workdir)
+            self._table = ClusterLookup(self.fitted_file("result.parquet").parent)
         return self._table
 
     def annotate(self, table: pa.Table) -> pa.Table:

@@ -249,13 +249,7 @@ class ParagraphDedup(GlobalStep):
     def _state(self) -> np.ndarray:
         st = getattr(self, "_dups", None)
         if st is None:
-            wd = getattr(self, "workdir", None)
-            path = Path(wd) / "state.npy" if wd is not None else None
-            if path is None or not path.exists():
-                raise RuntimeError(
-                    f"paragraph_dedup: no fitted state in {wd!r}; the engine must run fit() and bind() "
-                    "before annotate (re-run the recipe; an interrupted fit resumes)"
-                )
+            path = self.fitted_file("state.npy")
             st = self._dups = np.load(path)
         return st
 

@@ -412,13 +412,7 @@ class SemanticDedup(GlobalStep):
     def _state(self):
         st = getattr(self, "_st", None)
         if st is None:
-            wd = getattr(self, "workdir", None)
-            path = Path(wd) / "state.parquet" if wd is not None else None
-            if path is None or not path.exists():
-                raise RuntimeError(
-                    f"semantic_dedup: no fitted state in {wd!r}; the engine must run fit() and bind() "
-                    "before annotate (re-run the recipe; an interrupted fit resumes)"
-                )
+            path = self.fitted_file("state.parquet")
             t = pq.read_table(path)
             st = self._st = (np.asarray(t.column("key")), t)
         return st

@@ -318,7 +318,7 @@ class Progress:
         self.log = log
         self.bar = None
 
-    def start(self, label: str, total_shards: int, total_bytes: int | None) -> None:
+    def start(self, label: str, total_shards: int) -> None:
         self.label, self.total, self.done, self.docs, self.nbytes = label, total_shards, 0, 0, 0
         self.t0 = self.last = time.monotonic()
         if self.tty:
@@ -401,7 +401,7 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
                                    in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
-        prog.start(f"stage {k + 1}/{len(stages)}", len(shards), None)
+        prog.start(f"stage {k + 1}/{len(stages)}", len(shards))
         prog.update(shards=len(shards) - len(tasks))
         try:
             _execute(tasks, workers, prog)

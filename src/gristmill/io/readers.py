@@ -472,7 +472,7 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
 
 
 def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch | Quarantined]:
-    rows = _Rows(spec, spec.source or "text", batch_rows)
+    rows = _Rows(spec, default_source(spec, Path(spec.paths[0].rstrip("/"))), batch_rows)  # the directory's name
     for p, rel in shard.files:
         try:
             size = os.path.getsize(p)
@@ -497,7 +497,7 @@ def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
         except UnicodeDecodeError as e:
             yield Quarantined(p, None, e.start, f"invalid UTF-8 at byte {e.start}; convert the file to UTF-8", raw[:RAW_LIMIT], "invalid_utf8")
             continue
-        rows.add(rel if not spec.id_field else rel, text)
+        rows.add(rel, text)
         if rows.full():
             yield rows.flush()
     b = rows.flush()
