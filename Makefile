@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 setup: $(STAMP)
 
 # torch is pinned to the CPU build first, so that nothing later pulls a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/gristmill/_native.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/gristmill demo
 
+# GRISTMILL_REQUIRE_NATIVE: the tests fail if the compiled kernels did not build (setup.py).
 test: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	GRISTMILL_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Benchmarks against peers (DataTrove, datasketch, trafilatura); see benchmarks/RESULTS.md.
 bench: setup

@@ -1,6 +1,7 @@
 """Heuristic quality rules (gopher, c4, fineweb, refinedweb lines) on real and built text."""
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -472,3 +473,67 @@ def test_affix_char_set_skips_match_full_loop(monkeypatch):
             assert c in HH._SP_SUFFIX_LAST or c in HH._SP_SUFFIX_LAST_DIGIT
         if HH._SP_INFIX_RE.search("a" + c + "a") or HH._SP_INFIX_RE.search("1" + c + "1"):
             assert c in HH._SP_INFIX_CHARS
+
+
+# --- the compiled kernels (gristmill._native) against the pure-Python paths -------------------
+
+def _native():
+    from gristmill.annotate import heuristics as h
+    if h._NATIVE is None and os.environ.get("GRISTMILL_REQUIRE_NATIVE") != "1":
+        pytest.skip("gristmill._native is not built here; the pure-Python paths are in use")
+    assert h._NATIVE is not None, "GRISTMILL_REQUIRE_NATIVE=1 but gristmill._native did not build or load"
+    return h
+
+
+def _fuzz_chunks(n: int, seed: int = 0) -> list[str]:
+    # Strings over the characters the affix and infix rules care about: letters of both cases,
+    # digits, every ASCII punctuation mark, quotes, dashes, ellipses, degree signs, currency and
+    # units, icons, accented and non-Latin letters; short and long.
+    import random
+    import string
+    pieces = (list(string.ascii_letters[:8]) + ["A", "U", "S", "e", "g", "i", "m", "k"] + list("0123456789")
+              + list(string.punctuation) + list("“”‘’«»—–…°¶©€£$₹") + ["km", "US$", "C$", "'s", "n't", "...",
+              "http://", "www.", ".com", "e.g.", "i.e.", ":)", "(:", "a.m.", "Mr.", "Ph.D.", "don't", "ö", "ß", "Я",
+              "中", "👍", "—", "--", "²", "°F", "10", "cannot", "gonna"])
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.choice([1, 2, 3, 4, 6, 9, 14]))) for _ in range(n)]
+
+
+def test_native_tokenizer_equals_the_python_loop():
+    # The compiled affix matcher is built from the same regexes; on real chunks and on 60,000
+    # random strings over the characters the rules care about, its tokens must be the loop's.
+    h = _native()
+    real = {ch for d in _real_texts() for ch in d.split()}
+    fuzz = _fuzz_chunks(60_000)
+    for ch in sorted(real) + fuzz:
+        assert h._NATIVE.tokenize(ch) == h._spacy_chunk(ch), ch
+    # split_words and the vocabulary go through it.
+    assert h._tokenize == h._NATIVE.tokenize
+
+
+def test_native_alternatives_cover_every_regex_alternative():
+    # The flat alternatives must be exactly the regexes: each alternative alone, compiled back
+    # into a regex, matches where the matcher says (spot-checked by the equality test above);
+    # here: a construct the matcher cannot run is refused rather than approximated.
+    from re import _constants as C
+
+    from gristmill.annotate import heuristics as h
+    for bad in [r"^(?i:a)", r"^a{2,3}", r"^[^a]", r"^\w", r"^a(?=bc)"]:
+        with pytest.raises(ValueError):
+            h._flat_alternatives(bad, C.AT_BEGINNING)
+    alts = h._flat_alternatives(h._SP_SUFFIX_RE.pattern, C.AT_END)
+    # spaCy's English suffix regex: every list entry, each unit and currency after a digit.
+    assert len(alts) > 200 and any(rep for _, _, rep, _ in alts)
+
+
+def test_native_ngram_measures_equal_numpy():
+    h = _native()
+    texts = _real_texts() + ["a b c d e " * 40, "", "one", "x y x y x y x y"]
+    w = h._words_for(table(texts).column("text"))
+    chars = np.array([len(t) for t in texts])
+    top, dup = {1, 2, 3, 4}, {2, 5, 6, 7, 8, 9, 10, 13}
+    a = h._ngram_measures(w, chars, top, dup)
+    b = h._ngram_measures_numpy(w, chars, top, dup)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

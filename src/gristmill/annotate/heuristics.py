@@ -568,6 +568,137 @@ _PLAIN_SUFFIX = frozenset(',;:!?)"')
 _ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
+# ----------------------------------------------------------------------------------------------
+# The compiled affix matcher (gristmill._native, built from _native.pyx by setup.py).
+#
+# It is given the alternatives of the three regexes above, read off their parse trees here, so
+# the patterns live in one place. Each alternative becomes (look-behind classes, body classes, the
+# last body class repeats, look-ahead class, look-ahead negated), in the order the regex tries
+# them; any construct outside that shape raises, and the pure-Python loop is used instead.
+
+def _char_ranges(chars) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for c in sorted(map(ord, chars)):
+        if out and out[-1][1] == c - 1:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return [(a, b) for a, b in out]
+
+
+def _class_of(op, av) -> list[tuple[int, int]]:
+    from re import _constants as C
+    if op is C.LITERAL:
+        return [(av, av)]
+    if op is C.IN:
+        out = []
+        for iop, iav in av:
+            if iop is C.LITERAL:
+                out.append((iav, iav))
+            elif iop is C.RANGE:
+                out.append(tuple(iav))
+            else:
+                raise ValueError(f"unsupported class item {iop}")
+        return out
+    raise ValueError(f"not a character class: {op}")
+
+
+def _expand(seq) -> list[list[tuple]]:
+    """Flat alternatives of a parsed regex, in the order the regex engine tries them."""
+    from re import _constants as C
+    alts: list[list[tuple]] = [[]]
+    for op, av in seq:
+        if op is C.BRANCH:
+            opts = [a for sub in av[1] for a in _expand(sub)]
+        elif op is C.SUBPATTERN:
+            if av[1] or av[2]:
+                raise ValueError("inline flags")
+            opts = _expand(av[3])
+        elif op in (C.LITERAL, C.IN):
+            opts = [[("c", _class_of(op, av))]]
+        elif op is C.MAX_REPEAT:
+            lo, hi, sub = av
+            sub = list(sub)
+            if hi is not C.MAXREPEAT or lo < 1 or len(sub) != 1:
+                raise ValueError("only greedy one-or-more repeats of one class")
+            opts = [[("c", _class_of(*sub[0]))] * (lo - 1) + [("rep", _class_of(*sub[0]))]]
+        elif op is C.AT:
+            opts = [[("at", av)]]
+        elif op in (C.ASSERT, C.ASSERT_NOT):
+            direction, sub = av
+            classes = [_class_of(o, a) for o, a in sub]
+            if direction == -1 and op is C.ASSERT:
+                opts = [[("lb", classes)]]
+            elif direction == 1 and len(classes) == 1:
+                opts = [[("la", classes[0], op is C.ASSERT_NOT)]]
+            else:
+                raise ValueError("unsupported assertion")
+        else:
+            raise ValueError(f"unsupported regex op {op}")
+        alts = [a + o for a in alts for o in opts]
+    return alts
+
+
+def _flat_alternatives(pattern: str, anchor) -> list[tuple]:
+    from re import _constants as C, _parser
+    out = []
+    for atoms in _expand(_parser.parse(pattern)):
+        if anchor is C.AT_BEGINNING:
+            if atoms[:1] != [("at", anchor)]:
+                raise ValueError("a prefix alternative not anchored at the start")
+            atoms = atoms[1:]
+        elif anchor is C.AT_END:
+            if atoms[-1:] != [("at", anchor)]:
+                raise ValueError("a suffix alternative not anchored at the end")
+            atoms = atoms[:-1]
+        lb = atoms.pop(0)[1] if atoms and atoms[0][0] == "lb" else []
+        la = atoms.pop()[1:] if atoms and atoms[-1][0] == "la" else None
+        kinds = [a[0] for a in atoms]
+        if not atoms or any(k != "c" for k in kinds[:-1]) or kinds[-1] not in ("c", "rep"):
+            raise ValueError(f"unsupported alternative shape {kinds}")
+        rep = kinds[-1] == "rep"
+        if rep and la is not None:
+            raise ValueError("a look-ahead after a repeat")
+        out.append((lb, [a[1] for a in atoms], rep, la))
+    return out
+
+
+def _native_tokenizer():
+    """The compiled tokenizer, or None when the extension is not built or the patterns don't fit it."""
+    try:
+        from gristmill import _native
+    except ImportError:
+        return None
+    from re import _constants as C
+    classes: dict[tuple, int] = {}
+
+    def cls(ranges) -> int:
+        if ranges is None:
+            return -1
+        return classes.setdefault(tuple(sorted(ranges)), len(classes))
+
+    try:
+        families = []
+        for rx, anchor in ((_SP_PREFIX_RE, C.AT_BEGINNING), (_SP_SUFFIX_RE, C.AT_END), (_SP_INFIX_RE, None)):
+            families.append([([cls(c) for c in lb], [cls(c) for c in body], rep,
+                              -1 if la is None else cls(la[0]), la is not None and la[1])
+                             for lb, body, rep, la in _flat_alternatives(rx.pattern, anchor)])
+    except ValueError:
+        return None
+    unions = [cls(None if s is None else _char_ranges(s)) for s in
+              (_SP_PREFIX_FIRST, _SP_SUFFIX_LAST, frozenset() if _SP_SUFFIX_LAST is None else _SP_SUFFIX_LAST_DIGIT,
+               _SP_INFIX_CHARS)]
+    return _native.AffixTokenizer([list(c) for c in classes], families, *unions, _SPECIALS, _SP_URL_RE.match,
+                                  _SP_MATCH_BY_FIRST, _merge_specials)
+
+
+_NATIVE = _native_tokenizer()
+try:
+    from gristmill import _native as _native_mod
+except ImportError:  # not built: the pure-Python paths below give the same results, slower
+    _native_mod = None
+
+
 def _tokenize_chunk(ch: str) -> tuple[str, ...]:
     """:func:`_spacy_chunk` with shortcuts for the shapes that dominate text; each gives the
     same tokens as the full loop (``tests/test_heuristics.py`` checks that)."""
@@ -587,6 +718,10 @@ def _tokenize_chunk(ch: str) -> tuple[str, ...]:
     return _spacy_chunk(ch)
 
 
+# The tokenizer every caller uses: the compiled one when it is built (identical tokens).
+_tokenize = _NATIVE.tokenize if _NATIVE is not None else _tokenize_chunk
+
+
 def split_words(text: str) -> list[str]:
     """Words as DataTrove's English tokenizer (``spacy.blank("en")``) splits them, whitespace
     tokens dropped (DataTrove's ``strip_strings``)."""
@@ -597,12 +732,12 @@ def split_words(text: str) -> list[str]:
         if len(cache) + len(missing) > _CHUNK_CACHE_MAX:
             cache.clear()
         for ch in missing:
-            cache[ch] = _tokenize_chunk(ch)
+            cache[ch] = _tokenize(ch)
     # One C-level pass: look every chunk up and concatenate the token tuples.
     try:
         return list(chain.from_iterable(map(cache.__getitem__, chunks)))
     except KeyError:  # another thread cleared the cache in between
-        return [t for ch in chunks for t in (cache.get(ch) or _tokenize_chunk(ch))]
+        return [t for ch in chunks for t in (cache.get(ch) or _tokenize(ch))]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -714,6 +849,15 @@ class _Vocab:
 
     def intern_chunks(self, chunks) -> None:
         """Give every chunk not seen yet its token ids (tokenizing it if needed)."""
+        ids = self.ids
+        chunk_ids = self.chunk_ids
+        if _NATIVE is not None:
+            new_toks = _NATIVE.intern(chunks, _CHUNK_CACHE, ids, chunk_ids)
+        else:
+            new_toks = self._intern_py(chunks)
+        self._add_token_facts(new_toks)
+
+    def _intern_py(self, chunks) -> list[str]:
         tok_get = _CHUNK_CACHE.get
         ids = self.ids
         ids_get = ids.get
@@ -737,6 +881,10 @@ class _Vocab:
                     new_toks.append(t)
                 out.append(i)
             chunk_ids[ch] = tuple(out)
+        return new_toks
+
+    def _add_token_facts(self, new_toks: list[str]) -> None:
+        ids = self.ids
         if new_toks:
             first = len(ids) - len(new_toks)
             if len(ids) > self._cap:
@@ -1105,6 +1253,48 @@ def _dup_ngram_chars(rep_pos, rep_g, doc, ng_len, k, n_docs) -> np.ndarray:
     return np.asarray(acc, dtype=np.int64)
 
 
+def _ngram_measures(w: "_Words", chars: np.ndarray, want_top: set[int], want_dup: set[int]) -> dict[str, np.ndarray]:
+    """Gopher's n-gram measures, compiled (``_native.ngram_stats``); equal to the numpy path."""
+    tops, dups = sorted(want_top), sorted(want_dup)
+    top, dup = _native_mod.ngram_stats(w.ids, w.counts, w.vocab.length, tops, dups)
+    out = {f"gopher_top_{k}gram_char_frac": _ratio(top[j], chars) for j, k in enumerate(tops)}
+    out.update({f"gopher_dup_{k}gram_char_frac": _ratio(dup[j], chars) for j, k in enumerate(dups)})
+    return out
+
+
+def _ngram_measures_numpy(w: "_Words", chars: np.ndarray, want_top: set[int], want_dup: set[int]) -> dict[str, np.ndarray]:
+    """Gopher's n-gram measures over the whole batch with numpy (the fallback and the reference)."""
+    n = len(w.counts)
+    cums = np.concatenate([[0], np.cumsum(w.lengths)])
+    max_n = max(want_top | want_dup, default=0)
+    results = {}
+    starts = np.concatenate([[0], np.cumsum(w.counts)])
+    cand = np.arange(len(w.ids))
+    for k, h in _ngram_hashes(w.ids.astype(np.uint64), max_n) if max_n else ():
+        if k == 1 and 1 not in want_top and 1 not in want_dup:
+            # Unigram repeats would only prune the candidates for k=2, at the cost of a
+            # full-size grouping pass; k=2 over every position gives the same results.
+            continue
+        m = len(h)
+        # A k-gram can only repeat where the (k-1)-gram at the same start repeats, so each
+        # size looks at the previous size's repeats only.
+        cand = cand[cand < m]
+        cand = cand[w.doc[cand] == w.doc[cand + k - 1]]  # not running into the next document
+        g, counts, first_idx = _repeats(cand, w.doc, h)
+        rep = counts[g] > 1
+        if k in want_top or k in want_dup:
+            joined = cums[k:] - cums[:-k] if k <= len(w.ids) else np.zeros(0, np.int64)
+            if k in want_top:
+                top = _top_ngram_chars(cand, w.doc, g, counts, first_idx, joined + (k - 1), starts,
+                                       w.counts, k, n)
+                results[f"gopher_top_{k}gram_char_frac"] = _ratio(top, chars)
+            if k in want_dup:
+                dup = _dup_ngram_chars(cand[rep], g[rep], w.doc, joined, k, n)
+                results[f"gopher_dup_{k}gram_char_frac"] = _ratio(dup, chars)
+        cand = cand[rep]
+    return results
+
+
 @register
 class GopherRepetition(Step):
     """Gopher's repetition rules (Rae et al. 2021, App. A, Table A1; DataTrove
@@ -1147,34 +1337,8 @@ class GopherRepetition(Step):
         t = with_column(t, "gopher_dup_line_char_frac", _f64(_ratio(l_chars, chars)))
 
         w = _words_for(text)
-        cums = np.concatenate([[0], np.cumsum(w.lengths)])
         want_top, want_dup = set(self.config.top_n_grams), set(self.config.dup_n_grams)
-        max_n = max(want_top | want_dup, default=0)
-        results = {}
-        starts = np.concatenate([[0], np.cumsum(w.counts)])
-        cand = np.arange(len(w.ids))
-        for k, h in _ngram_hashes(w.ids.astype(np.uint64), max_n) if max_n else ():
-            if k == 1 and 1 not in want_top and 1 not in want_dup:
-                # Unigram repeats would only prune the candidates for k=2, at the cost of a
-                # full-size grouping pass; k=2 over every position gives the same results.
-                continue
-            m = len(h)
-            # A k-gram can only repeat where the (k-1)-gram at the same start repeats, so each
-            # size looks at the previous size's repeats only.
-            cand = cand[cand < m]
-            cand = cand[w.doc[cand] == w.doc[cand + k - 1]]  # not running into the next document
-            g, counts, first_idx = _repeats(cand, w.doc, h)
-            rep = counts[g] > 1
-            if k in want_top or k in want_dup:
-                joined = cums[k:] - cums[:-k] if k <= len(w.ids) else np.zeros(0, np.int64)
-                if k in want_top:
-                    top = _top_ngram_chars(cand, w.doc, g, counts, first_idx, joined + (k - 1), starts,
-                                           w.counts, k, n)
-                    results[f"gopher_top_{k}gram_char_frac"] = _ratio(top, chars)
-                if k in want_dup:
-                    dup = _dup_ngram_chars(cand[rep], g[rep], w.doc, joined, k, n)
-                    results[f"gopher_dup_{k}gram_char_frac"] = _ratio(dup, chars)
-            cand = cand[rep]
+        results = (_ngram_measures if _native_mod is not None else _ngram_measures_numpy)(w, chars, want_top, want_dup)
         for k in sorted(want_top):
             name = f"gopher_top_{k}gram_char_frac"
             t = with_column(t, name, _f64(results.get(name, _ratio(np.zeros(n), chars))))

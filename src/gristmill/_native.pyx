@@ -1,0 +1,432 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled kernels for the heuristic rules (built by setup.py; pure-Python fallbacks exist).
+
+``AffixTokenizer`` runs spaCy's affix loop (``_split_affixes``/``_attach_tokens``) on one
+whitespace chunk, like ``gristmill.annotate.heuristics._spacy_affixes``, but matches the prefix,
+suffix and infix patterns with compiled alternatives instead of Python's ``re``. The alternatives
+are not written here: ``heuristics._native_tokenizer`` reads them off the same regexes the Python
+port uses (``re._parser`` parse trees, expanded into flat alternatives in regex order), and refuses
+any construct this matcher does not implement, in which case the Python port is used. The URL
+regex and the exception-merging pass stay in Python (``url_match``, ``merge``); they run on few
+chunks. ``tests/test_heuristics.py`` checks both paths give identical tokens.
+"""
+from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
+import numpy as np
+
+cdef extern from "Python.h":
+    uint32_t PyUnicode_READ_CHAR(object s, Py_ssize_t i)
+
+
+cdef class AffixTokenizer:
+    # Character classes: an ASCII bitmap each, plus sorted non-ASCII ranges (binary search).
+    cdef uint64_t[:] a_lo, a_hi
+    cdef int32_t[:] r_first, r_count
+    cdef uint32_t[:] r_lo, r_hi
+    # Alternatives of one family (0 prefix, 1 suffix, 2 infix), in regex order:
+    # lookbehind items [lb0, lb0+lbn), body items [b0, b0+bn) (the last may repeat: rep=1 means
+    # one or more, greedy), a lookahead class (la, -1 for none; neg for (?!...)).
+    cdef int32_t[:] f_first, f_count
+    cdef int32_t[:] lb0, lbn, b0, bn, rep, la, neg
+    cdef int32_t[:] items
+    # Per family and first character (prefix, infix) or last character (suffix): the alternatives,
+    # in order, whose class there contains it; bucket 128 holds those that can take a non-ASCII one.
+    cdef int32_t[:] bk_first, bk_count, bk_alts
+    cdef int pre_first, suf_last, suf_last_digit, infix_any  # union classes (-1: any character)
+    cdef object specials, url_match, match_by_first, merge
+    cdef Py_ssize_t max_special
+
+    def __init__(self, classes, families, int pre_first, int suf_last, int suf_last_digit, int infix_any,
+                 specials, url_match, match_by_first, merge):
+        n = len(classes)
+        a_lo = np.zeros(n, np.uint64); a_hi = np.zeros(n, np.uint64)
+        r_first = np.zeros(n, np.int32); r_count = np.zeros(n, np.int32)
+        lo, hi = [], []
+        for k, ranges in enumerate(classes):
+            start = len(lo)
+            r_first[k] = start
+            for a, b in sorted(ranges):
+                for c in range(a, min(b, 127) + 1):
+                    if c < 64:
+                        a_lo[k] |= np.uint64(1) << np.uint64(c)
+                    else:
+                        a_hi[k] |= np.uint64(1) << np.uint64(c - 64)
+                if b >= 128:
+                    lo.append(max(a, 128)); hi.append(b)
+            r_count[k] = len(lo) - start
+        self.a_lo, self.a_hi, self.r_first, self.r_count = a_lo, a_hi, r_first, r_count
+        self.r_lo = np.array(lo, np.uint32) if lo else np.zeros(1, np.uint32)
+        self.r_hi = np.array(hi, np.uint32) if hi else np.zeros(1, np.uint32)
+        cols = {k: [] for k in ("lb0", "lbn", "b0", "bn", "rep", "la", "neg")}
+        items, f_first, f_count = [], [], []
+        for alts in families:
+            f_first.append(len(cols["lb0"])); f_count.append(len(alts))
+            for lb, body, rep, la, neg in alts:
+                cols["lb0"].append(len(items)); cols["lbn"].append(len(lb)); items.extend(lb)
+                cols["b0"].append(len(items)); cols["bn"].append(len(body)); items.extend(body)
+                cols["rep"].append(int(rep)); cols["la"].append(la); cols["neg"].append(int(neg))
+        self.items = np.array(items or [0], np.int32)
+        bk_first, bk_count, bk_alts = [], [], []
+        for fam, alts in enumerate(families):
+            for c in range(129):
+                start = len(bk_alts)
+                bk_first.append(start)
+                for j, (lb, body, rep, la, neg) in enumerate(alts):
+                    key = classes[body[len(body) - 1] if fam == 1 else body[0]] if body else [(0, 0x10FFFF)]
+                    if any((a <= c <= b) if c < 128 else b >= 128 for a, b in key):
+                        bk_alts.append(f_first[fam] + j)
+                bk_count.append(len(bk_alts) - start)
+        self.bk_first, self.bk_count = np.array(bk_first, np.int32), np.array(bk_count, np.int32)
+        self.bk_alts = np.array(bk_alts or [0], np.int32)
+        self.f_first, self.f_count = np.array(f_first, np.int32), np.array(f_count, np.int32)
+        self.lb0, self.lbn = np.array(cols["lb0"], np.int32), np.array(cols["lbn"], np.int32)
+        self.b0, self.bn = np.array(cols["b0"], np.int32), np.array(cols["bn"], np.int32)
+        self.rep, self.la, self.neg = (np.array(cols["rep"], np.int32), np.array(cols["la"], np.int32),
+                                       np.array(cols["neg"], np.int32))
+        self.pre_first, self.suf_last, self.suf_last_digit, self.infix_any = pre_first, suf_last, suf_last_digit, infix_any
+        self.specials, self.url_match, self.match_by_first, self.merge = specials, url_match, match_by_first, merge
+        self.max_special = max(map(len, specials), default=0)
+
+    cdef inline bint has(self, int k, uint32_t c):
+        cdef int lo, hi, mid
+        if k < 0:
+            return True
+        if c < 64:
+            return (self.a_lo[k] >> c) & 1
+        if c < 128:
+            return (self.a_hi[k] >> (c - 64)) & 1
+        lo = self.r_first[k]
+        hi = lo + self.r_count[k] - 1
+        while lo <= hi:
+            mid = (lo + hi) >> 1
+            if c < self.r_lo[mid]:
+                hi = mid - 1
+            elif c > self.r_hi[mid]:
+                lo = mid + 1
+            else:
+                return True
+        return False
+
+    cdef Py_ssize_t match_at(self, int a, str s, Py_ssize_t lo, Py_ssize_t n, Py_ssize_t pos):
+        """End of alternative ``a`` matched at ``pos`` in s[lo:n] (lookbehind sees s[lo:pos]), or -1."""
+        cdef Py_ssize_t i, j, p
+        cdef int nb = self.lbn[a], nbody = self.bn[a], b = self.b0[a], la
+        if pos - nb < lo:
+            return -1
+        for j in range(nb):
+            if not self.has(self.items[self.lb0[a] + j], PyUnicode_READ_CHAR(s, pos - nb + j)):
+                return -1
+        p = pos
+        for j in range(nbody):
+            if p >= n or not self.has(self.items[b + j], PyUnicode_READ_CHAR(s, p)):
+                return -1
+            p += 1
+        if self.rep[a]:
+            while p < n and self.has(self.items[b + nbody - 1], PyUnicode_READ_CHAR(s, p)):
+                p += 1
+        la = self.la[a]
+        if la >= 0:
+            if self.neg[a]:
+                if p < n and self.has(la, PyUnicode_READ_CHAR(s, p)):
+                    return -1
+            elif p >= n or not self.has(la, PyUnicode_READ_CHAR(s, p)):
+                return -1
+        return p
+
+    cdef inline int bucket(self, int fam, uint32_t c):
+        return fam * 129 + (c if c < 128 else 128)
+
+    cdef Py_ssize_t prefix_len(self, str s, Py_ssize_t lo, Py_ssize_t n):
+        cdef int j, b
+        cdef Py_ssize_t e
+        cdef uint32_t c
+        if lo >= n:
+            return 0
+        c = PyUnicode_READ_CHAR(s, lo)
+        if not self.has(self.pre_first, c):
+            return 0
+        b = self.bucket(0, c)
+        for j in range(self.bk_first[b], self.bk_first[b] + self.bk_count[b]):
+            e = self.match_at(self.bk_alts[j], s, lo, n, lo)
+            if e >= 0:
+                return e - lo
+        return 0
+
+    cdef Py_ssize_t suffix_len(self, str s, Py_ssize_t lo, Py_ssize_t n):
+        """Length of re.search(suffixes, s[lo:n]): the leftmost start whose some alternative
+        reaches the end; at equal starts the first alternative."""
+        cdef int a, j, bk, nbody, k
+        cdef Py_ssize_t best = -1, st, r, i, e
+        cdef uint32_t last
+        cdef bint digit = False
+        if lo >= n:
+            return 0
+        last = PyUnicode_READ_CHAR(s, n - 1)
+        if not self.has(self.suf_last, last):
+            if not self.has(self.suf_last_digit, last):
+                return 0
+            for i in range(lo, n):
+                if 48 <= PyUnicode_READ_CHAR(s, i) <= 57:
+                    digit = True
+                    break
+            if not digit:
+                return 0
+        bk = self.bucket(1, last)
+        for j in range(self.bk_first[bk], self.bk_first[bk] + self.bk_count[bk]):
+            a = self.bk_alts[j]
+            nbody = self.bn[a]
+            if not self.rep[a]:
+                st = n - nbody
+                if st >= lo and (best < 0 or st <= best) and self.match_at(a, s, lo, n, st) == n:
+                    if best < 0 or st < best:
+                        best = st
+            else:
+                # Fixed items then a greedy run of class k up to the end: the run must cover
+                # s[st + nbody - 1:n]; try starts from the leftmost the trailing run allows.
+                k = self.items[self.b0[a] + nbody - 1]
+                r = n
+                while r > lo and self.has(k, PyUnicode_READ_CHAR(s, r - 1)):
+                    r -= 1
+                st = r - (nbody - 1)
+                if st < lo:
+                    st = lo
+                while st + nbody <= n:
+                    if best >= 0 and st >= best:
+                        break
+                    e = self.match_at(a, s, lo, n, st)
+                    if e == n:
+                        best = st
+                        break
+                    st += 1
+        return 0 if best < 0 else n - best
+
+    cdef bint is_special(self, str s):
+        return len(s) <= self.max_special and s in self.specials
+
+    def tokenize(self, str chunk):
+        """spaCy's tokens of one whitespace-free chunk (``heuristics._spacy_chunk``)."""
+        cdef object special = self.specials.get(chunk) if len(chunk) <= self.max_special else None
+        if special is not None:
+            return special
+        if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics._tokenize_chunk)
+            return (chunk,)
+        cdef tuple toks = self.affixes(chunk), pat
+        cdef Py_ssize_t i, j, nt = len(toks), m
+        if nt > 1:
+            # The merging pass applies when some exception's token run occurs in toks; the test
+            # is ``heuristics._merge_specials``'s own search, which then does the merging.
+            for i in range(nt):
+                pats = self.match_by_first.get(toks[i])
+                if pats is None:
+                    continue
+                for pat in pats:
+                    m = len(pat)
+                    if i + m > nt:
+                        continue
+                    for j in range(1, m):
+                        if toks[i + j] != pat[j]:
+                            break
+                    else:
+                        return self.merge(toks)
+        return toks
+
+    cdef tuple affixes(self, str chunk):
+        cdef list prefixes = [], suffixes = [], out
+        cdef Py_ssize_t lo = 0, n = len(chunk), last = -1, pre_len, suf_len, i, start, e, rest_lo
+        cdef int j, bk
+        cdef bint plain, has_dot
+        cdef uint32_t c
+        cdef str s
+        while lo < n and n - lo != last:  # _split_affixes over chunk[lo:n]
+            if n - lo <= self.max_special and chunk[lo:n] in self.specials:
+                break
+            last = n - lo
+            pre_len = self.prefix_len(chunk, lo, n)
+            if pre_len and lo + pre_len < n and self.is_special(chunk[lo + pre_len:n]):
+                prefixes.append(chunk[lo:lo + pre_len])
+                lo += pre_len
+                break
+            # The suffix search runs on the text after the prefix (its look-behinds see only that).
+            rest_lo = lo + pre_len
+            suf_len = self.suffix_len(chunk, rest_lo, n)
+            if suf_len and n - suf_len > lo and self.is_special(chunk[lo:n - suf_len]):
+                suffixes.append(chunk[n - suf_len:n])
+                n -= suf_len
+                break
+            if pre_len and suf_len and pre_len + suf_len <= n - lo:
+                prefixes.append(chunk[lo:lo + pre_len])
+                suffixes.append(chunk[n - suf_len:n])
+                lo += pre_len
+                n -= suf_len
+            elif pre_len:
+                prefixes.append(chunk[lo:lo + pre_len])
+                lo += pre_len
+            elif suf_len:
+                suffixes.append(chunk[n - suf_len:n])
+                n -= suf_len
+        out = prefixes  # _attach_tokens
+        if lo < n:
+            s = chunk[lo:n] if (lo or n != len(chunk)) else chunk
+            special = self.specials.get(s) if n - lo <= self.max_special else None
+            if special is not None:
+                out.extend(special)
+            else:
+                plain = True  # no character an infix match could start with: kept whole
+                for i in range(lo, n):
+                    if self.has(self.infix_any, PyUnicode_READ_CHAR(chunk, i)):
+                        plain = False
+                        break
+                # Both branches of the URL pattern need a literal "." (host.tld or a dotted IPv4).
+                if not plain:
+                    has_dot = False
+                    for i in range(lo, n):
+                        if PyUnicode_READ_CHAR(chunk, i) == 46:
+                            has_dot = True
+                            break
+                    plain = has_dot and self.url_match(s) is not None
+                if plain:
+                    out.append(s)
+                else:
+                    start = 0
+                    n = len(s)
+                    i = 0
+                    while i < n:
+                        e = -1
+                        bk = self.bucket(2, PyUnicode_READ_CHAR(s, i))
+                        for j in range(self.bk_first[bk], self.bk_first[bk] + self.bk_count[bk]):
+                            e = self.match_at(self.bk_alts[j], s, 0, n, i)
+                            if e >= 0:
+                                break
+                        if e < 0:
+                            i += 1
+                            continue
+                        if i != 0:  # an infix at the very start is not split off
+                            if i != start:
+                                out.append(s[start:i])
+                            out.append(s[i:e])
+                            start = e
+                        i = e if e > i else i + 1
+                    if start < n:
+                        out.append(s[start:] if start else s)
+        out.extend(reversed(suffixes))
+        return tuple(out)
+
+    def intern(self, chunks, dict cache, dict ids, dict chunk_ids):
+        """Token ids for every chunk (``heuristics._Vocab.intern_chunks``): tokens come from
+        ``cache`` or are computed; new tokens get the next ids. Returns the new tokens in id order."""
+        cdef list new = []
+        cdef tuple toks
+        cdef Py_ssize_t nid = len(ids)
+        for ch in chunks:
+            toks = cache.get(ch)
+            if toks is None:
+                toks = self.tokenize(ch)
+            out = []
+            for t in toks:
+                i = ids.get(t)
+                if i is None:
+                    i = nid
+                    ids[t] = nid
+                    nid += 1
+                    new.append(t)
+                out.append(i)
+            chunk_ids[ch] = tuple(out)
+        return new
+
+
+cdef inline uint64_t _mix1(int64_t i) noexcept:
+    cdef uint64_t h = <uint64_t>(i + 1) * <uint64_t>0x9E3779B97F4A7C15ULL
+    return h ^ (h >> 31)
+
+
+def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] tok_len, top_ks, dup_ks):
+    """Gopher's n-gram repetition measures for every document of a batch, one document at a time.
+
+    ``ids`` are the token ids of all documents back to back (``counts`` per document), ``tok_len``
+    the character length of each id. For each k in ``top_ks``: characters covered by the most
+    frequent k-gram (count times its length with single spaces, first seen wins ties; DataTrove's
+    ``find_top_duplicate``). For each k in ``dup_ks``: characters of repeated k-grams as DataTrove's
+    ``find_all_duplicate`` walks (a repeat jumps k tokens ahead; jumped-over k-grams are not
+    remembered). k-grams are compared by the 64-bit hash of ``heuristics._ngram_hashes``, so the
+    results equal the numpy path (the fallback, and the reference in the tests).
+    Returns (top array [len(top_ks), n_docs], dup array [len(dup_ks), n_docs])."""
+    cdef Py_ssize_t n_docs = counts.shape[0], d, i, k, m, n, s = 0, idx, cap, mask, slot, max_n = 0, ti, di
+    cdef int max_k = max(list(top_ks) + list(dup_ks) + [0])
+    top_arr = np.zeros((len(top_ks), n_docs), np.int64)
+    dup_arr = np.zeros((len(dup_ks), n_docs), np.int64)
+    cdef int64_t[:, :] top = top_arr
+    cdef int64_t[:, :] dup = dup_arr
+    cdef int64_t[:] top_index = np.full(max_k + 1, -1, np.int64)
+    cdef int64_t[:] dup_index = np.full(max_k + 1, -1, np.int64)
+    for j, kk in enumerate(top_ks):
+        top_index[kk] = j
+    for j, kk in enumerate(dup_ks):
+        dup_index[kk] = j
+    for d in range(n_docs):
+        if counts[d] > max_n:
+            max_n = counts[d]
+    cap = 16
+    while cap < 2 * max_n:
+        cap <<= 1
+    h_arr = np.zeros(max_n + 1, np.uint64)
+    cum_arr = np.zeros(max_n + 1, np.int64)
+    keys_arr = np.zeros(cap, np.uint64)
+    cnt_arr = np.zeros(cap, np.int64)
+    first_arr = np.zeros(cap, np.int64)
+    cdef uint64_t[:] h = h_arr, keys = keys_arr
+    cdef int64_t[:] cum = cum_arr, cnt = cnt_arr, first = first_arr
+    cdef uint64_t x, MIX = 0x9E3779B97F4A7C15ULL, C2 = 0xBF58476D1CE4E5B9ULL
+    cdef int64_t best, best_pos, acc
+    for d in range(n_docs):
+        n = counts[d]
+        cum[0] = 0
+        for i in range(n):
+            h[i] = _mix1(ids[s + i])
+            cum[i + 1] = cum[i] + tok_len[ids[s + i]]
+        for k in range(1, max_k + 1):
+            m = n - k + 1
+            if m <= 0:
+                break
+            if k > 1:
+                for i in range(m):
+                    x = (h[i] * MIX) ^ (<uint64_t>(ids[s + i + k - 1] + 1) * C2)
+                    h[i] = x ^ (x >> 29)
+            ti, di = top_index[k], dup_index[k]
+            if ti < 0 and di < 0:
+                continue
+            mask = 16
+            while mask < 2 * m:
+                mask <<= 1
+            mask -= 1
+            if ti >= 0:  # counts per distinct k-gram; cnt 0 marks an empty slot
+                for i in range(mask + 1):
+                    cnt[i] = 0
+                best, best_pos = 0, 0
+                for i in range(m):
+                    slot = h[i] & mask
+                    while cnt[slot] and keys[slot] != h[i]:
+                        slot = (slot + 1) & mask
+                    if cnt[slot] == 0:
+                        keys[slot] = h[i]
+                        first[slot] = i
+                    cnt[slot] += 1
+                    if cnt[slot] > best or (cnt[slot] == best and first[slot] < best_pos):
+                        best, best_pos = cnt[slot], first[slot]
+                top[ti, d] = best * (cum[best_pos + k] - cum[best_pos] + k - 1)
+            if di >= 0:  # the walk, with the set of remembered k-grams
+                for i in range(mask + 1):
+                    cnt[i] = 0
+                acc, idx = 0, 0
+                while idx < m:
+                    slot = h[idx] & mask
+                    while cnt[slot] and keys[slot] != h[idx]:
+                        slot = (slot + 1) & mask
+                    if cnt[slot]:
+                        acc += cum[idx + k] - cum[idx]
+                        idx += k
+                    else:
+                        cnt[slot] = 1
+                        keys[slot] = h[idx]
+                        idx += 1
+                dup[di, d] = acc
+        s += n
+    return top_arr, dup_arr
