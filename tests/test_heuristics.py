@@ -537,3 +537,23 @@ def test_native_ngram_measures_equal_numpy():
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_steps_give_the_same_tables_with_and_without_native_kernels():
+    from gristmill.annotate import heuristics as h
+    _native()
+    texts = _real_texts() + ["a b c d e " * 40, "", "Lorem ipsum {x}.\n" * 6]
+    outs = []
+    for ctx in (h.pure_python, lambda: __import__("contextlib").nullcontext()):
+        with ctx():
+            assert (h._native_mod is None) == (ctx is h.pure_python)
+            got = {}
+            for name in STEPS:
+                t, reasons = run(name, texts)
+                got[name] = (t.to_pydict(), reasons)
+            outs.append(got)
+    for name in STEPS:
+        a, b = outs[0][name], outs[1][name]
+        assert a[1] == b[1], name
+        for col in a[0]:
+            assert a[0][col] == b[0][col] or all(x == y or (x != x and y != y) for x, y in zip(a[0][col], b[0][col])), (name, col)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from contextlib import contextmanager
 from itertools import chain
 
 import numpy as np
@@ -720,6 +721,21 @@ def _tokenize_chunk(ch: str) -> tuple[str, ...]:
 
 # The tokenizer every caller uses: the compiled one when it is built (identical tokens).
 _tokenize = _NATIVE.tokenize if _NATIVE is not None else _tokenize_chunk
+
+
+@contextmanager
+def pure_python():
+    """Run the heuristic steps without the compiled kernels inside this block (same results;
+    the benchmarks and tests use it to measure and check the fallback). Not thread-safe."""
+    global _NATIVE, _tokenize, _native_mod
+    saved = _NATIVE, _tokenize, _native_mod
+    _NATIVE, _tokenize, _native_mod = None, _tokenize_chunk, None
+    try:
+        _clear_caches()
+        yield
+    finally:
+        _NATIVE, _tokenize, _native_mod = saved
+        _clear_caches()
 
 
 def split_words(text: str) -> list[str]:
