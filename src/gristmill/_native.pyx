@@ -15,6 +15,10 @@ import numpy as np
 
 cdef extern from "Python.h":
     uint32_t PyUnicode_READ_CHAR(object s, Py_ssize_t i)
+    int PyUnicode_KIND(object s)
+    void* PyUnicode_DATA(object s)
+    uint32_t PyUnicode_READ(int kind, void* data, Py_ssize_t i)
+    bint Py_UNICODE_ISSPACE(uint32_t ch)
 
 
 cdef class AffixTokenizer:
@@ -310,27 +314,78 @@ cdef class AffixTokenizer:
         out.extend(reversed(suffixes))
         return tuple(out)
 
+    cdef tuple intern_one(self, str ch, dict cache, dict ids, dict chunk_ids, list new):
+        """Token ids of one chunk not in ``chunk_ids`` yet; records them there. New tokens get
+        the next ids and are appended to ``new``."""
+        cdef object toks = cache.get(ch)
+        cdef list out = []
+        if toks is None:
+            toks = self.tokenize(ch)
+        for t in toks:
+            i = ids.get(t)
+            if i is None:
+                i = len(ids)
+                ids[t] = i
+                new.append(t)
+            out.append(i)
+        res = tuple(out)
+        chunk_ids[ch] = res
+        return res
+
     def intern(self, chunks, dict cache, dict ids, dict chunk_ids):
         """Token ids for every chunk (``heuristics._Vocab.intern_chunks``): tokens come from
         ``cache`` or are computed; new tokens get the next ids. Returns the new tokens in id order."""
         cdef list new = []
-        cdef tuple toks
-        cdef Py_ssize_t nid = len(ids)
         for ch in chunks:
-            toks = cache.get(ch)
-            if toks is None:
-                toks = self.tokenize(ch)
-            out = []
-            for t in toks:
-                i = ids.get(t)
-                if i is None:
-                    i = nid
-                    ids[t] = nid
-                    nid += 1
-                    new.append(t)
-                out.append(i)
-            chunk_ids[ch] = tuple(out)
+            self.intern_one(ch, cache, ids, chunk_ids, new)
         return new
+
+    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids):
+        """Token ids of many strings (``heuristics._batch_piece_ids``): each is split at
+        ``str.isspace`` characters as ``str.split()`` does, each chunk's ids are looked up in
+        ``chunk_ids`` (and interned on a miss). Returns (flat ids, tokens per piece, new tokens)."""
+        cdef Py_ssize_t n = len(pieces), p, i, a, ln, total = 0, pos = 0, cap, j, nt, start
+        cdef int kind
+        cdef void* data
+        cdef str text, ch
+        cdef object hit
+        cdef tuple tup
+        cdef list new = []
+        for text in pieces:
+            total += len(text)
+        cap = total // 4 + 16
+        ids_arr = np.empty(cap, np.int64)
+        counts_arr = np.zeros(n, np.int64)
+        cdef int64_t[:] out = ids_arr
+        cdef int64_t[:] counts = counts_arr
+        for p in range(n):
+            text = pieces[p]
+            ln = len(text)
+            kind = PyUnicode_KIND(text)
+            data = PyUnicode_DATA(text)
+            i = 0
+            start = pos
+            while i < ln:
+                while i < ln and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                if i >= ln:
+                    break
+                a = i
+                while i < ln and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                    i += 1
+                ch = text[a:i] if (a or i != ln) else text
+                hit = chunk_ids.get(ch)
+                tup = self.intern_one(ch, cache, ids, chunk_ids, new) if hit is None else hit
+                nt = len(tup)
+                if pos + nt > cap:
+                    cap = 2 * cap + nt
+                    ids_arr = np.concatenate([ids_arr[:pos], np.empty(cap - pos, np.int64)])
+                    out = ids_arr
+                for j in range(nt):
+                    out[pos + j] = <int64_t>tup[j]
+                pos += nt
+            counts[p] = pos - start
+        return ids_arr[:pos], counts_arr, new
 
 
 cdef inline uint64_t _mix1(int64_t i) noexcept:

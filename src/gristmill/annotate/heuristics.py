@@ -968,12 +968,20 @@ class _Words:
 _TOKENS_CACHE: dict[str, np.ndarray] = {}
 
 
-def _batch_piece_ids(pieces: pa.Array, vocab: _Vocab) -> tuple[np.ndarray, np.ndarray]:
+def _batch_piece_ids(pieces: pa.Array | list[str], vocab: _Vocab) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of many strings at once (flat) and the number of tokens of each: Arrow splits
     them into whitespace chunks (its Unicode whitespace is exactly ``str.isspace``, checked over
     every code point in the tests, so the chunks are ``str.split()``'s; a regex split was 3x
     slower) and hashes the chunks, so Python looks up each distinct chunk of the batch once
-    instead of every chunk. ``tests/test_heuristics.py`` checks it against ``_Vocab.doc_ids``."""
+    instead of every chunk. ``tests/test_heuristics.py`` checks it against ``_Vocab.doc_ids``.
+    With the compiled kernels, one C loop splits, looks up and gathers instead (same result)."""
+    if _NATIVE is not None:
+        texts = pieces if isinstance(pieces, list) else pieces.to_pylist()
+        ids, per_piece, new = _NATIVE.piece_ids(texts, _CHUNK_CACHE, vocab.ids, vocab.chunk_ids)
+        vocab._add_token_facts(new)
+        return ids, per_piece
+    if isinstance(pieces, list):
+        pieces = pa.array(pieces, pa.large_string())
     lists = pc.utf8_split_whitespace(pieces)
     chunks = lists.flatten()
     n_chunks = _np(pc.list_value_length(lists)).astype(np.int64)
@@ -1006,7 +1014,7 @@ def _batch_doc_ids(texts: list[str], vocab: _Vocab) -> list[np.ndarray]:
     """:meth:`_Vocab.doc_ids` of many documents at once (see :func:`_batch_piece_ids`)."""
     if not texts:
         return []
-    ids, per_doc = _batch_piece_ids(pa.array(texts, pa.large_string()), vocab)
+    ids, per_doc = _batch_piece_ids(texts, vocab)
     return np.split(ids, np.cumsum(per_doc)[:-1])
 
 
