@@ -1,14 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled kernels for the heuristic rules (built by setup.py; pure-Python fallbacks exist).
+"""Compiled kernels for the heuristic rules (built by setup.py; every one has a pure-Python path
+with the same results, used when this module is not built, and checked against it in the tests).
 
-``AffixTokenizer`` runs spaCy's affix loop (``_split_affixes``/``_attach_tokens``) on one
-whitespace chunk, like ``gristmill.annotate.heuristics._spacy_affixes``, but matches the prefix,
-suffix and infix patterns with compiled alternatives instead of Python's ``re``. The alternatives
-are not written here: ``heuristics._native_tokenizer`` reads them off the same regexes the Python
-port uses (``re._parser`` parse trees, expanded into flat alternatives in regex order), and refuses
-any construct this matcher does not implement, in which case the Python port is used. The URL
-regex and the exception-merging pass stay in Python (``url_match``, ``merge``); they run on few
-chunks. ``tests/test_heuristics.py`` checks both paths give identical tokens.
+- ``AffixTokenizer.tokenize``: spaCy's tokenizer on one whitespace chunk, as
+  ``heuristics._spacy_chunk`` (affix loop, infix split, exception merging), matching the prefix,
+  suffix and infix patterns with compiled alternatives instead of Python's ``re``. The
+  alternatives are not written here: ``heuristics._native_tokenizer`` reads them off the same
+  regexes the Python port uses (``re._parser`` parse trees, expanded into flat alternatives in
+  regex order) and refuses any construct this matcher does not implement, in which case the
+  Python port is used. The URL regex stays Python's (``url_match``); it runs on few chunks.
+- ``AffixTokenizer.piece_ids``: whitespace split, chunk lookup and id gathering for a batch.
+- ``ngram_stats``: Gopher's n-gram repetition measures, one hash table per document.
+- ``token_facts``: the per-token flags the rules read.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 import numpy as np
@@ -19,6 +22,11 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object s)
     uint32_t PyUnicode_READ(int kind, void* data, Py_ssize_t i)
     bint Py_UNICODE_ISSPACE(uint32_t ch)
+    bint Py_UNICODE_ISALPHA(uint32_t ch)
+
+
+def _longest_then_leftmost(se):
+    return (se[0] - se[1], se[0])
 
 
 cdef class AffixTokenizer:
@@ -36,11 +44,11 @@ cdef class AffixTokenizer:
     # in order, whose class there contains it; bucket 128 holds those that can take a non-ASCII one.
     cdef int32_t[:] bk_first, bk_count, bk_alts
     cdef int pre_first, suf_last, suf_last_digit, infix_any  # union classes (-1: any character)
-    cdef object specials, url_match, match_by_first, merge
+    cdef object specials, url_match, match_by_first
     cdef Py_ssize_t max_special
 
     def __init__(self, classes, families, int pre_first, int suf_last, int suf_last_digit, int infix_any,
-                 specials, url_match, match_by_first, merge):
+                 specials, url_match, match_by_first):
         n = len(classes)
         a_lo = np.zeros(n, np.uint64); a_hi = np.zeros(n, np.uint64)
         r_first = np.zeros(n, np.int32); r_count = np.zeros(n, np.int32)
@@ -87,7 +95,7 @@ cdef class AffixTokenizer:
         self.rep, self.la, self.neg = (np.array(cols["rep"], np.int32), np.array(cols["la"], np.int32),
                                        np.array(cols["neg"], np.int32))
         self.pre_first, self.suf_last, self.suf_last_digit, self.infix_any = pre_first, suf_last, suf_last_digit, infix_any
-        self.specials, self.url_match, self.match_by_first, self.merge = specials, url_match, match_by_first, merge
+        self.specials, self.url_match, self.match_by_first = specials, url_match, match_by_first
         self.max_special = max(map(len, specials), default=0)
 
     cdef inline bint has(self, int k, uint32_t c):
@@ -214,24 +222,47 @@ cdef class AffixTokenizer:
         if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics._tokenize_chunk)
             return (chunk,)
         cdef tuple toks = self.affixes(chunk), pat
-        cdef Py_ssize_t i, j, nt = len(toks), m
-        if nt > 1:
-            # The merging pass applies when some exception's token run occurs in toks; the test
-            # is ``heuristics._merge_specials``'s own search, which then does the merging.
-            for i in range(nt):
-                pats = self.match_by_first.get(toks[i])
-                if pats is None:
+        cdef Py_ssize_t i, j, nt = len(toks), m, a, b
+        cdef list found = []
+        if nt < 2:
+            return toks
+        # spaCy's second pass (``heuristics._merge_specials``): runs of tokens that spell an
+        # exception containing affix characters; the longest (then leftmost) win, non-overlapping.
+        for i in range(nt):
+            pats = self.match_by_first.get(toks[i])
+            if pats is None:
+                continue
+            for pat in pats:
+                m = len(pat)
+                if i + m > nt:
                     continue
-                for pat in pats:
-                    m = len(pat)
-                    if i + m > nt:
-                        continue
-                    for j in range(1, m):
-                        if toks[i + j] != pat[j]:
-                            break
-                    else:
-                        return self.merge(toks)
-        return toks
+                for j in range(1, m):
+                    if toks[i + j] != pat[j]:
+                        break
+                else:
+                    found.append((i, i + m))
+        if not found:
+            return toks
+        found.sort(key=_longest_then_leftmost)
+        cdef bytearray seen = bytearray(nt)
+        cdef dict keep = {}
+        for a, b in found:
+            if not seen[a] and not seen[b - 1]:
+                keep[a] = b
+            for j in range(a, b):
+                seen[j] = 1
+        cdef list out = []
+        i = 0
+        while i < nt:
+            e = keep.get(i)
+            if e is None:
+                out.append(toks[i])
+                i += 1
+            else:
+                b = e
+                out.extend(self.specials["".join(toks[i:b])])
+                i = b
+        return tuple(out)
 
     cdef tuple affixes(self, str chunk):
         cdef list prefixes = [], suffixes = [], out
@@ -485,3 +516,49 @@ def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] 
                 dup[di, d] = acc
         s += n
     return top_arr, dup_arr
+
+
+def token_facts(list toks, const uint32_t[:] punct_sorted, sent_end, category):
+    """Per token (``heuristics._Vocab._add_token_facts``): length in characters; has a character
+    outside DataTrove's punctuation set (``punct_sorted``, sorted code points); has a letter
+    (``str.isalpha`` per character); is all Unicode punctuation (``category`` is
+    ``unicodedata.category``, asked only for tokens without letters); is in ``sent_end``."""
+    cdef Py_ssize_t n = len(toks), j, i, ln, lo, hi, mid, np_ = punct_sorted.shape[0]
+    cdef str t
+    cdef int kind
+    cdef void* data
+    cdef uint32_t c
+    cdef bint has_alpha, all_punctset, found
+    length_arr = np.empty(n, np.int64)
+    flags = np.zeros((4, n), np.bool_)
+    cdef int64_t[:] length = length_arr
+    cdef unsigned char[:, :] f = flags.view(np.uint8)
+    for j in range(n):
+        t = toks[j]
+        ln = len(t)
+        kind = PyUnicode_KIND(t)
+        data = PyUnicode_DATA(t)
+        has_alpha, all_punctset = False, True
+        for i in range(ln):
+            c = PyUnicode_READ(kind, data, i)
+            if Py_UNICODE_ISALPHA(c):
+                has_alpha = True
+            if all_punctset:
+                lo, hi, found = 0, np_ - 1, False
+                while lo <= hi:
+                    mid = (lo + hi) >> 1
+                    if c < punct_sorted[mid]:
+                        hi = mid - 1
+                    elif c > punct_sorted[mid]:
+                        lo = mid + 1
+                    else:
+                        found = True
+                        break
+                all_punctset = found
+        length[j] = ln
+        f[0, j] = not all_punctset
+        f[1, j] = has_alpha
+        if not has_alpha:
+            f[2, j] = all(category(ch).startswith("P") for ch in t)
+        f[3, j] = t in sent_end
+    return length_arr, flags[0], flags[1], flags[2], flags[3]
