@@ -145,7 +145,8 @@ NOTES = """
   batch; each distinct whitespace chunk is tokenized once per process (the "cold" rows start with
   an empty cache, "warm" repeats the run with the cache filled).
 - **Before the compiled kernels** (pure Python, session 1, same chain and machine): 16.0x DataTrove on
-  400 documents and 9.7x on 1,200, the figures the fallback row above reproduces.
+  400 documents and 9.7x on 1,200 (that one before a last pure-Python tokenizer change), in line with
+  the fallback row above.
 
 ### Where the decisions differ, and why
 
