@@ -511,10 +511,28 @@ def test_native_tokenizer_equals_the_python_loop():
     assert h._tokenize == h._NATIVE.tokenize
 
 
-def test_native_alternatives_cover_every_regex_alternative():
-    # The flat alternatives must be exactly the regexes: each alternative alone, compiled back
-    # into a regex, matches where the matcher says (spot-checked by the equality test above);
-    # here: a construct the matcher cannot run is refused rather than approximated.
+def test_native_tokenizer_on_every_character_the_rules_name():
+    # Every code point that any prefix, suffix or infix class (look-arounds included) contains, at
+    # the start, the end, before a dot, inside a word and after a digit: the class lookups (ASCII
+    # bitmaps, merged non-ASCII ranges) must agree with Python's re on each of them.
+    from re import _constants as C
+    h = _native()
+    chars: set[int] = set()
+    for rx, anchor in ((h._SP_PREFIX_RE, C.AT_BEGINNING), (h._SP_SUFFIX_RE, C.AT_END), (h._SP_INFIX_RE, None)):
+        for lb, body, _, la in h._flat_alternatives(rx.pattern, anchor):
+            for ranges in [*lb, *body, *([la[0]] if la else [])]:
+                for a, b in ranges:
+                    chars.update(range(a, b + 1))
+    assert len(chars) > 100_000
+    bad = [t for c in sorted(chars) for ch in [chr(c)]
+           for t in (f"{ch}a", f"a{ch}", f"{ch}.", f"a{ch}b", f"1{ch}") if h._NATIVE.tokenize(t) != h._spacy_chunk(t)]
+    assert not bad, bad[:10]
+
+
+def test_native_matcher_refuses_what_it_cannot_run():
+    # A regex construct outside the matcher's shape (flags, bounded repeats, negated or category
+    # classes, multi-character look-aheads) raises, so the Python loop is used instead of an
+    # approximation.
     from re import _constants as C
 
     from gristmill.annotate import heuristics as h

@@ -56,7 +56,13 @@ cdef class AffixTokenizer:
         for k, ranges in enumerate(classes):
             start = len(lo)
             r_first[k] = start
+            merged = []  # overlapping or adjacent ranges joined, so the binary search is exact
             for a, b in sorted(ranges):
+                if merged and a <= merged[len(merged) - 1][1] + 1:
+                    merged[len(merged) - 1][1] = max(merged[len(merged) - 1][1], b)
+                else:
+                    merged.append([a, b])
+            for a, b in merged:
                 for c in range(a, min(b, 127) + 1):
                     if c < 64:
                         a_lo[k] |= np.uint64(1) << np.uint64(c)

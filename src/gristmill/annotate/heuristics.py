@@ -3,8 +3,9 @@
 Every step annotates the values it measures (prefixed columns) and selects on those columns only, so
 a new threshold means re-running selection, not recomputing. Decisions match DataTrove 0.10's
 filters (``benchmarks/bench_heuristics.py`` measures the agreement) but are computed batch-wise:
-one regex pass per document for words, and Arrow/numpy for everything that counts lines,
-paragraphs, n-grams and duplicates.
+Arrow/numpy for everything that counts lines, paragraphs and duplicates; the word split, the
+per-token facts and Gopher's n-gram counts run in compiled kernels (``gristmill/_native.pyx``)
+when they are built, and in pure Python with the same results when they are not.
 
 Words: DataTrove splits English with spaCy's rule tokenizer (``spacy.blank("en")``). The ratios below
 count punctuation tokens too, so a whitespace split would shift them; :func:`split_words` ports
@@ -13,6 +14,7 @@ tokens are spaCy's without spaCy at run time.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -685,7 +687,9 @@ def _native_tokenizer():
             families.append([([cls(c) for c in lb], [cls(c) for c in body], rep,
                               -1 if la is None else cls(la[0]), la is not None and la[1])
                              for lb, body, rep, la in _flat_alternatives(rx.pattern, anchor)])
-    except ValueError:
+    except ValueError as e:
+        logging.getLogger(__name__).warning("compiled tokenizer not used (%s); the Python loop gives the same "
+                                            "tokens, slower", e)
         return None
     unions = [cls(None if s is None else _char_ranges(s)) for s in
               (_SP_PREFIX_FIRST, _SP_SUFFIX_LAST, frozenset() if _SP_SUFFIX_LAST is None else _SP_SUFFIX_LAST_DIGIT,
