@@ -380,15 +380,20 @@ def test_ascii_alnum_residue_has_no_infix():
                 assert not h._SP_INFIX_RE.search(ch)
 
 
-def test_batch_doc_ids_equal_per_document_split():
-    # Arrow's regex split on the str.isspace class must give str.split()'s chunks, edges included.
+@pytest.mark.parametrize("path", ["default", "pure_python"])
+def test_batch_doc_ids_equal_per_document_split(path):
+    # The batch split (Arrow's whitespace split, or the compiled loop on str.isspace) must give
+    # str.split()'s chunks, edges included.
+    import contextlib
+
     from gristmill.annotate import heuristics as h
     texts = _real_texts(60) + ["", "   ", "\x1c a\u3000b\x85c\u2028 ", " lead", "trail\t\n", "x\xa0y", "one"]
-    vocab = h._vocab()
-    got = h._batch_doc_ids(texts, vocab)
-    assert len(got) == len(texts)
-    for t, ids in zip(texts, got):
-        assert ids.tolist() == vocab.doc_ids(t).tolist(), repr(t[:40])
+    with h.pure_python() if path == "pure_python" else contextlib.nullcontext():
+        vocab = h._vocab()
+        got = h._batch_doc_ids(texts, vocab)
+        assert len(got) == len(texts)
+        for t, ids in zip(texts, got):
+            assert ids.tolist() == vocab.doc_ids(t).tolist(), repr(t[:40])
 
 
 def test_arrow_whitespace_is_str_isspace():
