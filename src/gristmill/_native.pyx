@@ -34,10 +34,9 @@ cdef class AffixTokenizer:
     cdef uint64_t[:] a_lo, a_hi
     cdef int32_t[:] r_first, r_count
     cdef uint32_t[:] r_lo, r_hi
-    # Alternatives of one family (0 prefix, 1 suffix, 2 infix), in regex order:
+    # Alternatives of the three families (0 prefix, 1 suffix, 2 infix), in regex order:
     # lookbehind items [lb0, lb0+lbn), body items [b0, b0+bn) (the last may repeat: rep=1 means
     # one or more, greedy), a lookahead class (la, -1 for none; neg for (?!...)).
-    cdef int32_t[:] f_first, f_count
     cdef int32_t[:] lb0, lbn, b0, bn, rep, la, neg
     cdef int32_t[:] items
     # Per family and first character (prefix, infix) or last character (suffix): the alternatives,
@@ -75,9 +74,9 @@ cdef class AffixTokenizer:
         self.r_lo = np.array(lo, np.uint32) if lo else np.zeros(1, np.uint32)
         self.r_hi = np.array(hi, np.uint32) if hi else np.zeros(1, np.uint32)
         cols = {k: [] for k in ("lb0", "lbn", "b0", "bn", "rep", "la", "neg")}
-        items, f_first, f_count = [], [], []
+        items, f_first = [], []  # f_first: index of each family's first alternative
         for alts in families:
-            f_first.append(len(cols["lb0"])); f_count.append(len(alts))
+            f_first.append(len(cols["lb0"]))
             for lb, body, rep, la, neg in alts:
                 cols["lb0"].append(len(items)); cols["lbn"].append(len(lb)); items.extend(lb)
                 cols["b0"].append(len(items)); cols["bn"].append(len(body)); items.extend(body)
@@ -95,7 +94,6 @@ cdef class AffixTokenizer:
                 bk_count.append(len(bk_alts) - start)
         self.bk_first, self.bk_count = np.array(bk_first, np.int32), np.array(bk_count, np.int32)
         self.bk_alts = np.array(bk_alts or [0], np.int32)
-        self.f_first, self.f_count = np.array(f_first, np.int32), np.array(f_count, np.int32)
         self.lb0, self.lbn = np.array(cols["lb0"], np.int32), np.array(cols["lbn"], np.int32)
         self.b0, self.bn = np.array(cols["b0"], np.int32), np.array(cols["bn"], np.int32)
         self.rep, self.la, self.neg = (np.array(cols["rep"], np.int32), np.array(cols["la"], np.int32),
@@ -194,9 +192,9 @@ cdef class AffixTokenizer:
             nbody = self.bn[a]
             if not self.rep[a]:
                 st = n - nbody
-                if st >= lo and (best < 0 or st <= best) and self.match_at(a, s, lo, n, st) == n:
-                    if best < 0 or st < best:
-                        best = st
+                # Only a start left of the best so far changes the length.
+                if st >= lo and (best < 0 or st < best) and self.match_at(a, s, lo, n, st) == n:
+                    best = st
             else:
                 # Fixed items then a greedy run of class k up to the end: the run must cover
                 # s[st + nbody - 1:n]; try starts from the leftmost the trailing run allows.

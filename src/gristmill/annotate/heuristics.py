@@ -669,9 +669,7 @@ def _flat_alternatives(pattern: str, anchor) -> list[tuple]:
 
 def _native_tokenizer():
     """The compiled tokenizer, or None when the extension is not built or the patterns don't fit it."""
-    try:
-        from gristmill import _native
-    except ImportError:
+    if _native_mod is None:
         return None
     from re import _constants as C
     classes: dict[tuple, int] = {}
@@ -694,15 +692,15 @@ def _native_tokenizer():
     unions = [cls(None if s is None else _char_ranges(s)) for s in
               (_SP_PREFIX_FIRST, _SP_SUFFIX_LAST, frozenset() if _SP_SUFFIX_LAST is None else _SP_SUFFIX_LAST_DIGIT,
                _SP_INFIX_CHARS)]
-    return _native.AffixTokenizer([list(c) for c in classes], families, *unions, _SPECIALS, _SP_URL_RE.match,
+    return _native_mod.AffixTokenizer([list(c) for c in classes], families, *unions, _SPECIALS, _SP_URL_RE.match,
                                   _SP_MATCH_BY_FIRST)
 
 
-_NATIVE = _native_tokenizer()
 try:
     from gristmill import _native as _native_mod
 except ImportError:  # not built: the pure-Python paths below give the same results, slower
     _native_mod = None
+_NATIVE = _native_tokenizer()
 
 
 def _tokenize_chunk(ch: str) -> tuple[str, ...]:
