@@ -80,6 +80,23 @@ class FitContext:
     workdir: Path
     workers: int
     log: Callable[[str], None] = print
+    progress: object | None = None  # a gristmill.engine.progress.Progress; None: no display
+    stage: str = ""  # what the engine calls this fit, e.g. "stage 2/3: minhash_dedup fit"
+
+    def track(self, what: str, total: int | None, unit: str = "docs"):
+        """A progress bar for one phase of the fit: ``with ctx.track("signatures", n) as bar:``
+        then ``bar.advance(n, docs=n, nbytes=b)`` as work is done (``bar.report`` is the ``progress``
+        callback of :func:`gristmill.engine.pool.run_tasks`)."""
+        from gristmill.engine.progress import Progress
+
+        prog = self.progress if self.progress is not None else Progress(enabled=False, log=lambda m: None)
+        return prog.task(f"{self.stage}: {what}" if self.stage else what, total, unit)
+
+    def rows(self) -> list[int]:
+        """Rows of each shard (parquet metadata only), e.g. for a progress total."""
+        import pyarrow.parquet as pq
+
+        return [pq.ParquetFile(p).metadata.num_rows for p in self.shards]
 
     def batches(self, columns: list[str], batch_rows: int = 8192) -> Iterator[tuple[int, pa.RecordBatch]]:
         """Yield ``(shard_index, batch)`` over all shards, reading only ``columns``."""

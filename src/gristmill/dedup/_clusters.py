@@ -1,5 +1,5 @@
-"""Shared machinery of the global dedup steps: workdir checkpoints, keep policy, the fitted
-result (what ``annotate`` looks up per document) and the cluster report.
+"""Shared machinery of the global dedup steps: the workdir fingerprint, the id hash, keep policy,
+the fitted result (what ``annotate`` looks up per document) and the cluster report.
 
 The fitted result stores only documents in clusters of two or more, keyed by a 64-bit hash of the
 document id, so a worker's lookup table is proportional to the duplicates, not to the corpus.
@@ -7,7 +7,6 @@ document id, so a worker's lookup table is proportional to the duplicates, not t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -19,51 +18,49 @@ import pyarrow.parquet as pq
 import xxhash
 
 from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.engine.atomic import atomic_save_npy, atomic_write_json, atomic_write_parquet
 from pydantic import model_validator
 
 from gristmill.step import GlobalStep, StepConfig
 
 __all__ = [
     "KEEP", "DUPLICATE", "INDEX_DUPLICATE", "atomic_save_npy", "atomic_write_json", "atomic_write_parquet", "prepare_workdir",
-    "id_hashes", "choose_keepers", "write_result", "ClusterLookup", "cluster_report", "examples", "shard_rows",
+    "workdir_fingerprint", "id_hashes", "choose_keepers", "write_result", "ClusterLookup", "cluster_report", "examples",
+    "shard_rows",
 ]
 
 KEEP, DUPLICATE, INDEX_DUPLICATE = 0, 1, 2
 
 
-def atomic_save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+def workdir_fingerprint(step: str, version: int, config: dict, sources, **extra) -> dict:
+    """What a fitted workdir was made from: the step, its state format ``version``, the settings that
+    change the result, and each input file with its size and mtime (a rewritten input is a new input)."""
+    files = [Path(p) for p in sources]
+    return {"step": step, "version": version, "config": config,
+            "sources": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files], **extra}
 
 
-def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def prepare_workdir(workdir: Path, fingerprint: dict) -> None:
-    """Keep checkpoints only if they were made from the same inputs and config; otherwise start
-    clean, so a resumed fit can never mix state from two different runs."""
+def prepare_workdir(workdir: Path, fingerprint: dict, log=None) -> bool:
+    """Keep checkpoints only if they were made from the same fingerprint; otherwise empty the
+    workdir (private to the step), so a resumed fit can never mix state from two different runs.
+    Returns True when earlier checkpoints are kept."""
     workdir.mkdir(parents=True, exist_ok=True)
     fp = workdir / "fit.json"
+    same = False
     if fp.exists():
         try:
             same = json.loads(fp.read_text()) == fingerprint
         except ValueError:
             same = False
-        if same:
-            return
-        for child in workdir.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    if same:
+        return True
+    children = [c for c in workdir.iterdir() if c.name != "fit.json"]
+    if children and log is not None:
+        log(f"{workdir} holds state for different inputs or settings; refitting")
+    for child in children:
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
     atomic_write_json(fp, fingerprint)
+    return False
 
 
 def shard_rows(paths: list[Path]) -> np.ndarray:
@@ -71,7 +68,8 @@ def shard_rows(paths: list[Path]) -> np.ndarray:
 
 
 def id_hashes(ids) -> np.ndarray:
-    """64-bit hash of each id (nulls hash as "")."""
+    """64-bit hash (xxh3-64 of the UTF-8 id; nulls hash as "") of each id: how every dedup step's
+    fitted state refers to a document, so workers look decisions up without holding the ids."""
     if isinstance(ids, (pa.Array, pa.ChunkedArray)):
         ids = ids.to_pylist()
     h = xxhash.xxh3_64_intdigest

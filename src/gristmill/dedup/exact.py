@@ -7,7 +7,6 @@ every shard at a time, so peak memory is about (documents / partitions) x 40 byt
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -20,11 +19,13 @@ from pydantic import Field
 
 from gristmill.dedup._clusters import (
     DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
-    id_hashes, prepare_workdir, shard_rows, write_result,
+    id_hashes, prepare_workdir, shard_rows, workdir_fingerprint, write_result,
 )
+from gristmill.engine.atomic import atomic_path
 from gristmill.dedup._normalize import normalize_text
 from gristmill.step import FitContext, register
 
+_FORMAT = 1  # bump when the spill/result layout changes, so old workdirs are refitted, not misread
 _ROWS_PER_PARTITION = 4_000_000  # ~160 MB of keys+metadata per partition in phase 2
 
 
@@ -72,6 +73,38 @@ class ExactDedup(ClusterDedupStep):
         k = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64) if raw else np.zeros((0, 2), np.uint64)
         return k[:, 0].copy(), k[:, 1].copy(), valid
 
+    def _spill(self, p: Path, out: Path, first_row: int, need: set, bits: int, parts: int, schema: pa.Schema, bar) -> None:
+        """Phase 1 for one shard: its keys, one IPC record batch per hash-prefix partition."""
+        c = self.config
+        cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
+        chunks = []
+        row = first_row
+        for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
+            hi, lo, valid = self._keys(batch)
+            m = len(batch)
+            length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
+                      if "text" in batch.schema.names else np.zeros(m, np.int64))
+            score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
+                     if c.score_column else np.zeros(m))
+            sel = np.flatnonzero(valid)
+            chunks.append(pa.table({
+                "hi": hi[sel], "lo": lo[sel], "node": np.arange(row, row + m, dtype=np.int64)[sel],
+                "id": batch.column("id").cast(pa.string()).take(pa.array(sel)),
+                "length": length.astype(np.int64)[sel], "score": score[sel],
+            }, schema=schema))
+            row += m
+            bar.report(m)
+        t = pa.concat_tables(chunks) if chunks else schema.empty_table()
+        part = (t["hi"].to_numpy() >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(t), np.int64)
+        order = np.argsort(part, kind="stable")
+        t, part = t.take(pa.array(order)), part[order]
+        bounds = np.searchsorted(part, np.arange(parts + 1))
+        with atomic_path(out) as tmp, pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as w:
+            for q in range(parts):
+                # exactly one batch per partition, empty ones included: batch q <-> partition q
+                tq = t.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q])).combine_chunks()
+                w.write_batch(tq.to_batches()[0] if len(tq) else pa.RecordBatch.from_pylist([], schema=schema))
+
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)
@@ -84,10 +117,7 @@ class ExactDedup(ClusterDedupStep):
             if missing:
                 hint = " (or set key: text)" if "url" in missing else ""
                 raise ValueError(f"{p}: missing column(s) {sorted(missing)} needed by exact_dedup{hint}")
-        prepare_workdir(wd, {
-            "step": self.name, "config": c.model_dump(),
-            "sources": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in shards],
-        })
+        prepare_workdir(wd, workdir_fingerprint(self.name, _FORMAT, c.model_dump(), shards), ctx.log)
         rows = shard_rows(shards) if shards else np.zeros(0, np.int64)
         starts = np.concatenate([[0], np.cumsum(rows)])
         n = int(starts[-1])
@@ -100,39 +130,13 @@ class ExactDedup(ClusterDedupStep):
                             ("length", pa.int64()), ("score", pa.float64())])
 
         # Phase 1: keys per shard, partitioned by hash prefix into one IPC file per shard.
-        for i, p in enumerate(shards):
-            out = spill / f"{i:05d}.arrow"
-            if out.exists():
-                continue
-            cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
-            chunks = []
-            row = int(starts[i])
-            for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
-                hi, lo, valid = self._keys(batch)
-                m = len(batch)
-                length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
-                          if "text" in batch.schema.names else np.zeros(m, np.int64))
-                score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
-                         if c.score_column else np.zeros(m))
-                sel = np.flatnonzero(valid)
-                chunks.append(pa.table({
-                    "hi": hi[sel], "lo": lo[sel], "node": np.arange(row, row + m, dtype=np.int64)[sel],
-                    "id": batch.column("id").cast(pa.string()).take(pa.array(sel)),
-                    "length": length.astype(np.int64)[sel], "score": score[sel],
-                }, schema=schema))
-                row += m
-            t = pa.concat_tables(chunks) if chunks else schema.empty_table()
-            part = (t["hi"].to_numpy() >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(t), np.int64)
-            order = np.argsort(part, kind="stable")
-            t, part = t.take(pa.array(order)), part[order]
-            bounds = np.searchsorted(part, np.arange(parts + 1))
-            tmp = out.with_name(out.name + ".tmp")
-            with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as w:
-                for q in range(parts):
-                    # exactly one batch per partition, empty ones included: batch q <-> partition q
-                    tq = t.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q])).combine_chunks()
-                    w.write_batch(tq.to_batches()[0] if len(tq) else pa.RecordBatch.from_pylist([], schema=schema))
-            os.replace(tmp, out)
+        with ctx.track("hashing", n) as bar:
+            for i, p in enumerate(shards):
+                out = spill / f"{i:05d}.arrow"
+                if out.exists():
+                    bar.report(int(rows[i]))
+                    continue
+                self._spill(p, out, int(starts[i]), need, bits, parts, schema, bar)
 
         # Phase 2: per partition, group equal keys and pick the kept copy.
         gdir = wd / "groups"

@@ -16,8 +16,6 @@ touches counts towards the process's RSS for as long as the map lives.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +26,10 @@ from pydantic import Field, field_validator
 
 from gristmill.dedup._clusters import (
     DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_save_npy, atomic_write_json, atomic_write_parquet,
-    choose_keepers, cluster_report, examples, id_hashes, prepare_workdir, write_result,
+    choose_keepers, cluster_report, examples, id_hashes, prepare_workdir, workdir_fingerprint, write_result,
 )
+from gristmill.engine.atomic import atomic_path
+from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
 from gristmill.dedup._unionfind import connected_components
@@ -60,6 +60,7 @@ def _sign_source(args: tuple) -> None:
             if score_column else np.zeros(len(batch))
         )
         ids.append(batch.column("id"))
+        report(len(batch))
     k = np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)
     atomic_save_npy(out.with_suffix(".keys.npy"), np.ascontiguousarray(k.T))
     id_arr = pa.concat_arrays([i.cast(pa.string()) for i in ids]) if ids else pa.array([], pa.string())
@@ -180,11 +181,8 @@ class MinHashDedup(ClusterDedupStep):
                 raise ValueError(f"{p}: missing column(s) {sorted(need - names)} needed by minhash_dedup")
         data_against, index_dirs = self._resolve_against()
         sources = shards + data_against
-        prepare_workdir(wd, {
-            "step": self.name, "version": _NORM_VERSION, "config": c.model_dump(),
-            "sources": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in sources],
-            "index_dirs": [str(p) for p in index_dirs],
-        })
+        prepare_workdir(wd, workdir_fingerprint(self.name, _NORM_VERSION, c.model_dump(), sources,
+                                                index_dirs=[str(p) for p in index_dirs]), ctx.log)
         sig_dir = wd / "sig"
         sig_dir.mkdir(exist_ok=True)
         outs = [sig_dir / (f"{i:05d}" if i < len(shards) else f"against_{i - len(shards):05d}") for i in range(len(sources))]
@@ -196,13 +194,10 @@ class MinHashDedup(ClusterDedupStep):
         ]
         if todo:
             ctx.log(f"minhash_dedup: signatures for {len(todo)} of {len(sources)} files")
-            if ctx.workers > 1 and len(todo) > 1:
-                with mp.get_context("spawn").Pool(min(ctx.workers, len(todo))) as pool:
-                    for _ in pool.imap_unordered(_sign_source, todo):
-                        pass
-            else:
-                for t in todo:
-                    _sign_source(t)
+            n_todo = sum(pq.ParquetFile(t[0]).metadata.num_rows for t in todo)
+            with ctx.track("signatures", n_todo) as bar:
+                for _ in run_tasks(_sign_source, todo, ctx.workers, progress=bar.report):
+                    pass
 
         counts = np.array([pq.ParquetFile(o.with_suffix(".meta.parquet")).metadata.num_rows for o in outs], np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)])
@@ -229,22 +224,24 @@ class MinHashDedup(ClusterDedupStep):
         del has_sig
         todo_bands = [j for j in range(c.bands) if not (edge_dir / f"band_{j:03d}.npy").exists()]
         buf = np.empty(n_total, np.uint64) if todo_bands else None  # one band's keys, reused
-        for j in todo_bands:
-            _read_band(key_files, j, buf)
-            keys = buf if node is None else buf[node]
-            order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
-            ks = keys[order]
-            del keys  # peak: keys, order and sorted keys, 24 bytes per document
-            # A bucket's first document (the smallest node) gets an edge to each later one. Only
-            # the repeats are materialized (few); their bucket's start is found by binary search.
-            dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
-            first = np.searchsorted(ks, ks[dup], side="left")
-            del ks
-            a, b = order[first], order[dup]
-            del order
-            if node is not None:
-                a, b = node[a], node[b]
-            atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
+        with ctx.track("LSH bands", len(todo_bands), "bands") as bar:
+            for j in todo_bands:
+                _read_band(key_files, j, buf)
+                keys = buf if node is None else buf[node]
+                order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
+                ks = keys[order]
+                del keys  # peak: keys, order and sorted keys, 24 bytes per document
+                # A bucket's first document (the smallest node) gets an edge to each later one. Only
+                # the repeats are materialized (few); their bucket's start is found by binary search.
+                dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
+                first = np.searchsorted(ks, ks[dup], side="left")
+                del ks
+                a, b = order[first], order[dup]
+                del order
+                if node is not None:
+                    a, b = node[a], node[b]
+                atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
+                bar.advance(1)
         del buf
 
         # Phase 3: unique candidate pairs; exact Jaccard of each pair (optional).
@@ -413,24 +410,20 @@ class MinHashDedup(ClusterDedupStep):
             has_sig = pq.read_table(o.with_suffix(".meta.parquet"), columns=["has_sig"])["has_sig"].to_numpy()
             sels.append(keep_mask[starts[i] : starts[i + 1]] & has_sig)
         n_sel = int(sum(int(s.sum()) for s in sels))
-        tmp = d / "keys.npy.tmp.npy"
         # Band-major like the shards' key files, appended band by band with plain writes: a
         # writable memory map would keep every page written (8 bytes x bands per kept document)
         # resident in this process until it is closed.
         header = np.lib.format.header_data_from_array_1_0(np.empty((0, 0), np.uint64))
         header["shape"] = (c.bands, n_sel)
-        with open(tmp, "wb") as f:
+        with atomic_path(d / "keys.npy") as tmp, open(tmp, "wb") as f:
             np.lib.format.write_array_header_1_0(f, header)
             for j in range(c.bands):
                 for o, s in zip(outs, sels):
                     f.write(_band(o.with_suffix(".keys.npy"), j)[s].tobytes())
-        os.replace(tmp, d / "keys.npy")
-        tmp = d / "ids.parquet.tmp"
-        with pq.ParquetWriter(tmp, pa.schema([("id", pa.string())])) as w:
+        with atomic_path(d / "ids.parquet") as tmp, pq.ParquetWriter(tmp, pa.schema([("id", pa.string())])) as w:
             for o, s in zip(outs, sels):
                 ids = pq.read_table(o.with_suffix(".meta.parquet"), columns=["id"])["id"].combine_chunks()
                 w.write_table(pa.table({"id": ids.filter(pa.array(s))}))
-        os.replace(tmp, d / "ids.parquet")
         atomic_write_json(d / INDEX_MARKER, {
             "ngram": c.ngram, "bands": c.bands, "rows": c.rows, "seed": c.seed, "version": _NORM_VERSION,
             "documents": n_sel,

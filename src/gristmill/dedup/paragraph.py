@@ -17,12 +17,9 @@ rather than by the corpus. The price is one spill of 28 bytes per unit to ``work
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +31,9 @@ import xxhash
 from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, texts, with_column
+from gristmill.dedup._clusters import id_hashes, prepare_workdir, workdir_fingerprint
+from gristmill.engine.atomic import atomic_save_npy
+from gristmill.engine.pool import report, run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
 __all__ = ["ParagraphDedup", "split_units"]
@@ -83,27 +83,24 @@ def _unit_hashes(text: str, unit: str, min_chars: int) -> list[tuple[int, int, i
     return out
 
 
-def _doc_key(doc_id: str) -> int:
-    return xxhash.xxh3_64_intdigest(doc_id.encode())
-
-
-def _spill_shard(shard_index: int, path: str, out: str, unit: str, min_chars: int, batch_rows: int) -> int:
+def _spill_shard(args: tuple) -> int:
     """Hash every unit of one shard and write them sorted by hash (to a temp name, then rename,
     so a killed run never leaves a half file that looks finished)."""
+    shard_index, path, out, unit, min_chars, batch_rows = args
     parts = []
     row = 0
     pf = pq.ParquetFile(path)
     for batch in pf.iter_batches(batch_size=batch_rows, columns=["id", "text"]):
         ids = batch.column(0).to_pylist()
         txts = pc.fill_null(batch.column(1), "").to_pylist()
+        keys = id_hashes(ids)
         h, doc, ordn, pos = [], [], [], []
-        for doc_id, text in zip(ids, txts):
+        for k, text in zip(keys.tolist(), txts):
             o = (shard_index << _ROW_BITS) | row
             row += 1
             units = _unit_hashes(text, unit, min_chars)
             if not units:
                 continue
-            k = _doc_key(doc_id or "")
             for p, hv, _, _ in units:
                 h.append(hv)
                 pos.append(p)
@@ -113,11 +110,10 @@ def _spill_shard(shard_index: int, path: str, out: str, unit: str, min_chars: in
             a = np.empty(len(h), dtype=_SPILL_DTYPE)
             a["h"], a["doc"], a["ord"], a["pos"] = h, doc, ordn, pos
             parts.append(a)
+        report(len(batch))
     arr = np.concatenate(parts) if parts else np.empty(0, dtype=_SPILL_DTYPE)
     arr = arr[np.argsort(arr["h"], kind="stable")]
-    tmp = out + ".tmp.npy"
-    np.save(tmp, arr)
-    os.replace(tmp, out)
+    atomic_save_npy(Path(out), arr)
     return len(arr)
 
 
@@ -178,21 +174,12 @@ class ParagraphDedup(GlobalStep):
 
     # -- fit ------------------------------------------------------------------------------------
 
-    def _fingerprint(self, ctx: FitContext) -> dict:
-        cfg = self.config.model_dump(exclude={"memory_mb"})
-        return {"format": _FORMAT, "config": cfg, "shards": [str(p) for p in ctx.shards]}
-
     def fit(self, ctx: FitContext) -> None:
         wd = Path(ctx.workdir)
-        wd.mkdir(parents=True, exist_ok=True)
-        meta_path = wd / "meta.json"
-        fp = self._fingerprint(ctx)
-        if meta_path.exists() and json.loads(meta_path.read_text()) != fp:
-            # A workdir from another config or input would silently give wrong answers: start over.
-            ctx.log(f"paragraph_dedup: {wd} holds state for different inputs or config; refitting")
-            for child in wd.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        meta_path.write_text(json.dumps(fp))
+        # A workdir from another config or input would silently give wrong answers: start over.
+        # (memory_mb changes how the count is partitioned, not its result.)
+        prepare_workdir(wd, workdir_fingerprint(self.name, _FORMAT, self.config.model_dump(exclude={"memory_mb"}), ctx.shards),
+                        ctx.log)
         if (wd / "state.npy").exists():
             self.bind(wd)
             return
@@ -209,12 +196,10 @@ class ParagraphDedup(GlobalStep):
         ]
         if args:
             ctx.log(f"paragraph_dedup: hashing {len(args)} of {len(spills)} shards")
-            if ctx.workers > 1 and len(args) > 1:
-                with ProcessPoolExecutor(max_workers=min(ctx.workers, len(args))) as pool:
-                    list(pool.map(_spill_shard, *zip(*args)))
-            else:
-                for a in args:
-                    _spill_shard(*a)
+            rows = ctx.rows()
+            with ctx.track("hashing units", sum(rows[i] for i in todo)) as bar:
+                for _ in run_tasks(_spill_shard, args, ctx.workers, progress=bar.report):
+                    pass
 
         total = sum(np.load(f, mmap_mode="r").shape[0] for f in spills)
         # Each partition is loaded, copied and sorted: ~3x its spill size in memory.
@@ -225,19 +210,16 @@ class ParagraphDedup(GlobalStep):
         step = (1 << 64) // n_parts
         ctx.log(f"paragraph_dedup: counting {total} units in {n_parts} hash range(s)")
         results = []
-        for p in range(n_parts):
-            out = part_dir / f"part_{p:06d}.npy"
-            if not out.exists():
-                hi = None if p == n_parts - 1 else (p + 1) * step
-                dup = _count_range(spills, p * step, hi, self.config.min_occurrences)
-                tmp = part_dir / f"part_{p:06d}.tmp.npy"
-                np.save(tmp, dup)
-                os.replace(tmp, out)
-            results.append(np.load(out))
+        with ctx.track("counting", n_parts, "hash ranges") as bar:
+            for p in range(n_parts):
+                out = part_dir / f"part_{p:06d}.npy"
+                if not out.exists():
+                    hi = None if p == n_parts - 1 else (p + 1) * step
+                    atomic_save_npy(out, _count_range(spills, p * step, hi, self.config.min_occurrences))
+                results.append(np.load(out))
+                bar.advance(1)
         state = np.concatenate(results) if results else np.empty(0, dtype=_SPILL_DTYPE)
-        tmp = wd / "state.tmp.npy"
-        np.save(tmp, state)
-        os.replace(tmp, wd / "state.npy")
+        atomic_save_npy(wd / "state.npy", state)
         # Spills are only needed to finish the count; the state above is the fitted result.
         shutil.rmtree(spill_dir, ignore_errors=True)
         shutil.rmtree(wd / "parts", ignore_errors=True)
@@ -257,7 +239,7 @@ class ParagraphDedup(GlobalStep):
         dups = self._state()
         unit, min_chars = self.config.unit, self.config.min_unit_chars
         docs = texts(table)
-        ids = table.column("id").to_pylist()
+        keys = id_hashes(table.column("id"))
         units = [_unit_hashes(t, unit, min_chars) for t in docs]
         removed, frac = np.zeros(len(table), np.int32), np.zeros(len(table), np.float32)
         # One vectorised lookup for the whole batch; only documents with a hit are rewritten.
@@ -274,7 +256,7 @@ class ParagraphDedup(GlobalStep):
             a, b = starts[r], starts[r + 1]
             first = dups[idx[a:b]]
             pos = np.fromiter((u[0] for u in units[r]), np.int64, count=b - a)
-            drop = hit[a:b] & ~((first["doc"] == _doc_key(ids[r] or "")) & (first["pos"] == pos))
+            drop = hit[a:b] & ~((first["doc"] == keys[r]) & (first["pos"] == pos))
             if not drop.any():
                 continue
             text, pieces, cursor = docs[r], [], 0

@@ -35,10 +35,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xxhash
 from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.dedup._clusters import id_hashes, workdir_fingerprint
+from gristmill.engine.atomic import atomic_save_npy, atomic_write_json, atomic_write_parquet
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
 __all__ = ["SemanticDedup", "load_embedder", "DEFAULT_MODEL"]
@@ -237,7 +238,7 @@ class SemanticDedup(GlobalStep):
 
     def _invalidate_changed_stages(self, ctx: FitContext, wd: Path) -> None:
         cfg = self.config.model_dump()
-        want, acc = {}, {"format": _FORMAT, "shards": [str(p) for p in ctx.shards]}
+        want, acc = {}, workdir_fingerprint(self.name, _FORMAT, {}, ctx.shards)
         for stage, keys, _ in self._STAGES:
             acc = {**acc, **{k: cfg[k] for k in keys}}
             want[stage] = acc
@@ -252,31 +253,37 @@ class SemanticDedup(GlobalStep):
                     shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         if have and have != want:
             ctx.log(f"semantic_dedup: settings changed since the last fit in {wd}; redoing the affected stages")
-        meta.write_text(json.dumps(want))
+        atomic_write_json(meta, want)
 
     def _embed(self, ctx: FitContext, wd: Path) -> list[str]:
         cfg = self.config
         emb_dir = wd / "emb"
         emb_dir.mkdir(exist_ok=True)
         chunks, model, done_rows, new_rows = [], None, 0, 0
-        for si, path in enumerate(ctx.shards):
-            pf = pq.ParquetFile(path)
-            for ci, batch in enumerate(pf.iter_batches(batch_size=_CHUNK_ROWS, columns=["id", "text"])):
-                name = f"{si:06d}_{ci:06d}"
-                chunks.append(name)
-                if (emb_dir / f"{name}.npy").exists():
-                    done_rows += batch.num_rows
-                    continue
-                if model is None:
-                    model = self._model(threads=ctx.workers)
-                txt = pc.fill_null(batch.column(1), "").to_pylist()
-                e = embed_texts(model, txt, cfg.batch_size, cfg.max_tokens) if txt else np.zeros((0, 384), np.float32)
-                pq.write_table(pa.table({"id": batch.column(0)}), emb_dir / f"{name}.ids.parquet")
-                tmp = emb_dir / f"{name}.tmp.npy"
-                np.save(tmp, e.astype(np.float16))
-                # The .npy is the checkpoint, so it is renamed last, after its ids exist.
-                os.replace(tmp, emb_dir / f"{name}.npy")
-                new_rows += batch.num_rows
+        # Embedding is the slow part (minutes on a CPU): the bar moves every few model batches.
+        step = cfg.batch_size * 8
+        with ctx.track("embedding", sum(ctx.rows())) as bar:
+            for si, path in enumerate(ctx.shards):
+                pf = pq.ParquetFile(path)
+                for ci, batch in enumerate(pf.iter_batches(batch_size=_CHUNK_ROWS, columns=["id", "text"])):
+                    name = f"{si:06d}_{ci:06d}"
+                    chunks.append(name)
+                    if (emb_dir / f"{name}.npy").exists():
+                        done_rows += batch.num_rows
+                        bar.report(batch.num_rows)
+                        continue
+                    if model is None:
+                        model = self._model(threads=ctx.workers)
+                    txt = pc.fill_null(batch.column(1), "").to_pylist()
+                    parts = []
+                    for a in range(0, len(txt), step):
+                        parts.append(embed_texts(model, txt[a : a + step], cfg.batch_size, cfg.max_tokens))
+                        bar.report(len(parts[-1]), sum(len(t) for t in txt[a : a + step]))
+                    e = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+                    atomic_write_parquet(emb_dir / f"{name}.ids.parquet", pa.table({"id": batch.column(0)}))
+                    # The .npy is the checkpoint, so it is renamed last, after its ids exist.
+                    atomic_save_npy(emb_dir / f"{name}.npy", e.astype(np.float16))
+                    new_rows += batch.num_rows
         ctx.log(f"semantic_dedup: embedded {new_rows} documents ({done_rows} from checkpoints)")
         return chunks
 
@@ -302,9 +309,7 @@ class SemanticDedup(GlobalStep):
             if len(sel):
                 parts.append(np.load(wd / "emb" / f"{name}.npy", mmap_mode="r")[sel].astype(np.float32))
         cent = spherical_kmeans(np.concatenate(parts), k, self.config.seed)
-        tmp = wd / "centroids.tmp.npy"
-        np.save(tmp, cent)
-        os.replace(tmp, path)
+        atomic_save_npy(path, cent)
         ctx.log(f"semantic_dedup: k-means with {k} clusters on {m} of {n} documents")
         return cent
 
@@ -361,9 +366,7 @@ class SemanticDedup(GlobalStep):
                 r["doc"], r["root"], r["sim"], r["grouped"] = members, members[root], sim, grouped
                 rows.append(r)
             res = np.concatenate(rows) if rows else np.empty(0, dtype=_GROUP_DTYPE)
-            tmp = gdir / f"block_{b0 // _CLUSTERS_PER_BLOCK:06d}.tmp.npy"
-            np.save(tmp, res)
-            os.replace(tmp, out)
+            atomic_save_npy(out, res)
 
     @staticmethod
     def _gather(mmaps, offsets, members: np.ndarray) -> np.ndarray:
@@ -391,7 +394,7 @@ class SemanticDedup(GlobalStep):
             sim[r["doc"]] = np.where(np.isfinite(r["sim"]), r["sim"], np.nan)
         group = pc.take(ids, pa.array(np.where(root >= 0, root, 0))) if n else pa.array([], pa.string())
         group = pc.if_else(pa.array(root >= 0), group, pa.nulls(n, pa.string()))
-        keys = np.fromiter((xxhash.xxh3_64_intdigest((s or "").encode()) for s in ids.to_pylist()), np.uint64, count=n)
+        keys = id_hashes(ids)
         if len(np.unique(keys)) != n:
             ctx.log("semantic_dedup: document ids are not unique; rows sharing an id share one annotation")
         st = pa.table({
@@ -401,9 +404,7 @@ class SemanticDedup(GlobalStep):
             "similarity": pa.array(sim, pa.float32(), from_pandas=True),
         })
         st = st.take(pa.array(np.argsort(keys, kind="stable")))
-        tmp = wd / "state.tmp.parquet"
-        pq.write_table(st, tmp)
-        os.replace(tmp, wd / "state.parquet")
+        atomic_write_parquet(wd / "state.parquet", st)
         dups = int(pc.sum(pc.and_(pc.is_valid(group), pc.not_equal(group, ids))).as_py() or 0)
         ctx.log(f"semantic_dedup: {dups} of {n} documents are semantic duplicates (threshold {self.config.threshold})")
 
@@ -420,7 +421,7 @@ class SemanticDedup(GlobalStep):
     def annotate(self, table: pa.Table) -> pa.Table:
         keys, st = self._state()
         ids = table.column("id").to_pylist()
-        q = np.fromiter((xxhash.xxh3_64_intdigest((s or "").encode()) for s in ids), np.uint64, count=len(ids))
+        q = id_hashes(ids)
         idx = np.searchsorted(keys, q)
         found = idx < len(keys)
         found[found] = keys[idx[found]] == q[found]

@@ -10,23 +10,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import multiprocessing as mp
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.engine.atomic import atomic_write_text, tmp_path
+from gristmill.engine.manifest import RunDir
+from gristmill.engine.pool import WorkerDied, report, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
+from gristmill.engine.progress import Progress
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import InputSpec, Recipe
 from gristmill.step import FitContext, GlobalStep, Step
@@ -36,10 +35,6 @@ COMPRESSION = "zstd"
 
 class LedgerMismatch(RuntimeError):
     """input != kept + rejected + quarantined: a bug, never an acceptable outcome."""
-
-
-class WorkerDied(RuntimeError):
-    pass
 
 
 @dataclass
@@ -78,27 +73,13 @@ class ShardResult:
 # ---------------------------------------------------------------------------------------------
 # Worker side
 
-_PROGRESS = None
-
-
-def _worker_init(queue) -> None:
-    global _PROGRESS
-    _PROGRESS = queue
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    try:  # die with the parent instead of finishing shards nobody waits for (Linux)
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
-    except Exception:  # noqa: BLE001 - best effort on other platforms
-        pass
-
 
 class _Writer:
     """A parquet file written under a temporary name, created on first rows, renamed on close."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = tmp_path(path)
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
@@ -146,7 +127,7 @@ class _ShardRunner:
         self.sid = sid
         self.res = ShardResult()
         self.qpath = root / "quarantine" / f"{sid}.jsonl"
-        self.qtmp = self.qpath.with_name(f".{self.qpath.name}.{os.getpid()}.tmp")
+        self.qtmp = tmp_path(self.qpath)
         self.qfh = None
 
     # -- outputs
@@ -168,13 +149,6 @@ class _ShardRunner:
             step_name = label.split("@")[0]
             table = table.append_column("reject_step", pa.array([step_name] * table.num_rows, pa.string()))
             w.write(table.append_column("reject_reason", pc.binary_join_element_wise(pa.scalar(step_name + "/"), reasons.cast(pa.string()), "")))
-
-    def progress(self, docs: int, nbytes: int) -> None:
-        if _PROGRESS is not None:
-            try:
-                _PROGRESS.put_nowait((docs, nbytes))
-            except Exception:  # noqa: BLE001 - progress is never worth failing a shard
-                pass
 
     # -- the work
     def source(self):
@@ -203,7 +177,9 @@ class _ShardRunner:
                 self.reject(table, "read@rd", pa.array([item.reject_reason] * table.num_rows, pa.string()))
             else:
                 self.apply(table, 0)
-            self.progress(table.num_rows, nbytes)
+            # WARC records carry their payload in ``html`` until extraction: count it for the rate
+            report(table.num_rows, nbytes + (int(pc.sum(pc.binary_length(table.column("html"))).as_py() or 0)
+                                             if "html" in table.column_names else 0))
         self.kept.close()
         for w in self.rejected.values():
             w.close()
@@ -310,43 +286,6 @@ def split_stages(steps: list[Step]) -> list[tuple[int, list[Step]]]:
     return stages
 
 
-class Progress:
-    """A rich bar on a terminal; a plain log line every few seconds elsewhere (CI logs)."""
-
-    def __init__(self, enabled: bool | None, log: Callable[[str], None]):
-        self.tty = sys.stderr.isatty() if enabled is None else enabled
-        self.log = log
-        self.bar = None
-
-    def start(self, label: str, total_shards: int) -> None:
-        self.label, self.total, self.done, self.docs, self.nbytes = label, total_shards, 0, 0, 0
-        self.t0 = self.last = time.monotonic()
-        if self.tty:
-            from rich.progress import BarColumn, Progress as RP, TextColumn, TimeRemainingColumn
-
-            self.bar = RP(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} shards"),
-                          TextColumn("{task.fields[docs]:,} docs  {task.fields[mbs]:.1f} MB/s"), TimeRemainingColumn(), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(label, total=total_shards, docs=0, mbs=0.0)
-
-    def update(self, docs: int = 0, nbytes: int = 0, shards: int = 0) -> None:
-        self.docs += docs
-        self.nbytes += nbytes
-        self.done += shards
-        now = time.monotonic()
-        mbs = self.nbytes / 1e6 / max(now - self.t0, 1e-6)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done, docs=self.docs, mbs=mbs)
-        elif now - self.last >= 5:
-            self.last = now
-            self.log(f"{self.label}: {self.done}/{self.total} shards, {self.docs:,} docs, {mbs:.1f} MB/s")
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
 def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | None = None, fresh: bool = False,
         progress: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
     """Run ``recipe``; returns the summary (also written to ``OUT/summary.json``)."""
@@ -368,7 +307,8 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         shards = plan_shards(recipe.inputs, recipe.output.shard_mb << 20)
         atomic_write_text(plan_file, json.dumps([s.__dict__ for s in shards]))
     if resumed:
-        log(f"{out}: resuming ({sum(1 for _ in rd.manifest.glob('s*-*.json'))} shard units already done)")
+        log(f"{out}: resuming ({sum(1 for _ in rd.manifest.glob('s*-*.json'))} shard units already done"
+            + (f"; removed {len(rd.stale_temps)} temporary files of the interrupted run)" if rd.stale_temps else ")"))
 
     steps = recipe.build_steps()
     stages = split_stages(steps)
@@ -387,8 +327,9 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
             if rd.done(unit) is None:
                 t0 = time.perf_counter()
                 inputs = [prev_dir / f"{s.shard_id}.parquet" for s in shards if (prev_dir / f"{s.shard_id}.parquet").exists()]
-                log(f"fitting {g.name} on {len(inputs)} shards")
-                g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log))
+                label = f"stage {k + 1}/{len(stages)}: {g.name} fit"
+                log(f"{label} on {len(inputs)} shards")
+                g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log, progress=prog, stage=label))
                 rd.mark_done(unit, {"seconds": time.perf_counter() - t0})
             fit_seconds[g.name] = rd.done(unit)["seconds"]
             g.bind(workdir)
@@ -401,10 +342,15 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
                                    in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
-        prog.start(f"stage {k + 1}/{len(stages)}", len(shards))
-        prog.update(shards=len(shards) - len(tasks))
+        names = ", ".join((["read"] if k == 0 else []) + [st.name for st in ssteps])
+        if k > 0:  # rows are known from the previous stage's files: the bar moves per batch, within a shard
+            total = sum(pq.ParquetFile(t.in_path).metadata.num_rows for t in tasks if os.path.exists(t.in_path))
+            prog.start(f"stage {k + 1}/{len(stages)}: {names}", total, "docs", shards=len(shards))
+        else:
+            prog.start(f"stage {k + 1}/{len(stages)}: {names}", len(shards), "shards", shards=len(shards))
+        prog.advance(0 if k > 0 else len(shards) - len(tasks), shards=len(shards) - len(tasks))
         try:
-            _execute(tasks, workers, prog)
+            _execute(tasks, workers, prog, by_docs=k > 0)
         finally:
             prog.stop()
 
@@ -417,43 +363,12 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
     return summary
 
 
-def _execute(tasks: list[ShardTask], workers: int, prog: Progress) -> None:
-    if not tasks:
-        return
-    if workers == 1 or len(tasks) == 1:
-        global _PROGRESS
+def _execute(tasks: list[ShardTask], workers: int, prog: Progress, by_docs: bool) -> None:
+    def moved(docs: int, nbytes: int) -> None:
+        prog.advance(docs if by_docs else 0, docs=docs, nbytes=nbytes)
 
-        class _Direct:  # in-process: batches update the bar directly
-            def put_nowait(self, item):
-                prog.update(docs=item[0], nbytes=item[1])
-
-        _PROGRESS = _Direct()
-        try:
-            for t in tasks:
-                run_shard(t)
-                prog.update(shards=1)
-        finally:
-            _PROGRESS = None
-        return
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init, initargs=(queue,)) as ex:
-        pending = {ex.submit(run_shard, t) for t in tasks}
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    docs, nbytes = queue.get_nowait()
-                except Exception:  # noqa: BLE001 - queue.Empty
-                    break
-                prog.update(docs=docs, nbytes=nbytes)
-            for f in done:
-                try:
-                    f.result()
-                except BrokenProcessPool:
-                    raise WorkerDied("a worker process died (killed, or out of memory); finished shards are saved: "
-                                     "run the same command again to resume") from None
-                prog.update(shards=1)
+    for _ in run_tasks(run_shard, tasks, workers, progress=moved):
+        prog.advance(0 if by_docs else 1, shards=1)
 
 
 def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[Step], stages, fit_seconds) -> dict:

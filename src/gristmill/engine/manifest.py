@@ -8,23 +8,16 @@ file under a final name.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
+
+from gristmill.engine.atomic import atomic_write_text, clean_stale_temps
+
+__all__ = ["RecipeChanged", "RunDir", "atomic_write_text"]
 
 
 class RecipeChanged(RuntimeError):
     pass
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp")
 
 
 class RunDir:
@@ -35,6 +28,7 @@ class RunDir:
         self.rejected = self.root / "rejected"
         self.quarantine = self.root / "quarantine"
         self.work = self.root / "_work"
+        self.stale_temps: list[Path] = []
 
     def prepare(self, fingerprint: str, fresh: bool) -> bool:
         """Create or reopen the run directory. Returns True when resuming a started run."""
@@ -48,6 +42,8 @@ class RunDir:
                     raise RecipeChanged(
                         f"{self.root} holds the output of a different recipe (fingerprint {old}, this one {fingerprint}); "
                         "use another output path, or --fresh to delete it and start over")
+                # a killed run's workers leave truncated files under temporary names; nothing will finish them
+                self.stale_temps = clean_stale_temps(self.root)
                 return True
             else:
                 raise RecipeChanged(f"{self.root} exists and is not a gristmill run directory; choose an empty output path or pass --fresh")

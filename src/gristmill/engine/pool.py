@@ -1,0 +1,149 @@
+"""The one worker pool: used by the engine for shards and by every global step that fans out.
+
+What it guarantees, and why each matters for "kill it at any point and run the same command again":
+
+- **A dead worker stops the run with a clear error.** ``concurrent.futures.ProcessPoolExecutor``
+  watches every worker's sentinel, so a worker killed by the OOM killer or a user surfaces at once
+  (``multiprocessing.Pool`` silently replaces it and waits forever for its lost task). The
+  ``BrokenProcessPool`` becomes :class:`WorkerDied`, whose message says to run the command again.
+- **Workers die with the parent.** Each worker asks the kernel for ``PR_SET_PDEATHSIG`` (Linux), so
+  a parent killed with SIGKILL does not leave workers finishing tasks nobody waits for.
+- **Nothing to leak.** Workers are forked: with the fork start method CPython unlinks its
+  semaphores at once and never starts a ``resource_tracker``, so a killed parent leaves no tracker
+  process and no "leaked semaphore objects" warning (the spawn start method registers every
+  semaphore with a tracker process that outlives the parent).
+- **Ctrl-C stops now.** Workers ignore SIGINT (the terminal sends it to the whole process group);
+  the parent, on KeyboardInterrupt or any error, cancels queued tasks and kills the running
+  workers instead of letting them finish. Unfinished tasks are simply not marked done, and their
+  temporary files are removed on resume (:func:`gristmill.engine.atomic.clean_stale_temps`).
+- **Progress from inside a task.** A task calls :func:`report` (documents, bytes) as it goes; the
+  parent passes the figures to its ``progress`` callback, so a bar moves within one big task.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Iterable, Iterator, TypeVar
+
+__all__ = ["WorkerDied", "run_tasks", "report"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+RESUME_HINT = "finished work is saved: run the same command again to resume"
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without finishing its task (killed, or out of memory)."""
+
+
+_REPORT: Callable[[int, int], None] | None = None
+
+
+def report(docs: int = 0, nbytes: int = 0) -> None:
+    """Tell the parent's progress display that this task got through ``docs`` documents / ``nbytes``
+    bytes. A no-op outside :func:`run_tasks`; never raises (progress is never worth failing work)."""
+    r = _REPORT
+    if r is not None:
+        try:
+            r(docs, nbytes)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _die_with_parent(parent: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: best effort
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_init(parent: int, queue, initializer, initargs) -> None:
+    global _REPORT
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    _die_with_parent(parent)
+    queue.cancel_join_thread()  # a worker's exit never waits on undelivered progress
+    _REPORT = lambda d, b: queue.put_nowait((d, b))  # noqa: E731
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _kill(ex: ProcessPoolExecutor) -> None:
+    """Stop now: drop queued tasks, SIGKILL the workers (their half-written files are temp names)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.kill()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    for p in procs:
+        p.join(5)
+
+
+def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
+              progress: Callable[[int, int], None] | None = None,
+              initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[R]:
+    """Run ``fn`` on each item in up to ``workers`` processes; yield results as tasks finish (in
+    completion order). With one worker or one item everything runs in this process.
+
+    ``fn`` and the items must be picklable. An exception in a task stops the pool and propagates;
+    a worker that dies raises :class:`WorkerDied`.
+    """
+    global _REPORT
+    items = list(items)
+    if not items:
+        return
+    if workers <= 1 or len(items) == 1:
+        prev, _REPORT = _REPORT, progress
+        try:
+            if initializer is not None:
+                initializer(*initargs)
+            for it in items:
+                yield fn(it)
+        finally:
+            _REPORT = prev
+        return
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+
+    def drain() -> None:
+        while True:
+            try:
+                d, b = queue.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                return
+            if progress is not None:
+                progress(d, b)
+
+    ex = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=ctx, initializer=_worker_init,
+                             initargs=(os.getpid(), queue, initializer, initargs))
+    clean = False
+    try:
+        pending = {ex.submit(fn, it) for it in items}
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            drain()
+            for f in done:
+                try:
+                    res = f.result()
+                except BrokenProcessPool:
+                    raise WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}") from None
+                yield res
+        drain()
+        clean = True
+    finally:
+        if clean:
+            ex.shutdown(wait=True)
+        else:  # an error, Ctrl-C, or the consumer stopped early: do not wait for the rest
+            _kill(ex)
+        queue.close()
+        queue.join_thread()
