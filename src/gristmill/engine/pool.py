@@ -128,7 +128,10 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
                              initargs=(os.getpid(), queue, initializer, initargs))
     clean = False
     try:
-        pending = {ex.submit(fn, it) for it in items}
+        try:  # a worker can die while tasks are still being submitted, too
+            pending = {ex.submit(fn, it) for it in items}
+        except BrokenProcessPool:
+            raise WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}") from None
         while pending:
             done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             drain()

@@ -7,6 +7,7 @@ step never sits behind one silent line.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ from typing import Callable, Iterator
 
 __all__ = ["Progress"]
 
-LOG_EVERY = 5.0  # seconds between plain log lines when not on a terminal
+# Seconds between plain log lines when not on a terminal: often enough to show a run is alive,
+# rarely enough not to flood a CI log. GRISTMILL_PROGRESS_EVERY overrides it (0: every update).
+LOG_EVERY = float(os.environ.get("GRISTMILL_PROGRESS_EVERY", "5"))
 
 
 class Progress:

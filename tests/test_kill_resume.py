@@ -1,0 +1,143 @@
+"""Kill and resume: every way of killing a run, inside the global steps and the shard stages,
+then the same command again must give exactly the uninterrupted output, with no hang, no orphan
+process and no leftover temporary file. (The full 20-run battery is benchmarks/kill_battery.py.)"""
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from kill_harness import (
+    build_corpus, children, kill_and_resume, run_to_end, snapshot, start, temp_files, write_recipe,
+)
+from gristmill.engine.pool import WorkerDied, run_tasks
+
+
+@pytest.fixture(scope="module")
+def battery(tmp_path_factory):
+    d = tmp_path_factory.mktemp("kill")
+    inputs = build_corpus(d / "in", n_files=8, docs_per_file=100)
+    recipe = write_recipe(d / "recipe.yaml", inputs)
+    os.environ["GRISTMILL_PROGRESS_EVERY"] = "0"  # the reference run's log shows every progress update
+    try:
+        rc, log = run_to_end(recipe, d / "ref", timeout=240)
+    finally:
+        del os.environ["GRISTMILL_PROGRESS_EVERY"]
+    assert rc == 0, log
+    return d, recipe, snapshot(d / "ref"), log
+
+
+# (way, phase): each line is a failure seen before the shared pool existed.
+CASES = [
+    ("worker", "minhash_fit"),    # (a) hung forever: multiprocessing.Pool waits for the lost task
+    ("parent", "paragraph_fit"),  # (b) two workers and a resource_tracker outlived the parent
+    ("worker", "paragraph_fit"),  # (c) uncaught BrokenProcessPool traceback
+    ("parent", "minhash_fit"),    # (d) BrokenPipeError and "leaked semaphore objects"
+    ("group", "stage1"),          # (e) truncated temp files stayed after the resume
+    ("sigint", "stage1"),         # Ctrl-C finished every queued shard before stopping
+]
+
+
+@pytest.mark.parametrize("way,phase", CASES, ids=[f"{w}-{p}" for w, p in CASES])
+def test_kill_then_resume_is_identical(battery, way, phase):
+    d, recipe, ref, _ = battery
+    out = d / f"{way}-{phase}"
+    o = kill_and_resume(recipe, out, ref, way, phase, delay=0.0, timeout=90)
+    assert not o.missed, "the run ended before the kill point"
+    assert o.killed_rc not in (None, 0), o
+    assert not o.orphans, f"processes of the killed run still alive: {o.orphans}"
+    assert not o.bad_output, o.bad_output
+    assert o.resume_rc == 0, o.diff
+    assert o.identical, f"resumed output differs from the uninterrupted run: {o.diff}"
+    assert not o.temps_after, o.temps_after
+    if way == "sigint":  # stopped instead of running the queued shards of stage 1 (8 shards, 2 workers)
+        assert o.killed_rc == 130 and o.units_at_exit < 8, o
+
+
+def test_resume_removes_only_gristmills_stale_temp_files(battery):
+    d, recipe, ref, _ = battery
+    out = d / "planted"
+    p, tag = start(recipe, out)
+    while not (out / "_manifest" / "plan.json").exists() and p.poll() is None:
+        time.sleep(0.005)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait(30)
+    planted = [out / "rejected" / ".s0-part03-gopher_quality-01.parquet.4242.tmp",
+               out / "quarantine" / ".s0-part01.jsonl.77.tmp",
+               out / "_work" / ".fit-03-minhash_dedup.x.npy.31337.tmp"]
+    for f in planted:
+        f.write_bytes(b"truncated")
+    users = [out / "notes.tmp", out / ".editor.swp.tmp", out / "data.1.tmp"]  # not gristmill's names
+    for f in users:
+        f.write_text("mine")
+    rc, log = run_to_end(recipe, out)
+    assert rc == 0, log
+    assert not any(f.exists() for f in planted) and "temporary files of the interrupted run" in log
+    assert all(f.exists() for f in users)
+    assert snapshot(out) == ref
+    assert not [f for f in temp_files(out) if f not in users]
+
+
+# ------------------------------------------------------------------ the pool itself
+
+def _sleepy(x):
+    time.sleep(x)
+    return x
+
+
+def test_pool_worker_death_is_an_error_not_a_hang(tmp_path):
+    """A task whose worker is killed ends the pool with WorkerDied (multiprocessing.Pool hangs)."""
+    import threading
+
+    me = os.getpid()
+
+    def killer():
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            kids = children(me)
+            if len(kids) >= 2:
+                time.sleep(0.3)
+                os.kill(kids[0], signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    t0 = time.monotonic()
+    with pytest.raises(WorkerDied, match="run the same command again"):
+        list(run_tasks(_sleepy, [3.0] * 4, workers=2))
+    t.join()
+    assert time.monotonic() - t0 < 30  # a hang guard, not a speed claim
+    deadline = time.time() + 10
+    while children(me) and time.time() < deadline:  # the other worker is stopped too
+        time.sleep(0.05)
+    assert not children(me)
+
+
+def test_pool_reports_progress_from_inside_tasks():
+    got = []
+    res = sorted(run_tasks(_count_to, [3, 5], workers=2, progress=lambda d, b: got.append((d, b))))
+    assert res == [3, 5] and sum(d for d, _ in got) == 8 and sum(b for _, b in got) == 80
+
+
+def _count_to(n):
+    from gristmill.engine.pool import report
+
+    for _ in range(n):
+        report(1, 10)
+    return n
+
+
+# ------------------------------------------------------------------ progress a user can see
+
+def test_progress_names_the_stage_and_moves_inside_fits(battery):
+    *_, err = battery
+    for line in ("stage 3/4: minhash_dedup fit: signatures", "stage 4/4: paragraph_dedup fit: hashing units",
+                 "stage 2/4: exact_dedup fit: hashing", "stage 1/4: read, normalize, gopher_quality"):
+        assert line in err, err[-3000:]
+    # movement, not only a start line: counts with a rate part-way through a fit and a stage
+    sig = [x for x in err.splitlines() if x.startswith("stage 3/4: minhash_dedup fit: signatures:") and "docs/s" in x]
+    assert sig, err[-3000:]
+    assert any(x.startswith("stage 1/4: read, normalize, gopher_quality:") and "MB/s" in x for x in err.splitlines())
