@@ -33,14 +33,16 @@ WAYS = ("group", "parent", "worker", "sigint")
 # The recipe of the battery: shard stages around three global steps (fit dirs are fit-<step index>-<name>).
 STEPS = [{"normalize": {}}, {"gopher_quality": {"min_alpha_words_ratio": 0.5}}, {"exact_dedup": {}}, {"minhash_dedup": {}}, {"paragraph_dedup": {}}]
 
-# Where to kill: a marker that the point was reached (a path under the run dir, absent -> present),
-# and a marker that it is over (the kill is then too late and lands further on).
+# Where to kill: a path (glob) under the run dir that appears when the place is reached, and whether
+# the place runs worker processes (then the kill waits until they exist, so it lands in their work).
+# In the fits the marker is the first finished file of the pool's tasks: the workers are then busy
+# with the others. exact_dedup's fit runs in the parent alone.
 PHASES = {
-    "stage1": ("_manifest/plan.json", "_manifest/fit-02.json"),
-    "exact_fit": ("_work/fit-02-exact_dedup/fit.json", "_manifest/fit-02.json"),
-    "minhash_fit": ("_work/fit-03-minhash_dedup/sig", "_manifest/fit-03.json"),
-    "paragraph_fit": ("_work/fit-04-paragraph_dedup/spill", "_manifest/fit-04.json"),
-    "last_stage": ("_manifest/fit-04.json", "summary.json"),
+    "stage1": ("_manifest/plan.json", True),
+    "exact_fit": ("_work/fit-02-exact_dedup/fit.json", False),
+    "minhash_fit": ("_work/fit-03-minhash_dedup/sig/*.meta.parquet", True),
+    "paragraph_fit": ("_work/fit-04-paragraph_dedup/spill/*.npy", True),
+    "last_stage": ("_manifest/fit-04.json", True),
 }
 BOILER = [
     "Subscribe to our newsletter to get the latest updates delivered to your inbox every week.",
@@ -125,14 +127,16 @@ def tagged(tag: str) -> list[int]:
 
 
 def children(pid: int) -> list[int]:
+    """Live worker processes of ``pid`` (a multiprocessing resource_tracker is not a worker)."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            if int(fields[1]) != pid or fields[0] == "Z" or "resource_tracker" in _cmdline(int(stat.parent.name)):
+                continue
+        except (OSError, ValueError):
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
+        out.append(int(stat.parent.name))
     return out
 
 
@@ -223,23 +227,26 @@ def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, de
     """Start a run, kill it ``delay`` s after ``phase`` is reached in the given ``way``, check the
     debris, resume with the same command and compare with ``ref`` (a :func:`snapshot`)."""
     o = Outcome(way, phase, delay)
-    marker, over = PHASES[phase]
+    marker, pooled = PHASES[phase]
     p, tag = start(recipe, out, workers)
     try:
         t_end = time.time() + timeout
-        while not (out / marker).exists():
+        while not next(out.glob(marker), None):
             if p.poll() is not None or time.time() > t_end:
                 break
             time.sleep(0.005)
-        time.sleep(delay)
         victim = None
-        if way == "worker":
+        if pooled or way == "worker":  # let the workers start, so the kill lands in their work
             while p.poll() is None and time.time() < t_end:
                 kids = children(p.pid)
                 if kids:
                     victim = kids[0]
                     break
                 time.sleep(0.005)
+        if delay:
+            time.sleep(delay)
+            kids = children(p.pid)
+            victim = kids[0] if kids else None
         if p.poll() is not None or (way == "worker" and victim is None):
             o.missed = True
             p.wait(timeout)

@@ -30,21 +30,22 @@ def battery(tmp_path_factory):
 
 
 # (way, phase): each line is a failure seen before the shared pool existed.
+# (way, place, delay after the place's workers exist)
 CASES = [
-    ("worker", "minhash_fit"),    # (a) hung forever: multiprocessing.Pool waits for the lost task
-    ("parent", "paragraph_fit"),  # (b) two workers and a resource_tracker outlived the parent
-    ("worker", "paragraph_fit"),  # (c) uncaught BrokenProcessPool traceback
-    ("parent", "minhash_fit"),    # (d) BrokenPipeError and "leaked semaphore objects"
-    ("group", "stage1"),          # (e) truncated temp files stayed after the resume
-    ("sigint", "stage1"),         # Ctrl-C finished every queued shard before stopping
+    ("worker", "minhash_fit", 0.0),    # (a) hung forever: multiprocessing.Pool waits for the lost task
+    ("parent", "paragraph_fit", 0.0),  # (b) two workers and a resource_tracker outlived the parent
+    ("worker", "paragraph_fit", 0.0),  # (c) uncaught BrokenProcessPool traceback
+    ("parent", "minhash_fit", 0.0),    # (d) BrokenPipeError and "leaked semaphore objects"
+    ("group", "stage1", 0.5),          # (e) truncated temp files stayed after the resume
+    ("sigint", "stage1", 0.0),         # Ctrl-C finished every queued shard before stopping
 ]
 
 
-@pytest.mark.parametrize("way,phase", CASES, ids=[f"{w}-{p}" for w, p in CASES])
-def test_kill_then_resume_is_identical(battery, way, phase):
+@pytest.mark.parametrize("way,phase,delay", CASES, ids=[f"{w}-{p}" for w, p, _ in CASES])
+def test_kill_then_resume_is_identical(battery, way, phase, delay):
     d, recipe, ref, _ = battery
     out = d / f"{way}-{phase}"
-    o = kill_and_resume(recipe, out, ref, way, phase, delay=0.0, timeout=90)
+    o = kill_and_resume(recipe, out, ref, way, phase, delay=delay, timeout=90)
     assert not o.missed, "the run ended before the kill point"
     assert o.killed_rc not in (None, 0), o
     assert not o.orphans, f"processes of the killed run still alive: {o.orphans}"

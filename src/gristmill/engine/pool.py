@@ -13,8 +13,8 @@ What it guarantees, and why each matters for "kill it at any point and run the s
   process and no "leaked semaphore objects" warning (the spawn start method registers every
   semaphore with a tracker process that outlives the parent).
 - **Ctrl-C stops now.** Workers ignore SIGINT (the terminal sends it to the whole process group);
-  the parent, on KeyboardInterrupt or any error, cancels queued tasks and kills the running
-  workers instead of letting them finish. Unfinished tasks are simply not marked done, and their
+  the parent turns it into KeyboardInterrupt at a safe point within a quarter second and, on that
+  or any error, cancels queued tasks and kills the running workers instead of letting them finish. Unfinished tasks are simply not marked done, and their
   temporary files are removed on resume (:func:`gristmill.engine.atomic.clean_stale_temps`).
 - **Progress from inside a task.** A task calls :func:`report` (documents, bytes) as it goes; the
   parent passes the figures to its ``progress`` callback, so a bar moves within one big task.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -114,6 +115,14 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
 
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
+    # Ctrl-C while the pool runs only sets a flag, and the loop below raises KeyboardInterrupt
+    # within one poll. The default handler raises wherever the main thread is: inside an at-fork
+    # hook Python prints "Exception ignored" and carries on, so the run went on to the end; and a
+    # worker forked at that moment inherits the handler before it can ignore SIGINT.
+    interrupted = threading.Event()
+    installed = threading.current_thread() is threading.main_thread()
+    if installed:
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
 
     def drain() -> None:
         while True:
@@ -126,24 +135,35 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
 
     ex = ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=ctx, initializer=_worker_init,
                              initargs=(os.getpid(), queue, initializer, initargs))
+    def died() -> BaseException:
+        if interrupted.is_set():  # a worker forked just as Ctrl-C came, and took it
+            return KeyboardInterrupt()
+        return WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}")
+
     clean = False
     try:
         try:  # a worker can die while tasks are still being submitted, too
             pending = {ex.submit(fn, it) for it in items}
         except BrokenProcessPool:
-            raise WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}") from None
+            raise died() from None
         while pending:
             done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             drain()
             for f in done:
                 try:
                     res = f.result()
                 except BrokenProcessPool:
-                    raise WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}") from None
+                    raise died() from None
                 yield res
         drain()
+        if interrupted.is_set():
+            raise KeyboardInterrupt
         clean = True
     finally:
+        if installed:
+            signal.signal(signal.SIGINT, old_handler)
         if clean:
             ex.shutdown(wait=True)
         else:  # an error, Ctrl-C, or the consumer stopped early: do not wait for the rest
