@@ -142,3 +142,37 @@ def test_progress_names_the_stage_and_moves_inside_fits(battery):
     sig = [x for x in err.splitlines() if x.startswith("stage 3/4: minhash_dedup fit: signatures:") and "docs/s" in x]
     assert sig, err[-3000:]
     assert any(x.startswith("stage 1/4: read, normalize, gopher_quality:") and "MB/s" in x for x in err.splitlines())
+
+
+# ------------------------------------------------------------------ one way to write a file
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    import numpy as np
+
+    from gristmill.engine.atomic import atomic_path, atomic_save_npy, is_temp_name
+
+    target = tmp_path / "x.parquet"
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            assert is_temp_name(tmp.name) and tmp.parent == tmp_path
+            tmp.write_text("half")
+            raise ValueError("writer failed")
+    assert list(tmp_path.iterdir()) == []
+    atomic_save_npy(tmp_path / "a.npy", np.arange(3))  # the name is kept as given (np.save appends .npy to names)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.npy"] and np.load(tmp_path / "a.npy").tolist() == [0, 1, 2]
+
+
+def test_no_hand_written_temp_then_rename_outside_the_helper():
+    """Every temp-then-rename goes through gristmill.engine.atomic, so every temporary file has the
+    one name shape that a resume knows how to clean up."""
+    src = Path(__file__).resolve().parents[1] / "src" / "gristmill"
+    offenders = []
+    for p in src.rglob("*.py"):
+        if p.name == "atomic.py":
+            continue
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            if ("os.replace(" in line or ".tmp\"" in line or ".tmp.npy" in line) and "tmp_path(" not in line:
+                if p.name == "local.py" and "os.replace(self." in line:  # the streaming shard writers (tmp_path names)
+                    continue
+                offenders.append(f"{p.relative_to(src)}:{i}: {line.strip()}")
+    assert not offenders, offenders

@@ -734,15 +734,14 @@ def build_demo_corpus(dest_dir: Path, n_docs: int = 3000, seed: int = 0) -> dict
 
     # Written to temporary names and renamed, so a crash never leaves a half corpus that looks whole.
     # No file name and mtime 0 in the gzip header: otherwise the bytes would change with the clock.
-    tmp = dest_dir / "web.jsonl.gz.tmp"
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+    from gristmill.engine.atomic import atomic_path, atomic_write_bytes
+
+    with atomic_path(dest_dir / "web.jsonl.gz") as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         gz.write("".join(_line(d) + "\n" for d in web).encode("utf-8"))
-    tmp.replace(dest_dir / "web.jsonl.gz")
     for name, lines in (("code.jsonl", [_line(d) for d in code]),
                         ("labels.jsonl", [json.dumps(_label_row(d), ensure_ascii=False) for d in web + code])):
-        tmp = dest_dir / (name + ".tmp")
-        tmp.write_bytes("".join(line + "\n" for line in lines).encode("utf-8"))
-        tmp.replace(dest_dir / name)
+        atomic_write_bytes(dest_dir / name, "".join(line + "\n" for line in lines).encode("utf-8"))
 
     counts = {label: 0 for label in LABELS}
     for d in web + code:

@@ -14,6 +14,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from gristmill.engine.atomic import atomic_write_text
+
 # What a good pipeline does with each label of the demo corpus.
 EXPECTED = {
     "clean": "keep", "mojibake": "keep", "mojibake_non_english": "drop", "pii": "keep", "near_dup": "drop", "exact_dup": "drop", "boilerplate": "drop",
@@ -103,7 +105,7 @@ def run_demo(out: Path, workers: int | None, console: Console) -> dict:
     summary = run(recipe, out, workers=workers, fresh=True)
     print_summary(summary, str(out), console)
     rep = score(out, corpus / "labels.jsonl")
-    (out / "demo_report.json").write_text(json.dumps(rep, indent=2))
+    atomic_write_text(out / "demo_report.json", json.dumps(rep, indent=2))
     print_score(rep, console)
     console.print(f"output: [bold]{out}[/]  (data/, rejected/, quarantine/, summary.json, recipe.lock.yaml, demo_report.json)")
     return rep

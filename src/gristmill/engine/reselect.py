@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from gristmill.engine.local import ShardTask, _ShardRunner
+from gristmill.engine.atomic import atomic_write_parquet
 from gristmill.engine.manifest import RunDir, atomic_write_text
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
@@ -161,7 +162,7 @@ def _drop_private_columns(dest: Path, shard_id: str) -> None:
     for p in [*dest.glob(f"data/{shard_id}.parquet"), *dest.glob(f"rejected/s0-{shard_id}-*.parquet")]:
         t = pq.read_table(p)
         if "_orig_reason" in t.column_names:
-            pq.write_table(t.drop_columns(["_orig_reason"]), p, compression="zstd")
+            atomic_write_parquet(p, t.drop_columns(["_orig_reason"]), compression="zstd")
 
 
 def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
