@@ -41,7 +41,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs-per-file", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-delay", type=float, default=0.6, help="random delay after the kill point is reached (s)")
+    ap.add_argument("--max-delay", type=float, default=0.3, help="random delay after the kill point is reached (s)")
+    ap.add_argument("--semantic-docs-per-file", type=int, default=60, help="a smaller corpus: embedding is slow on a CPU")
     ap.add_argument("--semantic", action="store_true", help="also kill inside semantic_dedup (needs its model)")
     ap.add_argument("--record", action="store_true")
     a = ap.parse_args()
@@ -55,8 +56,8 @@ def main() -> None:
             import kill_harness
 
             kill_harness.PHASES["semantic_fit"] = SEMANTIC_PHASE
-            (d / "sem").mkdir()
-            sem = write_recipe(d / "sem" / "recipe.yaml", inputs, steps=[*STEPS, {"semantic_dedup": {}}])
+            sem_inputs = build_corpus(d / "sem" / "in", n_files=8, docs_per_file=a.semantic_docs_per_file, seed=a.seed)
+            sem = write_recipe(d / "sem" / "recipe.yaml", sem_inputs, steps=[*STEPS, {"semantic_dedup": {}}])
             plans.append(("semantic", sem, [(w, "semantic_fit") for w in WAYS]))
         for name, recipe, cases in plans:
             t0 = time.monotonic()
@@ -98,8 +99,7 @@ def record(results, counted, ok, sigint, a) -> None:
 ## Kill and resume (kill_battery.py)
 
 {machine()}; shared and noisy (load average ~10 on 2 cores while this ran). Recipe normalize ->
-gopher_quality -> exact_dedup -> minhash_dedup -> paragraph_dedup{' (+ semantic_dedup)' if a.semantic else ''}, 8 JSONL inputs
-(one .gz, one .zst), {a.docs_per_file} records each, 2 workers; every way of killing x every place, random delay
+gopher_quality -> exact_dedup -> minhash_dedup -> paragraph_dedup, 8 JSONL inputs (one .gz, one .zst), {a.docs_per_file} records each{f' (and the same + semantic_dedup on {a.semantic_docs_per_file} records per file)' if a.semantic else ''}, 2 workers; every way of killing x every place, random delay
 0-{a.max_delay} s after the place is reached (seed {a.seed}). Peer: the same run uninterrupted.
 
 **{ok} of {len(counted)} killed runs resumed to an output identical to the uninterrupted run** (kept ids and

@@ -205,6 +205,7 @@ class Outcome:
     identical: bool = False
     diff: str = ""
     missed: bool = False  # the run finished before the kill point (not counted)
+    resume_log: str = ""
 
     @property
     def ok(self) -> bool:
@@ -223,7 +224,7 @@ def where(out: Path) -> str:
 
 
 def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, delay: float, workers: int = 2,
-                    timeout: float = 180) -> Outcome:
+                    timeout: float = 180, before_resume=None) -> Outcome:
     """Start a run, kill it ``delay`` s after ``phase`` is reached in the given ``way``, check the
     debris, resume with the same command and compare with ``ref`` (a :func:`snapshot`)."""
     o = Outcome(way, phase, delay)
@@ -245,8 +246,13 @@ def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, de
                 time.sleep(0.005)
         if delay:
             time.sleep(delay)
-            kids = children(p.pid)
-            victim = kids[0] if kids else None
+            victim = None
+            while way == "worker" and p.poll() is None and time.time() < t_end:  # the next pool's, if this one ended
+                kids = children(p.pid)
+                if kids:
+                    victim = kids[0]
+                    break
+                time.sleep(0.005)
         if p.poll() is not None or (way == "worker" and victim is None):
             o.missed = True
             p.wait(timeout)
@@ -281,12 +287,15 @@ def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, de
     finally:
         _reap(p, tag)
     o.temps_before_resume = len(temp_files(out))
+    if before_resume is not None:
+        before_resume(out)
     rc, log2 = run_to_end(recipe, out, workers, timeout)
     o.resume_rc = rc
+    o.resume_log = log2
     if rc != 0:
         o.diff = log2[-2000:]
         return o
-    o.temps_after = [str(x) for x in temp_files(out)]
+    o.temps_after = [str(x) for x in temp_files(out) if not x.name.lstrip(".").startswith("user-")]  # a test's planted user files
     got = snapshot(out)
     o.identical = got == ref
     if not o.identical:
