@@ -79,6 +79,7 @@ def _worker_init(parent: int, queue, initializer, initargs) -> None:
 def _kill(ex: ProcessPoolExecutor) -> None:
     """Stop now: drop queued tasks, SIGKILL the workers (their half-written files are temp names)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
+    manager = getattr(ex, "_executor_manager_thread", None)
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         try:
@@ -87,6 +88,11 @@ def _kill(ex: ProcessPoolExecutor) -> None:
             pass
     for p in procs:
         p.join(5)
+    # Let the executor's manager thread see the dead workers and finish now: if it is still closing
+    # its wake-up pipe when the interpreter exits, CPython 3.11's exit hook writes to the closed
+    # pipe and prints an "OSError: Bad file descriptor" traceback after our clean error message.
+    if manager is not None:
+        manager.join(10)
 
 
 def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
