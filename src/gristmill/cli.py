@@ -15,14 +15,27 @@ err_console = Console(stderr=True)
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from gristmill import __version__
+
+        print(f"gristmill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit")):
+    """Curate, deduplicate and mix LLM training data."""
 
 
 @app.command()
 def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Optional[Path] = typer.Option(None, "-o", "--out", help="output directory (default: the recipe's output.path)"),
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", help="worker processes (default: number of cores)"),
+        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more (default: number of cores)"),
         fresh: bool = typer.Option(False, "--fresh", help="delete an existing output and start over"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
@@ -169,7 +182,7 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
 
 @app.command()
 def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where the demo output goes"),
-         workers: Optional[int] = typer.Option(None, "--workers", "-w")):
+         workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more")):
     """Build the embedded demo corpus and run the demo recipe on it, then score the decisions against the labels."""
     from gristmill.demo_run import run_demo
 
