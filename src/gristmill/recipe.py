@@ -6,6 +6,7 @@ default filled in) is what the engine runs and what it writes to ``recipe.lock.y
 """
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
 import json
@@ -85,12 +86,35 @@ class Recipe(BaseModel):
             "output": self.output.model_dump(),
         }
 
+    def protected_paths(self) -> list[Path]:
+        """The files this recipe reads (and the recipe itself): what ``--fresh`` must never delete."""
+        out = [Path(f) for spec in self.inputs for f, _ in expand_paths(spec)]
+        out += [Path(spec_path.split("*")[0]) for spec in self.inputs for spec_path in spec.paths]
+        if self.source_file and Path(self.source_file).exists():
+            out.append(Path(self.source_file))
+        return out
+
     def fingerprint(self) -> str:
         """What decides the output: inputs and steps, not the output path or the version."""
         d = self.resolved()
         d.pop("gristmill_version")
         d["output"] = {k: v for k, v in d["output"].items() if k != "path"}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _source_names(inputs: list[InputSpec]) -> set[str]:
+    """Every value the ``source`` column can take: an input's ``source:``, else its files' names."""
+    from gristmill.io.readers import default_source  # readers import this module
+
+    names: set[str] = set()
+    for spec in inputs:
+        if spec.source:
+            names.add(spec.source)
+        elif spec.format == "text":  # a text directory is one source, named after the directory
+            names.add(default_source(spec, Path(spec.paths[0].rstrip("/"))))
+        else:
+            names.update(default_source(spec, f) for f, _ in expand_paths(spec))
+    return names
 
 
 def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
@@ -215,6 +239,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
                     err(loc0 + ("paths", j), f"no {spec.format} input matches {pattern!r} (relative to {os.getcwd()}); check the path")
         inputs.append(spec)
 
+    known_sources = _source_names(inputs) if check_inputs and len(inputs) == len(raw_inputs) else None
     steps: list[StepSpec] = []
     raw_steps = data.get("steps") or []
     if not isinstance(raw_steps, list):
@@ -242,6 +267,14 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
         if sources is not None and (not isinstance(sources, list) or not all(isinstance(x, str) for x in sources)):
             err(("steps", i, name, "sources"), "sources is a list of source names, e.g. [web]")
             continue
+        if sources is not None and known_sources is not None:
+            # A misspelt source would silently turn the step off for every document.
+            for s_name in sources:
+                if s_name not in known_sources:
+                    close = difflib.get_close_matches(s_name, sorted(known_sources), n=1, cutoff=0.6)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    err(("steps", i, name, "sources"), f"no input has source {s_name!r}{hint}; the sources are "
+                        f"{', '.join(sorted(known_sources)) or '(none)'} (set input.source to name one)")
         try:
             cfg = cls.Config(**params)
         except ValidationError as e:

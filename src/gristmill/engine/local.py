@@ -355,7 +355,7 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
     out = Path(out or recipe.output.path)
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
-    resumed = rd.prepare(recipe.fingerprint(), fresh)
+    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())
     if resumed and (out / "summary.json").exists():
         log(f"{out}: already complete; nothing to do (use --fresh to run again)")
         return json.loads((out / "summary.json").read_text())

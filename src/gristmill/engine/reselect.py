@@ -93,11 +93,17 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
     recipe = recipe_from_dict({"inputs": lock["inputs"], "steps": steps_cfg, "output": {**lock["output"], "path": str(dest)}},
                               where=str(lock_file), check_inputs=False)
     steps = recipe.build_steps()
-    if dest.exists() and fresh:
-        shutil.rmtree(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise RecipeError(f"{dest}: exists; choose a new output directory or pass --fresh")
+    if dest.resolve() == src.resolve() or src.resolve() in dest.resolve().parents or dest.resolve() in src.resolve().parents:
+        raise RecipeError(f"{dest}: the new output must be outside the source output {src}")
     rd = RunDir(dest)
+    if dest.exists() and any(dest.iterdir()):
+        if not fresh:
+            raise RecipeError(f"{dest}: exists and is not empty; choose a new output directory, or pass --fresh to "
+                              "replace it if it is a previous gristmill output")
+        try:
+            rd.remove_own_files(protect=[src])
+        except RuntimeError as e:
+            raise RecipeError(str(e)) from None
     rd.prepare(recipe.fingerprint(), fresh=False)
 
     groups: list[tuple[str, int | None, Path]] = [(p.stem, None, p) for p in sorted((src / "data").glob("*.parquet"))]
