@@ -40,7 +40,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         fresh: bool = typer.Option(False, "--fresh", help="delete an existing output and start over"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
-    from gristmill.engine.local import LedgerMismatch, WorkerDied, run as run_recipe
+    from gristmill.engine.health import TooMuchQuarantined
+    from gristmill.engine.local import LedgerMismatch, StepFailed, WorkerDied, run as run_recipe
     from gristmill.engine.manifest import RecipeChanged
     from gristmill.recipe import RecipeError, load_recipe
     from gristmill.report.tables import print_summary
@@ -53,6 +54,10 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         _fail(str(e))
     except LedgerMismatch as e:
         _fail(str(e), code=3)
+    except (StepFailed, TooMuchQuarantined) as e:
+        if isinstance(e, TooMuchQuarantined) and (target / "summary.json").exists():
+            print_summary(json.loads((target / "summary.json").read_text()), str(target), console)
+        _fail(str(e), code=4)
     except KeyboardInterrupt:
         _fail("interrupted; finished shards are saved: run the same command again to resume", code=130)
     print_summary(summary, str(target), console)
