@@ -41,6 +41,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
     from gristmill.engine.health import TooMuchQuarantined
+    from gristmill.engine.ids import DuplicateIds
     from gristmill.engine.local import LedgerMismatch, StepFailed, WorkerDied, run as run_recipe
     from gristmill.engine.manifest import RecipeChanged
     from gristmill.recipe import RecipeError, load_recipe
@@ -54,6 +55,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         _fail(str(e))
     except LedgerMismatch as e:
         _fail(str(e), code=3)
+    except DuplicateIds as e:
+        _fail(str(e))
     except (StepFailed, TooMuchQuarantined) as e:
         if isinstance(e, TooMuchQuarantined) and (target / "summary.json").exists():
             print_summary(json.loads((target / "summary.json").read_text()), str(target), console)

@@ -438,6 +438,8 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
             _execute(tasks, workers, prog)
         finally:
             prog.stop()
+        if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
+            _check_ids(recipe, rd, shards, final)
 
     summary = build_summary(recipe, rd, shards, steps, stages, fit_seconds)
     summary["seconds"] = round(time.time() - t_start, 3)
@@ -447,6 +449,16 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
     check_quarantine(summary, out, recipe.errors)
     return summary
+
+
+def _check_ids(recipe: Recipe, rd: RunDir, shards: list[Shard], final: bool) -> None:
+    from gristmill.engine.ids import check_unique_ids
+
+    files = []
+    for s in shards:
+        kept = rd.data / f"{s.shard_id}.parquet" if final else rd.work / "s0" / f"{s.shard_id}.parquet"
+        files += [(p, s.path) for p in [kept, *sorted(rd.rejected.glob(f"s0-{s.shard_id}-*.parquet"))]]
+    check_unique_ids(files, [spec.id_field for spec in recipe.inputs if spec.id_field])
 
 
 def _execute(tasks: list[ShardTask], workers: int, prog: Progress) -> None:
