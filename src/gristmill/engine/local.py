@@ -28,6 +28,7 @@ import yaml
 
 from gristmill.engine.health import check_quarantine
 from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import ErrorPolicy, InputSpec, Recipe
 from gristmill.step import FitContext, GlobalStep, Step
@@ -441,6 +442,8 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
             _check_ids(recipe, rd, shards, final)
 
+    unify_dir(rd.data, COMPRESSION)  # one table for every loader, whatever each input carried
+    unify_dir(rd.rejected, COMPRESSION)
     summary = build_summary(recipe, rd, shards, steps, stages, fit_seconds)
     summary["seconds"] = round(time.time() - t_start, 3)
     summary["gristmill_version"] = __version__

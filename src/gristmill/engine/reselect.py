@@ -24,6 +24,7 @@ import yaml
 
 from gristmill.engine.local import ShardTask, _ShardRunner
 from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
 from gristmill.step import GlobalStep, Step
@@ -139,6 +140,8 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
         totals["input"] += res["read"]
         rd.mark_done(f"s0-{task.shard_id}", res)
         _drop_private_columns(dest, task.shard_id)
+    unify_dir(dest / "data")
+    unify_dir(dest / "rejected")
     for q in sorted((src / "quarantine").glob("*.jsonl")):
         shutil.copy(q, dest / "quarantine" / q.name)
     return _summarize(src, dest, steps)
