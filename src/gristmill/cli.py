@@ -103,34 +103,27 @@ def steps(name: Optional[str] = typer.Argument(None, help="show one step in full
     console.print(t)
 
 
-def _read_out(out: Path, rejected: bool):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    d = out / ("rejected" if rejected else "data")
-    files = sorted(d.glob("*.parquet"))
-    if not (out / "summary.json").exists() and not files:
-        _fail(f"{out}: not a gristmill output (no summary.json); give the directory `gristmill run` wrote")
-    tables = [pq.read_table(f) for f in files]
-    if not tables:
-        return None
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
 @app.command()
 def show(out: Path = typer.Argument(..., help="output directory of a run"),
          rejected: bool = typer.Option(False, "--rejected", help="show rejected documents"),
-         reason: Optional[str] = typer.Option(None, "--reason", help="only this reject reason (step/rule, or a step name)"),
+         reason: Optional[str] = typer.Option(None, "--reason", help="only this reject reason: step/rule, a step name, or a prefix (implies --rejected)"),
          cluster: Optional[str] = typer.Option(None, "--cluster", help="members of this duplicate cluster, kept and rejected"),
-         n: int = typer.Option(5, "-n", help="how many"),
-         chars: int = typer.Option(400, "--chars", help="characters of text to print")):
-    """Print sample documents of a finished run."""
+         n: int = typer.Option(5, "-n", min=1, help="how many"),
+         chars: int = typer.Option(400, "--chars", min=0, help="characters of text to print")):
+    """Print sample documents of a finished run; a rejected one leads with its reason and measured values."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    from rich.markup import escape
     from rich.panel import Panel
 
+    from gristmill.report.show import filter_reason, load_summary, measured, read_part, step_params
+
+    if not (out / "summary.json").exists() and not (out / "data").is_dir():
+        _fail(f"{out}: not a gristmill output (no summary.json); give the directory `gristmill run` wrote")
+    summary, params = load_summary(out), step_params(out)
     if cluster is not None:
-        parts = [t for t in (_read_out(out, False), _read_out(out, True)) if t is not None]
+        kept_t, rej_t = read_part(out, False), read_part(out, True)
+        parts = [t.append_column("_kept", pa.array([k] * t.num_rows, pa.bool_())) for t, k in ((kept_t, True), (rej_t, False)) if t is not None]
         t = pa.concat_tables(parts, promote_options="permissive") if parts else None
         cols = [c for c in (t.column_names if t is not None else []) if c.endswith("cluster")]
         if not cols:
@@ -142,22 +135,47 @@ def show(out: Path = typer.Argument(..., help="output directory of a run"),
         t = t.filter(pc.fill_null(mask, False))
         if t.num_rows == 0:
             _fail(f"{out}: no documents in cluster {cluster!r}")
+        t = t.take(pc.sort_indices(t, [("_kept", "descending")]))  # the kept member first
     else:
-        t = _read_out(out, rejected)
+        t = read_part(out, rejected or reason is not None)
         if t is None:
             console.print("no documents")
             return
         if reason:
-            col = pc.fill_null(t.column("reject_reason"), "") if "reject_reason" in t.column_names else None
-            if col is None:
-                _fail("--reason needs --rejected")
-            m = pc.or_(pc.equal(col, reason), pc.starts_with(col, reason + "/"))
-            t = t.filter(m)
+            try:
+                t = filter_reason(t, reason)
+            except ValueError as e:
+                _fail(str(e))
     for row in t.slice(0, n).to_pylist():
         text = row.pop("text", "") or ""
-        meta = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None and k != "html")
-        console.print(Panel(text[:chars] + ("…" if len(text) > chars else ""), title=str(row.get("id")), subtitle=meta[:300]))
+        kept = row.pop("_kept", "reject_reason" not in row or row.get("reject_reason") is None)
+        why = row.get("reject_reason")
+        lines = []
+        shown = {"id", "reject_reason", "reject_step", "html"}
+        if why:
+            vals, thresholds = measured(row, why, summary.get("step_columns", {}), params.get(why.split("/")[0], {}))
+            head = f"[bold red]rejected: {escape(why)}[/]"
+            if vals:
+                head += "   measured: " + ", ".join(f"[bold]{escape(c)}={escape(_short(v))}[/]" if i == 0 else f"{escape(c)}={escape(_short(v))}"
+                                                      for i, (c, v) in enumerate(vals))
+                shown |= {c for c, _ in vals}
+            if thresholds:
+                head += "   thresholds: " + escape(", ".join(thresholds))
+            lines.append(head)
+        elif cluster is not None:
+            lines.append("[bold green]KEPT[/] (the member of this cluster that stays)")
+        body = escape(text[:chars] + ("…" if len(text) > chars else ""))
+        meta = ", ".join(f"{k}={_short(v)}" for k, v in row.items() if v is not None and k not in shown)
+        title = escape(str(row.get('id'))) + ("  [green]kept[/]" if kept and not why else "")
+        console.print(Panel("\n".join([*lines, body]), title=title, subtitle=escape(meta[:300]), title_align="left"))
     console.print(f"{min(n, t.num_rows)} of {t.num_rows:,} shown")
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    s = str(v)
+    return s if len(s) <= 60 else s[:57] + "..."
 
 
 @app.command()

@@ -76,11 +76,13 @@ class ShardResult:
     steps: dict = field(default_factory=dict)  # global step index -> [in, out, seconds]
     counters: dict = field(default_factory=dict)  # step name -> {key: n}
     step_errors: Counter = field(default_factory=Counter)  # step name -> documents it raised on
+    columns: dict = field(default_factory=dict)  # step name -> the columns it added (`gristmill show` explains rejects with them)
 
     def to_json(self) -> dict:
         return {"read": self.read, "kept": self.kept, "text_bytes": self.text_bytes, "rejected": dict(self.rejected),
                 "quarantined": self.quarantined, "read_quarantined": self.read_quarantined, "quarantine_errors": dict(self.quarantine_errors),
-                "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters, "step_errors": dict(self.step_errors)}
+                "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters, "step_errors": dict(self.step_errors),
+                "columns": self.columns}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +278,8 @@ class _ShardRunner:
                 self.apply(table.slice(0, half), i)
                 self.apply(table.slice(half), i)
                 return
+            if step.name not in self.res.columns:
+                self.res.columns[step.name] = [c for c in annotated.column_names if c not in table.column_names]
             table = annotated
             if reasons is not None and reasons.null_count < len(reasons):
                 if isinstance(reasons, pa.ChunkedArray):
@@ -511,6 +515,7 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
     counters: dict[str, dict] = {}
     step_errors: Counter = Counter()
+    step_columns: dict[str, list] = {}
     text_bytes = 0
     last = len(stages) - 1
     problems = []
@@ -529,6 +534,8 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
             quarantined += rec["quarantined"]
             qerr.update(rec["quarantine_errors"])
             step_errors.update(rec.get("step_errors", {}))
+            for name, cols in rec.get("columns", {}).items():
+                step_columns.setdefault(name, cols)
             rejected.update(rec["rejected"])
             for gi, (a, b, c) in rec["steps"].items():
                 p = per_step[int(gi)]
@@ -581,6 +588,7 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
         "shards": len(shards),
         "steps": step_rows,
         "counters": counters,
+        "step_columns": step_columns,
     }
     if reports:
         summary["reports"] = reports
