@@ -253,6 +253,8 @@ class _ShardRunner:
                 reasons = step.select(annotated)
                 if annotated.num_rows != table.num_rows or (reasons is not None and len(reasons) != table.num_rows):
                     raise RuntimeError(f"step {step.name!r} changed the number of rows ({n_in} in); steps must not drop rows")
+            except StepFailed:
+                raise  # the run must stop, not quarantine
             except Exception as e:  # noqa: BLE001
                 self._timing(gi, 0, 0, time.perf_counter() - t0)
                 if passing is not None:
