@@ -70,9 +70,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
 @app.command()
 def steps(name: Optional[str] = typer.Argument(None, help="show one step in full"),
           markdown: bool = typer.Option(False, "--markdown", help="print the README's table of steps")):
-    """List every step with its parameters and defaults."""
-    from rich.table import Table
-
+    """List every step with its parameters and defaults; with NAME, one step as a page."""
     from gristmill.step import GlobalStep, UnknownStep, all_steps, get_step
 
     items = all_steps()
@@ -82,25 +80,16 @@ def steps(name: Optional[str] = typer.Argument(None, help="show one step in full
             kind = "global" if issubclass(cls, GlobalStep) else "batch"
             print(f"| `{n}` | {kind} | {doc if len(doc) <= 170 else doc[:167].rsplit(' ', 1)[0] + ' …'} |")
         return
+    from gristmill.report.steps_page import print_list, print_step
+
     if name:
         try:
-            items = {name: get_step(name)}
+            cls = get_step(name)
         except UnknownStep as e:
             _fail(str(e))
-    t = Table(show_lines=True)
-    t.add_column("step", style="bold")
-    t.add_column("kind")
-    t.add_column("parameters (default)")
-    t.add_column("what it does")
-    for n, cls in items.items():
-        params = "\n".join(f"{k} = {f.default!r}" if not f.is_required() else f"{k} (required)"
-                           for k, f in cls.Config.model_fields.items())
-        doc = (cls.__doc__ or "").strip()
-        doc = doc if name else doc.split("\n\n")[0]
-        from rich.markup import escape
-
-        t.add_row(n, "global" if issubclass(cls, GlobalStep) else "batch", escape(params or "-"), escape(doc))
-    console.print(t)
+        print_step(cls, console)
+        return
+    print_list(items, console)
 
 
 @app.command()
