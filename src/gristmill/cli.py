@@ -201,8 +201,16 @@ def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where t
          workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more")):
     """Build the embedded demo corpus and run the demo recipe on it, then score the decisions against the labels."""
     from gristmill.demo_run import run_demo
+    from gristmill.engine.health import TooMuchQuarantined
+    from gristmill.engine.local import StepFailed, WorkerDied
+    from gristmill.engine.manifest import RecipeChanged
 
-    run_demo(out, workers, console)
+    try:
+        run_demo(out, workers, console)
+    except (RecipeChanged, WorkerDied) as e:
+        _fail(str(e))
+    except (StepFailed, TooMuchQuarantined) as e:
+        _fail(str(e), code=4)
 
 
 def main():  # pragma: no cover
