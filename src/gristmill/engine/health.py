@@ -1,12 +1,19 @@
-"""After a run: is the outcome believable? Over half of the input in quarantine is a misread input
-(a wrong ``text_field``, the wrong ``format``), not a corpus that is half broken, so the run fails
-and names the most common cause with one example record."""
+"""When failures mean a bug or a misconfiguration rather than bad input, the run fails.
+
+A step that raises on too many documents raises :class:`StepFailed` in the worker (the limits are
+the recipe's ``errors:`` section, see :class:`gristmill.recipe.ErrorPolicy`). After a run, over half
+of the input in quarantine is a misread input (a wrong ``text_field``, the wrong ``format``), not a
+corpus that is half broken, so the run fails and names the most common cause with one example."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from gristmill.recipe import ErrorPolicy
+
+
+class StepFailed(RuntimeError):
+    """A step raised on too many documents: a bug, not bad input. Never quarantined."""
 
 
 class TooMuchQuarantined(RuntimeError):

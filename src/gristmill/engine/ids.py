@@ -40,3 +40,12 @@ def check_unique_ids(files: list[tuple[Path, str]], id_fields: list[str]) -> Non
         f"repeat; input.id_field ({', '.join(sorted(set(id_fields)))}) must be unique within a run, because dedup and "
         "`gristmill show` look documents up by id. Fix the ids in the data, or remove input.id_field to use derived "
         "ids (file:line), which are unique")
+
+
+def check_run_ids(recipe, rd, shards, final: bool) -> None:
+    """Every row the first stage wrote (kept and rejected), each labelled with its input file."""
+    files = []
+    for s in shards:
+        kept = rd.data / f"{s.shard_id}.parquet" if final else rd.work / "s0" / f"{s.shard_id}.parquet"
+        files += [(p, s.path) for p in [kept, *sorted(rd.rejected.glob(f"s0-{s.shard_id}-*.parquet"))]]
+    check_unique_ids(files, [spec.id_field for spec in recipe.inputs if spec.id_field])

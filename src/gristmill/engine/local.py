@@ -26,11 +26,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from gristmill.engine.health import check_quarantine
 from gristmill.engine.manifest import RunDir, atomic_write_text
-from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import ErrorPolicy, InputSpec, Recipe
+from gristmill.engine.health import StepFailed, check_quarantine  # noqa: E402,F401 - StepFailed is part of this API
+from gristmill.engine.schema import unify_dir
 from gristmill.step import FitContext, GlobalStep, Step
 
 COMPRESSION = "zstd"
@@ -42,10 +42,6 @@ class LedgerMismatch(RuntimeError):
 
 class WorkerDied(RuntimeError):
     pass
-
-
-class StepFailed(RuntimeError):
-    """A step raised on too many documents (``errors:`` in the recipe): a bug, not bad input."""
 
 
 @dataclass
@@ -435,10 +431,10 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         for s in shards:
             if rd.done(f"s{k}-{s.shard_id}") is not None:
                 continue
-            tasks.append(ShardTask(stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
+            tasks.append(ShardTask(errors=recipe.errors, stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
-                                   in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None, errors=recipe.errors))
+                                   in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
         prog.start(f"stage {k + 1}/{len(stages)}", len(shards))
         prog.update(shards=len(shards) - len(tasks))
         try:
@@ -446,7 +442,9 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         finally:
             prog.stop()
         if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
-            _check_ids(recipe, rd, shards, final)
+            from gristmill.engine.ids import check_run_ids
+
+            check_run_ids(recipe, rd, shards, final)
 
     unify_dir(rd.data, COMPRESSION)  # one table for every loader, whatever each input carried
     unify_dir(rd.rejected, COMPRESSION)
@@ -458,16 +456,6 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
     check_quarantine(summary, out, recipe.errors)
     return summary
-
-
-def _check_ids(recipe: Recipe, rd: RunDir, shards: list[Shard], final: bool) -> None:
-    from gristmill.engine.ids import check_unique_ids
-
-    files = []
-    for s in shards:
-        kept = rd.data / f"{s.shard_id}.parquet" if final else rd.work / "s0" / f"{s.shard_id}.parquet"
-        files += [(p, s.path) for p in [kept, *sorted(rd.rejected.glob(f"s0-{s.shard_id}-*.parquet"))]]
-    check_unique_ids(files, [spec.id_field for spec in recipe.inputs if spec.id_field])
 
 
 def _execute(tasks: list[ShardTask], workers: int, prog: Progress) -> None:
