@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from gristmill.step import GlobalStep, StepConfig
 

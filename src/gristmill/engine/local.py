@@ -29,7 +29,7 @@ import yaml
 from gristmill.engine.manifest import RunDir, atomic_write_text
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import ErrorPolicy, InputSpec, Recipe
-from gristmill.engine.health import StepFailed, check_quarantine  # noqa: E402,F401 - StepFailed is part of this API
+from gristmill.engine.health import StepFailed, check_quarantine  # noqa: F401 - StepFailed is part of this API (the CLI catches it)
 from gristmill.engine.schema import unify_dir
 from gristmill.step import FitContext, GlobalStep, Step
 

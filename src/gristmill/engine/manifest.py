@@ -50,7 +50,7 @@ class RunDir:
                 if old != fingerprint:
                     raise RecipeChanged(
                         f"{self.root} holds the output of a different recipe (fingerprint {old}, this one {fingerprint}); "
-                        "use another output path, or --fresh to delete that output and start over")
+                        "use another output path, or --fresh to delete it and start over")
                 return True
             else:
                 what = "is a gristmill output that never started" if self.is_output() else "is not a gristmill output"
