@@ -94,3 +94,46 @@ def test_a_set_select_cannot_apply_is_an_error_with_suggestions(tmp_path):
         assert not (tmp_path / "x").exists()
     r = select(tmp_path / "out", tmp_path / "x", "gopher_qualty.min_doc_words=10")
     assert "(did you mean 'gopher_quality'?)" in " ".join(r.output.split())
+
+
+def _perturbed(value):
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 0.5 + 1 if isinstance(value, float) else value + 3
+    if isinstance(value, list):
+        return ["de", "fr"]
+    return None
+
+
+def test_parameters_select_may_change_do_not_change_the_annotation():
+    """The rule behind `--set` checks (read from the source) against behaviour: for every batch step
+    that annotates plain text, changing a parameter select may apply leaves annotate's output as is."""
+    import pyarrow as pa
+
+    from conftest import stdlib_docs
+    from gristmill.engine.reselect import not_reselectable
+    from gristmill.step import GlobalStep, all_steps
+
+    docs = stdlib_docs(40)
+    table = pa.table({"id": [d["id"] for d in docs], "text": pa.array([d["text"] for d in docs], pa.large_string()),
+                      "source": ["s"] * len(docs)})
+    checked = 0
+    for name, cls in all_steps().items():
+        if issubclass(cls, GlobalStep) or not cls.__module__.startswith("gristmill."):
+            continue
+        try:
+            base = cls().annotate(table)
+        except Exception:  # noqa: BLE001 - needs other columns (html, url): not a plain-text step
+            continue
+        for param, f in cls.Config.model_fields.items():
+            if not_reselectable(cls, param):
+                continue
+            default = f.default_factory() if f.default_factory else f.default
+            new = _perturbed(default)
+            if new is None:
+                continue
+            step = cls(cls.Config(**{param: new}))
+            assert step.annotate(table).equals(base), f"{name}.{param} changes annotate, yet select would apply it"
+            checked += 1
+    assert checked >= 15
