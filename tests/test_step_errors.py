@@ -126,3 +126,15 @@ def test_a_field_the_data_lacks_is_an_error_before_reading(tmp_path, fmt, key, v
     assert "id, text" in msg
     r = cli("run", rec)
     assert r.exit_code == 2 and not (tmp_path / "out").exists()
+
+
+def test_a_broken_step_fails_the_run_from_worker_processes_too(tmp_path):
+    docs = stdlib_docs(300, min_words=5)
+    for k in range(4):  # four shards, two workers
+        write_jsonl(tmp_path / f"part{k}.jsonl", [{**d, "text": "EXPLODE " + d["text"]} for d in docs[k * 75:(k + 1) * 75]])
+    rec = recipe(tmp_path, tmp_path / "*.jsonl", errors={"min_step_errors": 5})
+    r = cli("run", rec, "-w", "2")
+    assert r.exit_code == 4, r.output
+    out = " ".join(r.output.split())
+    assert "step 'explode_on_marked' raised on 75 of 75 documents of shard" in out and "ValueError: cannot handle this document" in out
+    assert not (tmp_path / "out/summary.json").exists()
