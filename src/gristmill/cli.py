@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Curate, deduplicate and mix LLM training data.")
 console = Console(width=None if sys.stdout.isatty() else 120)  # CI logs: wide enough for reasons
@@ -15,18 +16,33 @@ err_console = Console(stderr=True)
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)  # one line: grep-able, never cut
     raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from gristmill import __version__
+
+        print(f"gristmill {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit")):
+    """Curate, deduplicate and mix LLM training data."""
 
 
 @app.command()
 def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Optional[Path] = typer.Option(None, "-o", "--out", help="output directory (default: the recipe's output.path)"),
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", help="worker processes (default: number of cores)"),
+        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more (default: number of cores)"),
         fresh: bool = typer.Option(False, "--fresh", help="delete an existing output and start over"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
-    from gristmill.engine.local import LedgerMismatch, WorkerDied, run as run_recipe
+    from gristmill.engine.health import TooMuchQuarantined
+    from gristmill.engine.ids import DuplicateIds
+    from gristmill.engine.local import LedgerMismatch, StepFailed, WorkerDied, run as run_recipe
     from gristmill.engine.manifest import RecipeChanged
     from gristmill.recipe import RecipeError, load_recipe
     from gristmill.report.tables import print_summary
@@ -39,6 +55,12 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         _fail(str(e))
     except LedgerMismatch as e:
         _fail(str(e), code=3)
+    except DuplicateIds as e:
+        _fail(str(e))
+    except (StepFailed, TooMuchQuarantined) as e:
+        if isinstance(e, TooMuchQuarantined) and (target / "summary.json").exists():
+            print_summary(json.loads((target / "summary.json").read_text()), str(target), console)
+        _fail(str(e), code=4)
     except KeyboardInterrupt:
         _fail("interrupted; finished shards are saved: run the same command again to resume", code=130)
     print_summary(summary, str(target), console)
@@ -48,9 +70,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
 @app.command()
 def steps(name: Optional[str] = typer.Argument(None, help="show one step in full"),
           markdown: bool = typer.Option(False, "--markdown", help="print the README's table of steps")):
-    """List every step with its parameters and defaults."""
-    from rich.table import Table
-
+    """List every step with its parameters and defaults; with NAME, one step as a page."""
     from gristmill.step import GlobalStep, UnknownStep, all_steps, get_step
 
     items = all_steps()
@@ -60,55 +80,39 @@ def steps(name: Optional[str] = typer.Argument(None, help="show one step in full
             kind = "global" if issubclass(cls, GlobalStep) else "batch"
             print(f"| `{n}` | {kind} | {doc if len(doc) <= 170 else doc[:167].rsplit(' ', 1)[0] + ' …'} |")
         return
+    from gristmill.report.steps_page import print_list, print_step
+
     if name:
         try:
-            items = {name: get_step(name)}
+            cls = get_step(name)
         except UnknownStep as e:
             _fail(str(e))
-    t = Table(show_lines=True)
-    t.add_column("step", style="bold")
-    t.add_column("kind")
-    t.add_column("parameters (default)")
-    t.add_column("what it does")
-    for n, cls in items.items():
-        params = "\n".join(f"{k} = {f.default!r}" if not f.is_required() else f"{k} (required)"
-                           for k, f in cls.Config.model_fields.items())
-        doc = (cls.__doc__ or "").strip()
-        doc = doc if name else doc.split("\n\n")[0]
-        from rich.markup import escape
-
-        t.add_row(n, "global" if issubclass(cls, GlobalStep) else "batch", escape(params or "-"), escape(doc))
-    console.print(t)
-
-
-def _read_out(out: Path, rejected: bool):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    d = out / ("rejected" if rejected else "data")
-    files = sorted(d.glob("*.parquet"))
-    if not (out / "summary.json").exists() and not files:
-        _fail(f"{out}: not a gristmill output (no summary.json); give the directory `gristmill run` wrote")
-    tables = [pq.read_table(f) for f in files]
-    if not tables:
-        return None
-    return pa.concat_tables(tables, promote_options="permissive")
+        print_step(cls, console)
+        return
+    print_list(items, console)
 
 
 @app.command()
 def show(out: Path = typer.Argument(..., help="output directory of a run"),
          rejected: bool = typer.Option(False, "--rejected", help="show rejected documents"),
-         reason: Optional[str] = typer.Option(None, "--reason", help="only this reject reason (step/rule, or a step name)"),
+         reason: Optional[str] = typer.Option(None, "--reason", help="only this reject reason: step/rule, a step name, or a prefix (implies --rejected)"),
          cluster: Optional[str] = typer.Option(None, "--cluster", help="members of this duplicate cluster, kept and rejected"),
-         n: int = typer.Option(5, "-n", help="how many"),
-         chars: int = typer.Option(400, "--chars", help="characters of text to print")):
-    """Print sample documents of a finished run."""
+         n: int = typer.Option(5, "-n", min=1, help="how many"),
+         chars: int = typer.Option(400, "--chars", min=0, help="characters of text to print")):
+    """Print sample documents of a finished run; a rejected one leads with its reason and measured values."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    from rich.markup import escape
     from rich.panel import Panel
 
+    from gristmill.report.show import filter_reason, load_summary, measured, read_part, step_params
+
+    if not (out / "summary.json").exists() and not (out / "data").is_dir():
+        _fail(f"{out}: not a gristmill output (no summary.json); give the directory `gristmill run` wrote")
+    summary, params = load_summary(out), step_params(out)
     if cluster is not None:
-        parts = [t for t in (_read_out(out, False), _read_out(out, True)) if t is not None]
+        kept_t, rej_t = read_part(out, False), read_part(out, True)
+        parts = [t.append_column("_kept", pa.array([k] * t.num_rows, pa.bool_())) for t, k in ((kept_t, True), (rej_t, False)) if t is not None]
         t = pa.concat_tables(parts, promote_options="permissive") if parts else None
         cols = [c for c in (t.column_names if t is not None else []) if c.endswith("cluster")]
         if not cols:
@@ -120,22 +124,47 @@ def show(out: Path = typer.Argument(..., help="output directory of a run"),
         t = t.filter(pc.fill_null(mask, False))
         if t.num_rows == 0:
             _fail(f"{out}: no documents in cluster {cluster!r}")
+        t = t.take(pc.sort_indices(t, [("_kept", "descending")]))  # the kept member first
     else:
-        t = _read_out(out, rejected)
+        t = read_part(out, rejected or reason is not None)
         if t is None:
             console.print("no documents")
             return
         if reason:
-            col = pc.fill_null(t.column("reject_reason"), "") if "reject_reason" in t.column_names else None
-            if col is None:
-                _fail("--reason needs --rejected")
-            m = pc.or_(pc.equal(col, reason), pc.starts_with(col, reason + "/"))
-            t = t.filter(m)
+            try:
+                t = filter_reason(t, reason)
+            except ValueError as e:
+                _fail(str(e))
     for row in t.slice(0, n).to_pylist():
         text = row.pop("text", "") or ""
-        meta = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None and k != "html")
-        console.print(Panel(text[:chars] + ("…" if len(text) > chars else ""), title=str(row.get("id")), subtitle=meta[:300]))
+        kept = row.pop("_kept", "reject_reason" not in row or row.get("reject_reason") is None)
+        why = row.get("reject_reason")
+        lines = []
+        shown = {"id", "reject_reason", "reject_step", "html"}
+        if why:
+            vals, thresholds = measured(row, why, summary.get("step_columns", {}), params.get(why.split("/")[0], {}))
+            head = f"[bold red]rejected: {escape(why)}[/]"
+            if vals:
+                head += "   measured: " + ", ".join(f"[bold]{escape(c)}={escape(_short(v))}[/]" if i == 0 else f"{escape(c)}={escape(_short(v))}"
+                                                      for i, (c, v) in enumerate(vals))
+                shown |= {c for c, _ in vals}
+            if thresholds:
+                head += "   thresholds: " + escape(", ".join(thresholds))
+            lines.append(head)
+        elif cluster is not None:
+            lines.append("[bold green]KEPT[/] (the member of this cluster that stays)")
+        body = escape(text[:chars] + ("…" if len(text) > chars else ""))
+        meta = ", ".join(f"{k}={_short(v)}" for k, v in row.items() if v is not None and k not in shown)
+        title = escape(str(row.get('id'))) + ("  [green]kept[/]" if kept and not why else "")
+        console.print(Panel("\n".join([*lines, body]), title=title, subtitle=escape(meta[:300]), title_align="left"))
     console.print(f"{min(n, t.num_rows)} of {t.num_rows:,} shown")
+
+
+def _short(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    s = str(v)
+    return s if len(s) <= 60 else s[:57] + "..."
 
 
 @app.command()
@@ -169,11 +198,19 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
 
 @app.command()
 def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where the demo output goes"),
-         workers: Optional[int] = typer.Option(None, "--workers", "-w")):
+         workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more")):
     """Build the embedded demo corpus and run the demo recipe on it, then score the decisions against the labels."""
     from gristmill.demo_run import run_demo
+    from gristmill.engine.health import TooMuchQuarantined
+    from gristmill.engine.local import StepFailed, WorkerDied
+    from gristmill.engine.manifest import RecipeChanged
 
-    run_demo(out, workers, console)
+    try:
+        run_demo(out, workers, console)
+    except (RecipeChanged, WorkerDied) as e:
+        _fail(str(e))
+    except (StepFailed, TooMuchQuarantined) as e:
+        _fail(str(e), code=4)
 
 
 def main():  # pragma: no cover

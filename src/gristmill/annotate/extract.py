@@ -177,12 +177,12 @@ class HtmlExtract(Step):
     name = "html_extract"
 
     class Config(StepConfig):
-        engine: Literal["resiliparse", "trafilatura"] = "resiliparse"
-        html_column: str = "html"
-        landmarks: bool = True
-        link_density: float = Field(0.5, gt=0.0, le=1.0)
-        skip_elements: list[str] = DEFAULT_SKIP
-        keep_html: bool = True
+        engine: Literal["resiliparse", "trafilatura"] = Field("resiliparse", description="extractor: resiliparse (fastest accurate measured) or trafilatura")
+        html_column: str = Field("html", description="column holding the raw HTML (the WARC reader writes 'html')")
+        landmarks: bool = Field(True, description="prune to <main>/<article>/role=main first when the page has one")
+        link_density: float = Field(0.5, gt=0.0, le=1.0, description="drop blocks whose text is more than this fraction link text (menus, tables of contents)")
+        skip_elements: list[str] = Field(DEFAULT_SKIP, description="CSS selectors removed before extraction (navigation, footers, forms)")
+        keep_html: bool = Field(True, description="keep the html column in the output (large; off in the web recipe)")
 
     def __init__(self, config=None):
         super().__init__(config)

@@ -24,6 +24,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -1094,16 +1095,16 @@ class GopherQuality(Step):
     name = "gopher_quality"
 
     class Config(StepConfig):
-        min_doc_words: int | None = 50
-        max_doc_words: int | None = 100_000
-        min_avg_word_length: float | None = 3
-        max_avg_word_length: float | None = 10
-        max_symbol_word_ratio: float | None = 0.1
-        max_bullet_lines_ratio: float | None = 0.9
-        max_ellipsis_lines_ratio: float | None = 0.3
-        min_alpha_words_ratio: float | None = 0.8
-        min_stop_words: int | None = 2
-        stop_words: list[str] = list(GOPHER_STOP_WORDS)
+        min_doc_words: int | None = Field(50, description="reject documents with fewer words (not counting pure punctuation)")
+        max_doc_words: int | None = Field(100_000, description="reject documents with more words")
+        min_avg_word_length: float | None = Field(3, description="reject when the mean word length is below this many characters")
+        max_avg_word_length: float | None = Field(10, description="reject when the mean word length is above this many characters")
+        max_symbol_word_ratio: float | None = Field(0.1, description="reject when '#' or ellipses per word exceed this")
+        max_bullet_lines_ratio: float | None = Field(0.9, description="reject when more than this fraction of lines start with a bullet")
+        max_ellipsis_lines_ratio: float | None = Field(0.3, description="reject when more than this fraction of lines end in an ellipsis")
+        min_alpha_words_ratio: float | None = Field(0.8, description="reject when fewer than this fraction of words contain a letter")
+        min_stop_words: int | None = Field(2, description="reject when fewer of the stop words occur")
+        stop_words: list[str] = Field(list(GOPHER_STOP_WORDS), description="the stop words counted by min_stop_words (Gopher's eight)")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = _text_column(table)
@@ -1340,12 +1341,12 @@ class GopherRepetition(Step):
     name = "gopher_repetition"
 
     class Config(StepConfig):
-        dup_line_frac: float | None = 0.3
-        dup_para_frac: float | None = 0.3
-        dup_line_char_frac: float | None = 0.2
-        dup_para_char_frac: float | None = 0.2
-        top_n_grams: dict[int, float] = {2: 0.2, 3: 0.18, 4: 0.16}
-        dup_n_grams: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+        dup_line_frac: float | None = Field(0.3, description="reject when more than this fraction of lines are duplicates")
+        dup_para_frac: float | None = Field(0.3, description="reject when more than this fraction of paragraphs are duplicates")
+        dup_line_char_frac: float | None = Field(0.2, description="reject when duplicate lines hold more than this fraction of characters")
+        dup_para_char_frac: float | None = Field(0.2, description="reject when duplicate paragraphs hold more than this fraction of characters")
+        top_n_grams: dict[int, float] = Field({2: 0.2, 3: 0.18, 4: 0.16}, description="n -> max fraction of characters in the most frequent n-gram")
+        dup_n_grams: dict[int, float] = Field({5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, description="n -> max fraction of characters in duplicated n-grams")
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -1503,16 +1504,16 @@ class C4Quality(Step):
     name = "c4_quality"
 
     class Config(StepConfig):
-        remove_citations: bool = True
-        filter_no_terminal_punct: bool = True
-        min_words_per_line: int | None = 3
-        max_word_length: int | None = 1000
-        filter_javascript: bool = True
-        filter_policy: bool = True
-        filter_lorem_ipsum: bool = True
-        filter_curly_bracket: bool = True
-        min_num_sentences: int | None = 5
-        rewrite_text: bool = True
+        remove_citations: bool = Field(True, description="remove Wikipedia citation marks like [1] before the line rules")
+        filter_no_terminal_punct: bool = Field(True, description="drop lines that do not end in terminal punctuation (C4; FineWeb turned it off)")
+        min_words_per_line: int | None = Field(3, description="drop lines with fewer words")
+        max_word_length: int | None = Field(1000, description="drop lines holding a word longer than this many characters")
+        filter_javascript: bool = Field(True, description="drop lines mentioning javascript")
+        filter_policy: bool = Field(True, description="drop lines naming a cookie / terms-of-use / privacy policy")
+        filter_lorem_ipsum: bool = Field(True, description="reject pages containing 'lorem ipsum'")
+        filter_curly_bracket: bool = Field(True, description="reject pages with '{' on a surviving line (code)")
+        min_num_sentences: int | None = Field(5, description="reject pages with fewer sentences after line removal")
+        rewrite_text: bool = Field(True, description="replace text by the surviving lines for kept documents")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         c = self.config
@@ -1601,13 +1602,13 @@ class FineWebQuality(Step):
     name = "fineweb_quality"
 
     class Config(StepConfig):
-        line_punct_thr: float = 0.12
-        line_punct_exclude_zero: bool = False
-        short_line_thr: float = 0.67
-        short_line_length: int = 30
-        char_duplicates_ratio: float = 0.01
-        new_line_ratio: float = 0.3
-        stop_chars: str = _TERMINAL
+        line_punct_thr: float = Field(0.12, description="reject when fewer than this fraction of lines end in terminal punctuation")
+        line_punct_exclude_zero: bool = Field(False, description="do not reject documents where no line ends in punctuation")
+        short_line_thr: float = Field(0.67, description="reject when more than this fraction of lines are short")
+        short_line_length: int = Field(30, description="a line this many characters or shorter is short")
+        char_duplicates_ratio: float = Field(0.01, description="reject when duplicate lines hold more than this fraction of characters")
+        new_line_ratio: float = Field(0.3, description="reject when newlines per word exceed this (list-like pages)")
+        stop_chars: str = Field(_TERMINAL, description="characters that count as terminal punctuation")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         c = self.config
@@ -1675,15 +1676,15 @@ class RefinedWebLines(Step):
     name = "refinedweb_lines"
 
     class Config(StepConfig):
-        max_uppercase_ratio: float | None = 0.5
-        max_numeric_ratio: float | None = 0.999999
-        remove_counters: bool = True
-        min_words_per_line: int | None = 2
-        remove_navigation: bool = True
-        boilerplate_phrases: list[str] = ["items in cart", "skip to content", "skip to main content",
-                                          "all rights reserved", "log in to reply", "add to cart"]
-        max_words_removed_ratio: float = 0.05
-        rewrite_text: bool = True
+        max_uppercase_ratio: float | None = Field(0.5, description="remove lines with more than this fraction of uppercase characters")
+        max_numeric_ratio: float | None = Field(0.999999, description="remove lines with more than this fraction of digits")
+        remove_counters: bool = Field(True, description="remove counter lines such as '12 likes' or '3 comments'")
+        min_words_per_line: int | None = Field(2, description="remove lines with fewer words")
+        remove_navigation: bool = Field(True, description="remove short navigation and boilerplate lines")
+        boilerplate_phrases: list[str] = Field(["items in cart", "skip to content", "skip to main content",
+                                          "all rights reserved", "log in to reply", "add to cart"], description="short lines containing one of these phrases are removed")
+        max_words_removed_ratio: float = Field(0.05, description="reject documents that lost more than this fraction of words to line removal")
+        rewrite_text: bool = Field(True, description="replace text by the surviving lines for kept documents")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         c = self.config

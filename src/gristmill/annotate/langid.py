@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -121,10 +122,10 @@ class LanguageID(Step):
     name = "language_id"
 
     class Config(StepConfig):
-        languages: list[str] = ["en"]
-        min_score: float = 0.65
-        engine: Literal["fasttext", "lingua", "langid"] = "fasttext"
-        max_chars: int = 2000
+        languages: list[str] = Field(["en"], description="ISO 639-1 codes to keep; others are rejected as wrong_language")
+        min_score: float = Field(0.65, description="reject as low_confidence below this top-language probability")
+        engine: Literal["fasttext", "lingua", "langid"] = Field("fasttext", description="fasttext (lid.176, default), lingua (slower, accurate on short text) or langid")
+        max_chars: int = Field(2000, description="only the first this many characters are classified")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         n = self.config.max_chars

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -27,8 +28,8 @@ class MinLength(Step):
     name = "min_length"
 
     class Config(StepConfig):
-        min_words: int = 50
-        max_words: int | None = 100_000
+        min_words: int = Field(50, description="reject documents with fewer whitespace-separated words")
+        max_words: int | None = Field(100_000, description="reject documents with more words (null: no upper bound)")
 
     def annotate(self, table: pa.Table) -> pa.Table:
         return with_column(table, "word_count", pa.array(word_counts(table.column("text")), pa.int64()))

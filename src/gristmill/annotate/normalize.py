@@ -11,6 +11,7 @@ import unicodedata
 from typing import Literal
 
 import pyarrow as pa
+from pydantic import Field
 
 from gristmill.arrow import with_column
 from gristmill.step import Step, StepConfig, register
@@ -80,10 +81,10 @@ class Normalize(Step):
     name = "normalize"
 
     class Config(StepConfig):
-        fix_unicode: bool = True
-        unicode_form: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFC"
-        remove_control: bool = True
-        collapse_whitespace: bool = True
+        fix_unicode: bool = Field(True, description="repair mojibake and broken encodings with ftfy")
+        unicode_form: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = Field("NFC", description="Unicode normal form to apply (null: leave as is)")
+        remove_control: bool = Field(True, description="remove control characters other than newline and tab")
+        collapse_whitespace: bool = Field(True, description="collapse runs of spaces and of blank lines")
 
     def _fixer_config(self):
         cfg = getattr(self, "_ftfy_config", None)

@@ -6,6 +6,7 @@ import re
 from typing import Literal
 
 import pyarrow as pa
+from pydantic import Field
 
 from gristmill.arrow import with_column
 from gristmill.step import Step, StepConfig, register
@@ -66,12 +67,12 @@ class PII(Step):
     name = "pii"
 
     class Config(StepConfig):
-        kinds: list[Literal["email", "ipv4", "ipv6", "phone"]] = ["email", "ipv4", "ipv6", "phone"]
-        email_placeholder: str = "<EMAIL>"
-        ip_placeholder: str = "<IP_ADDRESS>"
-        phone_placeholder: str = "<PHONE_NUMBER>"
-        public_ips_only: bool = True
-        phone_region: str = "US"
+        kinds: list[Literal["email", "ipv4", "ipv6", "phone"]] = Field(["email", "ipv4", "ipv6", "phone"], description="which kinds of personal data to replace")
+        email_placeholder: str = Field("<EMAIL>", description="text that replaces an e-mail address")
+        ip_placeholder: str = Field("<IP_ADDRESS>", description="text that replaces an IP address")
+        phone_placeholder: str = Field("<PHONE_NUMBER>", description="text that replaces a phone number")
+        public_ips_only: bool = Field(True, description="replace only public IPs; private and documentation ranges stay")
+        phone_region: str = Field("US", description="region used to validate numbers written without a country code")
 
     def _phone_ok(self, candidate: str) -> bool:
         digits = sum(ch.isdigit() for ch in candidate)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -86,14 +87,14 @@ class URLFilter(Step):
     name = "url_filter"
 
     class Config(StepConfig):
-        blocklist_file: Path | None = None
-        blocklist: list[str] = []
-        banned_words: list[str] | None = None
-        banned_subwords: list[str] | None = None
-        soft_banned_words: list[str] | None = None
-        soft_threshold: int = 2
-        drop_missing_url: bool = False
-        url_column: str = "url"
+        blocklist_file: Path | None = Field(None, description="file with one blocked domain or URL per line")
+        blocklist: list[str] = Field([], description="blocked domains or URLs given inline")
+        banned_words: list[str] | None = Field(None, description="words that reject a URL (null: the packaged list)")
+        banned_subwords: list[str] | None = Field(None, description="substrings of the domain that reject a URL (null: the packaged list)")
+        soft_banned_words: list[str] | None = Field(None, description="words that reject a URL when soft_threshold of them occur (null: the packaged list)")
+        soft_threshold: int = Field(2, description="how many distinct soft-banned words reject a URL")
+        drop_missing_url: bool = Field(False, description="reject documents without a url (kept by default)")
+        url_column: str = Field("url", description="column holding the document's URL")
 
     def _lists(self):
         cached = getattr(self, "_cache", None)

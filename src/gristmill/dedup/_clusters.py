@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
+from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.engine.atomic import atomic_save_npy, atomic_write_json, atomic_write_parquet
@@ -201,8 +202,8 @@ class KeepPolicy(StepConfig):
     """Which document of a duplicate cluster stays: the first in stable order, the longest, or the
     one with the highest value of ``score_column`` (e.g. a quality score)."""
 
-    keep: Literal["first", "longest", "max_score"] = "first"
-    score_column: str | None = None
+    keep: Literal["first", "longest", "max_score"] = Field("first", description="which member of a duplicate cluster stays: first, longest or max_score")
+    score_column: str | None = Field(None, description="the column that keep: max_score maximizes")
 
     @model_validator(mode="after")
     def _score_needed(self):

@@ -47,13 +47,13 @@ class ExactDedup(ClusterDedupStep):
     cluster_column = "exact_dup_cluster"
 
     class Config(KeepPolicy):
-        key: Literal["text", "url"] = "text"
-        lowercase: bool = True
-        strip_punctuation: bool = True
-        collapse_whitespace: bool = True
-        nfkc: bool = True
+        key: Literal["text", "url"] = Field("text", description="what must be equal: the normalized text, or the url")
+        lowercase: bool = Field(True, description="compare case-insensitively")
+        strip_punctuation: bool = Field(True, description="ignore punctuation when comparing")
+        collapse_whitespace: bool = Field(True, description="treat runs of whitespace as one space")
+        nfkc: bool = Field(True, description="apply NFKC before comparing (full-width and compatibility forms)")
         partitions: int | None = Field(None, ge=1, description="hash-prefix partitions; default: 1 per 4M docs")
-        batch_rows: int = Field(8192, ge=1)
+        batch_rows: int = Field(8192, ge=1, description="rows per batch while hashing")
 
     def _keys(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(hi, lo, valid) per row."""

@@ -152,13 +152,13 @@ class MinHashDedup(ClusterDedupStep):
 
     class Config(KeepPolicy):
         ngram: int = Field(5, ge=1, description="words per shingle")
-        bands: int = Field(20, ge=1)
-        rows: int = Field(6, ge=1)
-        seed: int = 1
-        verify_jaccard: bool = False
-        jaccard_threshold: float = Field(0.7, ge=0.0, le=1.0)
+        bands: int = Field(20, ge=1, description="LSH bands; with rows, sets the similarity at which pairs become candidates")
+        rows: int = Field(6, ge=1, description="hashes per band (signature length = bands x rows)")
+        seed: int = Field(1, description="seed of the hash permutations")
+        verify_jaccard: bool = Field(False, description="confirm candidate pairs by exact Jaccard of their shingles")
+        jaccard_threshold: float = Field(0.7, ge=0.0, le=1.0, description="pairs below this Jaccard are not duplicates (with verify_jaccard)")
         against: list[str] = Field(default_factory=list, description="earlier gristmill outputs or index dirs")
-        batch_rows: int = Field(8192, ge=1)
+        batch_rows: int = Field(8192, ge=1, description="rows per batch while computing signatures")
 
         @field_validator("against")
         @classmethod

@@ -165,10 +165,10 @@ class ParagraphDedup(GlobalStep):
     name = "paragraph_dedup"
 
     class Config(StepConfig):
-        unit: Literal["paragraph", "line", "sentences3"] = "paragraph"
+        unit: Literal["paragraph", "line", "sentences3"] = Field("paragraph", description="what is counted and removed: paragraphs, lines or 3-sentence spans")
         min_occurrences: int = Field(2, ge=2, description="a unit seen this many times or more is a duplicate")
         min_unit_chars: int = Field(1, ge=1, description="shorter units (after strip) are never removed")
-        min_remaining_words: int = Field(1, ge=0)
+        min_remaining_words: int = Field(1, ge=0, description="reject a document left with fewer words")
         min_remaining_fraction: float = Field(0.0, ge=0.0, le=1.0, description="of characters")
         memory_mb: int = Field(512, ge=1, description="budget for one counting partition in fit")
 

@@ -197,14 +197,14 @@ class SemanticDedup(GlobalStep):
     name = "semantic_dedup"
 
     class Config(StepConfig):
-        model: str = DEFAULT_MODEL
-        n_clusters: int | None = Field(None, ge=1)
-        docs_per_cluster: int = Field(2000, ge=1)
+        model: str = Field(DEFAULT_MODEL, description="sentence-embedding model (packaged, loads offline)")
+        n_clusters: int | None = Field(None, ge=1, description="k-means clusters (null: one per docs_per_cluster documents)")
+        docs_per_cluster: int = Field(2000, ge=1, description="documents per k-means cluster when n_clusters is null")
         threshold: float = Field(0.9, gt=0.0, le=1.0, description="cosine similarity; SemDeDup eps = 1 - threshold")
-        keep: Literal["hard", "easy", "first"] = "hard"
-        batch_size: int = Field(64, ge=1)
-        max_tokens: int = Field(256, ge=8, le=512)
-        seed: int = 1234
+        keep: Literal["hard", "easy", "first"] = Field("hard", description="which duplicate stays: hard (least central, SemDeDup), easy (most central) or first")
+        batch_size: int = Field(64, ge=1, description="documents per embedding batch")
+        max_tokens: int = Field(256, ge=8, le=512, description="tokens embedded per document; longer texts are truncated")
+        seed: int = Field(1234, description="k-means seed")
 
     # -- fit ------------------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ from gristmill.engine.manifest import RunDir
 from gristmill.engine.pool import WorkerDied, report, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
 from gristmill.engine.progress import Progress
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
-from gristmill.recipe import InputSpec, Recipe
+from gristmill.recipe import ErrorPolicy, InputSpec, Recipe
+from gristmill.engine.health import StepFailed, check_quarantine  # noqa: F401 - StepFailed is part of this API (the CLI catches it)
+from gristmill.engine.schema import unify_dir
 from gristmill.step import FitContext, GlobalStep, Step
 
 COMPRESSION = "zstd"
@@ -50,6 +52,7 @@ class ShardTask:
     shard: Shard | None = None  # stage 0: read the input
     spec: InputSpec | None = None
     in_path: str | None = None  # later stages: the previous stage's kept parquet
+    errors: ErrorPolicy = field(default_factory=ErrorPolicy)
 
 
 @dataclass
@@ -63,11 +66,14 @@ class ShardResult:
     quarantine_errors: Counter = field(default_factory=Counter)
     steps: dict = field(default_factory=dict)  # global step index -> [in, out, seconds]
     counters: dict = field(default_factory=dict)  # step name -> {key: n}
+    step_errors: Counter = field(default_factory=Counter)  # step name -> documents it raised on
+    columns: dict = field(default_factory=dict)  # step name -> the columns it added (`gristmill show` explains rejects with them)
 
     def to_json(self) -> dict:
         return {"read": self.read, "kept": self.kept, "text_bytes": self.text_bytes, "rejected": dict(self.rejected),
                 "quarantined": self.quarantined, "read_quarantined": self.read_quarantined, "quarantine_errors": dict(self.quarantine_errors),
-                "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters}
+                "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters, "step_errors": dict(self.step_errors),
+                "columns": self.columns}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,6 +135,7 @@ class _ShardRunner:
         self.qpath = root / "quarantine" / f"{sid}.jsonl"
         self.qtmp = tmp_path(self.qpath)
         self.qfh = None
+        self.first_error: dict[str, tuple[str, str]] = {}  # step name -> (document id, traceback)
 
     # -- outputs
     def quarantine(self, q: Quarantined, unread: bool = False) -> None:
@@ -186,6 +193,11 @@ class _ShardRunner:
         if self.qfh is not None:
             self.qfh.close()
             os.replace(self.qtmp, self.qpath)
+        pol = self.t.errors
+        for name, k in self.res.step_errors.items():
+            if k > max(pol.min_step_errors, pol.max_step_error_rate * self.res.read):
+                self._step_failed(name, f"on {k} of {self.res.read} documents of shard {self.sid}, over "
+                                  f"errors.max_step_error_rate={pol.max_step_error_rate} (at least errors.min_step_errors={pol.min_step_errors})")
         for step in self.t.steps:
             c = step.take_stats()
             if c:
@@ -213,6 +225,8 @@ class _ShardRunner:
                 reasons = step.select(annotated)
                 if annotated.num_rows != table.num_rows or (reasons is not None and len(reasons) != table.num_rows):
                     raise RuntimeError(f"step {step.name!r} changed the number of rows ({n_in} in); steps must not drop rows")
+            except StepFailed:
+                raise  # the run must stop, not quarantine
             except Exception as e:  # noqa: BLE001
                 self._timing(gi, 0, 0, time.perf_counter() - t0)
                 if passing is not None:
@@ -221,14 +235,25 @@ class _ShardRunner:
                 if n_in == 0:
                     return
                 if n_in == 1:
-                    self.quarantine(Quarantined(str(table.column("id")[0]), None, None,
+                    doc_id = str(table.column("id")[0])
+                    self.quarantine(Quarantined(doc_id, None, None,
                                                 f"step {step.name} failed on this document: {type(e).__name__}: {e}",
                                                 str(table.column("text")[0])[:1024], "step_error"))
+                    self.res.step_errors[step.name] += 1
+                    if step.name not in self.first_error:
+                        import traceback
+
+                        self.first_error[step.name] = (doc_id, "".join(traceback.format_exception(e, chain=False)))
+                    if self.res.step_errors[step.name] > self.t.errors.max_step_errors:
+                        self._step_failed(step.name, f"on more than errors.max_step_errors={self.t.errors.max_step_errors} "
+                                          f"documents of shard {self.sid}")
                     return
                 half = n_in // 2
                 self.apply(table.slice(0, half), i)
                 self.apply(table.slice(half), i)
                 return
+            if step.name not in self.res.columns:
+                self.res.columns[step.name] = [c for c in annotated.column_names if c not in table.column_names]
             table = annotated
             if reasons is not None and reasons.null_count < len(reasons):
                 if isinstance(reasons, pa.ChunkedArray):
@@ -242,6 +267,13 @@ class _ShardRunner:
             self._timing(gi, n_in, table.num_rows, time.perf_counter() - t0)
         self.kept.write(table)
         self.res.kept += table.num_rows
+
+    def _step_failed(self, name: str, how: str) -> None:
+        doc_id, tb = self.first_error[name]
+        src = self.t.shard.path if self.t.shard is not None else self.t.in_path
+        raise StepFailed(f"step {name!r} raised {how} (input {src}). A step failing this often is a bug or a "
+                         f"misconfiguration, not bad input, so the run stops (the limits are the recipe's errors: section). "
+                         f"First error, on document {doc_id!r}:\n{tb.rstrip()}")
 
     def _timing(self, gi: int, n_in: int, n_out: int, secs: float) -> None:
         s = self.res.steps.setdefault(gi, [0, 0, 0.0])
@@ -294,10 +326,12 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
     out = Path(out or recipe.output.path)
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
-    resumed = rd.prepare(recipe.fingerprint(), fresh)
+    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())
     if resumed and (out / "summary.json").exists():
         log(f"{out}: already complete; nothing to do (use --fresh to run again)")
-        return json.loads((out / "summary.json").read_text())
+        summary = json.loads((out / "summary.json").read_text())
+        check_quarantine(summary, out, recipe.errors)
+        return summary
     atomic_write_text(out / "recipe.lock.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False))
 
     plan_file = rd.manifest / "plan.json"
@@ -338,7 +372,7 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         for s in shards:
             if rd.done(f"s{k}-{s.shard_id}") is not None:
                 continue
-            tasks.append(ShardTask(stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
+            tasks.append(ShardTask(errors=recipe.errors, stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
                                    in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
@@ -353,13 +387,20 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
             _execute(tasks, workers, prog, by_docs=k > 0)
         finally:
             prog.stop()
+        if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
+            from gristmill.engine.ids import check_run_ids
 
+            check_run_ids(recipe, rd, shards, final)
+
+    unify_dir(rd.data, COMPRESSION)  # one table for every loader, whatever each input carried
+    unify_dir(rd.rejected, COMPRESSION)
     summary = build_summary(recipe, rd, shards, steps, stages, fit_seconds)
     summary["seconds"] = round(time.time() - t_start, 3)
     summary["gristmill_version"] = __version__
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     for k in range(len(stages) - 1):  # intermediate stage outputs are no longer needed; fitted state stays
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
+    check_quarantine(summary, out, recipe.errors)
     return summary
 
 
@@ -378,6 +419,8 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     qerr: Counter = Counter()
     per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
     counters: dict[str, dict] = {}
+    step_errors: Counter = Counter()
+    step_columns: dict[str, list] = {}
     text_bytes = 0
     last = len(stages) - 1
     problems = []
@@ -395,6 +438,9 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
             prev_kept = rec["kept"]
             quarantined += rec["quarantined"]
             qerr.update(rec["quarantine_errors"])
+            step_errors.update(rec.get("step_errors", {}))
+            for name, cols in rec.get("columns", {}).items():
+                step_columns.setdefault(name, cols)
             rejected.update(rec["rejected"])
             for gi, (a, b, c) in rec["steps"].items():
                 p = per_step[int(gi)]
@@ -426,7 +472,7 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     step_rows = []
     for gi, st in enumerate(steps):
         a, b, c = per_step.get(gi, [0, 0, 0.0])
-        row = {"step": st.name, "in": a, "out": b, "rejected": a - b, "seconds": round(c, 4)}
+        row = {"step": st.name, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.name, 0), "seconds": round(c, 4)}
         if st.name in fit_seconds:
             row["fit_seconds"] = round(fit_seconds[st.name], 4)
         step_rows.append(row)
@@ -442,10 +488,12 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
         "rejected": dict(sorted(rejected.items())),
         "quarantined": quarantined,
         "quarantine_errors": dict(qerr.most_common()),
+        "step_errors": dict(step_errors.most_common()),
         "text_mb_read": round(text_bytes / 1e6, 3),
         "shards": len(shards),
         "steps": step_rows,
         "counters": counters,
+        "step_columns": step_columns,
     }
     if reports:
         summary["reports"] = reports

@@ -30,12 +30,15 @@ class RunDir:
         self.work = self.root / "_work"
         self.stale_temps: list[Path] = []
 
-    def prepare(self, fingerprint: str, fresh: bool) -> bool:
-        """Create or reopen the run directory. Returns True when resuming a started run."""
+    def prepare(self, fingerprint: str, fresh: bool, protect: list[Path] = ()) -> bool:
+        """Create or reopen the run directory. Returns True when resuming a started run.
+
+        ``fresh`` removes a previous gristmill output first, and only that: see :meth:`remove_own_files`.
+        ``protect`` are the run's inputs (and recipe); a directory holding one of them is never cleared."""
         fp_file = self.manifest / "recipe.fingerprint"
         if self.root.exists() and any(self.root.iterdir()):
             if fresh:
-                shutil.rmtree(self.root)
+                self.remove_own_files(protect)
             elif fp_file.exists():
                 old = fp_file.read_text().strip()
                 if old != fingerprint:
@@ -46,11 +49,49 @@ class RunDir:
                 self.stale_temps = clean_stale_temps(self.root)
                 return True
             else:
-                raise RecipeChanged(f"{self.root} exists and is not a gristmill run directory; choose an empty output path or pass --fresh")
+                what = "is a gristmill output that never started" if self.is_output() else "is not a gristmill output"
+                raise RecipeChanged(f"{self.root} exists, is not empty and {what}; choose a new or empty output path "
+                                    "(--fresh only ever replaces a previous gristmill output)")
         for d in (self.manifest, self.data, self.rejected, self.quarantine, self.work):
             d.mkdir(parents=True, exist_ok=True)
         atomic_write_text(fp_file, fingerprint + "\n")
         return False
+
+    # What a run writes at the top of its directory; nothing else there is ever deleted.
+    OWN_DIRS = ("_manifest", "data", "rejected", "quarantine", "_work")
+    OWN_FILES = ("summary.json", "recipe.lock.yaml", "demo_report.json")
+
+    def is_output(self) -> bool:
+        return (self.manifest / "recipe.fingerprint").is_file() or (self.root / "summary.json").is_file()
+
+    def remove_own_files(self, protect: list[Path] = ()) -> None:
+        """``--fresh``: delete a previous output, refusing anything that is not recognisably one.
+
+        Refused: ``/``, the home directory, the current directory and its ancestors, any directory
+        that holds (at any depth) an input or the recipe, and any directory without a gristmill
+        manifest or summary. Even then only gristmill's own entries go; other files stay."""
+        root = self.root.resolve()
+        danger = {Path("/"), Path.home().resolve(), *Path.cwd().resolve().parents, Path.cwd().resolve()}
+        if root in danger:
+            raise RecipeChanged(f"--fresh refuses to clear {self.root} (resolves to {root}: the root, home or current "
+                                "directory, or one above it); give the run its own output directory, e.g. -o out/run")
+        for p in protect:
+            rp = Path(p).resolve()
+            if rp == root or root in rp.parents:
+                raise RecipeChanged(f"--fresh refuses to clear {self.root}: it holds {p}, an input of this run; "
+                                    "write the output somewhere else, e.g. -o out/run")
+        if not self.is_output():
+            raise RecipeChanged(f"--fresh refuses to clear {self.root}: it is not a gristmill output (no "
+                                "_manifest/recipe.fingerprint or summary.json); choose a new or empty output path")
+        for name in self.OWN_DIRS:
+            d = self.root / name
+            if d.is_dir() and not d.is_symlink():
+                shutil.rmtree(d)
+        for name in self.OWN_FILES:
+            (self.root / name).unlink(missing_ok=True)
+        for tmp in self.root.glob(".*.tmp*"):  # an interrupted atomic write of one of the files above
+            if tmp.is_file() and tmp.name.split(".tmp")[0].lstrip(".") in self.OWN_FILES:
+                tmp.unlink()
 
     def unit_file(self, unit: str) -> Path:
         return self.manifest / f"{unit}.json"

@@ -5,12 +5,17 @@ new threshold only re-runs ``select``. Rows that a loosened threshold now lets t
 the later steps, which annotate them for the first time (their columns were never computed). The
 result is a new run directory with its own ledger; the source output is not touched.
 
-A global step (dedup) is not re-fitted: rows keep the decision it made in the source run, and a
-row that reaches it now but never did before is an error, since only a full ``gristmill run``
-can decide it.
+A global step (dedup) is not re-fitted: rows keep the decision it made in the source run. That
+holds only while the rows reaching it are the same, so when new thresholds would let a document
+reach a global step that never saw it, or stop one that it decided others against, select refuses
+before writing anything and says to use ``gristmill run``. A ``--set`` that select cannot apply
+(a parameter of a global step, or one that changes what a step computes rather than which
+documents it keeps) is an error too, not a silent no-op.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import re
 import shutil
@@ -25,9 +30,10 @@ import yaml
 from gristmill.engine.local import ShardTask, _ShardRunner
 from gristmill.engine.atomic import atomic_write_parquet
 from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
-from gristmill.step import GlobalStep, Step
+from gristmill.step import GlobalStep, Step, UnknownStep, get_step
 
 _REJECT_FILE = re.compile(r"^s\d+-(?P<shard>\d+)-(?P<name>.+)-(?P<gi>\d+|rd)\.parquet$")
 
@@ -75,6 +81,52 @@ def parse_overrides(items: list[str]) -> list[tuple[str, str, object]]:
     return out
 
 
+def not_reselectable(cls: type[Step], param: str) -> str | None:
+    """Why select cannot apply a new value of ``cls.param``, or None when it can.
+
+    Select re-runs only ``select`` on the stored columns, so a parameter qualifies when the step's
+    ``select`` reads it and nothing else of the step does (``annotate``, ``__init__``, helpers):
+    read from the source, so every step, including future ones, is judged by the same rule."""
+    if issubclass(cls, GlobalStep):
+        return (f"{cls.name} is a global step: its decisions were fitted over the whole source run and select "
+                f"replays them, so a new {param} needs a full `gristmill run`")
+    if cls.select is Step.select:
+        return f"{cls.name} never rejects a document; {param} changes what it computes, which needs `gristmill run`"
+    sel = inspect.getsource(cls.select)
+    rest = "".join(inspect.getsource(k) for k in cls.__mro__ if k not in (Step, GlobalStep, object) and issubclass(k, Step))
+    rest = rest.replace(sel, "")
+    pat = re.compile(rf"\.{re.escape(param)}\b")
+    if not pat.search(sel) or pat.search(rest):
+        return (f"{cls.name}.{param} changes what the step computes, not only which documents it keeps; select "
+                "re-applies thresholds to the stored columns, so run the changed recipe with `gristmill run`")
+    return None
+
+
+def _apply_overrides(steps_cfg: list[dict], overrides: list[str], lock_file: Path) -> None:
+    names = [next(iter(s)) for s in steps_cfg]
+    for step, param, val in parse_overrides(overrides):
+        hits = [i for i, n in enumerate(names) if n == step or step == str(i)]
+        if not hits:
+            close = difflib.get_close_matches(step, names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RecipeError(f"--set {step}.{param}: no step {step!r} in {lock_file}{hint}; its steps are {', '.join(names)}")
+        for i in hits:
+            try:
+                cls = get_step(names[i])
+            except UnknownStep as e:
+                raise RecipeError(f"{lock_file}: {e}") from None
+            fields = list(cls.Config.model_fields)
+            if param not in fields:
+                close = difflib.get_close_matches(param, fields, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise RecipeError(f"--set {step}.{param}: {names[i]} has no parameter {param!r}{hint}; "
+                                  f"its parameters are {', '.join(fields)}")
+            why = not_reselectable(cls, param)
+            if why:
+                raise RecipeError(f"--set {step}.{param}: {why}")
+            steps_cfg[i][names[i]][param] = val
+
+
 def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -> dict:
     src, dest = Path(src), Path(dest)
     lock_file = src / "recipe.lock.yaml"
@@ -84,22 +136,14 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
     if not lock["output"].get("keep_rejected", True):
         raise RecipeError(f"{src}: was run with output.keep_rejected: false, so rejected rows cannot be re-selected; re-run it with keep_rejected: true")
     steps_cfg = lock["steps"]
-    for step, param, val in parse_overrides(overrides):
-        hits = [i for i, s in enumerate(steps_cfg) if step in s or step == str(i)]
-        if not hits:
-            raise RecipeError(f"--set {step}.{param}: no step {step!r} in {lock_file} (steps: {[next(iter(s)) for s in steps_cfg]})")
-        for i in hits:
-            name = next(iter(steps_cfg[i]))
-            steps_cfg[i][name][param] = val
-    recipe = recipe_from_dict({"inputs": lock["inputs"], "steps": steps_cfg, "output": {**lock["output"], "path": str(dest)}},
+    _apply_overrides(steps_cfg, overrides, lock_file)
+    recipe = recipe_from_dict({"inputs": lock["inputs"], "steps": steps_cfg, "output": {**lock["output"], "path": str(dest)},
+                               **({"errors": lock["errors"]} if "errors" in lock else {})},
                               where=str(lock_file), check_inputs=False)
     steps = recipe.build_steps()
-    if dest.exists() and fresh:
-        shutil.rmtree(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise RecipeError(f"{dest}: exists; choose a new output directory or pass --fresh")
-    rd = RunDir(dest)
-    rd.prepare(recipe.fingerprint(), fresh=False)
+    step_columns = json.loads((src / "summary.json").read_text()).get("step_columns", {})
+    if dest.resolve() == src.resolve() or src.resolve() in dest.resolve().parents or dest.resolve() in src.resolve().parents:
+        raise RecipeError(f"{dest}: the new output must be outside the source output {src}")
 
     groups: list[tuple[str, int | None, Path]] = [(p.stem, None, p) for p in sorted((src / "data").glob("*.parquet"))]
     for p in sorted((src / "rejected").glob("*.parquet")):
@@ -107,36 +151,118 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
         if not m:
             raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
         groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
+    _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+
+    rd = RunDir(dest)
+    if dest.exists() and any(dest.iterdir()):
+        if not fresh:
+            raise RecipeError(f"{dest}: exists and is not empty; choose a new output directory, or pass --fresh to "
+                              "replace it if it is a previous gristmill output")
+        try:
+            rd.remove_own_files(protect=[src])
+        except RuntimeError as e:
+            raise RecipeError(str(e)) from None
+    rd.prepare(recipe.fingerprint(), fresh=False)
+    lock_out = {**recipe.resolved(), "reselected_from": str(src)}
+    lock_out["output"]["path"] = str(dest)
+    atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
 
     totals = Counter()
     for n, (shard, gi, path) in enumerate(groups):
-        table = pq.read_table(path)
-        reached = len(steps) if gi is None else gi  # the row passed every step before this index
-        if "reject_reason" in table.column_names:
-            table = table.rename_columns([c if c != "reject_reason" else "_orig_reason" for c in table.column_names])
-            table = table.drop_columns(["reject_step"])
-        wrapped: list[Step] = []
-        for i, st in enumerate(steps):
-            if isinstance(st, GlobalStep):
-                if i > reached:
-                    wrapped.append(_Unreachable(st, path))
-                else:
-                    wrapped.append(_Replay(st, i, rejected_here=(i == gi)))
-            elif gi == -1:
-                wrapped.append(_Replay(st, i, rejected_here=False))
-            else:
-                wrapped.append(_SelectOnly(st) if i <= reached else st)
-        if gi == -1:  # rejected by the reader (not a document): stays so
-            wrapped = [_ReaderReject()]
-        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=wrapped, step_offset=0, run_root=str(dest), final=True,
-                         keep_rejected=True, batch_rows=recipe.output.batch_rows)
+        table = _group_table(path, gi, steps, step_columns)
+        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=_wrapped(steps, gi, path), step_offset=0, run_root=str(dest),
+                         final=True, keep_rejected=True, batch_rows=recipe.output.batch_rows, errors=recipe.errors)
         res = _TableRunner(task, table).run()
         totals["input"] += res["read"]
         rd.mark_done(f"s0-{task.shard_id}", res)
         _drop_private_columns(dest, task.shard_id)
+    unify_dir(dest / "data")
+    unify_dir(dest / "rejected")
     for q in sorted((src / "quarantine").glob("*.jsonl")):
         shutil.copy(q, dest / "quarantine" / q.name)
     return _summarize(src, dest, steps)
+
+
+def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: dict[str, list]) -> pa.Table:
+    """The stored rows of one file, ready to re-select: the original reason kept aside, and the
+    (null) columns of steps these rows never reached dropped, so those steps compute them afresh."""
+    table = pq.read_table(path)
+    if "reject_reason" in table.column_names:
+        table = table.rename_columns([c if c != "reject_reason" else "_orig_reason" for c in table.column_names])
+        table = table.drop_columns(["reject_step"])
+    if gi is not None and gi >= 0:
+        never = {c for st in steps[gi + 1:] for c in step_columns.get(st.name, [])}
+        never -= {c for st in steps[:gi + 1] for c in step_columns.get(st.name, [])} | {"id", "text", "source", "_orig_reason"}
+        table = table.drop_columns([c for c in table.column_names if c in never])
+    return table
+
+
+def _wrapped(steps: list[Step], gi: int | None, path: Path) -> list[Step]:
+    if gi == -1:  # rejected by the reader (not a document): stays so
+        return [_ReaderReject()]
+    reached = len(steps) if gi is None else gi  # the row passed every step before this index
+    out: list[Step] = []
+    for i, st in enumerate(steps):
+        if isinstance(st, GlobalStep):
+            out.append(_Unreachable(st, path) if i > reached else _Replay(st, i, rejected_here=(i == gi)))
+        else:
+            out.append(_SelectOnly(st) if i <= reached else st)
+    return out
+
+
+def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict[str, list]) -> None:
+    """Refuse (before writing) when the documents reaching a global step would change."""
+    gidx = [i for i, s in enumerate(steps) if isinstance(s, GlobalStep)]
+    if not gidx:
+        return
+    newly: dict[int, list] = {g: [0, None] for g in gidx}
+    lost: dict[int, list] = {g: [0, None] for g in gidx}
+    for _, gi, path in groups:
+        if gi == -1:
+            continue
+        reached = len(steps) if gi is None else gi
+        live = _group_table(path, gi, steps, step_columns)
+        ids0 = live.column("id").to_pylist()
+        for i, st in enumerate(_wrapped(steps, gi, path)[: gidx[-1] + 1]):
+            if i in newly:
+                if reached < i:  # these rows never reached this global step in the source run
+                    if live.num_rows:
+                        newly[i][0] += live.num_rows
+                        newly[i][1] = newly[i][1] or (live.column("id")[0].as_py(), live.column("_orig_reason")[0].as_py())
+                    break
+                if live.num_rows < len(ids0):  # all of them did; some no longer would
+                    lost[i][0] += len(ids0) - live.num_rows
+                    now = set(live.column("id").to_pylist())
+                    lost[i][1] = lost[i][1] or next(x for x in ids0 if x not in now)
+            live = _select_in_memory(live, st)
+    for g in gidx:
+        name = steps[g].name
+        if newly[g][0]:
+            doc, why = newly[g][1]
+            raise RecipeError(f"{newly[g][0]:,} documents that the source run rejected before the global step {name!r} "
+                              f"(e.g. {doc!r}, rejected as {why}) would now reach it. {name} decides by comparing documents "
+                              f"with each other and never saw these, so select cannot place them: run the changed recipe with "
+                              f"`gristmill run` (nothing was written)")
+        if lost[g][0]:
+            raise RecipeError(f"{lost[g][0]:,} documents that reached the global step {name!r} in the source run (e.g. "
+                              f"{lost[g][1]!r}) would now be rejected before it. {name} decided the others by comparing them "
+                              f"with these (a duplicate may have been dropped in favour of one of them), so its decisions "
+                              f"would no longer hold: run the changed recipe with `gristmill run` (nothing was written)")
+
+
+def _select_in_memory(table: pa.Table, st: Step) -> pa.Table:
+    """One step on an in-memory table, rows of other sources passing untouched; returns the survivors."""
+    if not table.num_rows:
+        return table
+    passing = None
+    if st.only_sources is not None:
+        mine = pc.is_in(table.column("source"), pa.array(st.only_sources, pa.string()))
+        passing, table = table.filter(pc.invert(mine)), table.filter(mine)
+    ann = st.annotate(table)
+    reasons = st.select(ann)
+    if reasons is not None:
+        ann = ann.filter(pc.is_null(reasons))
+    return pa.concat_tables([ann, passing], promote_options="permissive") if passing is not None else ann
 
 
 class _ReaderReject(Step):
@@ -152,8 +278,10 @@ class _Unreachable(Step):
         self.name, self.path = inner.name, path
 
     def annotate(self, table):
-        if table.num_rows:
-            raise RuntimeError(f"rows of {self.path} now reach the global step {self.name!r}, which was never fitted on them; "
+        if table.num_rows:  # a safety net: reselect checks this before writing anything
+            from gristmill.engine.local import StepFailed
+
+            raise StepFailed(f"rows of {self.path} now reach the global step {self.name!r}, which was never fitted on them; "
                                "run the changed recipe with `gristmill run` instead")
         return table
 
@@ -166,16 +294,31 @@ def _drop_private_columns(dest: Path, shard_id: str) -> None:
 
 
 def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
+    from collections import defaultdict
+
     rd = RunDir(dest)
     src_summary = json.loads((src / "summary.json").read_text())
     kept = quarantined = 0
     rejected: Counter = Counter()
+    qerr: Counter = Counter(src_summary.get("quarantine_errors", {}))
+    step_errors: Counter = Counter()
+    step_columns: dict = dict(src_summary.get("step_columns", {}))
+    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
     n_rows = 0
     for f in sorted(rd.manifest.glob("s0-*.json")):
         rec = json.loads(f.read_text())
         kept += rec["kept"]
         rejected.update(rec["rejected"])
         quarantined += rec["quarantined"]
+        qerr.update(rec["quarantine_errors"])
+        step_errors.update(rec.get("step_errors", {}))
+        for name, cols in rec.get("columns", {}).items():
+            step_columns.setdefault(name, cols)
+        for gi, (a, b, c) in rec["steps"].items():
+            p = per_step[int(gi)]
+            p[0] += a
+            p[1] += b
+            p[2] += c
         n_rows += rec["read"]
     quarantined += src_summary["quarantined"]
     problems = []
@@ -187,8 +330,12 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
         from gristmill.engine.local import LedgerMismatch
 
         raise LedgerMismatch(f"{dest}: " + "; ".join(problems))
+    rows = []
+    for gi, st in enumerate(steps):
+        a, b, c = per_step.get(gi, [0, 0, 0.0])
+        rows.append({"step": st.name, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.name, 0), "seconds": round(c, 4)})
     summary = {"input": src_summary["input"], "kept": kept, "rejected": dict(sorted(rejected.items())), "quarantined": quarantined,
-               "quarantine_errors": src_summary.get("quarantine_errors", {}), "reselected_from": str(src),
-               "steps": [], "counters": {}}
+               "quarantine_errors": dict(qerr.most_common()), "step_errors": dict(step_errors.most_common()),
+               "reselected_from": str(src), "steps": rows, "counters": {}, "step_columns": step_columns}
     atomic_write_text(dest / "summary.json", json.dumps(summary, indent=2))
     return summary

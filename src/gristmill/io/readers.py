@@ -82,14 +82,46 @@ def default_source(spec: InputSpec, path: Path) -> str:
 # Planning
 
 
+def unique_rels(per_input: list[list[tuple[Path, str]]]) -> list[list[tuple[Path, str]]]:
+    """Make the relative names (the prefix of derived ids) unique across all inputs.
+
+    Each input names its files relative to its own glob, so ``a/data.jsonl`` and ``b/data.jsonl`` in
+    two inputs are both ``data.jsonl`` and their ids would collide (and exact dedup, which looks
+    decisions up by id, would then drop a unique document). Colliding names are replaced by the path
+    relative to the common directory of all inputs; a file listed by two inputs gets ``input<N>/``."""
+    owners: dict[str, set] = {}
+    for files in per_input:
+        for f, rel in files:
+            owners.setdefault(rel, set()).add(Path(f).resolve())
+    clash = {rel for rel, fs in owners.items() if len(fs) > 1}
+    if not clash:
+        clash_files: set = set()
+    else:
+        clash_files = {f for rel in clash for f in owners[rel]}
+    common = Path(os.path.commonpath([str(f.parent) for f in clash_files])) if clash_files else None
+    out, seen = [], set()
+    for ii, files in enumerate(per_input):
+        mine = []
+        for f, rel in files:
+            if rel in clash:
+                rel = Path(f).resolve().relative_to(common).as_posix()
+            if rel in seen:  # the same file in two inputs: read twice, so named twice
+                rel = f"input{ii}/{rel}"
+            mine.append((f, rel))
+        seen.update(r for _, r in mine)
+        out.append(mine)
+    return out
+
+
 def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
     shards: list[Shard] = []
+    unique_files = unique_rels([expand_paths(spec) for spec in inputs])
 
     def add(**kw):
         shards.append(Shard(shard_id=f"{len(shards):05d}", **kw))
 
     for ii, spec in enumerate(inputs):
-        files = expand_paths(spec)
+        files = unique_files[ii]
         if spec.format == "text":
             group: list[tuple[str, str]] = []
             size = 0

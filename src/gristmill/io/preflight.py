@@ -1,0 +1,75 @@
+"""Look at the first records of each input before the corpus is read.
+
+A ``text_field`` or ``id_field`` that the data does not have would otherwise quarantine every record,
+one by one, through the whole corpus. The first records of the first few files show it at once,
+and the error names the file, the fields that are there and the nearest one.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from gristmill.recipe import InputSpec, expand_paths
+
+FILES = 3  # files looked at per input: a misconfiguration shows in every file
+RECORDS = 100  # records looked at per file
+
+
+def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
+    """``[(field name in the recipe, message)]`` for a text_field / id_field no examined record has."""
+    if spec.format not in ("jsonl", "parquet"):
+        return []  # text and WARC inputs have no fields to name
+    wanted = [("text_field", spec.text_field)] + ([("id_field", spec.id_field)] if spec.id_field else [])
+    seen: dict[str, int] = {}  # field -> records having it
+    n_records = 0
+    first_file = None
+    for path, _ in expand_paths(spec)[:FILES]:
+        fields = _first_fields(path, spec.format)
+        if fields is None:
+            continue  # unreadable: the reader quarantines it with its own reason
+        first_file = first_file or path
+        for rec_fields in fields:
+            n_records += 1
+            for f in rec_fields:
+                seen[f] = seen.get(f, 0) + 1
+    if not n_records:
+        return []
+    out = []
+    for key, name in wanted:
+        if name in seen:
+            continue
+        close = difflib.get_close_matches(name, sorted(seen), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        out.append((key, f"no record has the field {name!r}{hint}: looked at the first {n_records} records of "
+                         f"{first_file} and the next files; their fields are {', '.join(sorted(seen)[:20])}; set input.{key}"))
+    return out
+
+
+def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return [pq.ParquetFile(path).schema_arrow.names]
+        except Exception:  # noqa: BLE001 - quarantined by the reader
+            return None
+    from gristmill.io.readers import TruncatedStream, _iter_chunks
+
+    buf = b""
+    try:
+        for chunk in _iter_chunks(path, chunk=1 << 16):
+            buf += chunk
+            if buf.count(b"\n") >= RECORDS or len(buf) > 16 << 20:
+                break
+    except TruncatedStream:
+        pass
+    out = []
+    for raw in buf.split(b"\n")[:RECORDS]:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue  # a bad line, or the cut end of the buffer: the reader quarantines it
+        if isinstance(rec, dict):
+            out.append(list(rec))
+    return out

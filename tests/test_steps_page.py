@@ -1,0 +1,42 @@
+"""Item 12 of issue 8: `gristmill steps NAME` is a readable page for every registered step."""
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from gristmill.cli import app
+from gristmill.step import all_steps
+
+STEPS = sorted(n for n, c in all_steps().items() if c.__module__.startswith("gristmill."))
+
+
+def test_every_parameter_of_every_step_has_a_description():
+    missing = [f"{n}.{p}" for n in STEPS for p, f in all_steps()[n].Config.model_fields.items() if not (f.description or "").strip()]
+    assert not missing, f"add Field(description=...) to: {missing}"
+
+
+def words(s: str) -> list[str]:
+    return re.findall(r"[A-Za-z][A-Za-z_]{2,}", s)
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_step_page(name):
+    cls = all_steps()[name]
+    r = CliRunner().invoke(app, ["steps", name])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "PydanticUndefined" not in out and "``" not in out and ":func:" not in out
+    flat = " ".join(re.sub(r"[│┃┏┓┗┛┡┩━─└┘┌┐╇╈┳┻┼├┤]", " ", out).split())
+    for p, f in cls.Config.model_fields.items():
+        assert re.search(rf"(^|\s){re.escape(p)}\s", flat), p
+        assert all(w in flat for w in words(f.description)[:4]), (p, f.description)
+    doc_words = words(cls.__doc__ or "")
+    assert all(w in flat for w in doc_words[-6:]), "the docstring is cut"  # the page ends with the whole docstring
+    assert max(len(line) for line in out.splitlines()) > 80 or len(cls.__doc__ or "") < 400  # not squeezed into 80 columns
+
+
+def test_step_list_and_unknown_name():
+    r = CliRunner().invoke(app, ["steps"])
+    assert r.exit_code == 0 and "PydanticUndefined" not in r.output and "against = []" in r.output
+    r = CliRunner().invoke(app, ["steps", "gopher_qualty"])
+    assert r.exit_code == 2 and "did you mean 'gopher_quality'" in r.output
