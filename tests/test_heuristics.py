@@ -260,6 +260,9 @@ def test_empty_table_and_types():
         t = step.annotate(empty)
         assert len(t) == 0 and len(step.select(t)) == 0
         for f in t.schema:
+            if f.name == "text":  # a rewritten text is the readers' type (gristmill.arrow.TEXT_TYPE)
+                assert f.type in (pa.string(), pa.large_string()), (name, f)
+                continue
             assert f.type in (pa.string(), pa.int32(), pa.float64(), pa.bool_()), (name, f)
 
 

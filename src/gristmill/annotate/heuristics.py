@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.arrow import TEXT_TYPE, reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
 
 __all__ = ["GopherQuality", "GopherRepetition", "C4Quality", "FineWebQuality", "RefinedWebLines", "split_words"]
@@ -769,7 +769,8 @@ def _text_column(table: pa.Table) -> pa.ChunkedArray:
     col = table.column("text")
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         raise ValueError(f"column 'text' must be a string column, got {col.type}; cast it in the reader")
-    return pc.fill_null(col, "")
+    # One type inside the steps whatever the caller built (the readers give TEXT_TYPE already).
+    return pc.fill_null(col, "").cast(TEXT_TYPE)
 
 
 def _np(arr) -> np.ndarray:
@@ -780,7 +781,7 @@ def _split(text, pattern: str, regex: bool = True):
     """Split every document; return (flat pieces, pieces per document)."""
     lists = pc.split_pattern_regex(text, pattern) if regex else pc.split_pattern(text, pattern)
     if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks() if lists.num_chunks else pa.array([], pa.list_(pa.string()))
+        lists = lists.combine_chunks() if lists.num_chunks else pa.array([], pa.list_(text.type))
     counts = _np(pc.list_value_length(lists)).astype(np.int64)
     return lists.flatten(), counts
 
@@ -1477,12 +1478,27 @@ def _count_sentences_lines(lines: pa.Array, line_doc: np.ndarray, joined: list[s
 
 
 def _join_lines(pieces: pa.Array, counts: np.ndarray, keep: np.ndarray) -> pa.Array:
-    """Re-assemble each document from its kept lines, joined by "\\n"."""
-    doc = np.repeat(np.arange(len(counts)), counts)
-    kept_counts = np.bincount(doc[keep], minlength=len(counts))
+    """Re-assemble each document from its kept lines, joined by "\\n" (as :data:`TEXT_TYPE`).
+
+    Arrow's ``binary_join`` has kernels for ``list<string>`` only, not for the readers'
+    ``large_string``; the lines are joined as ``string`` (32-bit offsets) and the result cast back.
+    A batch whose kept lines reach 2 GiB is joined in halves, so the cast never overflows."""
+    n = len(counts)
+    doc = np.repeat(np.arange(n), counts)
+    kept = pieces.filter(pa.array(keep))
+    kept_counts = np.bincount(doc[keep], minlength=n)
+    n_bytes = int(pc.sum(pc.binary_length(kept)).as_py() or 0) + len(kept) if len(kept) else 0
+    if n_bytes >= _JOIN_MAX_BYTES and n > 1:
+        h = n // 2
+        split = int(counts[:h].sum())
+        return pa.concat_arrays([_join_lines(pieces.slice(0, split), counts[:h], keep[:split]),
+                                 _join_lines(pieces.slice(split), counts[h:], keep[split:])])
     offsets = pa.array(np.concatenate([[0], np.cumsum(kept_counts)]).astype(np.int32))
-    lists = pa.ListArray.from_arrays(offsets, pieces.filter(pa.array(keep)))
-    return pc.binary_join(lists, "\n")
+    lists = pa.ListArray.from_arrays(offsets, kept.cast(pa.string()))
+    return pc.binary_join(lists, "\n").cast(TEXT_TYPE)
+
+
+_JOIN_MAX_BYTES = 2**31 - 1  # string's 32-bit offsets
 
 
 @register

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
-from gristmill.arrow import reasons_from_masks, texts, with_column
+from gristmill.arrow import TEXT_TYPE, reasons_from_masks, texts, with_column
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
 __all__ = ["ParagraphDedup", "split_units"]
@@ -291,7 +291,7 @@ class ParagraphDedup(GlobalStep):
         if n:
             self.stats["units_removed"] += n
             self.stats["docs_changed"] += int((removed > 0).sum())
-        table = with_column(table, "text", pa.array(new_texts, type=pa.string()))
+        table = with_column(table, "text", pa.array(new_texts, type=TEXT_TYPE))
         table = with_column(table, "para_dup_removed", pa.array(removed, type=pa.int32()))
         return with_column(table, "para_dup_removed_frac", pa.array(frac, type=pa.float32()))
 
