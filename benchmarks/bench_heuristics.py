@@ -389,15 +389,16 @@ def main():
     mb = sum(len(t.encode()) for t in speed_texts) / 1e6
     # gristmill caches the tokens of each whitespace chunk (and their interned ids) for the life of
     # the process (spaCy under DataTrove's memory_zone does not cache). "cold" clears all of those
-    # caches (H._clear_caches) before every run, so each run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
+    # caches (_clear_caches) before every run, so each run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
     # filled (the steady state of a long run, where most chunks were seen before; on the same
     # documents it is an upper bound).
     from gristmill.annotate import heuristics as H
-    native = H._NATIVE is not None and H._native_mod is not None
+    from gristmill.annotate.heuristics.words import _clear_caches
+    native = H.BACKEND.tokenizer is not None and H.BACKEND.kernels is not None
     dt_times, cold_times, warm_times, py_times = [], [], [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter(); dk = dt_chain(filters, speed_texts); dt_times.append(time.perf_counter() - t0)
-        H._clear_caches()
+        _clear_caches()
         t0 = time.perf_counter(); gk = gm_chain(speed_texts); cold_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter(); gm_chain(speed_texts); warm_times.append(time.perf_counter() - t0)
         if native:  # the pure-Python fallback (no compiled kernels), cold as well
@@ -427,7 +428,7 @@ def main():
     tok_rows.append(["DataTrove `load_word_tokenizer('en')` (spaCy 3.8 rules)", f"{n / dt_tok_s:.0f}", "1.0x"])
     for label, ctx in variants:
         with ctx():
-            H._clear_caches()
+            _clear_caches()
             t0 = time.perf_counter(); gm_words = [H.split_words(t) for t in speed_texts]; s_ = time.perf_counter() - t0
         if label == variants[0][0]:
             first_words = gm_words
