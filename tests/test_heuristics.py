@@ -579,3 +579,22 @@ def test_steps_give_the_same_tables_with_and_without_native_kernels():
         assert a[1] == b[1], name
         for col in a[0]:
             assert a[0][col] == b[0][col] or all(x == y or (x != x and y != y) for x, y in zip(a[0][col], b[0][col])), (name, col)
+
+
+def test_native_chunk_index_equals_the_dict_lookup():
+    # piece_ids finds a chunk seen before by a hash of its code points in ChunkIndex (no str made):
+    # the same chunk inside ASCII, Latin-1, UCS-2 and UCS-4 texts must hit the same entry, and the
+    # table must stay exact past its growth points (65,536 slots, 32,768 entries).
+    _native()
+    words_ = [f"w{i}x" for i in range(40_000)] + [f"{i}," for i in range(30_000)]
+    texts = [" ".join(words_[i:i + 500]) for i in range(0, len(words_), 500)]
+    texts += [t + " caf\u00e9" for t in texts[:20]] + [t + " \u4e2d\u6587." for t in texts[20:40]]
+    texts += [t + " \U0001F44D!" for t in texts[40:60]] + ["the the the", "\u00e9 the \u4e2d \U0001F44D the."]
+    words._clear_caches()
+    vocab = words._vocab()
+    first = words._batch_doc_ids(texts, vocab)
+    again = words._batch_doc_ids(texts[::-1], vocab)[::-1]  # every chunk now found in the index
+    assert len(vocab.index) == len(vocab.chunk_ids) > 70_000
+    for t, a, b in zip(texts, first, again):
+        want = vocab.doc_ids(t).tolist()
+        assert a.tolist() == want and b.tolist() == want, t[:60]

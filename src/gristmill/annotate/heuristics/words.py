@@ -57,6 +57,8 @@ class _Vocab:
     def __init__(self):
         self.ids: dict[str, int] = {}
         self.chunk_ids: dict[str, tuple[int, ...]] = {}  # whitespace chunk -> its token ids
+        # The compiled batch lookup's own table of the same chunks (made on first use, with this vocabulary).
+        self.index = None
         self._cap = 0
         self.length = np.zeros(0, np.int64)
         self.nonsym = np.zeros(0, bool)
@@ -191,7 +193,9 @@ def _batch_piece_ids(pieces: pa.Array | list[str], vocab: _Vocab) -> tuple[np.nd
     With the compiled kernels, one C loop splits, looks up and gathers instead (same result)."""
     if BACKEND.tokenizer is not None:
         texts = pieces if isinstance(pieces, list) else pieces.to_pylist()
-        ids, per_piece, new = BACKEND.tokenizer.piece_ids(texts, _CHUNK_CACHE, vocab.ids, vocab.chunk_ids)
+        if vocab.index is None:
+            vocab.index = BACKEND.kernels.ChunkIndex()
+        ids, per_piece, new = BACKEND.tokenizer.piece_ids(texts, _CHUNK_CACHE, vocab.ids, vocab.chunk_ids, vocab.index)
         vocab._add_token_facts(new)
         return ids, per_piece
     if isinstance(pieces, list):
