@@ -1,6 +1,12 @@
 """Heuristic quality rules: decision parity with DataTrove 0.10 and speed of the four-rule chain.
 
     python benchmarks/bench_heuristics.py [--corpora /work/corpora] [--speed-docs 1200]
+    python benchmarks/bench_heuristics.py --cli [--cli-docs 4000]   # whole `gristmill run` vs DataTrove
+
+``--cli``: a whole CLI run (``gristmill run``, one worker: interpreter start-up, imports, reading
+JSON Lines, the four rules, writing kept and rejected Parquet) against DataTrove's in-process chain
+of the same four filters on the same documents, with the kept/dropped decision of every document
+compared. Writes benchmarks/results/heuristics_cli.md.
 
 Parity: every rule runs on the same original documents in both tools; a document agrees when
 both keep it or both drop it. Speed: the chain gopher_repetition -> gopher_quality -> c4_quality
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -169,6 +176,179 @@ NOTES = """
 """
 
 
+# ----------------------------------------------------------------------------------------------
+# Whole CLI run against DataTrove's in-process chain
+
+CHAIN = ["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]
+
+
+def _sentence_chunks(text: str, rng: random.Random, lo: int, hi: int, sep: str) -> list[str]:
+    """A long text cut at sentence ends into pieces of lo..hi sentences (article-sized documents)."""
+    import re
+    sents = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+    out, i = [], 0
+    while i < len(sents):
+        k = rng.randint(lo, hi)
+        out.append(sep.join(sents[i:i + k]))
+        i += k
+    return out
+
+
+def build_cli_sources(root: Path, seed: int = 0) -> dict[str, list[str]]:
+    """Real documents from eight sources, each kept in its natural unit or cut into article-sized
+    pieces: State of the Union addresses (cut at sentences, paragraphs of 3-8 sentences), Moby Dick
+    chapters, the Brown corpus, the varied-sentences corpus (cut into 5-60 sentences, one per line),
+    the Python docs as web text (resiliparse over the real HTML, menus and footers included) and as
+    their reST sources, the standard library's docstrings and its source files (code)."""
+    import ast
+    import sysconfig
+    rng = random.Random(seed)
+    load = lambda name: [json.loads(l) for l in (root / f"{name}.jsonl").open()]  # noqa: E731
+    out: dict[str, list[str]] = {}
+    out["sotu"] = []
+    for r in load("sotu"):
+        paras, i = _sentence_chunks(r["text"], rng, 3, 8, " "), 0
+        while i < len(paras):  # 3-9 paragraphs per document
+            k = rng.randint(3, 9)
+            out["sotu"].append("\n\n".join(paras[i:i + k]))
+            i += k
+    out["mobydick"] = [r["text"] for r in load("mobydick")]
+    out["brown"] = [r["text"] for r in load("brown")]
+    out["sentences"] = [c for r in load("sentences") for c in _sentence_chunks(r["text"], rng, 5, 60, "\n")]
+    from resiliparse.extract.html2text import extract_plain_text
+    pages = load("pydocs")
+    out["pydocs_web"] = [extract_plain_text(p["html"], main_content=False) for p in pages]
+    out["pydocs_rst"] = [p["reference"] for p in pages]
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    docstrings, sources = [], []
+    for f in sorted(stdlib.glob("*.py")):
+        try:
+            src = f.read_text(encoding="utf-8")
+            tree = ast.parse(src)
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        sources.append(src[:20000])
+        for node in [tree, *[n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]]:
+            d = ast.get_docstring(node)
+            if d and len(d.split()) >= 30:
+                docstrings.append(d)
+    out["stdlib_docstrings"] = docstrings
+    out["stdlib_source"] = sources
+    return out
+
+
+def write_cli_inputs(sources: dict[str, list[str]], work: Path, n_docs: int, seed: int = 0) -> tuple[Path, dict[str, str]]:
+    """n_docs documents, drawn from every source in proportion to its size (so none dominates by
+    choice), one JSONL file per source; returns the recipe and {id: text}."""
+    rng = random.Random(seed)
+    pool = [(name, i) for name, docs in sources.items() for i in range(len(docs)) if docs[i].strip()]
+    rng.shuffle(pool)
+    pick = sorted(pool[:n_docs])
+    work.mkdir(parents=True, exist_ok=True)
+    texts, inputs = {}, []
+    by_source: dict[str, list] = {}
+    for name, i in pick:
+        by_source.setdefault(name, []).append(i)
+    for name, idx in by_source.items():
+        f = work / f"{name}.jsonl"
+        with f.open("w", encoding="utf-8") as fh:
+            for i in idx:
+                doc_id = f"{name}-{i}"
+                texts[doc_id] = sources[name][i]
+                fh.write(json.dumps({"id": doc_id, "text": sources[name][i]}, ensure_ascii=False) + "\n")
+        inputs.append({"paths": [str(f)], "format": "jsonl", "id_field": "id", "source": name})
+    import yaml
+    recipe = work / "chain.yaml"
+    recipe.write_text(yaml.safe_dump({"inputs": inputs, "steps": [{s: {}} for s in CHAIN],
+                                      "output": {"path": str(work / "out"), "keep_rejected": True}}, sort_keys=False))
+    return recipe, texts
+
+
+def dt_chain_ids(filters, texts: dict[str, str]) -> set[str]:
+    from datatrove.data import Document
+    order = [filters[k] for k in CHAIN]
+    kept = set()
+    for i, t in texts.items():
+        doc = Document(text=t, id=i)
+        if all(f.filter(doc) is True for f in order):
+            kept.add(i)
+    return kept
+
+
+def gm_cli_run(recipe: Path, out: Path) -> tuple[float, set[str], dict]:
+    import shutil
+    import subprocess
+    import pyarrow.parquet as pq
+    shutil.rmtree(out, ignore_errors=True)
+    exe = Path(sys.executable).with_name("gristmill")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gristmill.cli"]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd + ["run", str(recipe), "-w", "1", "--no-progress"], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"gristmill run failed:\n{p.stderr[-3000:]}")
+    kept = set()
+    for f in sorted((out / "data").glob("*.parquet")):
+        kept.update(pq.read_table(f, columns=["id"]).column("id").to_pylist())
+    return wall, kept, json.loads((out / "summary.json").read_text())
+
+
+def cli_main(args) -> None:
+    work = Path(__file__).resolve().parent / "work" / "heuristics_cli"
+    sources = build_cli_sources(Path(args.corpora))
+    recipe, texts = write_cli_inputs(sources, work, args.cli_docs)
+    n = len(texts)
+    mb = sum(len(t.encode()) for t in texts.values()) / 1e6
+    per_source = {}
+    for i in texts:
+        per_source[i.rsplit("-", 1)[0]] = per_source.get(i.rsplit("-", 1)[0], 0) + 1
+    print(f"{n} documents, {mb:.1f} MB: {per_source}", flush=True)
+    filters = dt_filters()
+    dt_times, gm_times, summary = [], [], None
+    for r in range(args.repeats):  # interleaved, so both see the same machine load
+        t0 = time.perf_counter(); dt_kept = dt_chain_ids(filters, texts); dt_times.append(time.perf_counter() - t0)
+        wall, gm_kept, summary = gm_cli_run(recipe, work / "out")
+        gm_times.append(wall)
+        print(f"run {r + 1}: datatrove {dt_times[-1]:.1f}s, gristmill run {wall:.2f}s "
+              f"({dt_times[-1] / wall:.1f}x)", flush=True)
+    assert summary["quarantined"] == 0, summary["quarantine_errors"]
+    disagree = sorted(dt_kept ^ gm_kept)
+    parity = 100 * (n - len(disagree)) / n
+    by_src = {}
+    for i in texts:
+        s = i.rsplit("-", 1)[0]
+        a = by_src.setdefault(s, [0, 0, 0, 0])
+        a[0] += 1
+        a[1] += i in dt_kept
+        a[2] += i in gm_kept
+        a[3] += (i in dt_kept) == (i in gm_kept)
+    dt_s, gm_s = statistics.median(dt_times), statistics.median(gm_times)
+    ratio = dt_s / gm_s
+    print(f"parity {parity:.2f}% ({len(disagree)} differ), datatrove {dt_s:.1f}s, gristmill {gm_s:.2f}s: {ratio:.1f}x")
+    step_secs = {r["step"]: r["seconds"] for r in summary["steps"]}
+    md = [f"## Whole CLI run vs DataTrove: gopher_repetition -> gopher_quality -> c4_quality -> fineweb_quality\n",
+          f"Machine: {machine()}; shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end), so "
+          "read the ratio. Script: `python benchmarks/bench_heuristics.py --cli` "
+          f"(`--cli-docs {args.cli_docs} --repeats {args.repeats}`).\n",
+          f"{n} real documents ({mb:.1f} MB) from {len(per_source)} sources, one JSONL file each. gristmill: the wall "
+          "time of `gristmill run chain.yaml -w 1` as a subprocess (interpreter start-up, imports, recipe, reading, "
+          "the four rules, writing kept and rejected zstd Parquet, summary). DataTrove 0.10.1: the same four filters "
+          "called in-process on `Document`s already in memory (its reading and writing are not counted). Medians of "
+          f"{args.repeats} interleaved runs.\n",
+          "| tool | seconds | docs/s | MB/s | docs kept | vs DataTrove |\n|---|---|---|---|---|---|\n"
+          f"| DataTrove 0.10.1 in-process filter chain | {dt_s:.1f} | {n / dt_s:.0f} | {mb / dt_s:.2f} | {len(dt_kept)} | 1.0x |\n"
+          f"| `gristmill run` (one worker, whole CLI run) | {gm_s:.2f} | {n / gm_s:.0f} | {mb / gm_s:.2f} | {len(gm_kept)} | **{ratio:.1f}x** |\n",
+          f"\nDecision parity (kept by both or dropped by both): **{parity:.2f}%** ({len(disagree)} of {n} differ).\n",
+          "| source | docs | kept by DataTrove | kept by gristmill | same decision |\n|---|---|---|---|---|\n"
+          + "".join(f"| {s} | {a[0]} | {a[1]} | {a[2]} | {100 * a[3] / a[0]:.1f}% |\n" for s, a in sorted(by_src.items())),
+          "\nStep seconds inside the gristmill run (last run): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in step_secs.items()) + f"; whole run {summary.get('seconds', 0):.2f} s "
+          "by the engine's clock, the rest of the wall time is start-up and imports.\n"]
+    write_fragment("heuristics_cli", "\n".join(md))
+    if disagree:
+        (work / "disagreements.json").write_text(json.dumps([(i, i in dt_kept, texts[i][:2000]) for i in disagree[:50]]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpora", default="/work/corpora")
@@ -176,10 +356,14 @@ def main():
     ap.add_argument("--mixed", type=int, default=600)
     ap.add_argument("--speed-docs", type=int, default=1200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cli", action="store_true", help="whole `gristmill run` against DataTrove's in-process chain")
+    ap.add_argument("--cli-docs", type=int, default=4000)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from loguru import logger
     logger.remove()
+    if args.cli:
+        return cli_main(args)
 
     real = load_real(Path(args.corpora), args.per_file)
     sets = dict(real)
@@ -205,15 +389,16 @@ def main():
     mb = sum(len(t.encode()) for t in speed_texts) / 1e6
     # gristmill caches the tokens of each whitespace chunk (and their interned ids) for the life of
     # the process (spaCy under DataTrove's memory_zone does not cache). "cold" clears all of those
-    # caches (H._clear_caches) before every run, so each run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
+    # caches (_clear_caches) before every run, so each run tokenizes its documents from scratch; "warm" runs again with the cache the previous run
     # filled (the steady state of a long run, where most chunks were seen before; on the same
     # documents it is an upper bound).
     from gristmill.annotate import heuristics as H
-    native = H._NATIVE is not None and H._native_mod is not None
+    from gristmill.annotate.heuristics.words import _clear_caches
+    native = H.BACKEND.tokenizer is not None and H.BACKEND.kernels is not None
     dt_times, cold_times, warm_times, py_times = [], [], [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter(); dk = dt_chain(filters, speed_texts); dt_times.append(time.perf_counter() - t0)
-        H._clear_caches()
+        _clear_caches()
         t0 = time.perf_counter(); gk = gm_chain(speed_texts); cold_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter(); gm_chain(speed_texts); warm_times.append(time.perf_counter() - t0)
         if native:  # the pure-Python fallback (no compiled kernels), cold as well
@@ -243,7 +428,7 @@ def main():
     tok_rows.append(["DataTrove `load_word_tokenizer('en')` (spaCy 3.8 rules)", f"{n / dt_tok_s:.0f}", "1.0x"])
     for label, ctx in variants:
         with ctx():
-            H._clear_caches()
+            _clear_caches()
             t0 = time.perf_counter(); gm_words = [H.split_words(t) for t in speed_texts]; s_ = time.perf_counter() - t0
         if label == variants[0][0]:
             first_words = gm_words

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import stdlib_docs
 from gristmill.annotate.heuristics import count_sentences, split_words
+from gristmill.annotate.heuristics import backend, batch, c4, chars, gopher, native, spacy_rules, tokenizer, words
 from gristmill.step import get_step
 
 STEPS = ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", "refinedweb_lines"]
@@ -93,30 +94,39 @@ def test_words_keep_punctuation_inside_code_chunks_like_spacy():
 def test_word_shortcuts_give_the_full_loops_tokens():
     # split_words skips spaCy's affix loop for plain words and word+punctuation; the shortcut
     # must never change the result.
-    from gristmill.annotate.heuristics import _spacy_chunk, _tokenize_chunk
     chunks = ["word", "word,", "word.", "Word.", "USA.", "Mr.", "dont", "dont.", "cannot,", "e.g.,",
               "it's", "self)", "x;", 'said"', "etc.", "Ph.D.", "naïve.", "Über,", "i.", "A.", "em,"]
     for ch in chunks:
-        assert _tokenize_chunk(ch) == _spacy_chunk(ch), ch
+        assert tokenizer._tokenize_chunk(ch) == tokenizer._spacy_chunk(ch), ch
 
 
 def test_tokenizer_rules_equal_installed_spacy():
-    # The affix patterns and exceptions are data copied from spaCy; when spaCy is installed,
-    # check they are still exactly its English rules, and that whole texts tokenize the same.
-    spacy = pytest.importorskip("spacy")
-    from gristmill.annotate import heuristics as h
+    # The affix patterns and exceptions are data copied from spaCy; check they are still exactly
+    # its English rules, and that whole texts tokenize the same. spaCy is in the `test` extra
+    # (pyproject.toml), so `make test` runs this instead of skipping it.
+    import spacy
     tok = spacy.blank("en").tokenizer
-    assert h._SP_PREFIX_RE.pattern == tok.prefix_search.__self__.pattern
-    assert h._SP_SUFFIX_RE.pattern == tok.suffix_search.__self__.pattern
-    assert h._SP_INFIX_RE.pattern == tok.infix_finditer.__self__.pattern
-    assert h._SP_URL_RE.pattern == tok.url_match.__self__.pattern
+    assert spacy_rules._SP_PREFIX_RE.pattern == tok.prefix_search.__self__.pattern
+    assert spacy_rules._SP_SUFFIX_RE.pattern == tok.suffix_search.__self__.pattern
+    assert spacy_rules._SP_INFIX_RE.pattern == tok.infix_finditer.__self__.pattern
+    assert spacy_rules._SP_URL_RE.pattern == tok.url_match.__self__.pattern
     rules = {k: tuple(d[65] for d in v) for k, v in tok.rules.items() if not k.isspace()}  # 65 = ORTH
-    assert rules == h._SPECIALS
+    assert rules == spacy_rules._SPECIALS
     texts = [d["text"] for d in stdlib_docs(100)]  # docstrings: prose mixed with code
     texts.append("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?")
     for t in texts:
         want = [x.text.strip() for x in tok(t) if x.text.strip()]
         assert split_words(t) == want
+
+
+def test_spacy_parity_test_cannot_be_skipped_by_make_test():
+    # `make test` installs the `test` extra; the parity test above imports spaCy unconditionally,
+    # so spaCy must be declared there (it was only in `bench`, and the test skipped).
+    import tomllib
+    from pathlib import Path
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    extra = meta["project"]["optional-dependencies"]["test"]
+    assert any(r.split(">")[0].split("=")[0].split("[")[0].strip() == "spacy" for r in extra), extra
 
 
 def test_sentences_counted_like_the_sentencizer():
@@ -260,6 +270,9 @@ def test_empty_table_and_types():
         t = step.annotate(empty)
         assert len(t) == 0 and len(step.select(t)) == 0
         for f in t.schema:
+            if f.name == "text":  # a rewritten text is the readers' type (gristmill.arrow.TEXT_TYPE)
+                assert f.type in (pa.string(), pa.large_string()), (name, f)
+                continue
             assert f.type in (pa.string(), pa.int32(), pa.float64(), pa.bool_()), (name, f)
 
 
@@ -306,39 +319,36 @@ def _real_texts(n=120):
 def test_vocab_ids_spell_split_words_and_carry_token_facts():
     import unicodedata
 
-    from gristmill.annotate import heuristics as h
     texts = _real_texts()
-    w = h._words_for(table(texts).column("text"))
+    w = words._words_for(table(texts).column("text"))
     inv = {i: t for t, i in w.vocab.ids.items()}
     got = [inv[i] for i in w.ids.tolist()]
     assert got == [t for d in texts for t in split_words(d)]
     assert w.counts.tolist() == [len(split_words(d)) for d in texts]
     for t, i in w.vocab.ids.items():
         assert w.vocab.length[i] == len(t)
-        assert w.vocab.nonsym[i] == any(c not in h._PUNCT_SET for c in t)
+        assert w.vocab.nonsym[i] == any(c not in chars._PUNCT_SET for c in t)
         assert w.vocab.alpha[i] == any(c.isalpha() for c in t)
         assert w.vocab.punct[i] == all(unicodedata.category(c).startswith("P") for c in t)
-        assert w.vocab.end[i] == (t in h._SENT_END)
+        assert w.vocab.end[i] == (t in chars._SENT_END)
 
 
 def test_cleared_caches_give_the_same_ids_layout():
-    from gristmill.annotate import heuristics as h
     texts = _real_texts(30)
-    a = h._words_for(table(texts).column("text"))
+    a = words._words_for(table(texts).column("text"))
     inv_a = {i: t for t, i in a.vocab.ids.items()}
-    h._clear_caches()
-    b = h._words_for(table(texts).column("text"))
+    words._clear_caches()
+    b = words._words_for(table(texts).column("text"))
     inv_b = {i: t for t, i in b.vocab.ids.items()}
     assert [inv_a[i] for i in a.ids.tolist()] == [inv_b[i] for i in b.ids.tolist()]
 
 
 def test_first_appearance_ids_hash_equals_sort():
-    from gristmill.annotate import heuristics as h
-    w = h._words_for(table(_real_texts()).column("text"))
-    for k, hs in h._ngram_hashes(w.ids.astype(np.uint64), 6):
+    w = words._words_for(table(_real_texts()).column("text"))
+    for k, hs in gopher._ngram_hashes(w.ids.astype(np.uint64), 6):
         doc = w.doc[:len(hs)]
         key = hs ^ doc.astype(np.uint64)
-        np.testing.assert_array_equal(h._first_appearance_ids(key), h._first_appearance_ids_sorted(key))
+        np.testing.assert_array_equal(batch._first_appearance_ids(key), batch._first_appearance_ids_sorted(key))
 
 
 def _find_all_duplicate(words, n):
@@ -371,13 +381,12 @@ def test_ascii_alnum_residue_has_no_infix():
     # every infix alternative consumes a character outside [A-Za-z0-9], whatever surrounds it.
     import string
 
-    from gristmill.annotate import heuristics as h
     alnum = string.ascii_letters + string.digits
-    assert not any(h._SP_INFIX_RE.search(x + c + y) for x in alnum for c in alnum for y in "aZ0")
+    assert not any(spacy_rules._SP_INFIX_RE.search(x + c + y) for x in alnum for c in alnum for y in "aZ0")
     for d in stdlib_docs(80):
         for ch in d["text"].split():
             if ch.isascii() and ch.isalnum():
-                assert not h._SP_INFIX_RE.search(ch)
+                assert not spacy_rules._SP_INFIX_RE.search(ch)
 
 
 @pytest.mark.parametrize("path", ["default", "pure_python"])
@@ -386,11 +395,10 @@ def test_batch_doc_ids_equal_per_document_split(path):
     # str.split()'s chunks, edges included.
     import contextlib
 
-    from gristmill.annotate import heuristics as h
     texts = _real_texts(60) + ["", "   ", "\x1c a\u3000b\x85c\u2028 ", " lead", "trail\t\n", "x\xa0y", "one"]
-    with h.pure_python() if path == "pure_python" else contextlib.nullcontext():
-        vocab = h._vocab()
-        got = h._batch_doc_ids(texts, vocab)
+    with backend.pure_python() if path == "pure_python" else contextlib.nullcontext():
+        vocab = words._vocab()
+        got = words._batch_doc_ids(texts, vocab)
         assert len(got) == len(texts)
         for t, ids in zip(texts, got):
             assert ids.tolist() == vocab.doc_ids(t).tolist(), repr(t[:40])
@@ -408,86 +416,79 @@ def test_arrow_whitespace_is_str_isspace():
 
 def test_line_batch_sentence_count_equals_the_per_line_loop():
     # c4_quality counts sentences from the kept lines as one Arrow batch; same as the loop.
-    from gristmill.annotate import heuristics as h
     docs = [[ln.strip() for ln in d.split("\n")] for d in _real_texts()] + [[], [""], ["", ""], ["a. b", "", "c"]]
     lines = pa.array([ln for d in docs for ln in d], pa.string())
     line_doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
     joined = ["\n".join(d) for d in docs]
-    got = h._count_sentences_lines(lines, line_doc, joined)
+    got = c4._count_sentences_lines(lines, line_doc, joined)
     assert got.tolist() == [count_sentences(s) for s in joined]
 
 
 def test_c4_word_count_by_split_equals_regex_count():
     import pyarrow.compute as pc
 
-    from gristmill.annotate import heuristics as h
     lines = [ln.strip() for d in _real_texts(60) for ln in d.split("\n")] + ["", "a", "a\u3000b\x85c"]
     arr = pa.array(lines)
     by_split = (pc.list_value_length(pc.utf8_split_whitespace(arr)).to_numpy()
                 - (pc.utf8_length(arr).to_numpy() == 0))
-    assert by_split.tolist() == pc.count_substring_regex(arr, h._NONWS_CLASS + "+").to_pylist()
+    assert by_split.tolist() == pc.count_substring_regex(arr, chars._NONWS_CLASS + "+").to_pylist()
     assert by_split.tolist() == [len(ln.split()) for ln in lines]
 
 
 def test_first_occurrence_hash_equals_sort_on_real_lines():
     import pyarrow.compute as pc
 
-    from gristmill.annotate import heuristics as h
     texts = _real_texts()
-    pieces, counts = h._split(table(texts).column("text"), r"\n+")
+    pieces, counts = batch._split(table(texts).column("text"), r"\n+")
     ids = pc.dictionary_encode(pieces).indices.to_numpy().astype(np.int64)
     doc = np.repeat(np.arange(len(counts)), counts)
-    np.testing.assert_array_equal(h._first_occurrence(doc, ids), h._first_occurrence_sorted(doc, ids))
+    np.testing.assert_array_equal(batch._first_occurrence(doc, ids), batch._first_occurrence_sorted(doc, ids))
 
 
 def test_merge_prefilter_keeps_the_tokens():
     # _spacy_chunk skips _merge_specials when no exception's text occurs in the chunk; sound
     # because tokens spell their chunk (checked here) and exceptions spell their keys.
-    from gristmill.annotate import heuristics as h
-    assert all("".join(v) == k for k, v in h._SPECIALS.items())
+    assert all("".join(v) == k for k, v in spacy_rules._SPECIALS.items())
     chunks = {ch for d in _real_texts(80) for ch in d.split()} | {":-)", "(e.g.", "i.e.,", "10a.m.", "x):"}
     for ch in chunks:
-        if ch in h._SPECIALS:
+        if ch in spacy_rules._SPECIALS:
             continue
-        toks = h._spacy_affixes(ch, h._SPECIALS)
+        toks = tokenizer._spacy_affixes(ch, spacy_rules._SPECIALS)
         assert "".join(toks) == ch
-        full = h._merge_specials(toks) if len(toks) > 1 and not h._SP_MATCH_FIRST.isdisjoint(toks) else toks
-        assert h._spacy_chunk(ch) == full, ch
+        full = tokenizer._merge_specials(toks) if len(toks) > 1 and not tokenizer._SP_MATCH_FIRST.isdisjoint(toks) else toks
+        assert tokenizer._spacy_chunk(ch) == full, ch
 
 
 def test_affix_char_set_skips_match_full_loop(monkeypatch):
     """The affix loop skips a prefix/suffix/infix regex when the chunk has no character that could
     start/end/be consumed by a match; the tokens equal those of the loop running every regex."""
-    from gristmill.annotate import heuristics as HH
-    assert None not in (HH._SP_PREFIX_FIRST, HH._SP_SUFFIX_LAST, HH._SP_SUFFIX_LAST_DIGIT, HH._SP_INFIX_CHARS)
+    assert None not in (spacy_rules._SP_PREFIX_FIRST, spacy_rules._SP_SUFFIX_LAST, spacy_rules._SP_SUFFIX_LAST_DIGIT, spacy_rules._SP_INFIX_CHARS)
     chunks = ["foo_bar()", "a.b.c()", "5km", "5km/h", "km", "10$", "$10", "US$5", "3+", "°F.", "AB.", "a..",
               "x...", "...", "''", "1-2", "a-b", "℃", "5℃", "(hello)", "'s", "it's", "don't.", "e.g.,",
               "http://x.org/a,b", "a,b", "x=y", "a/b", "f(x):", "«quote»", "snake_case_name,", "5m.", "m.",
               "CamelCase)", "ab'", "'ab'", "--", "a--b", "2^3", "x~y", "§5", "=)", ":-)", "v1.2.3", "C++"]
-    fast = [HH._spacy_affixes(c, HH._SPECIALS) for c in chunks]
-    monkeypatch.setattr(HH, "_SP_AFFIX_SETS", (HH._ALL_CHARS, HH._ALL_CHARS, frozenset(), HH._ALL_CHARS))
-    assert fast == [HH._spacy_affixes(c, HH._SPECIALS) for c in chunks]
+    fast = [tokenizer._spacy_affixes(c, spacy_rules._SPECIALS) for c in chunks]
+    monkeypatch.setattr(tokenizer, "_SP_AFFIX_SETS", (spacy_rules._ALL_CHARS, spacy_rules._ALL_CHARS, frozenset(), spacy_rules._ALL_CHARS))
+    assert fast == [tokenizer._spacy_affixes(c, spacy_rules._SPECIALS) for c in chunks]
     # Sets are necessary conditions: no single character outside them starts/ends/forms a match.
     for cp in range(0x3000):
         c = chr(cp)
-        if HH._SP_PREFIX_RE.match(c + "x"):
-            assert c in HH._SP_PREFIX_FIRST
-        if HH._SP_SUFFIX_RE.search("x" + c):
-            assert c in HH._SP_SUFFIX_LAST
-        if HH._SP_SUFFIX_RE.search("1" + c):
-            assert c in HH._SP_SUFFIX_LAST or c in HH._SP_SUFFIX_LAST_DIGIT
-        if HH._SP_INFIX_RE.search("a" + c + "a") or HH._SP_INFIX_RE.search("1" + c + "1"):
-            assert c in HH._SP_INFIX_CHARS
+        if spacy_rules._SP_PREFIX_RE.match(c + "x"):
+            assert c in spacy_rules._SP_PREFIX_FIRST
+        if spacy_rules._SP_SUFFIX_RE.search("x" + c):
+            assert c in spacy_rules._SP_SUFFIX_LAST
+        if spacy_rules._SP_SUFFIX_RE.search("1" + c):
+            assert c in spacy_rules._SP_SUFFIX_LAST or c in spacy_rules._SP_SUFFIX_LAST_DIGIT
+        if spacy_rules._SP_INFIX_RE.search("a" + c + "a") or spacy_rules._SP_INFIX_RE.search("1" + c + "1"):
+            assert c in spacy_rules._SP_INFIX_CHARS
 
 
 # --- the compiled kernels (gristmill._native) against the pure-Python paths -------------------
 
 def _native():
-    from gristmill.annotate import heuristics as h
-    if h._NATIVE is None and os.environ.get("GRISTMILL_REQUIRE_NATIVE") != "1":
+    if backend.BACKEND.tokenizer is None and os.environ.get("GRISTMILL_REQUIRE_NATIVE") != "1":
         pytest.skip("gristmill._native is not built here; the pure-Python paths are in use")
-    assert h._NATIVE is not None, "GRISTMILL_REQUIRE_NATIVE=1 but gristmill._native did not build or load"
-    return h
+    assert backend.BACKEND.tokenizer is not None, "GRISTMILL_REQUIRE_NATIVE=1 but gristmill._native did not build or load"
 
 
 def _fuzz_chunks(n: int, seed: int = 0) -> list[str]:
@@ -507,13 +508,13 @@ def _fuzz_chunks(n: int, seed: int = 0) -> list[str]:
 def test_native_tokenizer_equals_the_python_loop():
     # The compiled affix matcher is built from the same regexes; on real chunks and on 60,000
     # random strings over the characters the rules care about, its tokens must be the loop's.
-    h = _native()
+    _native()
     real = {ch for d in _real_texts() for ch in d.split()}
     fuzz = _fuzz_chunks(60_000)
     for ch in sorted(real) + fuzz:
-        assert h._NATIVE.tokenize(ch) == h._spacy_chunk(ch), ch
+        assert backend.BACKEND.tokenizer.tokenize(ch) == tokenizer._spacy_chunk(ch), ch
     # split_words and the vocabulary go through it.
-    assert h._tokenize == h._NATIVE.tokenize
+    assert backend.BACKEND.tokenize == backend.BACKEND.tokenizer.tokenize
 
 
 def test_native_tokenizer_on_every_character_the_rules_name():
@@ -521,16 +522,16 @@ def test_native_tokenizer_on_every_character_the_rules_name():
     # the start, the end, before a dot, inside a word and after a digit: the class lookups (ASCII
     # bitmaps, merged non-ASCII ranges) must agree with Python's re on each of them.
     from re import _constants as C
-    h = _native()
+    _native()
     chars: set[int] = set()
-    for rx, anchor in ((h._SP_PREFIX_RE, C.AT_BEGINNING), (h._SP_SUFFIX_RE, C.AT_END), (h._SP_INFIX_RE, None)):
-        for lb, body, _, la in h._flat_alternatives(rx.pattern, anchor):
+    for rx, anchor in ((spacy_rules._SP_PREFIX_RE, C.AT_BEGINNING), (spacy_rules._SP_SUFFIX_RE, C.AT_END), (spacy_rules._SP_INFIX_RE, None)):
+        for lb, body, _, la in native._flat_alternatives(rx.pattern, anchor):
             for ranges in [*lb, *body, *([la[0]] if la else [])]:
                 for a, b in ranges:
                     chars.update(range(a, b + 1))
     assert len(chars) > 100_000
     bad = [t for c in sorted(chars) for ch in [chr(c)]
-           for t in (f"{ch}a", f"a{ch}", f"{ch}.", f"a{ch}b", f"1{ch}") if h._NATIVE.tokenize(t) != h._spacy_chunk(t)]
+           for t in (f"{ch}a", f"a{ch}", f"{ch}.", f"a{ch}b", f"1{ch}") if backend.BACKEND.tokenizer.tokenize(t) != tokenizer._spacy_chunk(t)]
     assert not bad, bad[:10]
 
 
@@ -540,36 +541,34 @@ def test_native_matcher_refuses_what_it_cannot_run():
     # approximation.
     from re import _constants as C
 
-    from gristmill.annotate import heuristics as h
     for bad in [r"^(?i:a)", r"^a{2,3}", r"^[^a]", r"^\w", r"^a(?=bc)"]:
         with pytest.raises(ValueError):
-            h._flat_alternatives(bad, C.AT_BEGINNING)
-    alts = h._flat_alternatives(h._SP_SUFFIX_RE.pattern, C.AT_END)
+            native._flat_alternatives(bad, C.AT_BEGINNING)
+    alts = native._flat_alternatives(spacy_rules._SP_SUFFIX_RE.pattern, C.AT_END)
     # spaCy's English suffix regex: every list entry, each unit and currency after a digit.
     assert len(alts) > 200 and any(rep for _, _, rep, _ in alts)
 
 
 def test_native_ngram_measures_equal_numpy():
-    h = _native()
+    _native()
     texts = _real_texts() + ["a b c d e " * 40, "", "one", "x y x y x y x y"]
-    w = h._words_for(table(texts).column("text"))
+    w = words._words_for(table(texts).column("text"))
     chars = np.array([len(t) for t in texts])
     top, dup = {1, 2, 3, 4}, {2, 5, 6, 7, 8, 9, 10, 13}
-    a = h._ngram_measures(w, chars, top, dup)
-    b = h._ngram_measures_numpy(w, chars, top, dup)
+    a = gopher._ngram_measures(w, chars, top, dup)
+    b = gopher._ngram_measures_numpy(w, chars, top, dup)
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 def test_steps_give_the_same_tables_with_and_without_native_kernels():
-    from gristmill.annotate import heuristics as h
     _native()
     texts = _real_texts() + ["a b c d e " * 40, "", "Lorem ipsum {x}.\n" * 6]
     outs = []
-    for ctx in (h.pure_python, lambda: __import__("contextlib").nullcontext()):
+    for ctx in (backend.pure_python, lambda: __import__("contextlib").nullcontext()):
         with ctx():
-            assert (h._native_mod is None) == (ctx is h.pure_python)
+            assert (backend.BACKEND.kernels is None) == (ctx is backend.pure_python)
             got = {}
             for name in STEPS:
                 t, reasons = run(name, texts)
@@ -580,3 +579,22 @@ def test_steps_give_the_same_tables_with_and_without_native_kernels():
         assert a[1] == b[1], name
         for col in a[0]:
             assert a[0][col] == b[0][col] or all(x == y or (x != x and y != y) for x, y in zip(a[0][col], b[0][col])), (name, col)
+
+
+def test_native_chunk_index_equals_the_dict_lookup():
+    # piece_ids finds a chunk seen before by a hash of its code points in ChunkIndex (no str made):
+    # the same chunk inside ASCII, Latin-1, UCS-2 and UCS-4 texts must hit the same entry, and the
+    # table must stay exact past its growth points (65,536 slots, 32,768 entries).
+    _native()
+    words_ = [f"w{i}x" for i in range(40_000)] + [f"{i}," for i in range(30_000)]
+    texts = [" ".join(words_[i:i + 500]) for i in range(0, len(words_), 500)]
+    texts += [t + " caf\u00e9" for t in texts[:20]] + [t + " \u4e2d\u6587." for t in texts[20:40]]
+    texts += [t + " \U0001F44D!" for t in texts[40:60]] + ["the the the", "\u00e9 the \u4e2d \U0001F44D the."]
+    words._clear_caches()
+    vocab = words._vocab()
+    first = words._batch_doc_ids(texts, vocab)
+    again = words._batch_doc_ids(texts[::-1], vocab)[::-1]  # every chunk now found in the index
+    assert len(vocab.index) == len(vocab.chunk_ids) > 70_000
+    for t, a, b in zip(texts, first, again):
+        want = vocab.doc_ids(t).tolist()
+        assert a.tolist() == want and b.tolist() == want, t[:60]

@@ -9,11 +9,14 @@ with the same results, used when this module is not built, and checked against i
   regexes the Python port uses (``re._parser`` parse trees, expanded into flat alternatives in
   regex order) and refuses any construct this matcher does not implement, in which case the
   Python port is used. The URL regex stays Python's (``url_match``); it runs on few chunks.
-- ``AffixTokenizer.piece_ids``: whitespace split, chunk lookup and id gathering for a batch.
+- ``AffixTokenizer.piece_ids``: whitespace split, chunk lookup and id gathering for a batch; with a
+  ``ChunkIndex``, a chunk seen before is found by a hash of its code points, without making a str.
 - ``ngram_stats``: Gopher's n-gram repetition measures, one hash table per document.
 - ``token_facts``: the per-token flags the rules read.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memcpy
 import numpy as np
 
 cdef extern from "Python.h":
@@ -27,6 +30,128 @@ cdef extern from "Python.h":
 
 def _longest_then_leftmost(se):
     return (se[0] - se[1], se[0])
+
+
+cdef uint64_t _FNV_OFFSET = 0xcbf29ce484222325ULL
+cdef uint64_t _FNV_PRIME = 0x100000001b3ULL
+
+
+cdef class ChunkIndex:
+    """Whitespace chunk -> its token ids, for :meth:`AffixTokenizer.piece_ids`: an open-addressing
+    table keyed by an FNV-1a hash of the chunk's code points, each entry checked against the stored
+    chunk, so a chunk seen before costs no str, no dict probe and no tuple unpacking. It holds a
+    subset of the vocabulary's ``chunk_ids`` (the reference) and belongs to that vocabulary."""
+    cdef uint64_t* hashes
+    cdef int32_t* slots
+    cdef Py_ssize_t mask, n, cap_entries, flat_n, flat_cap
+    cdef int64_t* off
+    cdef int32_t* ntok
+    cdef int64_t* flat
+    cdef list chunks
+
+    def __cinit__(self):
+        cdef Py_ssize_t cap = 1 << 16
+        self.hashes = <uint64_t*>calloc(cap, sizeof(uint64_t))
+        self.slots = <int32_t*>malloc(cap * sizeof(int32_t))
+        for i in range(cap):
+            self.slots[i] = -1
+        self.mask = cap - 1
+        self.n = 0
+        self.cap_entries = 1 << 15
+        self.off = <int64_t*>malloc(self.cap_entries * sizeof(int64_t))
+        self.ntok = <int32_t*>malloc(self.cap_entries * sizeof(int32_t))
+        self.flat_cap = 1 << 16
+        self.flat_n = 0
+        self.flat = <int64_t*>malloc(self.flat_cap * sizeof(int64_t))
+        self.chunks = []
+        if not (self.hashes and self.slots and self.off and self.ntok and self.flat):
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.hashes)
+        free(self.slots)
+        free(self.off)
+        free(self.ntok)
+        free(self.flat)
+
+    def __len__(self):
+        return self.n
+
+    cdef Py_ssize_t find(self, uint64_t h, int kind, void* data, Py_ssize_t a, Py_ssize_t b):
+        """Entry of the chunk ``data[a:b]`` (code points of a str of ``kind``), or -1."""
+        cdef Py_ssize_t i = <Py_ssize_t>(h & <uint64_t>self.mask), e, k, m = b - a
+        cdef str s
+        cdef int skind
+        cdef void* sdata
+        while self.slots[i] >= 0:
+            if self.hashes[i] == h:
+                e = self.slots[i]
+                s = <str>self.chunks[e]
+                if len(s) == m:
+                    skind = PyUnicode_KIND(s)
+                    sdata = PyUnicode_DATA(s)
+                    k = 0
+                    while k < m and PyUnicode_READ(skind, sdata, k) == PyUnicode_READ(kind, data, a + k):
+                        k += 1
+                    if k == m:
+                        return e
+            i = (i + 1) & self.mask
+        return -1
+
+    cdef Py_ssize_t add(self, uint64_t h, str ch, tuple toks) except -1:
+        """Record ``ch`` (not in the table) with its token ids ``toks``; returns its entry."""
+        cdef Py_ssize_t e = self.n, nt = len(toks), j, i
+        if 2 * (self.n + 1) > self.mask + 1:
+            self._grow_table()
+        if e == self.cap_entries:
+            self.cap_entries *= 2
+            self.off = <int64_t*>_realloc(self.off, self.cap_entries * sizeof(int64_t))
+            self.ntok = <int32_t*>_realloc(self.ntok, self.cap_entries * sizeof(int32_t))
+        if self.flat_n + nt > self.flat_cap:
+            self.flat_cap = 2 * self.flat_cap + nt
+            self.flat = <int64_t*>_realloc(self.flat, self.flat_cap * sizeof(int64_t))
+        self.off[e] = self.flat_n
+        self.ntok[e] = <int32_t>nt
+        for j in range(nt):
+            self.flat[self.flat_n + j] = <int64_t>toks[j]
+        self.flat_n += nt
+        self.chunks.append(ch)
+        i = <Py_ssize_t>(h & <uint64_t>self.mask)
+        while self.slots[i] >= 0:
+            i = (i + 1) & self.mask
+        self.slots[i] = <int32_t>e
+        self.hashes[i] = h
+        self.n += 1
+        return e
+
+    cdef int _grow_table(self) except -1:
+        cdef Py_ssize_t old = self.mask + 1, cap = 2 * old, i, j
+        cdef uint64_t* oh = self.hashes
+        cdef int32_t* os = self.slots
+        self.hashes = <uint64_t*>calloc(cap, sizeof(uint64_t))
+        self.slots = <int32_t*>malloc(cap * sizeof(int32_t))
+        if not (self.hashes and self.slots):
+            raise MemoryError()
+        for i in range(cap):
+            self.slots[i] = -1
+        self.mask = cap - 1
+        for i in range(old):
+            if os[i] >= 0:
+                j = <Py_ssize_t>(oh[i] & <uint64_t>self.mask)
+                while self.slots[j] >= 0:
+                    j = (j + 1) & self.mask
+                self.slots[j] = os[i]
+                self.hashes[j] = oh[i]
+        free(oh)
+        free(os)
+        return 0
+
+
+cdef void* _realloc(void* p, size_t size) except NULL:
+    cdef void* q = realloc(p, size)
+    if q == NULL:
+        raise MemoryError()
+    return q
 
 
 cdef class AffixTokenizer:
@@ -375,24 +500,29 @@ cdef class AffixTokenizer:
             self.intern_one(ch, cache, ids, chunk_ids, new)
         return new
 
-    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids):
-        """Token ids of many strings (``heuristics._batch_piece_ids``): each is split at
+    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids, ChunkIndex index):
+        """Token ids of many strings (``heuristics.words._batch_piece_ids``): each is split at
         ``str.isspace`` characters as ``str.split()`` does, each chunk's ids are looked up in
-        ``chunk_ids`` (and interned on a miss). Returns (flat ids, tokens per piece, new tokens)."""
-        cdef Py_ssize_t n = len(pieces), p, i, a, ln, total = 0, pos = 0, cap, j, nt, start
+        ``index`` (a chunk not there yet is looked up in ``chunk_ids``, interned on a miss, and
+        added to ``index``). Returns (flat ids, tokens per piece, new tokens)."""
+        cdef Py_ssize_t n = len(pieces), p, i, a, ln, total = 0, pos = 0, cap, nt, start, e
         cdef int kind
         cdef void* data
         cdef str text, ch
         cdef object hit
         cdef tuple tup
         cdef list new = []
+        cdef uint64_t h
+        cdef uint32_t c
+        cdef int64_t* out
         for text in pieces:
             total += len(text)
         cap = total // 4 + 16
         ids_arr = np.empty(cap, np.int64)
         counts_arr = np.zeros(n, np.int64)
-        cdef int64_t[:] out = ids_arr
+        cdef int64_t[:] outv = ids_arr
         cdef int64_t[:] counts = counts_arr
+        out = &outv[0]
         for p in range(n):
             text = pieces[p]
             ln = len(text)
@@ -406,18 +536,26 @@ cdef class AffixTokenizer:
                 if i >= ln:
                     break
                 a = i
-                while i < ln and not Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                h = _FNV_OFFSET
+                while i < ln:
+                    c = PyUnicode_READ(kind, data, i)
+                    if Py_UNICODE_ISSPACE(c):
+                        break
+                    h = (h ^ c) * _FNV_PRIME
                     i += 1
-                ch = text[a:i] if (a or i != ln) else text
-                hit = chunk_ids.get(ch)
-                tup = self.intern_one(ch, cache, ids, chunk_ids, new) if hit is None else hit
-                nt = len(tup)
+                e = index.find(h, kind, data, a, i)
+                if e < 0:
+                    ch = text[a:i] if (a or i != ln) else text
+                    hit = chunk_ids.get(ch)
+                    tup = self.intern_one(ch, cache, ids, chunk_ids, new) if hit is None else hit
+                    e = index.add(h, ch, tup)
+                nt = index.ntok[e]
                 if pos + nt > cap:
                     cap = 2 * cap + nt
                     ids_arr = np.concatenate([ids_arr[:pos], np.empty(cap - pos, np.int64)])
-                    out = ids_arr
-                for j in range(nt):
-                    out[pos + j] = <int64_t>tup[j]
+                    outv = ids_arr
+                    out = &outv[0]
+                memcpy(out + pos, index.flat + index.off[e], nt * sizeof(int64_t))
                 pos += nt
             counts[p] = pos - start
         return ids_arr[:pos], counts_arr, new

@@ -11,9 +11,19 @@ def texts(table: pa.Table, column: str = "text") -> list[str]:
     return pc.fill_null(table.column(column), "").to_pylist()
 
 
+# The one type of the ``text`` column, from the readers through every step to the output: Arrow's
+# 64-bit-offset string, so a batch's text is never capped at 2 GiB and every batch of a run has one
+# schema. ``with_column`` casts any ``text`` a step writes to it, so no step has to remember.
+TEXT_TYPE = pa.large_string()
+
+
 def with_column(table: pa.Table, name: str, values, type: pa.DataType | None = None) -> pa.Table:
-    """Add or replace column ``name``."""
+    """Add or replace column ``name``. A ``text`` column always ends up as :data:`TEXT_TYPE`."""
+    if name == "text":
+        type = TEXT_TYPE
     arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, type=type)
+    if name == "text" and arr.type != TEXT_TYPE:
+        arr = arr.cast(TEXT_TYPE)
     idx = table.schema.get_field_index(name)
     if idx >= 0:
         return table.set_column(idx, name, arr)

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from gristmill.arrow import reasons_from_masks, with_column
+from gristmill.arrow import TEXT_TYPE, reasons_from_masks, with_column
 from gristmill.io.warc import looks_binary
 from gristmill.step import Step, StepConfig, register
 
@@ -218,10 +218,7 @@ class HtmlExtract(Step):
         results = [self._one(h) for h in htmls.to_pylist()]
         text = [r[0] for r in results]
         status = [r[1] for r in results]
-        text_type = pa.string()
-        if "text" in table.column_names and pa.types.is_large_string(table.schema.field("text").type):
-            text_type = pa.large_string()  # keep the reader's schema so batches concatenate
-        table = with_column(table, "text", pa.array(text, type=text_type))
+        table = with_column(table, "text", pa.array(text, type=TEXT_TYPE))
         table = with_column(table, "html_extract_status", pa.array(status, type=pa.string()))
         table = with_column(table, "html_extract_chars", pa.array([len(t) for t in text], type=pa.int32()))
         if not self.config.keep_html:

@@ -13,7 +13,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field
 
-from gristmill.arrow import with_column
+from gristmill.arrow import TEXT_TYPE, with_column
 from gristmill.step import Step, StepConfig, register
 
 __all__ = ["Normalize", "NormalizeWhitespace", "collapse_whitespace", "remove_control_chars"]
@@ -61,7 +61,7 @@ def _rewrite(step: Step, table: pa.Table, fix) -> pa.Table:
         changed += new != value
         out.append(new)
     step.stats["changed_docs"] += changed
-    return with_column(table, "text", pa.array(out, type=pa.string()))
+    return with_column(table, "text", pa.array(out, type=TEXT_TYPE))
 
 
 @register

@@ -8,7 +8,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field
 
-from gristmill.arrow import with_column
+from gristmill.arrow import TEXT_TYPE, with_column
 from gristmill.step import Step, StepConfig, register
 
 __all__ = ["PII"]
@@ -129,5 +129,5 @@ class PII(Step):
             self.stats["docs_changed"] += total > 0
             out.append(new)
             n_repl.append(total)
-        table = with_column(table, "text", pa.array(out, type=pa.string()))
+        table = with_column(table, "text", pa.array(out, type=TEXT_TYPE))
         return with_column(table, "pii_replacements", pa.array(n_repl, type=pa.int32()))

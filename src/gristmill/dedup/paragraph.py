@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import xxhash
 from pydantic import Field
 
-from gristmill.arrow import reasons_from_masks, texts, with_column
+from gristmill.arrow import TEXT_TYPE, reasons_from_masks, texts, with_column
 from gristmill.dedup._clusters import id_hashes, prepare_workdir, workdir_fingerprint
 from gristmill.engine.atomic import atomic_save_npy
 from gristmill.engine.pool import report, run_tasks
@@ -273,7 +273,7 @@ class ParagraphDedup(GlobalStep):
         if n:
             self.stats["units_removed"] += n
             self.stats["docs_changed"] += int((removed > 0).sum())
-        table = with_column(table, "text", pa.array(new_texts, type=pa.string()))
+        table = with_column(table, "text", pa.array(new_texts, type=TEXT_TYPE))
         table = with_column(table, "para_dup_removed", pa.array(removed, type=pa.int32()))
         return with_column(table, "para_dup_removed_frac", pa.array(frac, type=pa.float32()))
 

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -19,64 +18,10 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+# Batch, Quarantined, Counted and Shard are re-exported: the engine and the tests import them from here.
+from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
+from gristmill.io.warc_reader import read_warc
 from gristmill.recipe import InputSpec, expand_paths
-
-RAW_LIMIT = 1024  # bytes of a bad record kept in quarantine: enough to see what it was
-
-
-@dataclass
-class Shard:
-    """A unit of input work: a whole file, a line-aligned byte range of one, or row groups."""
-
-    shard_id: str
-    input_index: int
-    path: str
-    rel: str
-    start: int = 0  # byte offset (jsonl range) or first row group (parquet)
-    end: int | None = None
-    first_line: int = 1  # line number of the first line at ``start`` (jsonl ranges)
-    files: list[tuple[str, str]] = field(default_factory=list)  # text dirs: (path, rel) per document
-    size: int = 0
-
-
-@dataclass
-class Batch:
-    table: pa.Table
-    reject_reason: str | None = None  # set by readers that know a record is not a document (warc non-HTML)
-
-
-@dataclass
-class Counted:
-    """Something a reader saw that is not a document (a WARC request record): counted, not a row."""
-
-    key: str
-    n: int = 1
-
-
-@dataclass
-class Quarantined:
-    path: str
-    line: int | None
-    offset: int | None
-    error: str
-    raw: bytes | str = b""
-    kind: str = "unreadable"  # short category for the summary: malformed_json, invalid_utf8, truncated, ...
-
-    def to_json(self) -> str:
-        raw = self.raw if isinstance(self.raw, str) else self.raw[:RAW_LIMIT].decode("utf-8", "replace")
-        return json.dumps({"path": self.path, "line": self.line, "offset": self.offset, "kind": self.kind, "error": self.error,
-                           "raw": raw[:RAW_LIMIT]}, ensure_ascii=False)
-
-
-def default_source(spec: InputSpec, path: Path) -> str:
-    if spec.source:
-        return spec.source
-    name = path.name
-    for ext in (".gz", ".zst", ".zstd", ".jsonl", ".json", ".parquet", ".warc", ".txt", ".md"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-    return name or "input"
-
 
 # ---------------------------------------------------------------------------------------------
 # Planning
@@ -287,8 +232,6 @@ def read_shard(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
     elif spec.format == "text":
         yield from _read_text(shard, spec, batch_rows)
     elif spec.format == "warc":
-        from gristmill.io.warc_reader import read_warc
-
         yield from read_warc(shard, spec, batch_rows)
     else:  # pragma: no cover - the recipe schema forbids it
         raise ValueError(f"{path}: unknown format {spec.format}")

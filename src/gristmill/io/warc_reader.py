@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from gristmill.io.readers import Batch, Counted, Quarantined, Shard, default_source
+from gristmill.io.items import Batch, Counted, Quarantined, Shard, default_source
 from gristmill.recipe import InputSpec
 
 WARC_FIELDS = ("url", "fetch_time", "content_type", "html")

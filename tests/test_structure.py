@@ -1,0 +1,77 @@
+"""The package layout the design promises (one concept per module), checked so it stays that way."""
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "gristmill"
+
+
+def test_heuristic_rule_families_live_in_their_own_modules():
+    from gristmill.step import all_steps
+    family = {"gopher_quality": "gopher", "gopher_repetition": "gopher", "c4_quality": "c4",
+              "fineweb_quality": "fineweb", "refinedweb_lines": "refinedweb"}
+    steps = all_steps()
+    for name, mod in family.items():
+        assert steps[name].__module__ == f"gristmill.annotate.heuristics.{mod}", (name, steps[name].__module__)
+    # The public names of the former single module still import from the package.
+    from gristmill.annotate.heuristics import (GOPHER_STOP_WORDS, C4Quality, FineWebQuality,  # noqa: F401
+                                               GopherQuality, GopherRepetition, RefinedWebLines, count_sentences,
+                                               pure_python, split_words)
+    assert not (SRC / "annotate" / "heuristics.py").exists()
+
+
+def test_pure_python_switches_one_backend_object():
+    from gristmill.annotate.heuristics import BACKEND, pure_python, split_words
+    from gristmill.annotate.heuristics import tokenizer, words
+    before = (BACKEND.kernels, BACKEND.tokenizer, BACKEND.tokenize)
+    tokens = split_words("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?")
+    with pure_python():
+        assert BACKEND.kernels is None and BACKEND.tokenizer is None
+        assert BACKEND.tokenize is tokenizer._tokenize_chunk
+        assert split_words("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?") == tokens
+    assert (BACKEND.kernels, BACKEND.tokenizer, BACKEND.tokenize) == before
+    # No module keeps its own copy of the choice (the old pure_python() swapped three globals).
+    for mod in ("words", "gopher", "c4", "fineweb", "refinedweb", "tokenizer", "native", "batch"):
+        m = importlib.import_module(f"gristmill.annotate.heuristics.{mod}")
+        assert not {"_NATIVE", "_native_mod", "_tokenize"} & set(vars(m)), mod
+    del words
+
+
+def test_no_empty_selectors_package():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("gristmill.selectors")
+    assert "selectors" not in (SRC / "steps_index.py").read_text()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every gristmill module ``path`` imports, at module level or inside functions."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("gristmill.")}
+
+
+def test_io_modules_import_each_other_without_a_cycle():
+    io = {f"gristmill.io.{p.stem}": p for p in (SRC / "io").glob("*.py") if p.stem != "__init__"}
+    graph = {m: _imports(p) & set(io) for m, p in io.items()}
+
+    def visit(m, stack):
+        assert m not in stack, " -> ".join([*stack, m])
+        for n in graph[m]:
+            visit(n, [*stack, m])
+
+    for m in graph:
+        visit(m, [])
+    # and each reader module imports on its own, first, in a fresh interpreter
+    for m in ("gristmill.io.warc_reader", "gristmill.io.readers"):
+        p = subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
