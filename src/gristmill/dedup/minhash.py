@@ -19,6 +19,7 @@ import json
 import multiprocessing as mp
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,11 +33,17 @@ from gristmill.dedup._clusters import (
 )
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
+from gristmill.dedup._star import edge_jaccard, star_clusters, unique_sets
 from gristmill.dedup._unionfind import connected_components
 from gristmill.step import FitContext, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
 _NORM_VERSION = 1  # bump when normalization or hashing changes: old indexes become incompatible
+# Documents of an LSH bucket that every later member is paired with (see phase 2). 32 covers
+# every pair of the buckets real near-duplicate clusters form (on benchmarks/neardup.py the largest
+# bucket outside exact copies holds < 20 documents); bigger buckets are copies of one text, where
+# the earliest members are the kept candidates anyway.
+_BUCKET_ANCHORS = 32
 
 
 def _sign_source(args: tuple) -> None:
@@ -154,8 +161,9 @@ class MinHashDedup(ClusterDedupStep):
         bands: int = Field(20, ge=1)
         rows: int = Field(6, ge=1)
         seed: int = 1
-        verify_jaccard: bool = False
-        jaccard_threshold: float = Field(0.7, ge=0.0, le=1.0)
+        verify_jaccard: bool = True
+        jaccard_threshold: float = Field(0.75, ge=0.0, le=1.0)
+        clustering: Literal["star", "kept_star", "components"] = "star"
         against: list[str] = Field(default_factory=list, description="earlier gristmill outputs or index dirs")
         batch_rows: int = Field(8192, ge=1)
 
@@ -235,13 +243,18 @@ class MinHashDedup(ClusterDedupStep):
             order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
             ks = keys[order]
             del keys  # peak: keys, order and sorted keys, 24 bytes per document
-            # A bucket's first document (the smallest node) gets an edge to each later one. Only
-            # the repeats are materialized (few); their bucket's start is found by binary search.
+            # Each later document of a bucket gets an edge to each of the bucket's first
+            # _BUCKET_ANCHORS documents (smallest nodes): every pair in buckets of up to
+            # _BUCKET_ANCHORS + 1, so star clustering sees a removed document's pair with its kept
+            # one, without the quadratic blow-up of all pairs in a huge bucket of copies. Only the
+            # repeats are materialized (few); their bucket's start is found by binary search.
             dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
             first = np.searchsorted(ks, ks[dup], side="left")
             del ks
-            a, b = order[first], order[dup]
-            del order
+            r = dup - first  # position inside the bucket, >= 1
+            a = np.concatenate([order[first[r > k] + k] for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))] or [order[:0]])
+            b = np.concatenate([order[dup[r > k]] for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))] or [order[:0]])
+            del order, first, dup, r
             if node is not None:
                 a, b = node[a], node[b]
             atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
@@ -260,15 +273,18 @@ class MinHashDedup(ClusterDedupStep):
                     code = np.union1d(code, np.minimum(e[:, 0], e[:, 1]) * base + np.maximum(e[:, 0], e[:, 1]))
             edges = np.stack([code // base, code % base], axis=1)
             del code
+            sim = np.full(len(edges), np.nan)
             if c.verify_jaccard and len(edges):
-                edges = self._verify(edges, sources, starts, n_data)
-            atomic_save_npy(final, edges)
+                edges, sim = self._verify(edges, sources, starts, n_data)
+            atomic_save_npy(wd / "edges_sim.npy", sim)
+            atomic_save_npy(final, edges)  # written last: the phase's done-marker
         edges = np.load(final)
+        sim = np.load(wd / "edges_sim.npy")
 
         # Phase 4: components, keep policy, result.
         if not (wd / "result.parquet").exists():
             _release_arrow()
-            self._resolve(wd, outs, starts, n_new, n_total, edges, id_files, id_starts, len(shards))
+            self._resolve(wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, len(shards))
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
@@ -312,33 +328,43 @@ class MinHashDedup(ClusterDedupStep):
             counts.append(n)
         return counts
 
-    def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> np.ndarray:
-        """Drop candidate pairs whose exact shingle Jaccard is below the threshold. Pairs with a
-        node from a saved index (no text) are kept as LSH found them."""
+    def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact shingle Jaccard of each candidate pair; pairs below ``jaccard_threshold`` are
+        dropped. Returns (edges, similarity). Pairs with a node from a saved index (no text) are
+        kept as LSH found them, with similarity NaN.
+
+        Memory: the unique shingle hashes (8 bytes each, twice while the lookup table is built)
+        of the documents that have a candidate pair; texts are read one source file at a time."""
         c = self.config
         checkable = edges[:, 1] < n_data
         need = np.unique(edges[checkable].ravel())
-        sets: dict[int, np.ndarray] = {}
+        hs, counts = [], []
         for i, src in enumerate(sources):
             lo, hi = int(starts[i]), int(starts[i + 1])
             mine = need[(need >= lo) & (need < hi)]
             if len(mine) == 0:
                 continue
-            table = pq.read_table(src, columns=["text"])
-            texts = pc.fill_null(table["text"].combine_chunks().take(pa.array(mine - lo)), "").to_pylist()
-            h, offs = shingle_hashes([shingle_text(t) for t in texts], c.ngram)
-            for k, node in enumerate(mine):
-                sets[int(node)] = np.unique(h[offs[k] : offs[k + 1]])
-        keep = np.ones(len(edges), dtype=bool)
-        for e in np.flatnonzero(checkable):
-            x, y = sets[int(edges[e, 0])], sets[int(edges[e, 1])]
-            inter = len(np.intersect1d(x, y, assume_unique=True))
-            union = len(x) + len(y) - inter
-            keep[e] = union > 0 and inter / union >= c.jaccard_threshold
+            col = pq.read_table(src, columns=["text"])["text"].combine_chunks()
+            texts = pc.fill_null(col.take(pa.array(mine - lo)), "").to_pylist()
+            del col
+            for b0 in range(0, len(texts), c.batch_rows):
+                h, offs = unique_sets(*shingle_hashes([shingle_text(t) for t in texts[b0 : b0 + c.batch_rows]], c.ngram))
+                hs.append(h)
+                counts.append(np.diff(offs))
+            del texts
+            _release_arrow()
+        sets = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
+        offsets = np.zeros(len(need) + 1, np.int64)
+        if counts:
+            np.cumsum(np.concatenate(counts), out=offsets[1:])
+        del hs, counts
+        sim = np.full(len(edges), np.nan)
+        sim[checkable] = edge_jaccard(np.searchsorted(need, edges[checkable]), sets, offsets)
+        keep = ~(sim < c.jaccard_threshold)  # NaN (unverifiable) stays
         self.stats["pairs_rejected_by_jaccard"] += int((~keep).sum())
-        return edges[keep]
+        return edges[keep], sim[keep]
 
-    def _resolve(self, wd, outs, starts, n_new, n_total, edges, id_files, id_starts, n_shards) -> None:
+    def _resolve(self, wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, n_shards) -> None:
         """Components -> keep decisions -> result.parquet, index/ and report.json.
 
         Per-document arrays here are the labels, the component sizes and a few boolean masks;
@@ -346,7 +372,12 @@ class MinHashDedup(ClusterDedupStep):
         in clusters only."""
         c = self.config
         n_edges = len(edges)
-        labels = connected_components(n_total, edges)
+        if c.clustering == "components":
+            labels = connected_components(n_total, edges)
+        else:
+            labels = star_clusters(n_total, edges, lambda nodes: self._priority(nodes, n_new, id_files, starts, n_shards),
+                                   sim if c.verify_jaccard else None, fixed_from=n_new,
+                                   centers="keep" if c.clustering == "kept_star" else "connected")
         new_labels = labels[:n_new]
         # A component touching earlier data (against) is already represented there ("tainted").
         # Per-label flags are booleans, so the per-document work is one 1-byte gather, and all
@@ -403,6 +434,22 @@ class MinHashDedup(ClusterDedupStep):
             "candidate_edges": int(n_edges),
         })
         atomic_write_json(wd / "report.json", report)
+
+    def _priority(self, nodes, n_new, id_files, starts, n_shards) -> np.ndarray:
+        """Keep order of the (sorted) ``nodes`` as a sort key, smaller is kept first: the order
+        ``choose_keepers`` applies inside a cluster, with earlier data and index nodes first."""
+        c = self.config
+        pri = np.where(nodes < n_new, 0.0, -np.inf)
+        new = np.flatnonzero(nodes < n_new)
+        if c.keep == "first" or not len(new):
+            return pri
+        files, st = id_files[:n_shards], starts[: n_shards + 1]
+        if c.keep == "longest":
+            pri[new] = -_gather(files, st, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            s = _gather(files, st, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
+            pri[new] = -np.where(np.isnan(s), -np.inf, s)  # NaN scores lose, as in choose_keepers
+        return pri
 
     def _save_index(self, wd: Path, outs, starts: np.ndarray, keep_mask: np.ndarray) -> None:
         c = self.config
