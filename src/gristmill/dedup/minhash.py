@@ -333,7 +333,7 @@ class MinHashDedup(ClusterDedupStep):
         dropped. Returns (edges, similarity). Pairs with a node from a saved index (no text) are
         kept as LSH found them, with similarity NaN.
 
-        Memory: the unique shingle hashes (8 bytes each, twice while the lookup table is built)
+        Memory: the unique shingle hashes (4 bytes each; 8 per entry of a chunk of pairs at a time)
         of the documents that have a candidate pair; texts are read one source file at a time."""
         c = self.config
         checkable = edges[:, 1] < n_data
@@ -353,7 +353,7 @@ class MinHashDedup(ClusterDedupStep):
                 counts.append(np.diff(offs))
             del texts
             _release_arrow()
-        sets = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
+        sets = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
         offsets = np.zeros(len(need) + 1, np.int64)
         if counts:
             np.cumsum(np.concatenate(counts), out=offsets[1:])
