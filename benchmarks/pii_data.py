@@ -64,12 +64,13 @@ def phone(rng: random.Random) -> tuple[str, str]:
         s = rng.choice([
             f"{a}-{b}-{c}", f"({a}) {b}-{c}", f"({a}){b}-{c}", f"{a}.{b}.{c}", f"{a} {b} {c}", f"1-{a}-{b}-{c}",
             f"1({a}) {b}-{c}", f"1 ({a}) {b}-{c}", f"+1 {a}-{b}-{c}", f"+1 ({a}) {b}-{c}", f"+1.{a}.{b}.{c}",
-            f"+1{a}{b}{c}", f"1.{a}.{b}.{c}", f"+1-{a}-{b}-{c}", f"{a}/{b}-{c}",
+            f"+1{a}{b}{c}", f"1.{a}.{b}.{c}", f"+1-{a}-{b}-{c}", f"{a}/{b}-{c}", f"{a}\u2013{b}\u2013{c}",
+            f"({a})\u00a0{b}-{c}", f"+1\u00a0{a}\u00a0{b}\u00a0{c}",
         ])
     else:
         p = _intl_number(rng, region)
         intl = phonenumbers.format_number(p, F.INTERNATIONAL)
-        style = rng.randrange(6)
+        style = rng.randrange(7)
         if style == 0:
             s = intl
         elif style == 1:
@@ -80,9 +81,14 @@ def phone(rng: random.Random) -> tuple[str, str]:
             s = intl.replace(" ", "-")
         elif style == 4:
             s = intl.replace(" ", ".").replace("-", ".")
+        elif style == 6:  # the country code in brackets: "(+44) 20 7946 0958"
+            cc, rest = intl.split(" ", 1)
+            s = f"({cc}) {rest}"
         else:  # the national trunk prefix in brackets, as in "+44 (0)20 7946 0958"
             cc, rest = intl.split(" ", 1)
             s = f"{cc} (0){rest}" if region in ("GB", "DE", "NL", "CH", "IT", "AU", "IE", "ZA") else intl
+    if region == "US" and rng.random() < 0.06:  # unseparated, after a word that says it is a number
+        return str(p.national_number), ""
     ext = ""
     if rng.random() < 0.12:
         e = str(rng.randint(1, 9999))
@@ -184,7 +190,7 @@ _PHONE_CTX = ["Call {} 24 hours a day.", "Call {} today.", "Phone-{} is mine.", 
               "Questions? {}", "Phone number: {}. Directions are on our site.", "T {} | F {}"]
 _EMAIL_CTX = ["Write to {}.", "E-mail: {}", "<{}>", "mailto:{}", "contact {} for details,", "({})", "Email me at {}!",
               "Send your CV to {}; we reply within a week.", "{} wrote:", "cc: {},"]
-_IP_CTX = ["Connection from {} refused.", "IP: {}", "The server at {} answered.", "[{}]", "host {}:8080", "client {},",
+_IP_CTX = ["Connection from {} refused.", "IP: {}", "The server at {} answered.", "[{}]", "host {} port 8080", "client {},",
            "from {} (blocked)"]
 _NEG_CTX = ["on {}", "{}", "was {}.", "({})", "see {},", "at {}", "{};", "- {} -"]
 
