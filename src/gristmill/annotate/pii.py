@@ -7,7 +7,6 @@ import re
 from typing import Literal
 
 import pyarrow as pa
-
 from pydantic import field_validator
 
 from gristmill.arrow import with_column
@@ -31,7 +30,7 @@ _IPV6 = re.compile(
 )
 # Phone candidates: runs of digit groups joined by at most one separator (space, dot, dash,
 # slash) or by parentheses, optionally after "+" (or "00"). A run is the widest span; the
-# number inside it is found by ``_phone_in_run`` (a run such as "817-271-9807 24" holds a number
+# number inside it is found by ``PII._phones`` (a run such as "817-271-9807 24" holds a number
 # followed by something else). Not preceded by a letter or digit, or by "-"/"."/"," after a
 # digit, so a run never starts inside a longer identifier; "Phone-817-..." is allowed.
 # Separators include the no-break space and the en dash of typeset text ("817–271–9807").
@@ -42,7 +41,7 @@ _PHONE_RUN = re.compile(
 _PHONE_GROUPS = re.compile(r"\(\+?\d+\)|\d+")
 # A bare 10-digit national number (11 with the leading 1) is a phone number only right after a
 # word that says so: "Call 8172719807", "tel. 18005551234"; elsewhere it is an id.
-_PHONE_CUE = re.compile(r"(?:call|phone|tel|telephone|fax|mobile|cell|cellphone|text|whatsapp|contact|ph|hotline|dial)"
+_PHONE_CUE = re.compile(r"(?:call|phone|tel|telephone|fax|mobile|cell|cellphone|text|whatsapp|contact|ph|hotline|dial|number)"
                         r"\b[\s.:#-]{0,3}(?:(?:me|us|now|at|on|no|number|is)\b[\s.:-]{0,2}){0,2}$", re.IGNORECASE)
 _PHONE_EXT = re.compile(r"\s*,?\s*(?:ext\.?|extension|x|#)\s*\d{1,6}(?!\w)", re.IGNORECASE)
 # Countries of the North American Numbering Plan: national numbers are written 3-3-4.
@@ -54,8 +53,8 @@ _VERSION_CUE = re.compile(r"(?:\bv|\bversion|\brelease|\bbuild|\bver\.?)\s*$", r
 # "name(at)domain.com", "name @ domain . com". At least one of "at"/"dot" is spelled out or
 # spaced, a plain address is left to _EMAIL, and the last label must be a common top-level
 # domain, so "looked at it dot by dot" is not an address.
-_AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+|\s+AT\s+|\s+@\s+|\s*@\s*)"
-_DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\s+DOT\s+|\s+\.\s+|\.)"
+_AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+|\s*@\s*)"  # case-insensitive: "AT" too
+_DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\s+\.\s+|\.)"
 _AT_ANCHOR = re.compile(r"\s*[\[({<]\s*at\s*[\])}>]|\sat\s|\s@\s|\s@|@\s", re.IGNORECASE)
 _TLDS = r"(?:com|org|net|edu|gov|mil|int|info|biz|io|co|uk|de|fr|es|it|nl|ru|ch|jp|cn|in|au|ca|br|se|pl|eu|me|us)"
 _EMAIL_OBF = re.compile(

@@ -42,36 +42,46 @@ def unique_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), out_offs
 
 
+def _gather_segments(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sets of ``docs`` one after another, each value keyed by its segment's number in the
+    high 32 bits: sorted, since the segments are in order and each set is sorted."""
+    size = offsets[docs + 1] - offsets[docs]
+    out_start = np.zeros(len(docs), np.int64)
+    np.cumsum(size[:-1], out=out_start[1:])
+    seg = np.repeat(np.arange(len(docs), dtype=np.uint64), size)
+    pos = np.repeat(offsets[docs] - out_start, size) + np.arange(int(size.sum()), dtype=np.int64)
+    return (seg << np.uint64(32)) | sets[pos], seg
+
+
 def edge_jaccard(edges: np.ndarray, sets: np.ndarray, offsets: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
     """Exact Jaccard (over 32-bit shingle hashes) of each pair ``edges[i] = (a, b)`` of local
     document numbers, whose sorted unique hashes are ``sets[offsets[d]:offsets[d+1]]``; 0 for
     two empty sets.
 
-    Vectorized merge: for a chunk of pairs, each pair's two sorted sets are laid side by side
-    under the pair's number in the high 32 bits; a stable sort (timsort: two sorted runs per pair,
-    so about linear) puts common shingles next to each other. Work is the sum of both sets'
-    sizes over the pairs, ``chunk`` entries at a time."""
+    Vectorized: for a chunk of pairs, the larger sets are laid out one after another under the
+    pair's number in the high 32 bits (already sorted, no sort needed) and the smaller sets'
+    keys, sorted the same way, are looked up in them with one binary search. Work is the sum
+    over pairs of both sets' sizes, ``chunk`` entries at a time."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     out = np.zeros(len(edges), dtype=np.float64)
     if not len(edges):
         return out
     size = np.diff(offsets)
     a, b = edges[:, 0], edges[:, 1]
+    small = size[a] <= size[b]
+    a, b = np.where(small, a, b), np.where(small, b, a)
     work = np.cumsum(size[a] + size[b])
     lo = 0
     while lo < len(edges):
         hi = int(np.searchsorted(work, (work[lo - 1] if lo else 0) + chunk, side="right"))
         hi = max(hi, lo + 1)
-        E = hi - lo
-        seg_len = np.stack([size[a[lo:hi]], size[b[lo:hi]]], axis=1).ravel()
-        seg_src = np.stack([offsets[a[lo:hi]], offsets[b[lo:hi]]], axis=1).ravel()
-        seg_out = np.zeros(2 * E, np.int64)
-        np.cumsum(seg_len[:-1], out=seg_out[1:])
-        pos = np.repeat(seg_src - seg_out, seg_len) + np.arange(int(seg_len.sum()), dtype=np.int64)
-        pair = np.repeat(np.arange(E, dtype=np.uint64), seg_len[0::2] + seg_len[1::2])
-        keyed = np.sort((pair << np.uint64(32)) | sets[pos].astype(np.uint64), kind="stable")
-        same = np.flatnonzero(keyed[1:] == keyed[:-1])
-        inter = np.bincount((keyed[same] >> np.uint64(32)).astype(np.int64), minlength=E)
+        big_keys, _ = _gather_segments(sets, offsets, b[lo:hi])
+        small_keys, pair = _gather_segments(sets, offsets, a[lo:hi])
+        if len(big_keys) and len(small_keys):
+            at = np.minimum(np.searchsorted(big_keys, small_keys), len(big_keys) - 1)
+            inter = np.bincount(pair[big_keys[at] == small_keys].astype(np.int64), minlength=hi - lo)
+        else:
+            inter = np.zeros(hi - lo, np.int64)
         union = size[a[lo:hi]] + size[b[lo:hi]] - inter
         out[lo:hi] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
         lo = hi
