@@ -245,3 +245,17 @@ def test_pii_obfuscated_emails_are_an_option():
     with pytest.raises(Exception, match="phone_region: unknown region 'uk'.*did you mean 'GB'"):
         cls.Config(phone_region="uk")
     assert cls.Config(phone_region="gb").phone_region == "GB"
+
+
+def test_a_huge_bucket_of_copies_stays_one_cluster_with_linear_pairs(tmp_path):
+    docs = [d["text"] for d in stdlib_docs(30, 60)]
+    texts = [docs[0]] * 1500 + docs[1:]
+    p = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), p)
+    from gristmill.step import FitContext
+
+    cls = get_step("minhash_dedup")
+    step = cls(cls.Config())
+    step.fit(FitContext(shards=[p], workdir=tmp_path / "wd", workers=1, log=lambda m: None))
+    assert step.stats["largest_cluster"] == 1500 and step.stats["removed"] == 1499
+    assert step.stats["candidate_edges"] <= 4 * 1500  # not the 1500*1499/2 pairs of the bucket

@@ -43,10 +43,13 @@ from gristmill.step import FitContext, register
 INDEX_MARKER = "gristmill_minhash_index.json"
 _NORM_VERSION = 1  # bump when normalization or hashing changes: old indexes become incompatible
 # Documents of an LSH bucket that every later member is paired with (see phase 2). 32 covers
-# every pair of the buckets real near-duplicate clusters form (on benchmarks/neardup.py the largest
-# bucket outside exact copies holds < 20 documents); bigger buckets are copies of one text, where
-# the earliest members are the kept candidates anyway.
+# every pair of the buckets near-duplicate families form (the largest bucket on
+# benchmarks/neardup.py holds 14 documents); bigger buckets are mostly copies of one text, whose
+# members are all within any threshold of the earliest ones.
 _BUCKET_ANCHORS = 32
+# Buckets larger than this (thousands of copies of one text) pair their members with only the
+# first few documents, so that pairs (and their verification) stay linear in the bucket.
+_HUGE_BUCKET, _HUGE_BUCKET_ANCHORS = 1024, 4
 
 
 def _sign_source(args: tuple) -> None:
@@ -275,11 +278,13 @@ class MinHashDedup(ClusterDedupStep):
             # repeats are materialized (few); their bucket's start is found by binary search.
             dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
             first = np.searchsorted(ks, ks[dup], side="left")
+            huge = (np.searchsorted(ks, ks[dup], side="right") - first) > _HUGE_BUCKET
             del ks
             r = dup - first  # position inside the bucket, >= 1
-            a = np.concatenate([order[first[r > k] + k] for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))] or [order[:0]])
-            b = np.concatenate([order[dup[r > k]] for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))] or [order[:0]])
-            del order, first, dup, r
+            sel = [(r > k) & ((k < _HUGE_BUCKET_ANCHORS) | ~huge) for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))]
+            a = np.concatenate([order[first[m] + k] for k, m in enumerate(sel)] or [order[:0]])
+            b = np.concatenate([order[dup[m]] for m in sel] or [order[:0]])
+            del order, first, dup, r, huge, sel
             if node is not None:
                 a, b = node[a], node[b]
             atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
