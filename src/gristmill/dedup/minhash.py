@@ -1,13 +1,16 @@
-"""Fuzzy document dedup: MinHash signatures of word n-grams, LSH banding, connected components.
+"""Fuzzy document dedup: MinHash signatures of word n-grams, LSH banding, verified star clusters.
 
 Out of core: signatures never sit in memory together. Phase 1 writes each shard's band keys to
 disk (band-major, 8 bytes per band per document); phase 2 handles one band at a time (sort its keys,
-emit an edge from the first document of each bucket to every other one); phase 3 merges the bands'
-edges into unique pairs and (optionally) verifies them by exact Jaccard; phase 4 runs a numpy
-union-find over the edges and decides the documents in clusters.
+pair each later document of a bucket with the bucket's first ``_BUCKET_ANCHORS`` documents); phase
+3 merges the bands' pairs into unique pairs and verifies them by exact shingle Jaccard (the texts of
+documents with a candidate pair are read again, one source file at a time); phase 4 clusters the
+verified pairs (star clustering, ``_star.py``; or connected components) and decides the documents
+in clusters.
 
 Coordinator memory is about 25 bytes per document (one band's keys, their sort order and the sorted
-keys; later the union-find labels and component sizes) plus ~8-16 bytes per candidate pair.
+keys; later the cluster labels and sizes) plus ~8-16 bytes per candidate pair, plus 4 bytes per
+distinct shingle of the documents that have a candidate pair while they are verified.
 Everything else per document stays on disk and is read one shard at a time: ids, lengths, scores
 and id hashes are only gathered for documents in clusters. Band keys are read with a short-lived
 memory map per (shard, band) and never written through one, because every page a memory map
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,11 +36,20 @@ from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
+from gristmill.dedup._star import edge_jaccard, star_clusters, unique_sets
 from gristmill.dedup._unionfind import connected_components
 from gristmill.step import FitContext, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
 _NORM_VERSION = 1  # bump when normalization or hashing changes: old indexes become incompatible
+# Documents of an LSH bucket that every later member is paired with (see phase 2). 32 covers
+# every pair of the buckets near-duplicate families form (the largest bucket on
+# benchmarks/neardup.py holds 14 documents); bigger buckets are mostly copies of one text, whose
+# members are all within any threshold of the earliest ones.
+_BUCKET_ANCHORS = 32
+# Buckets larger than this (thousands of copies of one text) pair their members with only the
+# first few documents, so that pairs (and their verification) stay linear in the bucket.
+_HUGE_BUCKET, _HUGE_BUCKET_ANCHORS = 1024, 4
 
 
 def _sign_source(args: tuple) -> None:
@@ -132,12 +145,34 @@ class MinHashDedup(ClusterDedupStep):
     P(0.8)=0.92, P(0.7)=0.56, P(0.5)=0.05, trading recall near 0.8 for precision. Our default
     20 x 6 (120 hashes, the same cost) gives P(0.8)=0.998, P(0.7)=0.92, P(0.5)=0.27, P(0.3)=0.01,
     so pairs at the usual 0.8 near-duplicate line (Lee et al. 2022, "Deduplicating Training Data
-    Makes Language Models Better") are found almost surely. On ``benchmarks/neardup.py`` (real
-    text, known clusters) it scores precision 0.995 / recall 1.000 for J>=0.8 vs J<0.5 pairs
-    (14 x 8: 0.998 / 1.000; 9 x 13: 1.000 / 0.955). The extra candidates it admits between 0.3 and
-    0.6 are what ``verify_jaccard`` removes: exact shingle Jaccard of each candidate pair against
-    ``jaccard_threshold`` (default 0.7, below the 0.8 line so that true pairs whose MinHash
-    estimate was lucky are not dropped; precision 1.000 / recall 1.000 on the benchmark).
+    Makes Language Models Better") are found almost surely; the extra candidates it admits between
+    0.3 and 0.6 are removed by verification.
+
+    Clusters. Connected components over candidate pairs chain: template-like documents (newsletters,
+    spam, listings, successive issues of a digest) that share 40-70% of their 5-grams link into one
+    component, and documents sharing little end up removed as each other's duplicates. So by
+    default (``verify_jaccard``) each candidate pair's exact shingle Jaccard is computed, pairs
+    below ``jaccard_threshold`` are dropped, and ``clustering: star`` (Aslam et al. 2004, "The
+    Star Clustering Algorithm") picks centers in order of their summed similarity to the others
+    (ties: keep order) and puts each other document with its most similar center, so every
+    removed document is verified against its cluster's center directly. Jaccard distance is a
+    metric, so with ``jaccard_threshold`` 0.75 any two documents of a cluster have J >= 0.5: no
+    pair the benchmark calls distinct can share a cluster. The kept document is then chosen by
+    ``keep`` inside the cluster. ``kept_star`` makes the kept document the center (more clusters
+    split: lower recall); ``components`` is the old connected-components behaviour.
+
+    Chosen on ``benchmarks/neardup.py`` (real text from five sources; seven variant generators;
+    quoting hard negatives; template and rolling-digest families), J>=0.8 pairs vs J<0.5 pairs:
+    the defaults score precision 1.000 / recall 0.999; LSH pairs with connected components (the
+    old default) 0.544 / 1.000; verified pairs with connected components 0.854 / 1.000 (J>=0.7)
+    and 0.924 / 1.000 (J>=0.75); the kept document as center 1.000 / 0.947; DataTrove/FineWeb's
+    14 x 8 without verification 0.899 / 0.995; datasketch's MinHashLSH(0.7) with its usual
+    query-then-insert loop 0.984 / 0.927. Over thresholds the star clusters keep precision
+    >= 0.998 and recall 0.999 from 0.65 to 0.8 (0.5: 0.873 / 0.990; 0.85: 1.000 / 0.891); 0.75 is
+    the middle of that plateau and the value for which the J >= 0.5 guarantee holds. Verification
+    re-reads and re-shingles the texts of documents with candidate pairs; its cost is in
+    ``benchmarks/RESULTS.md`` (``verify_jaccard: false`` skips it: star clusters over unverified
+    LSH pairs, precision 0.746 on the benchmark).
 
     Every document gets ``dup_cluster`` (the kept document's id) and ``dup_cluster_size``; all but
     one per cluster are rejected as ``near_duplicate`` (``keep``: first | longest | max_score).
@@ -155,8 +190,9 @@ class MinHashDedup(ClusterDedupStep):
         bands: int = Field(20, ge=1, description="LSH bands; with rows, sets the similarity at which pairs become candidates")
         rows: int = Field(6, ge=1, description="hashes per band (signature length = bands x rows)")
         seed: int = Field(1, description="seed of the hash permutations")
-        verify_jaccard: bool = Field(False, description="confirm candidate pairs by exact Jaccard of their shingles")
-        jaccard_threshold: float = Field(0.7, ge=0.0, le=1.0, description="pairs below this Jaccard are not duplicates (with verify_jaccard)")
+        verify_jaccard: bool = Field(True, description="confirm candidate pairs by exact Jaccard of their shingles")
+        jaccard_threshold: float = Field(0.75, ge=0.0, le=1.0, description="pairs below this Jaccard are not duplicates (with verify_jaccard)")
+        clustering: Literal["star", "kept_star", "components"] = Field("star", description="how verified pairs become clusters: star (each removed document is a verified pair of its kept one), kept_star, or connected components")
         against: list[str] = Field(default_factory=list, description="earlier gristmill outputs or index dirs")
         batch_rows: int = Field(8192, ge=1, description="rows per batch while computing signatures")
 
@@ -231,13 +267,20 @@ class MinHashDedup(ClusterDedupStep):
                 order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
                 ks = keys[order]
                 del keys  # peak: keys, order and sorted keys, 24 bytes per document
-                # A bucket's first document (the smallest node) gets an edge to each later one. Only
-                # the repeats are materialized (few); their bucket's start is found by binary search.
+                # Each later document of a bucket gets an edge to each of the bucket's first
+                # _BUCKET_ANCHORS documents (smallest nodes): every pair in buckets of up to
+                # _BUCKET_ANCHORS + 1, so star clustering sees a removed document's pair with its kept
+                # one, without the quadratic blow-up of all pairs in a huge bucket of copies. Only the
+                # repeats are materialized (few); their bucket's start is found by binary search.
                 dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
                 first = np.searchsorted(ks, ks[dup], side="left")
+                huge = (np.searchsorted(ks, ks[dup], side="right") - first) > _HUGE_BUCKET
                 del ks
-                a, b = order[first], order[dup]
-                del order
+                r = dup - first  # position inside the bucket, >= 1
+                sel = [(r > k) & ((k < _HUGE_BUCKET_ANCHORS) | ~huge) for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))]
+                a = np.concatenate([order[first[m] + k] for k, m in enumerate(sel)] or [order[:0]])
+                b = np.concatenate([order[dup[m]] for m in sel] or [order[:0]])
+                del order, first, dup, r, huge, sel
                 if node is not None:
                     a, b = node[a], node[b]
                 atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
@@ -257,15 +300,18 @@ class MinHashDedup(ClusterDedupStep):
                     code = np.union1d(code, np.minimum(e[:, 0], e[:, 1]) * base + np.maximum(e[:, 0], e[:, 1]))
             edges = np.stack([code // base, code % base], axis=1)
             del code
+            sim = np.full(len(edges), np.nan)
             if c.verify_jaccard and len(edges):
-                edges = self._verify(edges, sources, starts, n_data)
-            atomic_save_npy(final, edges)
+                edges, sim = self._verify(edges, sources, starts, n_data)
+            atomic_save_npy(wd / "edges_sim.npy", sim)
+            atomic_save_npy(final, edges)  # written last: the phase's done-marker
         edges = np.load(final)
+        sim = np.load(wd / "edges_sim.npy")
 
         # Phase 4: components, keep policy, result.
         if not (wd / "result.parquet").exists():
             _release_arrow()
-            self._resolve(wd, outs, starts, n_new, n_total, edges, id_files, id_starts, len(shards))
+            self._resolve(wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, len(shards))
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
@@ -309,33 +355,43 @@ class MinHashDedup(ClusterDedupStep):
             counts.append(n)
         return counts
 
-    def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> np.ndarray:
-        """Drop candidate pairs whose exact shingle Jaccard is below the threshold. Pairs with a
-        node from a saved index (no text) are kept as LSH found them."""
+    def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact shingle Jaccard of each candidate pair; pairs below ``jaccard_threshold`` are
+        dropped. Returns (edges, similarity). Pairs with a node from a saved index (no text) are
+        kept as LSH found them, with similarity NaN.
+
+        Memory: the unique shingle hashes (4 bytes each; 8 per entry of a chunk of pairs at a time)
+        of the documents that have a candidate pair; texts are read one source file at a time."""
         c = self.config
         checkable = edges[:, 1] < n_data
         need = np.unique(edges[checkable].ravel())
-        sets: dict[int, np.ndarray] = {}
+        hs, counts = [], []
         for i, src in enumerate(sources):
             lo, hi = int(starts[i]), int(starts[i + 1])
             mine = need[(need >= lo) & (need < hi)]
             if len(mine) == 0:
                 continue
-            table = pq.read_table(src, columns=["text"])
-            texts = pc.fill_null(table["text"].combine_chunks().take(pa.array(mine - lo)), "").to_pylist()
-            h, offs = shingle_hashes([shingle_text(t) for t in texts], c.ngram)
-            for k, node in enumerate(mine):
-                sets[int(node)] = np.unique(h[offs[k] : offs[k + 1]])
-        keep = np.ones(len(edges), dtype=bool)
-        for e in np.flatnonzero(checkable):
-            x, y = sets[int(edges[e, 0])], sets[int(edges[e, 1])]
-            inter = len(np.intersect1d(x, y, assume_unique=True))
-            union = len(x) + len(y) - inter
-            keep[e] = union > 0 and inter / union >= c.jaccard_threshold
+            col = pq.read_table(src, columns=["text"])["text"].combine_chunks()
+            texts = pc.fill_null(col.take(pa.array(mine - lo)), "").to_pylist()
+            del col
+            for b0 in range(0, len(texts), c.batch_rows):
+                h, offs = unique_sets(*shingle_hashes([shingle_text(t) for t in texts[b0 : b0 + c.batch_rows]], c.ngram))
+                hs.append(h)
+                counts.append(np.diff(offs))
+            del texts
+            _release_arrow()
+        sets = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
+        offsets = np.zeros(len(need) + 1, np.int64)
+        if counts:
+            np.cumsum(np.concatenate(counts), out=offsets[1:])
+        del hs, counts
+        sim = np.full(len(edges), np.nan)
+        sim[checkable] = edge_jaccard(np.searchsorted(need, edges[checkable]), sets, offsets)
+        keep = ~(sim < c.jaccard_threshold)  # NaN (unverifiable) stays
         self.stats["pairs_rejected_by_jaccard"] += int((~keep).sum())
-        return edges[keep]
+        return edges[keep], sim[keep]
 
-    def _resolve(self, wd, outs, starts, n_new, n_total, edges, id_files, id_starts, n_shards) -> None:
+    def _resolve(self, wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, n_shards) -> None:
         """Components -> keep decisions -> result.parquet, index/ and report.json.
 
         Per-document arrays here are the labels, the component sizes and a few boolean masks;
@@ -343,7 +399,12 @@ class MinHashDedup(ClusterDedupStep):
         in clusters only."""
         c = self.config
         n_edges = len(edges)
-        labels = connected_components(n_total, edges)
+        if c.clustering == "components":
+            labels = connected_components(n_total, edges)
+        else:
+            labels = star_clusters(n_total, edges, lambda nodes: self._priority(nodes, n_new, id_files, starts, n_shards),
+                                   sim if c.verify_jaccard else None, fixed_from=n_new,
+                                   centers="keep" if c.clustering == "kept_star" else "connected")
         new_labels = labels[:n_new]
         # A component touching earlier data (against) is already represented there ("tainted").
         # Per-label flags are booleans, so the per-document work is one 1-byte gather, and all
@@ -400,6 +461,22 @@ class MinHashDedup(ClusterDedupStep):
             "candidate_edges": int(n_edges),
         })
         atomic_write_json(wd / "report.json", report)
+
+    def _priority(self, nodes, n_new, id_files, starts, n_shards) -> np.ndarray:
+        """Keep order of the (sorted) ``nodes`` as a sort key, smaller is kept first: the order
+        ``choose_keepers`` applies inside a cluster, with earlier data and index nodes first."""
+        c = self.config
+        pri = np.where(nodes < n_new, 0.0, -np.inf)
+        new = np.flatnonzero(nodes < n_new)
+        if c.keep == "first" or not len(new):
+            return pri
+        files, st = id_files[:n_shards], starts[: n_shards + 1]
+        if c.keep == "longest":
+            pri[new] = -_gather(files, st, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            s = _gather(files, st, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
+            pri[new] = -np.where(np.isnan(s), -np.inf, s)  # NaN scores lose, as in choose_keepers
+        return pri
 
     def _save_index(self, wd: Path, outs, starts: np.ndarray, keep_mask: np.ndarray) -> None:
         c = self.config
