@@ -31,7 +31,6 @@ Rows are never dropped by ``annotate``; ``html_extract_status`` records what hap
 """
 from __future__ import annotations
 
-import html as _html
 import importlib.util
 import re
 from typing import Literal
@@ -174,8 +173,8 @@ def _render(minimal_html: str, link_density: float) -> str:
     s = _LI.sub("• ", s)
     s = _BREAKS.sub("\n", s)
     s = _TAGS.sub("", s)
-    if "&" in s:
-        s = _html.unescape(s)
+    if "&" in s:  # resiliparse decodes the page's entities and re-escapes only these four (html.escape)
+        s = s.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     # rstrip every line in one comprehension, then fold runs of blank lines (str methods; regexes anchored
     # on whitespace runs are ~5x slower here)
     out, blank = [], False
@@ -274,12 +273,14 @@ def extract_main_text(html: str, link_density: float = 0.5, skip_elements: list[
     region = (landmarks and landmark_slice(html)) or html
     chrome = chrome_selectors(region) if chrome_classes else []
     text = _render(_minimal(region, skip + chrome), link_density)
-    if len(text) < _MIN_CHARS and (chrome or region is not html):
-        # Readability's retry: a class rule or the landmark removed nearly everything (a wrapper named
-        # "has-sidebar", an empty <main> filled by JavaScript): take the whole page without them.
-        again = _render(_minimal(html, skip), link_density)
+    if len(text) < _MIN_CHARS and chrome:
+        # Readability's retry (it retries below 500 characters with its class rules off, keeping the longest
+        # attempt): a class rule took nearly everything, e.g. a page-wide wrapper named "has-sidebar".
+        again = _render(_minimal(region, skip), link_density)
         if len(again) > 2 * len(text):
             text = again
+    if not text and region is not html:  # an empty <main> filled by JavaScript: the whole page
+        text = _render(_minimal(html, skip + (chrome_selectors(html) if chrome_classes else [])), link_density)
     return text
 
 
