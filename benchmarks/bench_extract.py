@@ -16,7 +16,8 @@ Families in ``extract_fixtures.DEV_FAMILIES`` were looked at while changing ``ht
 reported separately as held out. Compared in the same run: trafilatura (``extract``, defaults), resiliparse
 ``extract_plain_text(main_content=True)`` and on the whole page, and gristmill's ``html_extract`` step
 (``annotate`` on Arrow batches of 64 rows, so Arrow overhead is included). Speed: per family, median of
-``--repeats`` interleaved passes; trafilatura (~20-60x slower) gets one pass.
+``--repeats`` interleaved passes, in CPU time of the process (``time.process_time``: the machine is shared, and
+every method is single-threaded); trafilatura (~20-60x slower) gets one pass.
 """
 from __future__ import annotations
 
@@ -108,9 +109,11 @@ VARIANTS = {
 
 
 def timed(fn, htmls):
-    t0 = time.perf_counter()
+    # CPU seconds of this process, not wall time: on a shared 2-core machine with load averages of 10-20
+    # wall time mostly measures the other jobs; every method here is single-threaded, so CPU time is its cost.
+    t0 = time.process_time()
     out = fn(htmls)
-    return out, time.perf_counter() - t0
+    return out, time.process_time() - t0
 
 
 def main() -> None:
@@ -216,8 +219,8 @@ through this table.
 |---|---|---|{'---|' * len(METHODS)}---|
 {chr(10).join(qrows)}
 
-Speed (pages/s, median of {args.repeats} interleaved passes; trafilatura one pass; last column: gristmill's
-speed over resiliparse main_content's, median and range over the passes):
+Speed (pages per CPU-second of the benchmark process, median of {args.repeats} interleaved passes; trafilatura one
+pass; last column: gristmill's speed over resiliparse main_content's, median and range over the passes):
 
 | family | MB | {head} | gristmill vs resiliparse |
 |---|---|{'---|' * len(METHODS)}---|
