@@ -188,3 +188,24 @@ def test_landmark_slice():
     # An empty <main> (filled by JavaScript) falls back to the whole page.
     page = "<html><body><main></main><div class='content'><p>" + " ".join(_paras("heapq")) + "</p></div></body></html>"
     assert recall(" ".join(_paras("heapq")), extract_main_text(page)) >= 0.95
+
+
+def test_odd_class_values_and_bad_selectors():
+    text = " ".join(_paras("json"))
+    # Class values CSS cannot quote as they are (brackets, parentheses, line breaks) neither break the
+    # page nor stop the other rules.
+    page = (f'<html><body><div class="comment]x[">zqcomment</div><div class="related (old)">zqrelated</div>'
+            f'<div class="comment\nlist">zqnewline</div><div id="cookie-notice">zqcookie</div><p>{text}</p></body></html>')
+    t = HtmlExtract().annotate(pa_table([page]))
+    assert t.column("html_extract_status").to_pylist() == ["ok"]
+    out = t.column("text")[0].as_py()
+    assert recall(text, out) >= 0.95 and "zqcookie" not in words(out)
+    with pytest.raises(ValueError, match="skip_elements entry 'nav\\[' is not a CSS selector"):
+        HtmlExtract(HtmlExtract.Config(skip_elements=["nav", "nav["]))
+
+
+def pa_table(htmls):
+    import pyarrow as pa
+
+    n = len(htmls)
+    return pa.table({"id": [str(i) for i in range(n)], "text": [""] * n, "source": ["web"] * n, "html": htmls})

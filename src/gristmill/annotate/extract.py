@@ -239,7 +239,9 @@ _NUMBERED = re.compile(r"^(.*?[-_]?)\d+$")
 
 def _chrome_value(value: str) -> bool:
     v = value.strip()
-    return bool(v) and '"' not in v and "\\" not in v and bool(_CHROME.search(v)) and not _CONTENT.search(v)
+    # Only values that fit in a CSS string literal as they are (no quote, backslash or line break).
+    return (bool(v) and value.isprintable() and '"' not in v and "\\" not in v and bool(_CHROME.search(v))
+            and not _CONTENT.search(v))
 
 
 _seen: set[str] = set()  # class/id values repeat across a site's pages: classify each value once
@@ -288,7 +290,11 @@ def extract_main_text(html: str, link_density: float = 0.5, skip_elements: list[
     skip = list(DEFAULT_SKIP if skip_elements is None else skip_elements)
     region = (landmarks and landmark_slice(html)) or html
     chrome = chrome_selectors(region) if chrome_classes else []
-    text = _render(_minimal(region, skip + chrome), link_density)
+    try:
+        text = _render(_minimal(region, skip + chrome), link_density)
+    except Exception:  # a class value lexbor's CSS parser rejects must not cost the page its text
+        chrome = []
+        text = _render(_minimal(region, skip), link_density)
     if len(text) < _MIN_CHARS and chrome:
         # Readability's retry (it retries below 500 characters with its class rules off, keeping the longest
         # attempt): a class rule took nearly everything, e.g. a page-wide wrapper named "has-sidebar".
@@ -337,6 +343,15 @@ class HtmlExtract(Step):
 
     def __init__(self, config=None):
         super().__init__(config)
+        if self.config.engine == "resiliparse":
+            from resiliparse.extract.html2text import extract_plain_text
+
+            for sel in self.config.skip_elements:  # a bad selector would otherwise fail every row as parse_error
+                try:
+                    extract_plain_text("<p>x</p>", skip_elements=[sel])
+                except Exception as e:
+                    raise ValueError(f"html_extract: skip_elements entry {sel!r} is not a CSS selector resiliparse "
+                                     f"accepts ({e}); use e.g. 'nav', '.sidebar', '[role=navigation]'") from None
         if self.config.engine == "trafilatura" and importlib.util.find_spec("trafilatura") is None:
             raise ValueError("html_extract: engine 'trafilatura' needs the trafilatura package; install it with "
                              "`pip install trafilatura==2.3.1`, or use engine: resiliparse")
