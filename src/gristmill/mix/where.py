@@ -39,7 +39,7 @@ def compile_where(expr: str, available: list[str] | None = None) -> pc.Expressio
             if c not in available:
                 close = difflib.get_close_matches(c, available, n=2, cutoff=0.6)
                 hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-                raise WhereError(f"where: column {c!r} is not stored in this source{hint}; "
+                raise WhereError(f"column {c!r} is not stored in this source{hint}; "
                                  f"stored columns: {', '.join(available)}")
     return _compile(tree.body, expr)
 
@@ -48,7 +48,7 @@ def _parse(expr: str) -> ast.Expression:
     try:
         return ast.parse(expr, mode="eval")
     except SyntaxError as e:
-        raise WhereError(f"where: {expr!r} does not parse ({e.msg}); write e.g. \"quality_score >= 0.5 and lang == 'en'\"") from None
+        raise WhereError(f"{expr!r} does not parse ({e.msg}); write e.g. \"quality_score >= 0.5 and lang == 'en'\"") from None
 
 
 def _literal(node: ast.AST, expr: str):
@@ -58,7 +58,7 @@ def _literal(node: ast.AST, expr: str):
         return -node.operand.value
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         return [_literal(e, expr) for e in node.elts]
-    raise WhereError(f"where: {expr!r}: expected a literal value, got {ast.unparse(node)!r}")
+    raise WhereError(f"{expr!r}: expected a literal value, got {ast.unparse(node)!r}")
 
 
 def _operand(node: ast.AST, expr: str):
@@ -83,23 +83,23 @@ def _compile(node: ast.AST, expr: str) -> pc.Expression:
             if isinstance(op, (ast.In, ast.NotIn)):
                 values = _literal(right, expr)
                 if not isinstance(values, list):
-                    raise WhereError(f"where: {expr!r}: 'in' needs a list, e.g. lang in ['en', 'de']")
+                    raise WhereError(f"{expr!r}: 'in' needs a list, e.g. lang in ['en', 'de']")
                 e = pc.field(left.id).isin(values) if isinstance(left, ast.Name) else None
                 if e is None:
-                    raise WhereError(f"where: {expr!r}: the left side of 'in' must be a column")
+                    raise WhereError(f"{expr!r}: the left side of 'in' must be a column")
                 e = ~e if isinstance(op, ast.NotIn) else e
             elif isinstance(op, (ast.Is, ast.IsNot)):
                 if not (isinstance(left, ast.Name) and isinstance(right, ast.Constant) and right.value is None):
-                    raise WhereError(f"where: {expr!r}: only 'COLUMN is None' / 'is not None' are supported")
+                    raise WhereError(f"{expr!r}: only 'COLUMN is None' / 'is not None' are supported")
                 e = pc.field(left.id).is_null()
                 e = ~e if isinstance(op, ast.IsNot) else e
             elif type(op) in _CMP:
                 e = getattr(_operand(left, expr), _CMP[type(op)])(_operand(right, expr))
             else:
-                raise WhereError(f"where: {expr!r}: operator {type(op).__name__} is not supported")
+                raise WhereError(f"{expr!r}: operator {type(op).__name__} is not supported")
             out = e if out is None else out & e
             left = right
         return out
     if isinstance(node, ast.Name):
         return pc.field(node.id) == pc.scalar(True)
-    raise WhereError(f"where: {expr!r}: {ast.unparse(node)!r} is not a filter (use comparisons joined by and/or)")
+    raise WhereError(f"{expr!r}: {ast.unparse(node)!r} is not a filter (use comparisons joined by and/or)")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 import os
 from pathlib import Path
 
@@ -147,7 +146,7 @@ class MixtureDataset(IterableDataset):
     def _quota(self, phase_tokens: int | None, c: int, n: int) -> int | None:
         if phase_tokens is None:
             return None
-        total = math.ceil(phase_tokens / self.seq_len)
+        total = max(1, phase_tokens // self.seq_len)  # whole sequences: a budget is never exceeded
         return total // n + (1 if c < total % n else 0)
 
     def __iter__(self):
