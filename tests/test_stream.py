@@ -346,3 +346,37 @@ def test_seq_len_argument_and_budget_errors(world, mix2):
         MixtureDataset(mix2, seq_len=1)
     r = cli("export", mix2, "-o", world / "x", "--format", "parquet", ok=False)
     assert r.exit_code == 2 and "nanogpt or megatron" in r.output
+
+
+# -- the ready example ----------------------------------------------------------------------------------
+
+
+def test_openelm_style_recipe_and_mixture_as_shipped(tmp_path, monkeypatch):
+    """recipes/openelm-style.yaml and its mixture, unchanged, on inputs laid out where they expect them."""
+    import gzip
+    import sysconfig
+    from importlib import resources
+
+    monkeypatch.chdir(tmp_path)
+    docs = stdlib_docs(5000, 20)
+    for d in ("web", "books", "wiki", "code"):
+        Path("data", d).mkdir(parents=True)
+    write_jsonl(Path("data/web/part-0.jsonl.gz"), docs[0::3], opener=gzip.open)
+    write_jsonl(Path("data/wiki/part-0.jsonl"), docs[1::3])
+    for i in range(0, len(docs[2::3]), 10):  # "books": chapters of ten docstrings each
+        Path("data/books", f"book{i:04d}.txt").write_text("\n\n".join(d["text"] for d in docs[2::3][i:i + 10]))
+    code = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("[a-m]*.py"))[:40]
+    write_jsonl(Path("data/code/part-0.jsonl"), [{"id": p.name, "text": p.read_text(encoding="utf-8")} for p in code])
+    recipes = resources.files("gristmill").joinpath("recipes")
+    cli("run", recipes.joinpath("openelm-style.yaml"), "--workers", "1", "--no-progress")
+    cli("tokenizer", "train", "out/openelm", "--vocab-size", "1000", "-o", "tok.json")
+    mix = recipes.joinpath("openelm-style.mix.yaml")
+    rows = json.loads(cli("mix", "plan", mix, "--tokenizer", "tok.json", "--seq-len", "256", "--json").output)
+    assert {r["source"] for r in rows} == {"web", "books", "wiki", "code"} and all(r["docs"] > 0 for r in rows)
+    ds = MixtureDataset(str(mix), tokenizer="tok.json", seq_len=256)  # no tokenizer in the file: chosen here
+    got = [ex["source"] for ex in ds]  # no budget: the stream ends when its first source runs out
+    assert len(got) > 50
+    for name, w in {"web": 0.6, "books": 0.15, "wiki": 0.1, "code": 0.15}.items():
+        assert abs(got.count(name) - len(got) * w) < 2
+    with pytest.raises(MixtureError, match="no tokenizer"):
+        MixtureDataset(str(mix))
