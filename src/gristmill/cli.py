@@ -176,6 +176,11 @@ def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where t
     run_demo(out, workers, console)
 
 
+from gristmill.synth.cli import app as _synth_app  # noqa: E402
+
+app.add_typer(_synth_app, name="synth")
+
+
 def main():  # pragma: no cover
     app()
 

@@ -382,14 +382,16 @@ class _Collector:
             else:
                 return SandboxResult("crashed", f"the sandbox could not start: {se.strip()[-500:]}", so, se, mode,
                                      returncode=_SETUP_FAILED)
+        if blocked:  # the most telling fact about a run: name it first, and what else happened after
+            then = ("output cap" if self.over else "memory limit" if oom or any(e.get("ev") == "memory" for e in evs)
+                    else "timeout" if self.timed_out else None)
+            return res("blocked", "; ".join(blocked[:5]) + (f" (then: {then})" if then else ""))
         if self.over:
             return res("output_limit", f"{self.over} passed the {self.limit if self.over != 'chan' else self.CHANNEL_LIMIT} byte cap")
         if any(e.get("ev") == "memory" for e in evs) or oom:
             return res("memory", "the memory limit was hit" + (" (the cgroup OOM-killed a process)" if oom else " (MemoryError)"))
         if self.timed_out or d_code == -signal.SIGXCPU:
             return res("timeout", "CPU time limit" if d_code == -signal.SIGXCPU and not self.timed_out else "wall-clock timeout")
-        if blocked:
-            return res("blocked", "; ".join(blocked[:5]))
         if d_code is not None and d_code < 0:
             try:
                 name = signal.Signals(-d_code).name
