@@ -99,7 +99,7 @@ def test_code_items_pass_their_tests_in_the_sandbox(tmp_path):
         assert r["answer"] in r["solution"] and r["metadata"]["entry_point"] in r["prompt"]
         assert run_python(r["answer"], tests=tests).status == "passed"
         # and a wrong solution fails the same tests: the tests constrain the function
-        wrong = r["answer"].replace("return ", "return None or 0 and ", 1)
+        wrong = r["answer"].replace("return ", "return None or 0 and ")
         assert run_python(wrong, tests=tests).status == "failed"
 
 

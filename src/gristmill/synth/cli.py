@@ -89,3 +89,31 @@ def sandbox_check(json_out: bool = typer.Option(False, "--json", help="print JSO
         console.print(t)
     if not all(r["contained"] for r in rows):
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint, tasks, ...)"),
+            out: Path = typer.Option(..., "-o", "--out", help="output directory; re-running on it reuses its request cache")):
+    """Generate with an OpenAI-compatible endpoint, verify (sympy / sandbox), keep: OUT/train.jsonl, failures.jsonl, summary.json."""
+    from gristmill.synth.loop import ConfigError, load_config, run_loop
+    from gristmill.synth.registry import UnknownGenerator
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    try:
+        s = run_loop(cfg, out)
+    except UnknownGenerator as e:
+        _fail(f"{config}: tasks.kind: {e}")
+    except KeyboardInterrupt:
+        _fail("interrupted; finished requests are cached: run the same command again to resume", code=130)
+    t = Table(title=f"synth run: {s['rows']} rows, model {s['model']}")
+    t.add_column("outcome")
+    t.add_column("rows", justify="right")
+    t.add_column("share", justify="right")
+    for reason, v in s["by_reason"].items():
+        t.add_row(reason, str(v["count"]), f"{100 * v['rate']:.1f}%")
+    console.print(t)
+    console.print(f"kept {s['kept']} of {s['rows']} (acceptance {100 * s['acceptance']:.1f}%); {s['requests_sent']} requests sent, "
+                  f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]")
