@@ -197,6 +197,15 @@ ATTACKS = [
     Attack("replace a stdlib module from a shell", "import subprocess, sys, os\np = os.path.join(os.path.dirname(os.__file__), '{marker}.py')\n"
            "sys.exit(subprocess.run(['/bin/sh', '-c', 'echo x > ' + p]).returncode)\n", ("failed", "blocked"),
            check=lambda ctx, r: "the stdlib was written" if os.path.exists(os.path.join(os.path.dirname(os.__file__), ctx.marker + ".py")) else None),
+    Attack("user namespace, then a chroot escape to the host's files",
+           "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint('unshare', libc.unshare(0x10000000), ctypes.get_errno())\n"
+           "os.makedirs('x', exist_ok=True)\nprint('chroot', libc.chroot(b'x'), ctypes.get_errno())\nfor _ in range(40):\n    os.chdir('..')\n"
+           "libc.chroot(b'.')\nprint(open({secret_path!r}).read())\n", ("failed", "blocked")),
+    Attack("forge the verdict: read the expected value from the tests",
+           "import linecache, re, sys\ndef sq(x):\n    src = ''.join(linecache.getlines('<tests>'))\n"
+           "    for f in (sys._getframe(1), sys._getframe(2)):\n        src += repr(f.f_code.co_consts) + repr(f.f_locals)\n"
+           "    nums = [int(n) for n in re.findall(r'\\b(\\d{{3,}})\\b', src)]\n    return nums[0] if nums else 0\n",
+           ("failed",), tests="assert sq(12) == 144\n"),
     Attack("forge the verdict: print it and exit before the tests",
            "import os\ndef sq(x):\n    return 0\nprint('passed')\nprint('{{\"status\": \"passed\"}}')\nos._exit(0)\n",
            ("failed",), tests="assert sq(12) == 144\n"),
