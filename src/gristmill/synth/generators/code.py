@@ -263,6 +263,39 @@ FAMILIES = [Family("sum_multiples", 1, f_sum_multiples), Family("count_letters",
             Family("primes_between", 4, f_primes)]
 
 
+IDEAS = {
+    "sum_multiples": "Walk through every integer from 0 to n - 1 and add it to a running total when it is divisible by "
+                     "either number; testing with `or` counts a number divisible by both only once.",
+    "count_letters": "Lower-case the string once, then count the characters that belong to the given letters.",
+    "digit_power_sum": "The decimal string of n has one character per digit: convert each back to an int, raise it to "
+                       "the power and add.",
+    "count_long": "`split()` with no argument splits on any run of whitespace and drops empty pieces; count the words "
+                  "longer than the limit.",
+    "fizz": "For each i build the word from the two divisibility tests in order; when neither applies the word is "
+            "empty and `or` falls back to str(i).",
+    "running": "Keep the best value (or the total) so far in one variable and append it after each element: one pass.",
+    "rotate": "Reduce k modulo the length so that large k wrap around; the rotation is then two slices joined. An "
+              "empty list has nothing to rotate.",
+    "dedupe": "Remember the keys already seen in a set (constant-time membership) and keep an element only the first "
+              "time its key appears.",
+    "second_largest": "set() removes repeated values; sort what is left and take the second element if there is one.",
+    "shift": "Map each letter to its position 0-25, add the shift modulo 26 and map back, treating lower and upper "
+             "case separately and copying everything else.",
+    "rle": "Scan with two indices: j advances while the character repeats, so j - i is the run length; emit the pair "
+           "and continue from j.",
+    "term": "Keep only the last two terms and update them n times: iteration instead of recursion keeps large n cheap.",
+    "length_histogram": "Split into words and count them in a dict keyed by length with `get(length, 0) + 1`.",
+    "transpose": "`zip(*m)` groups the i-th element of every row, which is exactly the i-th column; turn each tuple "
+                 "into a list.",
+    "balanced": "Push each opening bracket on a stack; a closing bracket must match the one on top; at the end the "
+                "stack must be empty.",
+    "merge": "Two indices walk the lists, always taking the smaller head; when one list runs out, the rest of the "
+             "other is already in order.",
+    "primes_between": "Test each candidate n >= 2 for divisors up to its square root: a divisor above the root would "
+                      "pair with one below it.",
+}
+
+
 def _call(fname, args):
     return f"{fname}({', '.join(repr(a) for a in args)})"
 
@@ -288,9 +321,9 @@ def functions(rng: random.Random, difficulty: int) -> Item:
     examples = "\n".join(f"    {_call(fname, a)} -> {e!r}" for a, e in shown)
     prompt = (f"Write a Python function `{sig}`.\n\n{spec}\n\nExamples:\n{examples}\n\n"
               "Use only the standard library; return the value, do not print it.")
-    solution = (f"Approach: {spec[0].lower() + spec[1:]} We follow that rule directly.\n\n"
-                f"Step 1: Define `{sig}`.\nStep 2: Apply the rule to the input, building the result the "
-                f"specification asks for, and return it.\nStep 3: Check against the examples: "
+    solution = (f"Task: {spec}\n\nIdea: {IDEAS[fam.name]}\n\n"
+                f"Step 1: Define `{sig}`.\nStep 2: Apply the idea to the input, building the result, and return it.\n"
+                "Step 3: Check against the examples: "
                 + "; ".join(f"{_call(fname, a)} gives {e!r}" for a, e in shown) + ".\n\n"
                 f"```python\n{ref}```")
     return Item(prompt, solution, ref, "code.functions", difficulty, repr((fam.name, params)),
