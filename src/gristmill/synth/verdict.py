@@ -92,6 +92,7 @@ class Site:
 class TestPlan:
     source: str  # rewritten tests, as the sandbox runs them
     functions: list[str]  # test_* functions, each a unit after the module body (unit 0)
+    candidate: str | None = None  # human-eval style: ``check`` is called with this function of the code
     sites: list[Site] = field(default_factory=list)
     error: str | None = None  # the tests do not parse
 
@@ -141,7 +142,16 @@ def _mark_straight(body, marks):
             marks[id(stmt)] = True
 
 
-def plan_tests(tests: str) -> TestPlan:
+def _last_function(code: str) -> str | None:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    names = [s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return names[-1] if names else None
+
+
+def plan_tests(tests: str, code: str | None = None) -> TestPlan:
     try:
         tree = ast.parse(tests, "<tests>")
     except SyntaxError as e:
@@ -149,10 +159,23 @@ def plan_tests(tests: str) -> TestPlan:
     plan = TestPlan(source="", functions=[])
     marks: dict[int, bool] = {}
     _mark_straight(tree.body, marks)
+    check = None
     for stmt in tree.body:
         if isinstance(stmt, ast.FunctionDef) and stmt.name.startswith("test") and not stmt.args.args:
             plan.functions.append(stmt.name)
             _mark_straight(stmt.body, marks)
+        elif isinstance(stmt, ast.FunctionDef) and stmt.name == "check" and len(stmt.args.args) == 1:
+            check = stmt
+    calls_check = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "check"
+                      for stmt in tree.body if not isinstance(stmt, ast.FunctionDef) for n in ast.walk(stmt))
+    if check is not None and not calls_check and not plan.functions:
+        # human-eval's form: `def check(candidate): assert candidate(...) == ...`, called with the entry point,
+        # which is the last top-level function the code defines
+        entry = _last_function(code) if code is not None else None
+        if entry:
+            plan.functions.append("check")
+            plan.candidate = entry
+            _mark_straight(check.body, marks)
     rw = _Rewriter(plan, tests)
     rw._parents = marks
     tree = ast.fix_missing_locations(rw.visit(tree))
@@ -215,4 +238,6 @@ def judge(plan: TestPlan, events: list[dict]) -> tuple[str, str]:
     for s, n in zip(plan.sites, hit):
         if s.required and n == 0:
             return "failed", f"line {s.line}: {s.text}: never ran"
+    if plan.sites and not any(hit):
+        return "failed", "no assertion of the tests ran"
     return "passed", f"{n_units} test unit(s), {sum(hit)} assertion(s) held"
