@@ -158,6 +158,13 @@ def test_task_file_with_bad_records(tmp_path):
         assert r.exit_code == 0, r.output
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["rows"] == 4 and s["kept"] == 2 and s["by_reason"]["bad_task"]["count"] == 2
+    # the output is a gristmill dataset: a recipe reads it (and could dedup / decontaminate it)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"inputs": [{"paths": [str(tmp_path / "o" / "train.jsonl")], "id_field": "id"}],
+                                      "steps": [{"exact_dedup": {}}], "output": {"path": str(tmp_path / "run")}}))
+    r = invoke("run", str(recipe))
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["kept"] == 2
     bad = [f for f in read(tmp_path / "o" / "failures.jsonl") if f["reason"] == "bad_task"]
     assert {b["detail"].split(":")[0].split(" line ")[1] for b in bad} == {"2", "3"}
 
