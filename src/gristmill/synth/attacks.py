@@ -117,6 +117,12 @@ class Attack:
     memory_mb: int = 256
 
 
+def _cgroup_available() -> bool:
+    from gristmill.synth import sandbox
+
+    return sandbox.isolation_mode() == "namespaces" and sandbox._memory_cgroup() is not None
+
+
 def _no_leak(ctx: AttackContext, r) -> str | None:
     """Common checks after every attack: nothing reached the targets, nothing of the parent leaked."""
     if ctx.connections:
@@ -139,6 +145,13 @@ ATTACKS = [
     Attack("infinite loop", "while True:\n    pass\n", ("timeout",), timeout_s=1),
     Attack("allocate 10 GB", "x = bytearray(10 * 1024 ** 3)\nprint(len(x))\n", ("memory",)),
     Attack("allocate 10 GB in 64 MB steps", "keep = []\nwhile True:\n    keep.append(bytearray(64 << 20))\n", ("memory",)),
+    # each process stays under its own RLIMIT_AS; only the run's memory cgroup sees the total (1.6 GB > 256 MB)
+    Attack("allocate 1.6 GB across 8 processes", "import os, time\nkids = []\nfor i in range(8):\n    pid = os.fork()\n"
+           "    if pid == 0:\n        b = bytearray(200 << 20)\n        for j in range(0, len(b), 4096):\n            b[j] = 1\n"
+           "        time.sleep(3)\n        os._exit(0)\n    kids.append(pid)\nfor k in kids:\n    os.waitpid(k, 0)\n",
+           ("memory", "blocked", "timeout", "passed", "failed"), timeout_s=5,
+           check=lambda ctx, r: None if r.status in ("memory", "blocked") or not _cgroup_available() else
+           f"the cgroup should have stopped it (status {r.status})"),
     Attack("connect to a 127.0.0.1 server", "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n",
            ("blocked",)),
     Attack("connect to 127.0.0.1 from a child process (no audit hook there)",

@@ -49,7 +49,13 @@ def generate_dataset(kind: str, n: int, seed: int, difficulty: int, out: Path, *
                      workers: int = 2, max_draws: int | None = None, force: bool = False,
                      code_timeout_s: float = 5.0) -> dict:
     """Draw until ``n`` distinct verified items are kept (train + held-out) or ``max_draws`` (default
-    ``20 * n``) is reached; a shortfall is reported in the summary, never padded."""
+    ``20 * n``) is reached; a shortfall is reported in the summary, never padded.
+
+    Defaults: ``heldout=0.1`` gives 500 evaluation problems per 5,000 generated, the size of the
+    MATH benchmark's common MATH-500 subset (Lightman et al. 2023, "Let's Verify Step by Step");
+    ``max_draws=20*n`` stops a generator whose space is nearly exhausted after a bounded amount of
+    work (at difficulty 1, 2-digit arithmetic repeats after a few thousand draws); ``workers=2``
+    matches this project's 2-core machines (each sandbox run is one process)."""
     if n < 1:
         raise ValueError(f"--n must be >= 1 (got {n})")
     if not 0 <= heldout < 1:
