@@ -56,7 +56,7 @@ class FakeModel:
         return None, None
 
     def handle(self, h, body):
-        content = body["messages"][-1]["content"]
+        content = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
         prompt, info = self._find(content)
         with self.lock:
             self.requests[prompt] += 1
@@ -73,8 +73,13 @@ class FakeModel:
         if how == "slow":
             time.sleep(self.slow_s)
         text = self.reply(info, how)
-        resp = {"id": "x", "object": "chat.completion", "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        if h.path.endswith("/chat/completions"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        elif h.path.endswith("/completions"):
+            choice = {"index": 0, "text": text, "finish_reason": "stop"}
+        else:
+            return self._send(h, 404, b'{"error": "not found"}')
+        resp = {"id": "x", "object": "chat.completion", "model": body.get("model"), "choices": [choice],
                 "usage": {"prompt_tokens": len(content.split()), "completion_tokens": len(text.split())}}
         self._send(h, 200, json.dumps(resp).encode())
 

@@ -219,3 +219,15 @@ def test_resume_after_a_crash_pays_nothing_twice(tmp_path):
         assert s["kept"] == 30 and s["rows"] == 30
         assert s["cache_hits"] >= first - 2  # at most the 2 in flight when killed were lost
         assert max(fm.requests.values()) <= 2 and sum(fm.requests.values()) <= 30 + 2
+
+
+def test_completions_api_for_base_models(tmp_path):
+    _, cfg = write_cfg(tmp_path, "http://x/v1", {"source": "generator", "kind": "math.fractions", "n": 6, "seed": 1})
+    tasks, table = table_for(cfg)
+    with FakeModel(table, lambda p: "correct") as fm:
+        p, _ = write_cfg(tmp_path, fm.base_url, {"source": "generator", "kind": "math.fractions", "n": 6, "seed": 1},
+                         api="completions")
+        r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
+        assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["kept"] == 6 and sum(fm.requests.values()) == 6

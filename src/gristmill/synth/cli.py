@@ -13,7 +13,7 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Verified synthetic data: generators, a sandbox for untrusted code, an LLM generate-verify-keep loop.")
 console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # error lines carry paths: never wrap them
 
 
 def _fail(msg: str, code: int = 2) -> None:

@@ -61,14 +61,19 @@ class RequestCache:
             self._db.close()
 
 
-def _message_text(body) -> str:
-    """The assistant text of a chat-completions body; raises ValueError when it has none."""
+def _message_text(body, api: str = "chat") -> str:
+    """The generated text of a (chat) completions body; raises ValueError when it has none."""
     if not isinstance(body, dict):
         raise ValueError("the response is not a JSON object")
     choices = body.get("choices")
-    if not isinstance(choices, list) or not choices:
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ValueError("the response has no choices")
-    msg = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if api == "completions":
+        text = choices[0].get("text")
+        if not isinstance(text, str):
+            raise ValueError("choices[0].text is missing or not a string")
+        return text
+    msg = choices[0].get("message")
     text = msg.get("content") if isinstance(msg, dict) else None
     if not isinstance(text, str):
         raise ValueError("choices[0].message.content is missing or not a string")
@@ -78,8 +83,11 @@ def _message_text(body) -> str:
 class ChatClient:
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 60.0,
                  max_retries: int = 3, backoff_s: float = 1.0, cache: RequestCache | None = None,
-                 concurrency: int = 4, extra_body: dict | None = None):
-        self.url = base_url.rstrip("/") + "/chat/completions"
+                 concurrency: int = 4, extra_body: dict | None = None, api: str = "chat"):
+        if api not in ("chat", "completions"):
+            raise ValueError(f"api must be 'chat' or 'completions', not {api!r}")
+        self.api = api
+        self.url = base_url.rstrip("/") + ("/chat/completions" if api == "chat" else "/completions")
         self.model, self.max_retries, self.backoff_s, self.cache = model, max_retries, backoff_s, cache
         self.extra_body = extra_body or {}
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -95,12 +103,16 @@ class ChatClient:
         return xxhash.xxh3_128_hexdigest(json.dumps([self.model, body, sample], sort_keys=True).encode())
 
     def chat(self, messages: list[dict], *, sample: int = 0, **params) -> Reply:
-        body = {"model": self.model, "messages": messages, **self.extra_body, **params}
+        if self.api == "chat":
+            body = {"model": self.model, "messages": messages, **self.extra_body, **params}
+        else:  # a base model behind /v1/completions: the conversation as one prompt
+            prompt = "\n\n".join(m["content"] for m in messages) + "\n\n"
+            body = {"model": self.model, "prompt": prompt, **self.extra_body, **params}
         key = self.key(body, sample)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                return Reply(_message_text(hit), None, "cache", 0, True, hit.get("usage"))
+                return Reply(_message_text(hit, self.api), None, "cache", 0, True, hit.get("usage"))
         reason, detail, retry_after = None, "", None
         for attempt in range(self.max_retries + 1):
             if attempt:
@@ -124,7 +136,7 @@ class ChatClient:
                 return Reply(None, reason, detail, attempt + 1)
             try:
                 data = r.json()
-                text = _message_text(data)
+                text = _message_text(data, self.api)
             except ValueError as e:
                 # garbage from a 200: retried (a flaky proxy), then reported as malformed
                 reason, detail = "malformed", f"{e}: {r.text[:200]!r}"

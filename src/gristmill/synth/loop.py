@@ -47,6 +47,8 @@ class EndpointConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     base_url: str = Field(description="an OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1")
     model: str
+    api: Literal["chat", "completions"] = Field("chat", description="POST /chat/completions (chat models) or "
+                                                "/completions (base models: the messages joined into one prompt)")
     api_key_env: str | None = Field(None, description="name of the environment variable holding the key (never the key)")
     timeout_s: float = Field(60.0, gt=0, description="per request; the openai client's default is 600 s, far above a "
                                                      "1k-token completion on a served small model")
@@ -267,7 +269,7 @@ def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
     cache = RequestCache(out / "cache.sqlite")
     client = ChatClient(e.base_url, e.model, api_key=os.environ.get(e.api_key_env) if e.api_key_env else None,
                         timeout_s=e.timeout_s, max_retries=e.max_retries, backoff_s=e.backoff_s, cache=cache,
-                        concurrency=e.concurrency, extra_body=e.extra_body)
+                        concurrency=e.concurrency, extra_body=e.extra_body, api=e.api)
     jobs = [(t, s) for t in tasks for s in range(cfg.samples_per_task)]
     t0 = time.monotonic()
 
