@@ -52,8 +52,10 @@ class EndpointConfig(BaseModel):
     api_key_env: str | None = Field(None, description="name of the environment variable holding the key (never the key)")
     timeout_s: float = Field(60.0, gt=0, description="per request; the openai client's default is 600 s, far above a "
                                                      "1k-token completion on a served small model")
-    max_retries: int = Field(3, ge=0, description="retries after the first attempt (the openai client defaults to 2)")
-    backoff_s: float = Field(1.0, ge=0, description="first backoff; doubles each retry, with jitter")
+    max_retries: int = Field(3, ge=0, description="retries after the first attempt; openai-python's DEFAULT_MAX_RETRIES "
+                                                  "is 2, one more here because a local server on a shared 2-core box drops more")
+    backoff_s: float = Field(1.0, ge=0, description="first backoff, doubling each retry with jitter; openai-python starts at "
+                                                    "0.5 s (INITIAL_RETRY_DELAY), doubled here for the same reason")
     concurrency: int = Field(4, ge=1, description="requests in flight; 4 keeps a single local server busy without queueing")
     temperature: float = 0.0
     max_tokens: int = Field(1024, ge=1)

