@@ -221,6 +221,11 @@ app.add_typer(_tokenizer_app)
 app.add_typer(_export_app)
 
 
+from gristmill.synth.cli import app as _synth_app  # noqa: E402
+
+app.add_typer(_synth_app, name="synth")
+
+
 def main():  # pragma: no cover
     app()
 
