@@ -176,6 +176,10 @@ def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where t
     run_demo(out, workers, console)
 
 
+from gristmill.lab.cli import app as _lab_app  # noqa: E402  (the lab's commands live in their own module)
+app.add_typer(_lab_app, name="lab")
+
+
 def main():  # pragma: no cover
     app()
 
