@@ -176,6 +176,12 @@ def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where t
     run_demo(out, workers, console)
 
 
+from gristmill.mix.cli import app as _mix_app  # noqa: E402  (the sub-apps import this module's helpers)
+from gristmill.stream.cli import export_app as _export_app, tokenizer_app as _tokenizer_app  # noqa: E402
+
+app.add_typer(_mix_app)
+app.add_typer(_tokenizer_app)
+app.add_typer(_export_app)
 from gristmill.lab.cli import app as _lab_app  # noqa: E402  (the lab's commands live in their own module)
 app.add_typer(_lab_app, name="lab")
 
