@@ -97,3 +97,62 @@ def test_bad_config_names_field(lab):
     CliRunner().invoke(app, ["lab", "train", str(cfg(lab)), "-o", str(lab / "r"), "--tokens", "2000"])
     r = CliRunner().invoke(app, ["lab", "train", str(cfg(lab)), "-o", str(lab / "r"), "--tokens", "3000"])
     assert r.exit_code == 2 and "different config" in r.output
+
+
+def test_eval_bpb_and_tasks_with_contamination_check(lab):
+    from gristmill.lab.tasks import problems, write_task_data
+
+    # training text that contains 5 held-out arithmetic problems: eval must find and skip them
+    held = problems("arithmetic", 30)
+    leaked = [{"text": p.text} for p in held[:5]]
+    write_jsonl(lab / "train.jsonl", stdlib_docs(250)[:200] + leaked + write_task_data("arithmetic", 50, seed=7))
+    assert not {d["text"].split(" ?")[0] for d in write_task_data("arithmetic", 300, seed=7)} & {p.text.split(" ?")[0] for p in problems("arithmetic", 500)}
+    r = CliRunner().invoke(app, ["lab", "train", str(cfg(lab)), "-o", str(lab / "run"), "--tokens", "5000"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["lab", "eval", str(lab / "run"), "--data", f"{lab / 'held.jsonl'},{lab / 'train.jsonl'}",
+                                 "--tasks", "arithmetic,word_problems", "-n", "30", "--max-bytes", "20000"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((lab / "run" / "eval.json").read_text())
+    assert set(res["bpb"]) == {"held", "train"} and res["bpb"]["train"] < res["bpb"]["held"] < 8
+    a = res["tasks"]["arithmetic"]
+    assert a["contaminated_skipped"] == 5 and a["n"] == 25 and 0 <= a["rank_acc"] <= 1
+    assert res["tasks"]["word_problems"]["contaminated_skipped"] == 0
+    r = CliRunner().invoke(app, ["lab", "eval", str(lab / "run"), "--tasks", "arithmatic"])
+    assert r.exit_code == 2 and "did you mean 'arithmetic'" in r.output
+
+
+def test_task_scoring_recognises_a_model_that_knows_the_answers():
+    """The scorer, not only the model, is under test: an oracle built from the answers gets 100%."""
+    import torch
+
+    from gristmill.lab.tasks import problems, score
+    from gristmill.lab.tokenizer import LabTokenizer
+
+    tok = LabTokenizer("bytes")
+    probs = problems("word_problems", 10)
+    table = {p.prompt: tok.encode(f" {p.answer}\n") for p in probs}
+
+    class Oracle(torch.nn.Module):  # emits the answer's bytes after the prompt, then newline
+        config = type("C", (), {"seq_len": 512})()
+
+        def forward(self, idx):
+            rows = []
+            for row in idx.tolist():
+                text = bytes(row).decode()
+                logits = torch.full((len(row), 257), -10.0)
+                for pos in range(len(row)):
+                    pre = bytes(row[:pos + 1]).decode(errors="ignore")
+                    for prompt, ans in table.items():
+                        if pre.startswith(prompt) and len(pre) - len(prompt) < len(ans):
+                            logits[pos, ans[len(pre) - len(prompt)]] = 10.0
+                rows.append(logits)
+                del text
+            return torch.stack(rows)
+
+        def generate(self, idx, n, temperature=0.0):
+            from gristmill.lab.model import GPT
+
+            return GPT.generate(self, idx, n, temperature)
+
+    res = score(Oracle(), tok, probs)
+    assert res == {"n": 10, "generate_acc": 1.0, "rank_acc": 1.0}

@@ -59,3 +59,47 @@ def _print_final(final: dict, out: Path):
             t.add_row(k, f"{v:.4f}", f"{final['unigram_bpb'][k]:.4f}")
         console.print(t)
     console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt.pt, final.json)")
+
+
+@app.command("eval")
+def eval_cmd(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+             data: list[str] = typer.Option([], "--data", help="held-out files or globs (repeat or comma-separate): bits per byte per file"),
+             tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks: arithmetic, word_problems"),
+             n: int = typer.Option(200, "-n", help="problems per task (the same seeded held-out problems every time)"),
+             max_bytes: int = typer.Option(200_000, "--max-bytes", help="bytes read per held-out file"),
+             out: Optional[Path] = typer.Option(None, "-o", "--out", help="write the results as JSON here (default RUN/eval.json)")):
+    """Held-out bits per byte per file and accuracy on verifiable tasks (greedy generation and likelihood ranking)."""
+    from gristmill.lab.evaluate import evaluate_run
+    from gristmill.lab.tasks import get_task
+
+    files = [f for d in data for f in _csv(d)]
+    names = _csv(tasks)
+    if not files and not names:
+        _fail("nothing to evaluate: give --data FILES and/or --tasks NAMES")
+    try:
+        for t in names:
+            get_task(t)
+        res = evaluate_run(run, files, names, n, max_bytes)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    (out or run / "eval.json").write_text(json.dumps(res, indent=2))
+    print_eval(res)
+
+
+def print_eval(res: dict):
+    from rich.table import Table
+
+    if res["bpb"]:
+        t = Table(title="held-out bits per byte")
+        for c in ("eval set", "model", "unigram (train tokens)"):
+            t.add_column(c, justify="left" if c == "eval set" else "right")
+        for k, v in res["bpb"].items():
+            t.add_row(k, f"{v:.4f}", f"{res['unigram_bpb'][k]:.4f}")
+        console.print(t)
+    if res["tasks"]:
+        t = Table(title="verifiable tasks (held-out problems)")
+        for c in ("task", "problems", "generate acc", "rank acc (1 of 4)", "skipped: seen in training"):
+            t.add_column(c, justify="left" if c == "task" else "right")
+        for k, v in res["tasks"].items():
+            t.add_row(k, str(v["n"]), f"{v['generate_acc']:.3f}", f"{v['rank_acc']:.3f}", str(v["contaminated_skipped"]))
+        console.print(t)

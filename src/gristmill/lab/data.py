@@ -119,7 +119,7 @@ class PackedTexts(torch.utils.data.IterableDataset):
         self.taken = int(s["taken"])
 
 
-def open_stream(cfg, tok: LabTokenizer, base: Path):
+def open_stream(cfg, tok: LabTokenizer, base: Path, tokens_needed: int | None = None):
     """The training stream a config names: `mixture:` (MixtureDataset) or `data:` (PackedTexts)."""
     if cfg.mixture:
         try:
@@ -130,7 +130,12 @@ def open_stream(cfg, tok: LabTokenizer, base: Path):
         if tok.hf is None:
             raise ValueError("mixture: MixtureDataset needs a tokenizers JSON file, not `tokenizer: bytes`")
         mix = Path(cfg.mixture) if Path(cfg.mixture).is_absolute() else base / cfg.mixture
-        return MixtureDataset(str(mix), tokenizer=tok.spec, seq_len=cfg.seq_len, seed=cfg.seed)
+        # the budget goes to the stream so it plans repetition up front and fails early when a source
+        # would have to repeat past its cap; a curriculum's phases carry their own budgets
+        from gristmill.mix.spec import load_mixture
+
+        budget = None if load_mixture(str(mix)).is_curriculum else tokens_needed
+        return MixtureDataset(str(mix), tokenizer=tok.spec, seq_len=cfg.seq_len, seed=cfg.seed, tokens=budget)
     return PackedTexts(read_texts(cfg.data, base), tok, cfg.seq_len, cfg.seed)
 
 

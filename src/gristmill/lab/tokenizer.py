@@ -1,11 +1,8 @@
 """The lab's view of a tokenizer: `bytes` (built in) or any Hugging Face `tokenizers` JSON file."""
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path  # noqa: F401
 
-# Names under which common tokenizers spell end-of-document (GPT-2, LLaMA/SentencePiece, BERT-style,
-# and the `<eos>` that many trained-from-scratch BPEs use).
-EOS_NAMES = ("<|endoftext|>", "</s>", "<eos>", "[EOS]", "<|eos|>", "[SEP]")
 
 
 class LabTokenizer:
@@ -18,22 +15,9 @@ class LabTokenizer:
             self.hf = None
             self.vocab_size, self.eos_id = 257, 256
             return
-        from tokenizers import Tokenizer
+        from gristmill.stream.tokenizer import load_tokenizer  # one EOS lookup for the stream and the lab
 
-        p = Path(spec)
-        if not p.is_file():
-            raise ValueError(f"tokenizer {spec}: no such file (give a tokenizers JSON file, or `bytes`)")
-        try:
-            self.hf = Tokenizer.from_file(str(p))
-        except Exception as e:  # tokenizers raises a bare Exception on bad JSON
-            raise ValueError(f"tokenizer {spec}: does not load as a Hugging Face tokenizers file: {e}") from e
-        vocab = self.hf.get_vocab(with_added_tokens=True)
-        names = (eos_token,) if eos_token else EOS_NAMES
-        ids = [vocab[n] for n in names if n in vocab]
-        if not ids:
-            raise ValueError(f"tokenizer {spec}: no end-of-document token among {', '.join(names)}; "
-                             "set `eos_token:` in the config")
-        self.eos_id = ids[0]
+        self.hf, self.eos_id = load_tokenizer(spec, eos_token)
         self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:

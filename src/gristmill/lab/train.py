@@ -39,6 +39,10 @@ def build_model(cfg: TrainConfig, tok: LabTokenizer) -> GPT:
     return GPT(gc)
 
 
+def _public(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not k.startswith("_")}
+
+
 def lr_at(cfg: TrainConfig, tokens: int) -> float:
     """Linear warmup, then cosine decay to lr*min_lr_ratio at the end of the budget (in tokens, so the
     schedule does not depend on the batch shape)."""
@@ -69,7 +73,7 @@ def load_run(run: Path):
     if not ck.is_file():
         raise FileNotFoundError(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
     state = torch.load(ck, map_location="cpu", weights_only=False)
-    cfg = TrainConfig.model_validate(state["config"])
+    cfg = TrainConfig.model_validate({k: v for k, v in state["config"].items() if not k.startswith("_")})
     tok = LabTokenizer(state["tokenizer"], cfg.eos_token)
     model = GPT(GPTConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
@@ -84,12 +88,13 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
     # the tokenizer path is stored resolved, so eval/serve find it from anywhere
     tok_spec = cfg.tokenizer if cfg.tokenizer == "bytes" or Path(cfg.tokenizer).is_absolute() else str((base / cfg.tokenizer).resolve())
     tok = LabTokenizer(tok_spec, cfg.eos_token)
-    resolved = cfg.model_dump(mode="json")
+    resolved = {**cfg.model_dump(mode="json"), "_base": str(Path(base).resolve()),
+                "_cwd": str(Path.cwd())}  # mixtures resolve source paths against the working directory
     cfg_file, log_file, ck_file = out / "config.json", out / "log.jsonl", out / "ckpt.pt"
     if fresh and out.exists():
         for f in (cfg_file, log_file, ck_file, out / "final.json"):
             f.unlink(missing_ok=True)
-    if cfg_file.exists() and json.loads(cfg_file.read_text()) != resolved:
+    if cfg_file.exists() and _public(json.loads(cfg_file.read_text())) != _public(resolved):
         raise RunMismatch(f"{out} holds a run with a different config; use another -o or --fresh")
     out.mkdir(parents=True, exist_ok=True)
     cfg_file.write_text(json.dumps(resolved, indent=2))
@@ -97,12 +102,12 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, tok)
     opt = make_optimizer(model, cfg)
-    stream = open_stream(cfg, tok, base)
+    tokens_per_step = cfg.batch_size * (cfg.seq_len - 1)
+    total_steps = math.ceil(cfg.tokens / tokens_per_step)
+    stream = open_stream(cfg, tok, base, tokens_needed=total_steps * cfg.batch_size * cfg.seq_len)
     if eval_sets is None:
         eval_sets = EvalSet.from_paths(cfg.eval.heldout, tok, cfg.seq_len, cfg.eval.max_bytes, base) if cfg.eval.heldout else []
     counts = torch.zeros(tok.vocab_size, dtype=torch.long)
-    tokens_per_step = cfg.batch_size * (cfg.seq_len - 1)
-    total_steps = math.ceil(cfg.tokens / tokens_per_step)
     every_eval = cfg.eval.every_tokens or max(tokens_per_step, cfg.tokens // 10)
     every_ck = cfg.checkpoint_every_tokens or every_eval
     step, tokens = 0, 0
@@ -152,7 +157,10 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
     loss = None
     try:
         while step < total_steps:
-            batch = torch.stack([next(it)["input_ids"] for _ in range(cfg.batch_size)]).long()
+            try:
+                batch = torch.stack([next(it)["input_ids"] for _ in range(cfg.batch_size)]).long()
+            except StopIteration:  # a curriculum whose phases hold fewer tokens than `tokens:`
+                break
             counts += torch.bincount(batch[:, 1:].reshape(-1), minlength=tok.vocab_size)
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, tokens)
