@@ -219,6 +219,8 @@ from gristmill.stream.cli import export_app as _export_app, tokenizer_app as _to
 app.add_typer(_mix_app)
 app.add_typer(_tokenizer_app)
 app.add_typer(_export_app)
+from gristmill.lab.cli import app as _lab_app  # noqa: E402  (the lab's commands live in their own module)
+app.add_typer(_lab_app, name="lab")
 
 
 from gristmill.synth.cli import app as _synth_app  # noqa: E402

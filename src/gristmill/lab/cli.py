@@ -1,0 +1,105 @@
+"""`gristmill lab ...`: train, eval, ablate, serve, quantize."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train tiny GPTs on your data and prove it helped.")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, soft_wrap=True)  # messages name paths: never break them
+
+
+def _fail(msg: str, code: int = 2):
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _csv(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+@app.command()
+def train(config: Path = typer.Argument(..., help="training config YAML"),
+          out: Path = typer.Option(..., "-o", "--out", help="run directory (resumes if it holds a checkpoint)"),
+          fresh: bool = typer.Option(False, "--fresh", help="discard an existing run in OUT"),
+          tokens: Optional[int] = typer.Option(None, "--tokens", help="override the config's token budget"),
+          seed: Optional[int] = typer.Option(None, "--seed", help="override the config's seed"),
+          progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
+    """Train a model on a mixture (or files); log train loss and held-out bits per byte against tokens."""
+    from gristmill.lab.config import ConfigError, load_config
+    from gristmill.lab.train import RunMismatch, train as run_train
+
+    over = {k: v for k, v in {"tokens": tokens, "seed": seed}.items() if v is not None}
+    try:
+        cfg = load_config(config, over)
+        final = run_train(cfg, out, base=config.parent, fresh=fresh, progress=progress, console=console)
+    except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again to resume from {out}/ckpt.pt", code=130)
+    _print_final(final, out)
+
+
+def _print_final(final: dict, out: Path):
+    from rich.table import Table
+
+    console.print(f"trained {final['tokens']:,} tokens ({final['params']:,} parameters, {final['threads']} threads); "
+                  f"final train loss {final['train_loss']}")
+    if final["bpb"]:
+        t = Table(title="held-out bits per byte")
+        t.add_column("eval set")
+        t.add_column("model", justify="right")
+        t.add_column("unigram (train tokens)", justify="right")
+        for k, v in final["bpb"].items():
+            t.add_row(k, f"{v:.4f}", f"{final['unigram_bpb'][k]:.4f}")
+        console.print(t)
+    console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt.pt, final.json)")
+
+
+@app.command("eval")
+def eval_cmd(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+             data: list[str] = typer.Option([], "--data", help="held-out files or globs (repeat or comma-separate): bits per byte per file"),
+             tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks: arithmetic, word_problems"),
+             n: int = typer.Option(200, "-n", help="problems per task (the same seeded held-out problems every time)"),
+             max_bytes: int = typer.Option(200_000, "--max-bytes", help="bytes read per held-out file"),
+             out: Optional[Path] = typer.Option(None, "-o", "--out", help="write the results as JSON here (default RUN/eval.json)")):
+    """Held-out bits per byte per file and accuracy on verifiable tasks (greedy generation and likelihood ranking)."""
+    from gristmill.lab.evaluate import evaluate_run
+    from gristmill.lab.tasks import get_task
+
+    files = [f for d in data for f in _csv(d)]
+    names = _csv(tasks)
+    if not files and not names:
+        _fail("nothing to evaluate: give --data FILES and/or --tasks NAMES")
+    try:
+        for t in names:
+            get_task(t)
+        res = evaluate_run(run, files, names, n, max_bytes)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    (out or run / "eval.json").write_text(json.dumps(res, indent=2))
+    print_eval(res)
+
+
+def print_eval(res: dict):
+    from rich.table import Table
+
+    if res["bpb"]:
+        t = Table(title="held-out bits per byte")
+        for c in ("eval set", "model", "unigram (train tokens)"):
+            t.add_column(c, justify="left" if c == "eval set" else "right")
+        for k, v in res["bpb"].items():
+            t.add_row(k, f"{v:.4f}", f"{res['unigram_bpb'][k]:.4f}")
+        console.print(t)
+    if res["tasks"]:
+        t = Table(title="verifiable tasks (held-out problems)")
+        for c in ("task", "problems", "generate acc", "rank acc (1 of 4)", "skipped: seen in training"):
+            t.add_column(c, justify="left" if c == "task" else "right")
+        for k, v in res["tasks"].items():
+            t.add_row(k, str(v["n"]), f"{v['generate_acc']:.3f}", f"{v['rank_acc']:.3f}", str(v["contaminated_skipped"]))
+        console.print(t)

@@ -1,0 +1,148 @@
+"""Verifiable tasks: seeded generators of problems with exact answers, scored two ways.
+
+* **generate**: greedy decoding after the prompt, the first integer in the output checked against
+  the answer (the exact-match scoring of GSM8K, Cobbe et al. 2021);
+* **rank**: the answer and three distractors scored by the model's log-likelihood of each
+  continuation, argmax wins (the multiple-choice scoring of lm-evaluation-harness).
+
+Held-out problems come from `EVAL_SEED`; training data for a task (`write_task_data`) comes from
+other seeds and drops any problem whose prompt is in the held-out set, and `gristmill lab eval`
+checks the run's training text for every held-out prompt and scores only the clean ones.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+import torch
+
+EVAL_SEED = 1_000_003  # held-out problems; training generators must use other seeds
+
+
+@dataclass(frozen=True)
+class Problem:
+    prompt: str
+    answer: int
+    choices: tuple[int, ...]  # answer first
+
+    @property
+    def text(self) -> str:  # the problem as a training document
+        return f"{self.prompt} {self.answer}"
+
+
+def _distractors(rng: random.Random, ans: int) -> tuple[int, ...]:
+    # near misses that a model with the wrong carry or the wrong operand would produce
+    out: list[int] = []
+    for d in rng.sample([1, -1, 10, -10, 2, -2, 100, -100, 11, -9], 10):
+        if ans + d >= 0 and ans + d not in out and len(out) < 3:
+            out.append(ans + d)
+    return (ans, *out)
+
+
+def arithmetic(rng: random.Random) -> Problem:
+    """Two operands of 2-4 digits; +, - (non-negative results) or x with a 1-2 digit factor."""
+    op = rng.choice("+-x")
+    if op == "x":
+        a, b = rng.randint(10, 999), rng.randint(2, 99)
+        ans = a * b
+    else:
+        a, b = rng.randint(10, 9999), rng.randint(10, 9999)
+        if op == "-" and b > a:
+            a, b = b, a
+        ans = a + b if op == "+" else a - b
+    return Problem(f"Q: What is {a} {'*' if op == 'x' else op} {b}?\nA:", ans, _distractors(rng, ans))
+
+
+_NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kemal", "Lena", "Mo", "Nia"]
+_THINGS = ["apples", "books", "coins", "stamps", "marbles", "pencils", "shells", "cards", "eggs", "stickers"]
+
+
+def word_problems(rng: random.Random) -> Problem:
+    """One-step and two-step problems over small integers (GSM8K-style, far simpler)."""
+    n, t = rng.choice(_NAMES), rng.choice(_THINGS)
+    a, b, c = rng.randint(2, 60), rng.randint(2, 40), rng.randint(2, 9)
+    kind = rng.randrange(4)
+    if kind == 0:
+        q, ans = f"{n} has {a} {t} and gets {b} more. How many {t} does {n} have now?", a + b
+    elif kind == 1:
+        a = a + b
+        q, ans = f"{n} has {a} {t} and gives away {b}. How many {t} are left?", a - b
+    elif kind == 2:
+        q, ans = f"{n} buys {c} bags with {b} {t} in each bag. How many {t} is that?", b * c
+    else:
+        q, ans = f"{n} has {a} {t}, gets {b} more, then loses {c}. How many {t} does {n} have?", a + b - c
+    return Problem(f"Q: {q}\nA:", ans, _distractors(rng, ans))
+
+
+TASKS = {"arithmetic": arithmetic, "word_problems": word_problems}
+
+
+def get_task(name: str):
+    if name not in TASKS:
+        import difflib
+
+        near = difflib.get_close_matches(name, TASKS, n=1)
+        raise ValueError(f"unknown task {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                         + f"; tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def problems(name: str, n: int, seed: int = EVAL_SEED) -> list[Problem]:
+    """n distinct problems (by prompt) from a seeded generator."""
+    gen, rng, seen, out = get_task(name), random.Random(f"{name}:{seed}"), set(), []
+    for _ in range(n * 50):
+        p = gen(rng)
+        if p.prompt not in seen:
+            seen.add(p.prompt)
+            out.append(p)
+            if len(out) == n:
+                break
+    return out
+
+
+def write_task_data(name: str, n: int, seed: int, heldout_n: int = 500) -> list[dict]:
+    """Training documents for a task, never a held-out prompt (the first `heldout_n` eval problems)."""
+    if seed == EVAL_SEED:
+        raise ValueError(f"seed {seed} is the held-out seed; choose another")
+    held = {p.prompt for p in problems(name, heldout_n)}
+    return [{"id": f"{name}-{seed}-{i}", "text": p.text} for i, p in enumerate(x for x in problems(name, n + heldout_n, seed) if x.prompt not in held) if i < n]
+
+
+_INT = re.compile(r"-?\d+")
+
+
+@torch.no_grad()
+def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None) -> dict:
+    """Accuracy by greedy generation and by likelihood ranking of the choices."""
+    model.eval()
+    gen_ok = rank_ok = 0
+    nl = set(tok.encode("\n")) | {tok.eos_id}
+    for p in probs:
+        ctx = tok.encode(p.prompt)
+        budget = max_new_tokens or (len(tok.encode(f" {p.answer}")) + 2)
+        out = model.generate(torch.tensor([ctx]), budget, temperature=0.0)[0, len(ctx):].tolist()
+        cut = next((i for i, t in enumerate(out) if t in nl), len(out))
+        m = _INT.search(tok.decode(out[:cut]))
+        gen_ok += bool(m) and int(m.group()) == p.answer
+        lls = []
+        for ch in p.choices:
+            cont = tok.encode(f"{p.prompt} {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
+            full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
+            ids, k = torch.tensor([full]), len(full) - len(cont)
+            logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
+            lls.append(float(logp[k - 1:].gather(1, ids[0, k:, None]).sum()))
+        rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
+    n = max(1, len(probs))
+    return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n}
+
+
+def contaminated(probs: list[Problem], texts) -> set[str]:
+    """Held-out prompts whose question appears verbatim in any training text."""
+    qs = {p.prompt.removeprefix("Q: ").removesuffix("\nA:"): p.prompt for p in probs}
+    hit: set[str] = set()
+    for t in texts:
+        for q, prompt in qs.items():
+            if prompt not in hit and q in t:
+                hit.add(prompt)
+    return hit
