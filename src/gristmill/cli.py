@@ -38,7 +38,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Optional[Path] = typer.Option(None, "-o", "--out", help="output directory (default: the recipe's output.path)"),
         workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more (default: number of cores)"),
         fresh: bool = typer.Option(False, "--fresh", help="delete an existing output and start over"),
-        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")):
+        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
+        report: bool = typer.Option(True, "--report/--no-report", help="write OUT/report.html")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
     from gristmill.engine.health import TooMuchQuarantined
     from gristmill.engine.ids import DuplicateIds
@@ -65,6 +66,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         _fail("interrupted; finished shards are saved: run the same command again to resume", code=130)
     print_summary(summary, str(target), console)
     console.print(f"output: [bold]{target}[/]  (data/, rejected/, quarantine/, summary.json, recipe.lock.yaml)")
+    if report:
+        _write_report(target)
 
 
 @app.command()
@@ -194,6 +197,7 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
     except (RecipeError, RuntimeError) as e:
         _fail(str(e), code=3 if isinstance(e, LedgerMismatch) else 2)
     print_summary(summary, str(out), console)
+    _write_report(out)
 
 
 @app.command()
@@ -226,6 +230,43 @@ app.add_typer(_lab_app, name="lab")
 from gristmill.synth.cli import app as _synth_app  # noqa: E402
 
 app.add_typer(_synth_app, name="synth")
+
+
+def _write_report(out: Path, truth: dict | None = None) -> None:
+    from gristmill.report.html import write_report
+
+    try:
+        path = write_report(out, truth=truth)
+    except Exception as e:  # noqa: BLE001 - the data is complete; say so, and fail loudly about the report
+        import traceback
+
+        traceback.print_exc()
+        _fail(f"the output in {out} is complete, but writing its report failed: {e!r}; "
+              f"`gristmill report {out}` tries again", code=1)
+    console.print(f"report: [bold]{path}[/]")
+
+
+@app.command("report")
+def report_cmd(out: Path = typer.Argument(..., help="a finished output directory"),
+               labels: Optional[Path] = typer.Option(None, "--labels", help="JSONL of {id, should: keep|drop}: precision and recall per reason"),
+               per_reason: int = typer.Option(40, "--sample-per-reason", min=0, help="sampled documents per reason in the browser"),
+               kept: int = typer.Option(120, "--sample-kept", min=0, help="sampled kept documents in the browser")):
+    """Write OUT/report.html: funnel, reasons, distributions, clusters and a sample browser (one offline file)."""
+    from gristmill.report.html import write_report
+
+    if not (out / "summary.json").exists():
+        _fail(f"{out}: no summary.json here; run a recipe first (`gristmill run RECIPE -o {out}`)")
+    truth = None
+    if labels is not None:
+        truth = {}
+        for n, line in enumerate(open(labels, encoding="utf-8"), 1):
+            try:
+                r = json.loads(line)
+                truth[str(r["id"])] = r["should"]
+            except (ValueError, KeyError, TypeError) as e:
+                _fail(f"{labels} line {n}: expected a JSON object with 'id' and 'should' (keep|drop): {e}")
+    path = write_report(out, truth=truth, sample_per_reason=per_reason, sample_kept=kept)
+    console.print(f"report: [bold]{path}[/]")
 
 
 def main():  # pragma: no cover

@@ -75,6 +75,18 @@ def score(out: Path, labels_file: Path) -> dict:
     return {"labels": rows, "pii_values": pii_total, "pii_redacted": pii_gone}
 
 
+def truth_of(labels_file: Path) -> dict[str, str]:
+    """id -> "keep" | "drop" | "quarantine" by the demo's labels (for the report's precision and recall)."""
+    out = {}
+    for line in open(labels_file, encoding="utf-8"):
+        r = json.loads(line)
+        name = r["label"]
+        if name == "mojibake" and r.get("lang") not in (None, "en"):
+            name = "mojibake_non_english"
+        out[r["id"]] = EXPECTED.get(name, "keep")
+    return out
+
+
 def print_score(rep: dict, console: Console) -> None:
     t = Table(title="demo: decisions against ground truth (details in demo_report.json)")
     for c in ("label", "docs", "kept", "dropped", "should be", "right", "main reason"):
@@ -107,5 +119,8 @@ def run_demo(out: Path, workers: int | None, console: Console) -> dict:
     rep = score(out, corpus / "labels.jsonl")
     atomic_write_text(out / "demo_report.json", json.dumps(rep, indent=2))
     print_score(rep, console)
+    from gristmill.report.html import write_report
+
+    console.print(f"report: [bold]{write_report(out, truth=truth_of(corpus / 'labels.jsonl'))}[/]")
     console.print(f"output: [bold]{out}[/]  (data/, rejected/, quarantine/, summary.json, recipe.lock.yaml, demo_report.json)")
     return rep
