@@ -1,0 +1,309 @@
+"""Benchmark decontamination: word n-gram overlap against an index built from benchmark files.
+
+``gristmill decontam index BENCH... --fields question,answer --n 13 -o IDX`` hashes every word
+n-gram of the benchmark records into a sorted array of 64-bit hashes (8 bytes per n-gram plus 2 for
+the benchmark it came from: 10M n-grams take 100 MB); the ``decontaminate`` step looks each
+document's n-grams up in it with one vectorized ``searchsorted`` per batch.
+
+Normalization follows GPT-3's contamination analysis (Brown et al. 2020, App. C: lower-case, drop
+punctuation, split on whitespace, 13-grams); Llama 3 used 8-grams (Dubey et al. 2024, Sec. 5.1.4),
+which ``--n 8`` gives. Case, whitespace and punctuation edits therefore do not hide a passage, and a
+few changed words leave the n-grams between them intact.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+from pydantic import Field, field_validator
+
+from gristmill.arrow import with_column
+from gristmill.step import Step, StepConfig, register
+
+__all__ = ["Decontaminate", "build_index", "NgramIndex", "IndexError_"]
+
+INDEX_VERSION = 1
+# Anything that is not a letter, a combining mark or a digit separates words (RE2 syntax).
+_PUNCT = r"[^\p{L}\p{M}\p{N}\s]+"
+_MIX1, _MIX2, _MIX3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+CONTAMINATION_TYPE = pa.list_(pa.struct([("benchmark", pa.string()), ("ngrams", pa.int32())]))
+
+
+class IndexError_(ValueError):
+    """A decontamination index that is missing, corrupt or of another version."""
+
+
+def _words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Normalized words of each text, flattened, and the owning row of each word."""
+    low = pc.utf8_lower(texts)
+    clean = pc.replace_substring_regex(low, _PUNCT, " ")
+    lists = pc.utf8_split_whitespace(clean)
+    flat = pc.list_flatten(lists)
+    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    return flat, rows
+
+
+def _word_hashes(words: pa.Array) -> np.ndarray:
+    if len(words) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    enc = pc.dictionary_encode(words).combine_chunks() if isinstance(words, pa.ChunkedArray) else pc.dictionary_encode(words)
+    uniq = np.fromiter((xxhash.xxh3_64_intdigest(w) for w in pc.cast(enc.dictionary, pa.large_binary()).to_pylist()), dtype=np.uint64,
+                       count=len(enc.dictionary))
+    return uniq[enc.indices.to_numpy(zero_copy_only=False)]
+
+
+def ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hash, row, first word position) of every word n-gram that lies inside one text."""
+    words, rows = _words(texts)
+    w = _word_hashes(words)
+    if len(w) < n:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    with np.errstate(over="ignore"):
+        h = w * _MIX1
+        for k in range(1, n):
+            h = (h[:-1] ^ (h[:-1] >> np.uint64(29))) * _MIX2 + w[k:] * _MIX3
+        h ^= h >> np.uint64(32)
+    starts = np.arange(len(h), dtype=np.int64)
+    inside = rows[: len(h)] == rows[n - 1:]
+    # position of the n-gram's first word inside its own text
+    first_of_row = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        change = np.flatnonzero(np.diff(rows)) + 1
+        seg_start = np.concatenate([[0], change])
+        first_of_row = np.repeat(seg_start, np.diff(np.concatenate([seg_start, [len(rows)]])))
+    pos = starts - first_of_row[: len(h)]
+    return h[inside], rows[: len(h)][inside], pos[inside]
+
+
+def _field_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return " ".join(_field_text(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(_field_text(v) for v in value.values())
+    return str(value)
+
+
+def _records(path: Path) -> Iterable[dict]:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            yield from batch.to_pylist()
+        return
+    import gzip
+
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                raise IndexError_(f"{path} line {n}: not JSON ({e}); benchmark files are JSON Lines or Parquet") from None
+            if not isinstance(rec, dict):
+                raise IndexError_(f"{path} line {n}: expected a JSON object, got {type(rec).__name__}")
+            yield rec
+
+
+def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, names: list[str] | None = None) -> dict:
+    """Hash every word ``n``-gram of the ``fields`` of each benchmark record; write ``out/``.
+
+    Each file is one benchmark, named by its file stem unless ``names`` says otherwise. A field
+    missing from every record of a file is an error (a misspelled field would index nothing)."""
+    from gristmill.engine.manifest import atomic_write_text
+
+    if n < 2:
+        raise IndexError_(f"--n {n}: n-grams need n >= 2 (13 as GPT-3, 8 as Llama 3)")
+    if not fields:
+        raise IndexError_("--fields is empty: name the benchmark fields to index, e.g. --fields question,answer")
+    names = names or [Path(f).name.split(".")[0] for f in files]
+    if len(set(names)) != len(names):
+        raise IndexError_(f"two benchmark files share a name ({names}); rename one")
+    hashes, owners, stats = [], [], []
+    for bi, (path, name) in enumerate(zip(files, names)):
+        path = Path(path)
+        if not path.exists():
+            raise IndexError_(f"{path}: no such benchmark file")
+        texts, seen = [], set()
+        for rec in _records(path):
+            seen.update(k for k in fields if k in rec)
+            texts.append(" ".join(_field_text(rec.get(k)) for k in fields))
+        missing = [k for k in fields if k not in seen]
+        if texts and missing:
+            raise IndexError_(f"{path}: no record has the field(s) {missing}; fields present: "
+                              f"{sorted(set().union(*[set(r) for r in _records(path)]))[:20]}")
+        h, _rows, _pos = ngram_hashes(pa.array(texts, pa.large_string()), n)
+        h = np.unique(h)
+        hashes.append(h)
+        owners.append(np.full(len(h), bi, dtype=np.uint16))
+        stats.append({"benchmark": name, "file": str(path), "records": len(texts), "ngrams": int(len(h))})
+    allh = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    allo = np.concatenate(owners) if owners else np.zeros(0, np.uint16)
+    order = np.argsort(allh, kind="stable")
+    allh, allo = allh[order], allo[order]
+    keep = np.concatenate([[True], allh[1:] != allh[:-1]]) if len(allh) else np.zeros(0, bool)
+    allh, allo = allh[keep], allo[keep]  # an n-gram shared by two benchmarks counts for the first
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for arr, fname in ((allh, "ngrams.npy"), (allo, "owners.npy")):
+        tmp = out / f".{fname}.tmp"
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+        tmp.replace(out / fname)
+    meta = {"version": INDEX_VERSION, "n": n, "fields": fields, "benchmarks": stats, "ngrams": int(len(allh)),
+            "normalization": "lower-case, punctuation to space, whitespace split (GPT-3 App. C)"}
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
+    return meta
+
+
+class NgramIndex:
+    def __init__(self, path: Path):
+        path = Path(path)
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+            if meta.get("version") != INDEX_VERSION:
+                raise IndexError_(f"{path}: index version {meta.get('version')}, this gristmill reads {INDEX_VERSION}; rebuild it")
+            self.hashes = np.load(path / "ngrams.npy", mmap_mode="r")
+            self.owners = np.load(path / "owners.npy", mmap_mode="r")
+        except FileNotFoundError as e:
+            raise IndexError_(f"{path}: not a decontamination index ({Path(e.filename).name} missing); "
+                              "build one with `gristmill decontam index BENCH... --fields F -o IDX`") from None
+        except (ValueError, OSError, KeyError) as e:
+            raise IndexError_(f"{path}: corrupt decontamination index ({e}); rebuild it") from None
+        if len(self.hashes) != len(self.owners) or self.hashes.dtype != np.uint64:
+            raise IndexError_(f"{path}: corrupt decontamination index (arrays disagree); rebuild it")
+        self.n = int(meta["n"])
+        self.names = [b["benchmark"] for b in meta["benchmarks"]]
+
+    def lookup(self, h: np.ndarray) -> np.ndarray:
+        """Benchmark index of each hash, or -1."""
+        if len(self.hashes) == 0 or len(h) == 0:
+            return np.full(len(h), -1, dtype=np.int32)
+        i = np.searchsorted(self.hashes, h)
+        i = np.minimum(i, len(self.hashes) - 1)
+        hit = np.asarray(self.hashes[i]) == h
+        return np.where(hit, np.asarray(self.owners[i]).astype(np.int32), -1)
+
+
+class DecontaminateConfig(StepConfig):
+    index: str = Field(description="directory written by `gristmill decontam index`")
+    action: Literal["drop", "flag", "redact"] = Field(
+        "drop", description="drop: reject contaminated documents; flag: annotate only; redact: cut the matching spans out of the text")
+    min_matches: int = Field(1, ge=1, description="benchmark n-grams a document must share to count as contaminated (GPT-3: any one 13-gram)")
+    redact_with: str = Field("[benchmark text removed]", description="what replaces a redacted span")
+
+    @field_validator("index")
+    @classmethod
+    def _index_loads(cls, v: str) -> str:
+        NgramIndex(Path(v))  # a missing or corrupt index fails at recipe load, not in a worker
+        return v
+
+
+@register
+class Decontaminate(Step):
+    """Find benchmark text in documents by word n-gram overlap (GPT-3's method: Brown et al. 2020,
+    App. C; the index fixes n, 13 by default, 8 as in Llama 3).
+
+    Annotates ``contamination`` (a list of {benchmark, ngrams}) and ``contamination_ngrams`` (the
+    total). ``action: drop`` rejects as ``decontaminate/contaminated`` when ``contamination_ngrams
+    >= min_matches``; ``flag`` only annotates; ``redact`` replaces the words covered by matching
+    n-grams with ``redact_with``. Counters: ``contaminated_docs`` and one ``benchmark:<name>`` per
+    benchmark, so the run summary lists contaminated benchmarks with counts."""
+
+    name = "decontaminate"
+    Config = DecontaminateConfig
+    thresholds = {"min_matches": "contamination_ngrams"}
+
+    def _index(self) -> NgramIndex:
+        if getattr(self, "_idx", None) is None:
+            self._idx = NgramIndex(Path(self.config.index))
+        return self._idx
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        idx = self._index()
+        text = table.column("text").combine_chunks() if table.num_rows else pa.array([], pa.large_string())
+        h, rows, pos = ngram_hashes(pc.fill_null(text, ""), idx.n)
+        owner = idx.lookup(h)
+        hit = owner >= 0
+        n = table.num_rows
+        total = np.bincount(rows[hit], minlength=n).astype(np.int32)
+        per: list = [None] * n
+        by_doc: dict[int, dict[int, int]] = {}
+        for r, o in zip(rows[hit].tolist(), owner[hit].tolist()):
+            d = by_doc.setdefault(r, {})
+            d[o] = d.get(o, 0) + 1
+        c = self.config
+        for r, d in by_doc.items():
+            per[r] = [{"benchmark": idx.names[o], "ngrams": k} for o, k in sorted(d.items(), key=lambda kv: -kv[1])]
+            if total[r] >= c.min_matches:
+                self.stats["contaminated_docs"] += 1
+                for o, k in d.items():
+                    self.stats[f"benchmark:{idx.names[o]}"] += 1
+        out = with_column(table, "contamination", pa.array(per, CONTAMINATION_TYPE))
+        out = with_column(out, "contamination_ngrams", pa.array(total, pa.int32()))
+        if c.action == "redact" and by_doc:
+            out = with_column(out, "text", self._redact(text, rows[hit], pos[hit], idx.n, total), type=text.type)
+        return out
+
+    def _redact(self, text: pa.Array, rows: np.ndarray, pos: np.ndarray, n: int, total: np.ndarray) -> pa.Array:
+        values = text.to_pylist()
+        covered: dict[int, set[int]] = {}
+        for r, p in zip(rows.tolist(), pos.tolist()):
+            if total[r] >= self.config.min_matches:
+                covered.setdefault(r, set()).update(range(p, p + n))
+        for r, words in covered.items():
+            values[r] = _cut_words(values[r], words, self.config.redact_with)
+            self.stats["redacted_docs"] += 1
+        return pa.array(values, text.type)
+
+    def select(self, table: pa.Table):
+        if self.config.action != "drop":
+            return None
+        hit = pc.greater_equal(pc.fill_null(table.column("contamination_ngrams"), 0), self.config.min_matches)
+        return pc.if_else(hit, pa.scalar("contaminated"), pa.scalar(None, pa.string()))
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words exactly as :func:`_words` splits them: runs of letters,
+    combining marks and digits (Unicode categories L, M, N); everything else separates."""
+    spans, start = [], None
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch)[0] in "LMN":
+            if start is None:
+                start = i
+        elif start is not None:
+            spans.append((start, i))
+            start = None
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _cut_words(text: str, words: set[int], placeholder: str) -> str:
+    """Replace the word positions in ``words`` (maximal runs merged) with one placeholder each."""
+    spans = _word_spans(text)
+    out, last, i = [], 0, 0
+    ordered = sorted(w for w in words if w < len(spans))
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        start, end = spans[ordered[i]][0], spans[ordered[j]][1]
+        out.append(text[last:start])
+        out.append(placeholder)
+        last = end
+        i = j + 1
+    out.append(text[last:])
+    return "".join(out)
