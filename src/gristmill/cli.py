@@ -238,6 +238,14 @@ def decontam_index(files: list[Path] = typer.Argument(..., help="benchmark files
     console.print(f"index: [bold]{out}[/] ({meta['ngrams']:,} distinct {n}-grams)")
 
 
+from gristmill.mix.cli import app as _mix_app  # noqa: E402  (the sub-apps import this module's helpers)
+from gristmill.stream.cli import export_app as _export_app, tokenizer_app as _tokenizer_app  # noqa: E402
+
+app.add_typer(_mix_app)
+app.add_typer(_tokenizer_app)
+app.add_typer(_export_app)
+
+
 def main():  # pragma: no cover
     app()
 
