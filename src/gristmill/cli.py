@@ -244,6 +244,9 @@ from gristmill.stream.cli import export_app as _export_app, tokenizer_app as _to
 app.add_typer(_mix_app)
 app.add_typer(_tokenizer_app)
 app.add_typer(_export_app)
+from gristmill.quality.cli import app as _quality_app  # noqa: E402
+
+app.add_typer(_quality_app)
 
 
 def main():  # pragma: no cover
