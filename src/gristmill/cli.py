@@ -247,6 +247,9 @@ app.add_typer(_export_app)
 from gristmill.quality.cli import app as _quality_app  # noqa: E402
 
 app.add_typer(_quality_app)
+from gristmill.synth.cli import app as _synth_app  # noqa: E402
+
+app.add_typer(_synth_app, name="synth")
 
 
 def main():  # pragma: no cover

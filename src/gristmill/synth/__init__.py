@@ -1,0 +1,1 @@
+"""Verified synthetic data: procedural generators, a sandbox for untrusted code, and an LLM loop."""

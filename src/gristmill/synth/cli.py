@@ -1,0 +1,119 @@
+"""`gristmill synth ...`: procedural generators, the sandbox self-check, and the LLM loop."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Verified synthetic data: generators, a sandbox for untrusted code, an LLM generate-verify-keep loop.")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(kind: str = typer.Argument(..., help="'math', 'code', a generator name, or a mixture 'math.linear=2,code=1'"),
+             n: int = typer.Option(..., "--n", help="items to keep (train + held-out)"),
+             seed: int = typer.Option(0, "--seed", help="the same seed gives the same items"),
+             difficulty: int = typer.Option(2, "--difficulty", "-d", help="1 (easiest) .. 5"),
+             out: Path = typer.Option(..., "-o", "--out", help="output directory"),
+             heldout: float = typer.Option(0.1, "--heldout", help="fraction of problems (by key) in heldout.jsonl"),
+             workers: int = typer.Option(2, "--workers", "-w", help="concurrent sandbox runs for code items"),
+             max_draws: Optional[int] = typer.Option(None, "--max-draws", help="give up after this many draws (default 20 x N)"),
+             force: bool = typer.Option(False, "--force", help="replace an existing dataset in OUT")):
+    """Generate verified items: OUT/train.jsonl, heldout.jsonl, rejected.jsonl, summary.json."""
+    from gristmill.synth.dataset import DatasetExists, generate_dataset
+    from gristmill.synth.registry import UnknownGenerator
+
+    try:
+        s = generate_dataset(kind, n, seed, difficulty, out, heldout=heldout, workers=workers, max_draws=max_draws, force=force)
+    except (UnknownGenerator, DatasetExists, ValueError) as e:
+        _fail(str(e))
+    t = Table(title=f"synth generate {kind} (seed {seed}, difficulty {difficulty})")
+    for c in ("generator", "drawn", "kept", "duplicates", "surplus", "unverified", "failing_tests"):
+        t.add_column(c, justify="left" if c == "generator" else "right")
+    for g, st in s["per_generator"].items():
+        t.add_row(g, *(str(st.get(c, 0)) for c in ("drawn", "kept", "duplicates", "surplus", "unverified", "failing_tests")))
+    console.print(t)
+    console.print(f"kept {s['kept']} ({s['train']} train, {s['heldout']} held-out) of {s['drawn']} drawn -> [bold]{out}[/]")
+    if s["shortfall"]:
+        err_console.print(f"[yellow]warning:[/] only {s['kept']} distinct items after {s['drawn']} draws "
+                          f"({s['shortfall']} short): the generators' space at this difficulty is too small for --n {n}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def generators():
+    """List the registered generators and how each verifies its answers."""
+    from gristmill.synth.registry import all_generators
+
+    t = Table(show_lines=True)
+    for c in ("name", "what it generates", "verified by"):
+        t.add_column(c)
+    for name, g in all_generators().items():
+        t.add_row(name, g.description, g.verifier)
+    console.print(t)
+
+
+@app.command("sandbox-check")
+def sandbox_check(json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table")):
+    """Run every attack in gristmill.synth.attacks against this machine's sandbox; exit 1 if any escaped."""
+    from gristmill.synth.attacks import ATTACKS, attack_context, run_attack
+    from gristmill.synth.sandbox import isolation_mode
+
+    rows = []
+    with attack_context() as ctx:
+        for a in ATTACKS:
+            r, leak, ok = run_attack(a, ctx)
+            rows.append({"attack": a.name, "status": r.status, "detail": r.detail, "mode": r.mode,
+                         "contained": leak is None and ok, "leak": leak})
+    if json_out:
+        print(json.dumps(rows, indent=2))
+    else:
+        t = Table(title=f"sandbox attacks (isolation mode: {isolation_mode()})")
+        for c in ("attack", "status", "detail", "contained"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(r["attack"], r["status"], r["detail"][:80],
+                      "[green]yes[/]" if r["contained"] else f"[red]NO: {r['leak'] or 'unexpected status'}[/]")
+        console.print(t)
+    if not all(r["contained"] for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint, tasks, ...)"),
+            out: Path = typer.Option(..., "-o", "--out", help="output directory; re-running on it reuses its request cache")):
+    """Generate with an OpenAI-compatible endpoint, verify (sympy / sandbox), keep: OUT/train.jsonl, failures.jsonl, summary.json."""
+    from gristmill.synth.loop import ConfigError, load_config, run_loop
+    from gristmill.synth.registry import UnknownGenerator
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        _fail(str(e))
+    try:
+        s = run_loop(cfg, out)
+    except UnknownGenerator as e:
+        _fail(f"{config}: tasks.kind: {e}")
+    except KeyboardInterrupt:
+        _fail("interrupted; finished requests are cached: run the same command again to resume", code=130)
+    t = Table(title=f"synth run: {s['rows']} rows, model {s['model']}")
+    t.add_column("outcome")
+    t.add_column("rows", justify="right")
+    t.add_column("share", justify="right")
+    for reason, v in s["by_reason"].items():
+        t.add_row(reason, str(v["count"]), f"{100 * v['rate']:.1f}%")
+    console.print(t)
+    console.print(f"kept {s['kept']} of {s['rows']} (acceptance {100 * s['acceptance']:.1f}%); {s['requests_sent']} requests sent, "
+                  f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]")

@@ -1,0 +1,1 @@
+"""Procedural generators, one family per module; each registers itself in :mod:`gristmill.synth.registry`."""

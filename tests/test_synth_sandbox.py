@@ -1,0 +1,151 @@
+"""The sandbox, attacked for real: every attack in gristmill.synth.attacks, in both isolation modes,
+plus the ordinary behaviour a verifier relies on (verdicts, output, limits, cleanup)."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gristmill.synth import sandbox
+from gristmill.synth.attacks import ATTACKS, attack_context, run_attack
+from gristmill.synth.sandbox import SandboxError, isolation_mode, run_python
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux-only")
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    with attack_context(str(tmp_path_factory.mktemp("attack"))) as c:
+        yield c
+
+
+@pytest.fixture
+def fallback(monkeypatch):
+    monkeypatch.setenv("GRISTMILL_SANDBOX", "fallback")
+    monkeypatch.setattr(sandbox, "_mode", None)
+    yield
+    monkeypatch.setattr(sandbox, "_mode", None)
+
+
+def _leftovers():
+    """Sandbox temp roots and cgroups that outlived their run."""
+    import tempfile
+
+    roots = list(Path(tempfile.gettempdir()).glob("gristmill-sandbox-*"))
+    cg = sandbox._memory_cgroup()
+    groups = list(cg[0].glob(f"gristmill-sandbox-{os.getpid()}-*")) if cg else []
+    return roots + groups
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack_contained(attack, ctx):
+    r, leak, expected = run_attack(attack, ctx)
+    assert leak is None, f"{attack.name}: {leak} ({r.status}: {r.detail})"
+    assert expected, f"{attack.name}: status {r.status!r} ({r.detail}); expected one of {attack.expect}"
+    assert r.mode == isolation_mode()
+    assert r.status != "passed" or attack.tests is None
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack_contained_in_fallback_mode(attack, ctx, fallback):
+    r, leak, expected = run_attack(attack, ctx)
+    assert r.mode == "fallback"
+    assert leak is None, f"{attack.name}: {leak} ({r.status}: {r.detail})"
+    assert expected, f"{attack.name}: status {r.status!r} ({r.detail}); expected one of {attack.expect}"
+
+
+def test_namespaces_active_when_root():
+    if os.geteuid() != 0:
+        pytest.skip("namespaces mode needs root here")
+    assert isolation_mode() == "namespaces"
+
+
+def test_verdicts_on_tests():
+    code = "def add(a, b):\n    return a + b\n"
+    r = run_python(code, tests="assert add(2, 3) == 5\nassert add('a', 'b') == 'ab'\n")
+    assert r.status == "passed", r.detail
+    assert "2 assertion(s)" in r.detail
+    r = run_python(code, tests="assert add(2, 3) == 5\nassert add(2, 2) == 5\n")
+    assert r.status == "failed" and "line 2" in r.detail and "got 4" in r.detail
+    # pytest-style test functions, chained comparisons, membership, truth tests
+    tests = ("def test_small():\n    assert add(1, 1) == 2\n    assert 0 < add(1, 1) <= 2\n"
+             "def test_members():\n    assert add(1, 2) in (3, 4)\n    assert add(0, 0) is not None\n    assert add(1, 0)\n")
+    assert run_python(code, tests=tests).status == "passed"
+    r = run_python("def add(a, b):\n    return a - b\n", tests=tests)
+    assert r.status == "failed" and "test_small" not in r.detail or "line" in r.detail
+    # an assertion in a test function that raises fails that unit
+    r = run_python(code, tests="def test_boom():\n    raise ValueError('x')\n")
+    assert r.status == "failed" and "test_boom: ValueError: x" in r.detail
+    # floats, nested containers, bytes, sets and dicts compare by value in the parent
+    r = run_python("def f():\n    return {'a': [1.5, (2, b'x')], 'b': {3}}\n",
+                   tests="assert f() == {'a': [1.5, (2, b'x')], 'b': {3}}\n")
+    assert r.status == "passed", r.detail
+
+
+def test_tests_that_do_not_parse_fail_cleanly():
+    r = run_python("x = 1", tests="assert x ==")
+    assert r.status == "failed" and "do not parse" in r.detail
+
+
+def test_code_errors_and_output():
+    r = run_python("print('hello')\nimport sys\nprint('warn', file=sys.stderr)\n")
+    assert (r.status, r.stdout, r.stderr) == ("passed", "hello\n", "warn\n")
+    r = run_python("def f():\n    return 1 / 0\nf()\n")
+    assert r.status == "failed" and "ZeroDivisionError" in r.detail
+    assert '<solution>", line 2' in r.stderr and "return 1 / 0" in r.stderr and "_sandbox_runner" not in r.stderr
+    r = run_python("import sys\nsys.exit(3)\n")
+    assert r.status == "failed" and "SystemExit: 3" in r.detail
+    r = run_python("x = (\n")
+    assert r.status == "failed" and "SyntaxError" in r.detail
+
+
+def test_ordinary_programs_work():
+    """What legitimate code needs: its tmp dir, the stdlib, subprocesses (namespaces), threads, time."""
+    code = ("import json, os, tempfile, threading, time, pathlib\n"
+            "p = pathlib.Path(tempfile.gettempdir()) / 'x.json'\np.write_text(json.dumps([1, 2]))\n"
+            "assert json.loads(p.read_text()) == [1, 2]\n"
+            "t = threading.Thread(target=time.sleep, args=(0.05,)); t.start(); t.join()\n"
+            "print(sorted(k for k in os.environ))\n")
+    r = run_python(code)
+    assert r.status == "passed", (r.detail, r.stderr)
+    assert "GRISTMILL" not in r.stdout and "PYTHONPATH" not in r.stdout
+    if r.mode == "namespaces":
+        r = run_python("import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', 'print(6 * 7)'],"
+                       " capture_output=True, text=True).stdout.strip())\n"
+                       "from multiprocessing import Pool\nwith Pool(2) as p:\n    print(sum(p.map(abs, [-1, -2])))\n")
+        assert r.status == "passed" and r.stdout.split() == ["42", "3"], (r.detail, r.stderr)
+
+
+def test_limits_are_parameters():
+    assert run_python("x = bytearray(150 << 20)", memory_mb=128).status == "memory"
+    assert run_python("x = bytearray(150 << 20)", memory_mb=512).status == "passed"
+    assert run_python("print('x' * 5000)", output_limit_bytes=1000).status == "output_limit"
+    assert run_python("import time\ntime.sleep(0.3)", timeout_s=5).status == "passed"
+
+
+def test_bad_arguments_fail_loudly():
+    with pytest.raises(SandboxError, match="timeout_s"):
+        run_python("pass", timeout_s=0)
+    with pytest.raises(SandboxError, match="memory_mb"):
+        run_python("pass", memory_mb=8)
+    with pytest.raises(SandboxError, match="code must be a str"):
+        run_python(b"pass")
+
+
+def test_concurrent_runs_and_no_leftovers():
+    before = set(_leftovers())
+    results = [None] * 6
+
+    def go(i):
+        results[i] = run_python(f"def f():\n    return {i}\n", tests=f"assert f() == {i}\n")
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results] == ["passed"] * 6
+    assert set(_leftovers()) <= before
