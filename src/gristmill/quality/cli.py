@@ -74,3 +74,46 @@ def info_cmd(model: Path = typer.Argument(..., help="a model file")):
     except ModelFileError as e:
         _fail(str(e))
     console.print_json(json.dumps(m.meta))
+
+
+@app.command("annotate")
+def annotate_cmd(inputs: list[str] = typer.Argument(..., help="documents: JSONL/Parquet files, globs or gristmill output dirs"),
+                 endpoint: str = typer.Option(..., "--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
+                 model: str = typer.Option(..., "--model", help="model name the endpoint serves"),
+                 out: Path = typer.Option(..., "-o", "--out", help="annotation directory (annotations.jsonl, summary.json, cache.sqlite)"),
+                 sample: int = typer.Option(1000, "--sample", min=1, help="documents to label (a seeded uniform sample)"),
+                 rubric: Optional[Path] = typer.Option(None, "--rubric", help="prompt file with {text}; default: FineWeb-Edu-style additive 0-5"),
+                 text_field: str = typer.Option("text", "--text-field"),
+                 concurrency: int = typer.Option(8, "--concurrency", min=1),
+                 timeout: float = typer.Option(60.0, "--timeout", help="seconds per request"),
+                 retries: int = typer.Option(3, "--retries", min=0),
+                 api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="environment variable holding the API key, if any"),
+                 seed: int = typer.Option(0, "--seed")):
+    """Label a sample of documents 0-5 with an LLM; failures are rows with their reason, never dropped."""
+    import os
+
+    from rich.progress import Progress
+
+    from gristmill.cli import console
+    from gristmill.quality.annotate import DEFAULT_RUBRIC, annotate, sample_documents
+    from gristmill.quality.examples import ExamplesError
+
+    try:
+        docs = sample_documents(inputs, sample, seed, text_field)
+        text = rubric.read_text() if rubric else DEFAULT_RUBRIC
+        if not docs:
+            _fail("no documents found in the inputs")
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("annotating", total=len(docs))
+            summary = annotate(docs, out, base_url=endpoint, model=model, rubric=text, concurrency=concurrency,
+                               timeout_s=timeout, max_retries=retries, api_key=os.environ.get(api_key_env),
+                               progress=lambda: bar.advance(task))
+    except (ExamplesError, ValueError, OSError) as e:
+        _fail(str(e))
+    console.print(f"{summary['documents']:,} documents: {summary['scored']:,} scored" +
+                  "".join(f", {n:,} {k}" for k, n in summary["failed"].items()) +
+                  f" ({summary['requests_sent']:,} requests, {summary['cached']:,} from cache)")
+    console.print("scores: " + ", ".join(f"{k}: {v}" for k, v in summary["score_distribution"].items()))
+    console.print(f"annotations: [bold]{out}/annotations.jsonl[/]")
+    if summary["scored"] == 0:
+        _fail("no document was scored; see the reasons above and in annotations.jsonl", code=1)
