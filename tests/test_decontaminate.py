@@ -15,7 +15,7 @@ import pytest
 
 from conftest import stdlib_docs, write_jsonl
 
-GRISTMILL = [sys.executable, "-m", "gristmill.cli"]
+GRISTMILL = [sys.executable, "-m", "gristmill"]
 
 
 def _cli(*args, ok=True):

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import stdlib_docs, write_jsonl
 
-GRISTMILL = [sys.executable, "-m", "gristmill.cli"]
+GRISTMILL = [sys.executable, "-m", "gristmill"]
 XSS = ('Dear reader, this page is a trap. <script>window.__pwned = 1; alert("x")</script> '
        '<img src=x onerror="window.__pwned = 2"> <svg onload="window.__pwned=3"></svg> '
        '</script><script>window.__pwned=4</script> and a few more words.')  # short: rejected, so sampled

@@ -231,6 +231,9 @@ from gristmill.synth.cli import app as _synth_app  # noqa: E402
 
 app.add_typer(_synth_app, name="synth")
 
+from gristmill.quality.cli import app as _quality_app  # noqa: E402
+
+app.add_typer(_quality_app)
 
 def _write_report(out: Path, truth: dict | None = None) -> None:
     from gristmill.report.html import write_report

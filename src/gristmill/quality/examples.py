@@ -1,0 +1,99 @@
+"""Labelled examples for ``gristmill quality train``: texts from JSON Lines, Parquet or gristmill
+output directories, optionally filtered by a ``where:`` expression over stored columns (the same
+language as mixture files), so positives can be "the top of an earlier run's scores"."""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class ExamplesError(ValueError):
+    pass
+
+
+def _files(spec: str) -> list[Path]:
+    p = Path(spec)
+    if p.is_dir():
+        if (p / "data").is_dir():  # a gristmill output: its kept documents
+            return sorted((p / "data").glob("*.parquet"))
+        found = sorted(x for x in p.iterdir() if x.suffix in (".parquet", ".jsonl") or x.name.endswith((".jsonl.gz", ".jsonl.zst")))
+        if not found:
+            raise ExamplesError(f"{spec}: a directory with no data/, .parquet or .jsonl files")
+        return found
+    if p.exists():
+        return [p]
+    hits = sorted(Path(h) for h in glob.glob(spec))
+    if not hits:
+        raise ExamplesError(f"{spec}: no such file, directory or glob match")
+    return hits
+
+
+def _table(path: Path) -> pa.Table:
+    name = path.name
+    if name.endswith(".parquet"):
+        return pq.read_table(path)
+    if name.endswith(".zst"):
+        import zstandard
+
+        opener = lambda: __import__("io").TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), encoding="utf-8")  # noqa: E731
+    elif name.endswith(".gz"):
+        opener = lambda: gzip.open(path, "rt", encoding="utf-8")  # noqa: E731
+    else:
+        opener = lambda: open(path, encoding="utf-8")  # noqa: E731
+    rows = []
+    with opener() as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as e:
+                raise ExamplesError(f"{path} line {n}: not JSON ({e})") from None
+    return pa.Table.from_pylist(rows) if rows else pa.table({})
+
+
+def load_texts(specs: list[str], text_field: str = "text", where: str | None = None, limit: int | None = None) -> list[str]:
+    """Texts of every record in ``specs`` (files, directories, globs) that passes ``where``."""
+    from gristmill.mix.where import WhereError, compile_where
+
+    out: list[str] = []
+    for spec in specs:
+        for path in _files(spec):
+            t = _table(path)
+            if t.num_rows == 0:
+                continue
+            if text_field not in t.column_names:
+                raise ExamplesError(f"{path}: no field {text_field!r} (fields: {', '.join(t.column_names[:15])}); "
+                                    "set --text-field")
+            if where:
+                try:
+                    t = t.filter(compile_where(where, t.column_names))
+                except WhereError as e:
+                    raise ExamplesError(f"{path}: --where {e}") from None
+            out.extend(x for x in t.column(text_field).to_pylist() if isinstance(x, str) and x.strip())
+            if limit and len(out) >= limit:
+                return out[:limit]
+    return out
+
+
+def load_annotations(path: Path, text_field: str = "text", score_field: str = "score") -> tuple[list[str], list[float]]:
+    """(texts, scores) from ``gristmill quality annotate`` output; rows without a score (failed
+    calls, which the annotation file keeps with their error) are skipped."""
+    texts, scores = [], []
+    for p in _files(str(path)):
+        t = _table(p)
+        if t.num_rows == 0:
+            continue
+        for r in t.select([c for c in (text_field, score_field) if c in t.column_names]).to_pylist():
+            s = r.get(score_field)
+            if isinstance(r.get(text_field), str) and isinstance(s, (int, float)):
+                texts.append(r[text_field])
+                scores.append(float(s))
+    if not texts:
+        raise ExamplesError(f"{path}: no annotated rows with a {score_field!r} (did every call fail?)")
+    return texts, scores
