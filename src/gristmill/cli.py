@@ -39,7 +39,9 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more (default: number of cores)"),
         fresh: bool = typer.Option(False, "--fresh", help="delete an existing output and start over"),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)"),
-        report: bool = typer.Option(True, "--report/--no-report", help="write OUT/report.html")):
+        report: bool = typer.Option(True, "--report/--no-report", help="write OUT/report.html"),
+        engine: str = typer.Option("local", "--engine", help="local (worker processes) or ray (tasks on a Ray cluster)"),
+        address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: a running cluster (HOST:PORT or auto); default: start a local one")):
     """Run a recipe: read, annotate, select, dedup, write OUT/{data,rejected,quarantine}, summary.json."""
     from gristmill.engine.health import TooMuchQuarantined
     from gristmill.engine.ids import DuplicateIds
@@ -51,7 +53,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
     try:
         r = load_recipe(recipe)
         target = out or Path(r.output.path)
-        summary = run_recipe(r, target, workers=workers, fresh=fresh, progress=progress)
+        summary = _run_on(engine, address, lambda w: run_recipe(r, target, workers=w, fresh=fresh, progress=progress), workers)
     except (RecipeError, RecipeChanged, WorkerDied) as e:
         _fail(str(e))
     except LedgerMismatch as e:
@@ -68,6 +70,29 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
     console.print(f"output: [bold]{target}[/]  (data/, rejected/, quarantine/, summary.json, recipe.lock.yaml)")
     if report:
         _write_report(target)
+
+
+def _run_on(engine: str, address: str | None, go, workers: int | None):
+    """Run ``go(workers)`` on the chosen engine: the local pool, or Ray tasks for every fan-out."""
+    if engine == "local":
+        if address:
+            _fail("--address is for --engine ray")
+        return go(workers)
+    if engine != "ray":
+        _fail(f"--engine {engine!r}: choose local or ray")
+    from gristmill.engine.pool import use_backend
+    from gristmill.engine.ray_engine import RayBackend
+
+    try:
+        backend = RayBackend(address)
+    except RuntimeError as e:
+        _fail(str(e))
+    try:
+        with use_backend(backend):
+            err_console.print(f"ray: {backend.nodes()} node(s), {backend.cpus()} CPUs")
+            return go(workers or backend.cpus())
+    finally:
+        backend.shutdown()
 
 
 @app.command()

@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["WorkerDied", "run_tasks", "report"]
+__all__ = ["WorkerDied", "run_tasks", "report", "use_backend"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,6 +42,25 @@ class WorkerDied(RuntimeError):
 
 
 _REPORT: Callable[[int, int], None] | None = None
+# Another executor for every fan-out (the Ray engine sets one); None means local worker processes.
+_BACKEND = None
+
+
+class use_backend:
+    """``with use_backend(b):`` routes every :func:`run_tasks` call, the engine's shard stages and the
+    global steps' fan-outs alike, through ``b.run_tasks`` (same signature)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def __enter__(self):
+        global _BACKEND
+        self.prev, _BACKEND = _BACKEND, self.backend
+        return self.backend
+
+    def __exit__(self, *exc):
+        global _BACKEND
+        _BACKEND = self.prev
 
 
 def report(docs: int = 0, nbytes: int = 0) -> None:
@@ -107,6 +126,9 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
     global _REPORT
     items = list(items)
     if not items:
+        return
+    if _BACKEND is not None:
+        yield from _BACKEND.run_tasks(fn, items, workers, progress=progress, initializer=initializer, initargs=initargs)
         return
     if workers <= 1 or len(items) == 1:
         prev, _REPORT = _REPORT, progress
