@@ -1,12 +1,17 @@
 """Item 10 of issue 8: every ready recipe's usage line works from a checkout, through `recipes/`."""
+import gzip
 import os
+import random
+import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from conftest import stdlib_docs, write_jsonl
 from fixtures_web import site_pages
 from gristmill.io.warc import write_warc
 
@@ -14,11 +19,60 @@ REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 
 
-def usage_line(recipe: Path) -> str:
+def _command(text: str) -> list[str]:
+    """A command from a recipe comment, without the trailing "(explanation)"."""
+    return shlex.split(re.split(r"\s{2,}\(|\s+\(or |\s+\(edit ", text.strip())[0])
+
+
+def commands(recipe: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """The ``# Setup:`` commands a recipe needs first, and its ``# Usage:`` commands (a usage line
+    may continue on the comment lines below it)."""
+    setup, usage, cont = [], [], False
     for line in recipe.read_text().splitlines():
-        if line.startswith("# Usage:"):
-            return line.split(":", 1)[1].split("(")[0].strip()
-    raise AssertionError(f"{recipe}: no '# Usage: ...' line")
+        if line.startswith("# Setup:"):
+            setup.append(_command(line.split(":", 1)[1]))
+            cont = False
+        elif line.startswith("# Usage:"):
+            usage.append(_command(line.split(":", 1)[1]))
+            cont = True
+        elif cont and re.match(r"#\s+gristmill ", line):
+            usage.append(_command(line[1:]))
+        else:
+            cont = False
+    return setup, usage
+
+
+def _make_inputs(root: Path, recipe: Path) -> None:
+    """The data a recipe's inputs name, built from real stdlib text (and the files its setup lines read)."""
+    from gristmill.demo import _boilerplate, _spam
+
+    spec = yaml.safe_load(recipe.read_text())
+    docs = [d["text"] for d in stdlib_docs(120)]
+    inputs = spec.get("inputs") or ([spec["input"]] if spec.get("input") else [])
+    for k, inp in enumerate(inputs):
+        for pattern in inp["paths"]:
+            target = root / pattern
+            mine = [{"id": f"i{k}-{j}", "text": t} for j, t in enumerate(docs[k::max(1, len(inputs))])]
+            if inp.get("format") == "warc":
+                target.parent.mkdir(parents=True, exist_ok=True)
+                write_warc(target.parent / "pages.warc.gz", site_pages())
+            elif inp.get("format") == "text":
+                target.mkdir(parents=True, exist_ok=True)
+                for r in mine:
+                    (target / f"{r['id']}.txt").write_text(r["text"])
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                name = target.name.replace("*", "part")
+                opener = gzip.open if name.endswith(".gz") else open
+                write_jsonl(target.parent / name, mine, opener=opener)
+    rng = random.Random(0)
+    (root / "data/benchmarks").mkdir(parents=True, exist_ok=True)
+    write_jsonl(root / "data/good.jsonl", [{"text": t} for t in docs[:60]])
+    write_jsonl(root / "data/bad.jsonl", [{"text": (_spam if i % 2 else _boilerplate)(rng)} for i in range(60)])
+    write_jsonl(root / "data/benchmarks/quiz.jsonl", [{"question": " ".join(t.split()[:30]), "answer": "42"} for t in docs[100:110]])
+
+
+RUNNABLE = [r for r in RECIPES if commands(r)[1]]
 
 
 def test_recipes_dir_holds_the_packaged_recipes():
@@ -27,17 +81,24 @@ def test_recipes_dir_holds_the_packaged_recipes():
     assert [p.name for p in RECIPES] == packaged
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_every_file_is_a_recipe_or_a_mixture_a_recipe_uses():
+    mixtures = {r.name for r in RECIPES} - {r.name for r in RUNNABLE}
+    used = " ".join(" ".join(c) for r in RUNNABLE for c in commands(r)[1])
+    assert all(m in used for m in mixtures), mixtures
+
+
+@pytest.mark.parametrize("recipe", RUNNABLE, ids=lambda p: p.name)
 def test_usage_line_runs(tmp_path, recipe):
-    cmd = shlex.split(usage_line(recipe))
-    assert cmd[0] == "gristmill"
+    setup, usage = commands(recipe)
     # a checkout-shaped directory: the top-level recipes/ of the repo, and the data the recipe names
     os.symlink(REPO / "recipes", tmp_path / "recipes")
-    (tmp_path / "data/warc").mkdir(parents=True)
-    write_warc(tmp_path / "data/warc/pages.warc.gz", site_pages())
+    _make_inputs(tmp_path, recipe)
     env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    r = subprocess.run([sys.executable, "-m", "gristmill.cli", *cmd[1:], "-w", "1"], cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    for cmd in setup + usage:
+        assert cmd[0] == "gristmill", cmd
+        extra = ["-w", "1"] if cmd[1] in ("run", "demo") else []
+        r = subprocess.run([sys.executable, "-m", "gristmill", *cmd[1:], *extra], cwd=tmp_path, capture_output=True, text=True, env=env)
+        assert r.returncode == 0, (cmd, r.stdout[-1500:], r.stderr[-3000:])
     assert (tmp_path / "out").is_dir() and list((tmp_path / "out").glob("*/summary.json"))
 
 

@@ -29,8 +29,6 @@ STEPS = all_steps()
 # Steps whose input is a column only some readers give: html_extract reads ``html``, which the WARC
 # reader fills and JSONL/Parquet inputs carry with ``fields: [html]``; a text directory has none.
 NEEDS_HTML = {name for name, cls in STEPS.items() if "html_column" in cls.Config.model_fields}
-# Small, fast configurations for the few steps whose defaults are sized for real corpora.
-SMALL = {"semantic_dedup": {"threshold": 0.95}}
 READERS = ["jsonl", "parquet-string", "parquet-large_string", "text", "warc"]
 
 BOILER = "Home | About | Products | Contact\nSHARE THIS ARTICLE\n3 likes\nPlease enable JavaScript to view the comments."
@@ -90,7 +88,9 @@ def inputs(tmp_path_factory) -> dict[str, dict]:
 
 
 def _recipe(tmp_path: Path, spec: dict, steps: list[str]) -> Path:
-    data = {"input": spec, "steps": [{s: SMALL.get(s, {})} for s in steps],
+    """``steps`` by name, each as its own example fragment (``Step.example_steps``: the configuration,
+    model files and earlier steps it needs)."""
+    data = {"input": spec, "steps": [frag for s in steps for frag in STEPS[s].example_steps(tmp_path)],
             "output": {"path": str(tmp_path / "out"), "keep_rejected": True}}
     p = tmp_path / "recipe.yaml"
     p.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -130,13 +130,13 @@ def test_every_step_through_every_reader(step, reader, inputs, tmp_path):
 
 
 @pytest.mark.parametrize("step", sorted(n for n, c in STEPS.items() if not issubclass(c, GlobalStep)))
-def test_string_and_large_string_text_give_the_same_result(step):
+def test_string_and_large_string_text_give_the_same_result(step, tmp_path):
     docs = _docs()
     outs = []
     for ty in (pa.string(), pa.large_string()):
         t = pa.table({"id": [d["id"] for d in docs], "text": pa.array([d["text"] for d in docs], ty),
                       "source": ["m"] * len(docs), "url": [d["url"] for d in docs], "html": [d["html"] for d in docs]})
-        s = STEPS[step](STEPS[step].Config(**SMALL.get(step, {})))
+        s = STEPS[step](STEPS[step].Config(**STEPS[step].example_steps(tmp_path)[-1][step]))
         a = s.annotate(t)
         reasons = s.select(a)
         outs.append((a, None if reasons is None else reasons.to_pylist()))

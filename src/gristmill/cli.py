@@ -307,8 +307,12 @@ def decontam_index(files: list[Path] = typer.Argument(..., help="benchmark files
                    n: int = typer.Option(13, "--n", help="words per n-gram: 13 as GPT-3, 8 as Llama 3"),
                    out: Path = typer.Option(..., "-o", "--out", help="index directory")):
     """Hash every word n-gram of the benchmarks' fields into a compact sorted index."""
+    import glob
+
     from gristmill.annotate.contamination import IndexError_, build_index
 
+    # globs are expanded here too, so a quoted pattern (or one from a script) works as in recipes
+    files = [Path(m) for f in files for m in (sorted(glob.glob(str(f))) if glob.has_magic(str(f)) else [str(f)])] or files
     try:
         meta = build_index(files, out, [f.strip() for f in fields.split(",") if f.strip()], n=n)
     except IndexError_ as e:

@@ -54,6 +54,14 @@ class Step:
         Return None when the step never rejects."""
         return None
 
+    @classmethod
+    def example_steps(cls, workdir: Path) -> list[dict]:
+        """A small working recipe fragment that exercises this step, ``[{name: config}, ...]``,
+        making any file it needs (a model, an index) under ``workdir``. The step x reader test
+        matrix runs every registered step through it, so a step that needs more than its defaults
+        (a model file, an earlier step's column) says so here."""
+        return [{cls.name: {}}]
+
     def take_stats(self) -> dict[str, int]:
         """Counters gathered since the last call (for example PII replacements); they are summed
         into ``summary.json`` under ``counters.<step>``."""

@@ -122,7 +122,7 @@ def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, na
 
     Each file is one benchmark, named by its file stem unless ``names`` says otherwise. A field
     missing from every record of a file is an error (a misspelled field would index nothing)."""
-    from gristmill.engine.manifest import atomic_write_text
+    from gristmill.engine.atomic import atomic_save_npy, atomic_write_text
 
     if n < 2:
         raise IndexError_(f"--n {n}: n-grams need n >= 2 (13 as GPT-3, 8 as Llama 3)")
@@ -157,11 +157,8 @@ def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, na
     allh, allo = allh[keep], allo[keep]  # an n-gram shared by two benchmarks counts for the first
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for arr, fname in ((allh, "ngrams.npy"), (allo, "owners.npy")):
-        tmp = out / f".{fname}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-        tmp.replace(out / fname)
+    atomic_save_npy(out / "ngrams.npy", allh)
+    atomic_save_npy(out / "owners.npy", allo)
     meta = {"version": INDEX_VERSION, "n": n, "fields": fields, "benchmarks": stats, "ngrams": int(len(allh)),
             "normalization": "lower-case, punctuation to space, whitespace split (GPT-3 App. C)"}
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))
@@ -225,6 +222,14 @@ class Decontaminate(Step):
     name = "decontaminate"
     Config = DecontaminateConfig
     thresholds = {"min_matches": "contamination_ngrams"}
+
+    @classmethod
+    def example_steps(cls, workdir: Path) -> list[dict]:
+        bench = Path(workdir) / "bench.jsonl"
+        bench.write_text(json.dumps({"question": "Return a new list containing all items from the iterable in "
+                                                 "ascending order; a custom key function can be supplied."}) + "\n")
+        build_index([bench], Path(workdir) / "bench-index", ["question"], n=8)
+        return [{cls.name: {"index": str(Path(workdir) / "bench-index"), "action": "flag"}}]
 
     def _index(self) -> NgramIndex:
         if getattr(self, "_idx", None) is None:

@@ -43,6 +43,22 @@ class QualityScore(Step):
     name = "quality_score"
     Config = QualityScoreConfig
 
+    @classmethod
+    def example_steps(cls, workdir: Path) -> list[dict]:
+        """A fast model trained in a second on prose against keyboard-mash junk."""
+        import random
+
+        from gristmill.quality.model import train
+
+        path = Path(workdir) / "quality-example.bin"
+        if not path.exists():
+            rng = random.Random(0)
+            words = "the of a model data text is that which for an each step document word".split()
+            good = [" ".join(rng.choice(words) for _ in range(40)) + "." for _ in range(30)]
+            bad = ["".join(rng.choice("qwxzjk!$ 0123") for _ in range(120)) for _ in range(30)]
+            train(good + bad, np.r_[np.ones(30), np.zeros(30)], "fast").save(path)
+        return [{cls.name: {"model": str(path)}}]
+
     def _model(self):
         if getattr(self, "_m", None) is None:
             from gristmill.quality.model import QualityModel
@@ -80,6 +96,10 @@ class QualitySelect(GlobalStep):
     Config = QualitySelectConfig
     thresholds = {"min_score": "quality_score"}
 
+    @classmethod
+    def example_steps(cls, workdir: Path) -> list[dict]:
+        return QualityScore.example_steps(workdir) + [{cls.name: {"top_percent": 50}}]
+
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)
@@ -103,7 +123,7 @@ class QualitySelect(GlobalStep):
                 v = np.concatenate(parts)
                 v = v[np.isfinite(v)]
                 thr[key] = float(np.quantile(v, 1 - c.top_percent / 100, method="higher")) if len(v) else None
-        from gristmill.engine.manifest import atomic_write_text
+        from gristmill.engine.atomic import atomic_write_text
 
         atomic_write_text(wd / "thresholds.json", json.dumps(thr))
         atomic_write_text(wd / "report.json", json.dumps({"thresholds": thr}))

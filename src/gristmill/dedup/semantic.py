@@ -208,6 +208,10 @@ class SemanticDedup(GlobalStep):
 
     # -- fit ------------------------------------------------------------------------------------
 
+    @classmethod
+    def example_steps(cls, workdir: Path) -> list[dict]:
+        return [{cls.name: {"threshold": 0.95}}]
+
     def fit(self, ctx: FitContext) -> None:
         wd = Path(ctx.workdir)
         wd.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from gristmill.engine.atomic import atomic_write_text, clean_stale_temps
+from gristmill.engine.atomic import is_temp_name, atomic_write_text, clean_stale_temps
 
 __all__ = ["RecipeChanged", "RunDir", "atomic_write_text"]
 
@@ -89,8 +89,8 @@ class RunDir:
                 shutil.rmtree(d)
         for name in self.OWN_FILES:
             (self.root / name).unlink(missing_ok=True)
-        for tmp in self.root.glob(".*.tmp*"):  # an interrupted atomic write of one of the files above
-            if tmp.is_file() and tmp.name.split(".tmp")[0].lstrip(".") in self.OWN_FILES:
+        for tmp in self.root.iterdir():  # an interrupted atomic write of one of the files above
+            if tmp.is_file() and is_temp_name(tmp.name) and tmp.name[1:].rsplit(".", 2)[0] in self.OWN_FILES:
                 tmp.unlink()
 
     def unit_file(self, unit: str) -> Path:

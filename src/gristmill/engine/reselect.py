@@ -96,6 +96,9 @@ def not_reselectable(cls: type[Step], param: str) -> str | None:
     rest = "".join(inspect.getsource(k) for k in cls.__mro__ if k not in (Step, GlobalStep, object) and issubclass(k, Step))
     rest = rest.replace(sel, "")
     pat = re.compile(rf"\.{re.escape(param)}\b")
+    if pat.search(sel) and re.search(r"self\.select\(", rest):
+        return (f"{cls.name}.{param}: the step's annotate applies its own selection (it rewrites the text of the "
+                "documents it keeps), so a new value changes the stored text too; run the changed recipe with `gristmill run`")
     if not pat.search(sel) or pat.search(rest):
         return (f"{cls.name}.{param} changes what the step computes, not only which documents it keeps; select "
                 "re-applies thresholds to the stored columns, so run the changed recipe with `gristmill run`")

@@ -8,11 +8,12 @@ only if it differs) to the union schema, with nulls where a file lacks a column.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from gristmill.engine.atomic import atomic_write_parquet
 
 FIRST = ("id", "text", "source")
 LAST = ("reject_step", "reject_reason")
@@ -65,8 +66,6 @@ def unify_dir(directory: Path, compression: str = "zstd") -> int:
         if s.equals(target):
             continue
         table = _conform(pq.read_table(p).replace_schema_metadata(None), target)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        pq.write_table(table, tmp, compression=compression)
-        os.replace(tmp, p)
+        atomic_write_parquet(p, table, compression=compression)
         n += 1
     return n

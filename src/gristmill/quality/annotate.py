@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gristmill.engine.manifest import atomic_write_text
+from gristmill.engine.atomic import atomic_write_text
 
 DEFAULT_RUBRIC = """Below is an extract from a web page. Judge whether it would be useful for teaching at \
 primary to secondary school level, using this additive 5-point system. Points add up as each \

@@ -18,7 +18,7 @@ import json
 import secrets
 from pathlib import Path
 
-from gristmill.engine.manifest import atomic_write_text
+from gristmill.engine.atomic import atomic_write_text
 from gristmill.report import plots
 from gristmill.report.collect import ReportData, collect, fmt_bytes
 

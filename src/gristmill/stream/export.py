@@ -27,6 +27,8 @@ from typing import Iterator
 
 import numpy as np
 
+from gristmill.engine.atomic import atomic_path, tmp_path
+
 VAL_FRACTION = 0.0005  # nanoGPT data/openwebtext/prepare.py: train_test_split(test_size=0.0005)
 MEGATRON_HEADER = b"MMIDIDX\x00\x00"
 MEGATRON_VERSION = 1
@@ -47,7 +49,7 @@ class _Sink:
 
     def __init__(self, path: Path, dtype):
         self.path, self.dtype = path, np.dtype(dtype)
-        self.tmp = path.with_name(path.name + ".tmp")
+        self.tmp = tmp_path(path)  # renamed in close(); a killed export leaves only a temp name
         self.f = open(self.tmp, "wb")
         self.n = 0
 
@@ -97,8 +99,7 @@ class _MegatronWriter:
             pointers[1:] = np.cumsum(lengths[:-1].astype(np.int64)) * self.dtype.itemsize
         docs = np.arange(len(lengths) + 1, dtype=np.int64)  # one document per sequence; starts with 0
         idx = self.prefix.with_name(self.prefix.name + ".idx")
-        tmp = idx.with_name(idx.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(idx) as tmp, open(tmp, "wb") as f:
             f.write(MEGATRON_HEADER)
             f.write(struct.pack("<Q", MEGATRON_VERSION))
             f.write(struct.pack("<B", MEGATRON_CODES[self.dtype]))
@@ -107,7 +108,6 @@ class _MegatronWriter:
             f.write(lengths.tobytes())
             f.write(pointers.tobytes())
             f.write(docs.tobytes())
-        tmp.replace(idx)
 
 
 def export_stream(ds, out: str | Path, fmt: str, max_tokens: int | None = None, val_fraction: float = VAL_FRACTION,

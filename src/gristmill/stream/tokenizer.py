@@ -57,9 +57,10 @@ def train_bpe(texts: Iterable[str], vocab_size: int, out: str | Path, min_freque
     tok.train_from_iterator(texts, trainer=trainer)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tok.save(str(tmp))
-    tmp.replace(out)
+    from gristmill.engine.atomic import atomic_path
+
+    with atomic_path(out) as tmp:
+        tok.save(str(tmp))
     return out
 
 
