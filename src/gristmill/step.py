@@ -38,8 +38,9 @@ class Step:
     name: ClassVar[str] = ""
     Config: ClassVar[type[StepConfig]] = StepConfig
     only_sources: list[str] | None = None  # set from the recipe's `sources:`; the engine routes rows
-    # Config parameter -> the annotated column it thresholds (the report marks it on the histogram).
-    thresholds: ClassVar[dict[str, str]] = {}
+    # Config parameter -> the annotated column (or columns) it thresholds; the report marks it on
+    # the column's histogram.
+    thresholds: ClassVar[dict[str, str | tuple[str, ...]]] = {}
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()

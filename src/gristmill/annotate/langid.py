@@ -120,6 +120,7 @@ class LanguageID(Step):
     """
 
     name = "language_id"
+    thresholds = {"min_score": "language_score"}
 
     class Config(StepConfig):
         languages: list[str] = Field(["en"], description="ISO 639-1 codes to keep; others are rejected as wrong_language")

@@ -26,6 +26,7 @@ class MinLength(Step):
     (Rae et al. 2021, "Scaling Language Models", Appendix A.1.1). Annotates ``word_count``."""
 
     name = "min_length"
+    thresholds = {"min_words": "word_count", "max_words": "word_count"}
 
     class Config(StepConfig):
         min_words: int = Field(50, description="reject documents with fewer whitespace-separated words")

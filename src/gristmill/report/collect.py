@@ -204,7 +204,9 @@ def _distributions(kept_files, rejects, steps, recipe, rng, cap) -> list[dict]:
         if not rej_files:
             continue
         schema = pq.ParquetFile(rej_files[0]).schema_arrow
-        cols = {f.name for f in schema if f.name not in not_measured and _is_numeric(f.type)}
+        # rejected/ shares one schema, so what a row had is what is not null in it
+        present = _present_columns(rej_files)
+        cols = {f.name for f in schema if f.name not in not_measured and _is_numeric(f.type) and f.name in present}
         new_cols = cols - prev_cols if prev_cols is not None else cols
         prev_cols = cols
         # new_cols may also hold columns of steps between the previous rejecting step and this one;
@@ -221,8 +223,12 @@ def _distributions(kept_files, rejects, steps, recipe, rng, cap) -> list[dict]:
         later = [p for p, _n, g in rejects if g is not None and g > gi] + list(kept_files)
         thr = _thresholds(name)
         cfg = params[gi][1] if gi < len(params) and params[gi][0] == name else {}
-        col_thr = {col: (p, cfg.get(p)) for p, col in thr.items()
-                   if isinstance(cfg.get(p), (int, float)) and not isinstance(cfg.get(p), bool)}
+        col_thr: dict[str, list[tuple[str, float]]] = {}
+        for p, cols in thr.items():
+            v = cfg.get(p)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                for col in (cols,) if isinstance(cols, str) else cols:
+                    col_thr.setdefault(col, []).append((p, float(v)))
         for col in mine:
             typ = schema.field(col).type
             rej = pa.chunked_array([c for p in rej_files for c in _read(p, [col]).column(col).chunks], type=typ)
@@ -235,10 +241,23 @@ def _distributions(kept_files, rejects, steps, recipe, rng, cap) -> list[dict]:
             rv = _sample_values(rej, rng, cap)
             if len(kv) + len(rv) == 0:
                 continue
-            p_t = col_thr.get(col)
-            dists.append({"step": name, "column": col, "kept": kv, "rejected": rv,
-                          "threshold": p_t[1] if p_t else None, "param": p_t[0] if p_t else None})
+            dists.append({"step": name, "column": col, "kept": kv, "rejected": rv, "thresholds": col_thr.get(col, [])})
     return dists
+
+
+def _present_columns(files: list[Path]) -> set[str]:
+    """Columns holding at least one non-null value in ``files``, from the parquet statistics."""
+    out: set[str] = set()
+    for p in files:
+        md = pq.ParquetFile(p).metadata
+        for rg in range(md.num_row_groups):
+            g = md.row_group(rg)
+            for j in range(g.num_columns):
+                c = g.column(j)
+                st = c.statistics
+                if st is None or not st.has_null_count or st.null_count < c.num_values:
+                    out.add(c.path_in_schema.split(".")[0])
+    return out
 
 
 _OWN_CACHE: dict[str, set[str] | None] = {}

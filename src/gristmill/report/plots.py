@@ -62,18 +62,25 @@ def histogram(d: dict) -> str:
     kept, rej = d["kept"], d["rejected"]
     both = np.concatenate([kept, rej]) if len(kept) + len(rej) else np.array([0.0])
     lo, hi = np.percentile(both, 0.5), np.percentile(both, 99.5)
-    if d.get("threshold") is not None:
-        lo, hi = min(lo, d["threshold"]), max(hi, d["threshold"])
     if hi <= lo:
         hi = lo + 1
+    # a threshold near the data widens the axis to show it; one far outside (max_doc_words=100000
+    # against documents of a few hundred words) is named in the legend instead of squashing the plot
+    span = hi - lo
+    shown = [(p, v) for p, v in d.get("thresholds", []) if lo - span <= v <= hi + span]
+    far = [(p, v) for p, v in d.get("thresholds", []) if (p, v) not in shown]
+    for _p, v in shown:
+        lo, hi = min(lo, v), max(hi, v)
     bins = np.linspace(lo, hi, 41)
     fig, ax = plt.subplots(figsize=(4.2, 2.4))
     if len(kept):
         ax.hist(np.clip(kept, lo, hi), bins=bins, color=KEPT, alpha=0.6, label=f"kept or later ({len(kept):,})")
     if len(rej):
         ax.hist(np.clip(rej, lo, hi), bins=bins, color=REJECTED, alpha=0.6, label=f"rejected here ({len(rej):,})")
-    if d.get("threshold") is not None:
-        ax.axvline(d["threshold"], color="black", linestyle="--", linewidth=1.2, label=f"{d['param']} = {d['threshold']:g}")
+    for p, v in shown:
+        ax.axvline(v, color="black", linestyle="--", linewidth=1.2, label=f"{p} = {v:g}")
+    for p, v in far:
+        ax.plot([], [], " ", label=f"{p} = {v:g} (off the axis)")
     ax.set_title(d["column"], fontsize=10)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False)

@@ -121,6 +121,7 @@ class C4Quality(Step):
     documents it rejects keep their original text so the rejection can be inspected."""
 
     name = "c4_quality"
+    thresholds = {"min_num_sentences": "c4_sentences"}
 
     class Config(StepConfig):
         remove_citations: bool = Field(True, description="remove Wikipedia citation marks like [1] before the line rules")

@@ -27,6 +27,8 @@ class FineWebQuality(Step):
     what decisions can be checked against; set ``char_duplicates_ratio: 0.1`` for the paper's value."""
 
     name = "fineweb_quality"
+    thresholds = {"line_punct_thr": "fineweb_line_punct_ratio", "short_line_thr": "fineweb_short_line_ratio",
+                  "char_duplicates_ratio": "fineweb_char_dup_ratio", "new_line_ratio": "fineweb_list_ratio"}
 
     class Config(StepConfig):
         line_punct_thr: float = Field(0.12, description="reject when fewer than this fraction of lines end in terminal punctuation")

@@ -33,6 +33,11 @@ class GopherQuality(Step):
     all tokens."""
 
     name = "gopher_quality"
+    thresholds = {"min_doc_words": "gopher_word_count", "max_doc_words": "gopher_word_count",
+                  "min_avg_word_length": "gopher_mean_word_length", "max_avg_word_length": "gopher_mean_word_length",
+                  "max_symbol_word_ratio": ("gopher_hash_ratio", "gopher_ellipsis_ratio"),
+                  "max_bullet_lines_ratio": "gopher_bullet_lines_ratio", "max_ellipsis_lines_ratio": "gopher_ellipsis_lines_ratio",
+                  "min_alpha_words_ratio": "gopher_alpha_words_ratio", "min_stop_words": "gopher_stop_words"}
 
     class Config(StepConfig):
         min_doc_words: int | None = Field(50, description="reject documents with fewer words (not counting pure punctuation)")
@@ -261,6 +266,8 @@ class GopherRepetition(Step):
     n-grams are compared by a 64-bit hash of their token ids."""
 
     name = "gopher_repetition"
+    thresholds = {"dup_line_frac": "gopher_dup_line_frac", "dup_para_frac": "gopher_dup_para_frac",
+                  "dup_line_char_frac": "gopher_dup_line_char_frac", "dup_para_char_frac": "gopher_dup_para_char_frac"}
 
     class Config(StepConfig):
         dup_line_frac: float | None = Field(0.3, description="reject when more than this fraction of lines are duplicates")

@@ -36,6 +36,7 @@ class RefinedWebLines(Step):
     Annotates ``refinedweb_lines_removed``, ``refinedweb_words_removed`` and their fraction."""
 
     name = "refinedweb_lines"
+    thresholds = {"max_words_removed_ratio": "refinedweb_words_removed_ratio"}
 
     class Config(StepConfig):
         max_uppercase_ratio: float | None = Field(0.5, description="remove lines with more than this fraction of uppercase characters")
