@@ -154,6 +154,12 @@ cdef void* _realloc(void* p, size_t size) except NULL:
     return q
 
 
+cdef inline bint _is_line_break(uint32_t c) noexcept:
+    """A boundary of ``heuristics.chars._SPLITLINES`` (``str.splitlines()``'s): \\n \\r \\x0b \\x0c
+    \\x1c \\x1d \\x1e \\x85 \\u2028 \\u2029."""
+    return (10 <= c <= 13) or (28 <= c <= 30) or c == 0x85 or c == 0x2028 or c == 0x2029
+
+
 cdef class AffixTokenizer:
     # Character classes: an ASCII bitmap each, plus sorted non-ASCII ranges (binary search).
     cdef uint64_t[:] a_lo, a_hi
@@ -500,11 +506,15 @@ cdef class AffixTokenizer:
             self.intern_one(ch, cache, ids, chunk_ids, new)
         return new
 
-    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids, ChunkIndex index):
+    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids, ChunkIndex index, bint lines=False):
         """Token ids of many strings (``heuristics.words._batch_piece_ids``): each is split at
         ``str.isspace`` characters as ``str.split()`` does, each chunk's ids are looked up in
         ``index`` (a chunk not there yet is looked up in ``chunk_ids``, interned on a miss, and
-        added to ``index``). Returns (flat ids, tokens per piece, new tokens)."""
+        added to ``index``). Returns (flat ids, tokens per piece, new tokens, tokens per line, lines
+        per piece): with ``lines``, the last two are the token count of every line of every piece and
+        the number of lines of each piece, lines cut as
+        ``heuristics.chars._SPLITLINES`` cuts them ("\\r\\n" once; a trailing break leaves an empty
+        last line), else None. Line breaks are whitespace, so this costs no second split."""
         cdef Py_ssize_t n = len(pieces), p, i, a, ln, total = 0, pos = 0, cap, nt, start, e
         cdef int kind
         cdef void* data
@@ -515,8 +525,18 @@ cdef class AffixTokenizer:
         cdef uint64_t h
         cdef uint32_t c
         cdef int64_t* out
+        cdef Py_ssize_t n_lines = 0, lines_cap = 0, line_start
+        cdef int64_t* line_tok = NULL
         for text in pieces:
             total += len(text)
+        lines_arr = np.zeros(n if lines else 0, np.int64)
+        cdef int64_t[:] lines_of = lines_arr
+        cdef Py_ssize_t piece_first_line
+        if lines:
+            lines_cap = n + 1024
+            line_tok = <int64_t*>malloc(lines_cap * sizeof(int64_t))
+            if line_tok == NULL:
+                raise MemoryError()
         cap = total // 4 + 16
         ids_arr = np.empty(cap, np.int64)
         counts_arr = np.zeros(n, np.int64)
@@ -530,8 +550,22 @@ cdef class AffixTokenizer:
             data = PyUnicode_DATA(text)
             i = 0
             start = pos
+            line_start = pos
+            piece_first_line = n_lines
             while i < ln:
-                while i < ln and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                while i < ln:
+                    c = PyUnicode_READ(kind, data, i)
+                    if not Py_UNICODE_ISSPACE(c):
+                        break
+                    if lines and _is_line_break(c):
+                        if c == 13 and i + 1 < ln and PyUnicode_READ(kind, data, i + 1) == 10:
+                            i += 1  # "\r\n" is one break
+                        if n_lines == lines_cap:
+                            lines_cap *= 2
+                            line_tok = <int64_t*>_realloc(line_tok, lines_cap * sizeof(int64_t))
+                        line_tok[n_lines] = pos - line_start
+                        n_lines += 1
+                        line_start = pos
                     i += 1
                 if i >= ln:
                     break
@@ -558,7 +592,21 @@ cdef class AffixTokenizer:
                 memcpy(out + pos, index.flat + index.off[e], nt * sizeof(int64_t))
                 pos += nt
             counts[p] = pos - start
-        return ids_arr[:pos], counts_arr, new
+            if lines:
+                if n_lines == lines_cap:
+                    lines_cap *= 2
+                    line_tok = <int64_t*>_realloc(line_tok, lines_cap * sizeof(int64_t))
+                line_tok[n_lines] = pos - line_start
+                n_lines += 1
+                lines_of[p] = n_lines - piece_first_line
+        if not lines:
+            return ids_arr[:pos], counts_arr, new, None, None
+        per_line = np.empty(n_lines, np.int64)
+        cdef int64_t[:] plv = per_line
+        if n_lines:
+            memcpy(&plv[0], line_tok, n_lines * sizeof(int64_t))
+        free(line_tok)
+        return ids_arr[:pos], counts_arr, new, per_line, lines_arr
 
 
 cdef inline uint64_t _mix1(int64_t i) noexcept:
