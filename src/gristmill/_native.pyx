@@ -3,9 +3,9 @@
 with the same results, used when this module is not built, and checked against it in the tests).
 
 - ``AffixTokenizer.tokenize``: spaCy's tokenizer on one whitespace chunk, as
-  ``heuristics._spacy_chunk`` (affix loop, infix split, exception merging), matching the prefix,
+  ``heuristics.tokenizer._spacy_chunk`` (affix loop, infix split, exception merging), matching the prefix,
   suffix and infix patterns with compiled alternatives instead of Python's ``re``. The
-  alternatives are not written here: ``heuristics._native_tokenizer`` reads them off the same
+  alternatives are not written here: ``heuristics.native._native_tokenizer`` reads them off the same
   regexes the Python port uses (``re._parser`` parse trees, expanded into flat alternatives in
   regex order) and refuses any construct this matcher does not implement, in which case the
   Python port is used. The URL regex stays Python's (``url_match``); it runs on few chunks.
@@ -350,18 +350,18 @@ cdef class AffixTokenizer:
         return len(s) <= self.max_special and s in self.specials
 
     def tokenize(self, str chunk):
-        """spaCy's tokens of one whitespace-free chunk (``heuristics._spacy_chunk``)."""
+        """spaCy's tokens of one whitespace-free chunk (``heuristics.tokenizer._spacy_chunk``)."""
         cdef object special = self.specials.get(chunk) if len(chunk) <= self.max_special else None
         if special is not None:
             return special
-        if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics._tokenize_chunk)
+        if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics.tokenizer._tokenize_chunk)
             return (chunk,)
         cdef tuple toks = self.affixes(chunk), pat
         cdef Py_ssize_t i, j, nt = len(toks), m, a, b
         cdef list found = []
         if nt < 2:
             return toks
-        # spaCy's second pass (``heuristics._merge_specials``): runs of tokens that spell an
+        # spaCy's second pass (``heuristics.tokenizer._merge_specials``): runs of tokens that spell an
         # exception containing affix characters; the longest (then leftmost) win, non-overlapping.
         for i in range(nt):
             pats = self.match_by_first.get(toks[i])
@@ -499,7 +499,7 @@ cdef class AffixTokenizer:
         return res
 
     def intern(self, chunks, dict cache, dict ids, dict chunk_ids):
-        """Token ids for every chunk (``heuristics._Vocab.intern_chunks``): tokens come from
+        """Token ids for every chunk (``heuristics.words._Vocab.intern_chunks``): tokens come from
         ``cache`` or are computed; new tokens get the next ids. Returns the new tokens in id order."""
         cdef list new = []
         for ch in chunks:
@@ -622,7 +622,7 @@ def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] 
     frequent k-gram (count times its length with single spaces, first seen wins ties; DataTrove's
     ``find_top_duplicate``). For each k in ``dup_ks``: characters of repeated k-grams as DataTrove's
     ``find_all_duplicate`` walks (a repeat jumps k tokens ahead; jumped-over k-grams are not
-    remembered). k-grams are compared by the 64-bit hash of ``heuristics._ngram_hashes``, so the
+    remembered). k-grams are compared by the 64-bit hash of ``heuristics.gopher._ngram_hashes``, so the
     results equal the numpy path (the fallback, and the reference in the tests).
     Returns (top array [len(top_ks), n_docs], dup array [len(dup_ks), n_docs])."""
     cdef Py_ssize_t n_docs = counts.shape[0], d, i, k, m, n, s = 0, idx, cap, mask, slot, max_n = 0, ti, di
@@ -709,7 +709,7 @@ def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] 
 
 
 def token_facts(list toks, const uint32_t[:] punct_sorted, sent_end, category):
-    """Per token (``heuristics._Vocab._add_token_facts``): length in characters; has a character
+    """Per token (``heuristics.words._Vocab._add_token_facts``): length in characters; has a character
     outside DataTrove's punctuation set (``punct_sorted``, sorted code points); has a letter
     (``str.isalpha`` per character); is all Unicode punctuation (``category`` is
     ``unicodedata.category``, asked only for tokens without letters); is in ``sent_end``."""
