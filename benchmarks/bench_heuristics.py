@@ -282,15 +282,25 @@ def gm_cli_run(recipe: Path, out: Path) -> tuple[float, set[str], dict]:
     shutil.rmtree(out, ignore_errors=True)
     exe = Path(sys.executable).with_name("gristmill")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gristmill.cli"]
+    import resource
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd + ["run", str(recipe), "-w", "1", "--no-progress"], capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode != 0:
         raise RuntimeError(f"gristmill run failed:\n{p.stderr[-3000:]}")
     kept = set()
     for f in sorted((out / "data").glob("*.parquet")):
         kept.update(pq.read_table(f, columns=["id"]).column("id").to_pylist())
-    return wall, kept, json.loads((out / "summary.json").read_text())
+    return wall, cpu, kept, json.loads((out / "summary.json").read_text())
+
+
+def _cpu_self() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def cli_main(args) -> None:
@@ -304,13 +314,17 @@ def cli_main(args) -> None:
         per_source[i.rsplit("-", 1)[0]] = per_source.get(i.rsplit("-", 1)[0], 0) + 1
     print(f"{n} documents, {mb:.1f} MB: {per_source}", flush=True)
     filters = dt_filters()
-    dt_times, gm_times, summary = [], [], None
+    dt_times, gm_times, dt_cpus, gm_cpus, summary = [], [], [], [], None
     for r in range(args.repeats):  # interleaved, so both see the same machine load
-        t0 = time.perf_counter(); dt_kept = dt_chain_ids(filters, texts); dt_times.append(time.perf_counter() - t0)
-        wall, gm_kept, summary = gm_cli_run(recipe, work / "out")
+        c0, t0 = _cpu_self(), time.perf_counter()
+        dt_kept = dt_chain_ids(filters, texts)
+        dt_times.append(time.perf_counter() - t0)
+        dt_cpus.append(_cpu_self() - c0)
+        wall, cpu, gm_kept, summary = gm_cli_run(recipe, work / "out")
         gm_times.append(wall)
-        print(f"run {r + 1}: datatrove {dt_times[-1]:.1f}s, gristmill run {wall:.2f}s "
-              f"({dt_times[-1] / wall:.1f}x)", flush=True)
+        gm_cpus.append(cpu)
+        print(f"run {r + 1}: datatrove {dt_times[-1]:.1f}s ({dt_cpus[-1]:.1f}s CPU), gristmill run {wall:.2f}s "
+              f"({cpu:.2f}s CPU): {dt_times[-1] / wall:.1f}x wall, {dt_cpus[-1] / cpu:.1f}x CPU", flush=True)
     assert summary["quarantined"] == 0, summary["quarantine_errors"]
     disagree = sorted(dt_kept ^ gm_kept)
     parity = 100 * (n - len(disagree)) / n
@@ -324,6 +338,8 @@ def cli_main(args) -> None:
         a[3] += (i in dt_kept) == (i in gm_kept)
     dt_s, gm_s = statistics.median(dt_times), statistics.median(gm_times)
     ratio = dt_s / gm_s
+    cpu_ratio = statistics.median(dt_cpus) / statistics.median(gm_cpus)
+    per_run = ", ".join(f"{a / b:.1f}x" for a, b in zip(dt_times, gm_times))
     print(f"parity {parity:.2f}% ({len(disagree)} differ), datatrove {dt_s:.1f}s, gristmill {gm_s:.2f}s: {ratio:.1f}x")
     step_secs = {r["step"]: r["seconds"] for r in summary["steps"]}
     md = [f"## Whole CLI run vs DataTrove: gopher_repetition -> gopher_quality -> c4_quality -> fineweb_quality\n",
@@ -338,6 +354,9 @@ def cli_main(args) -> None:
           "| tool | seconds | docs/s | MB/s | docs kept | vs DataTrove |\n|---|---|---|---|---|---|\n"
           f"| DataTrove 0.10.1 in-process filter chain | {dt_s:.1f} | {n / dt_s:.0f} | {mb / dt_s:.2f} | {len(dt_kept)} | 1.0x |\n"
           f"| `gristmill run` (one worker, whole CLI run) | {gm_s:.2f} | {n / gm_s:.0f} | {mb / gm_s:.2f} | {len(gm_kept)} | **{ratio:.1f}x** |\n",
+          f"\nPer run (wall): {per_run}. CPU time (user+sys; the gristmill child process whole, start-up included): "
+          f"DataTrove {statistics.median(dt_cpus):.1f} s, gristmill {statistics.median(gm_cpus):.2f} s, **{cpu_ratio:.1f}x**; "
+          "CPU time moves less with the machine's load than wall time.\n",
           f"\nDecision parity (kept by both or dropped by both): **{parity:.2f}%** ({len(disagree)} of {n} differ).\n",
           "| source | docs | kept by DataTrove | kept by gristmill | same decision |\n|---|---|---|---|---|\n"
           + "".join(f"| {s} | {a[0]} | {a[1]} | {a[2]} | {100 * a[3] / a[0]:.1f}% |\n" for s, a in sorted(by_src.items())),

@@ -3,9 +3,9 @@
 with the same results, used when this module is not built, and checked against it in the tests).
 
 - ``AffixTokenizer.tokenize``: spaCy's tokenizer on one whitespace chunk, as
-  ``heuristics._spacy_chunk`` (affix loop, infix split, exception merging), matching the prefix,
+  ``heuristics.tokenizer._spacy_chunk`` (affix loop, infix split, exception merging), matching the prefix,
   suffix and infix patterns with compiled alternatives instead of Python's ``re``. The
-  alternatives are not written here: ``heuristics._native_tokenizer`` reads them off the same
+  alternatives are not written here: ``heuristics.native._native_tokenizer`` reads them off the same
   regexes the Python port uses (``re._parser`` parse trees, expanded into flat alternatives in
   regex order) and refuses any construct this matcher does not implement, in which case the
   Python port is used. The URL regex stays Python's (``url_match``); it runs on few chunks.
@@ -152,6 +152,12 @@ cdef void* _realloc(void* p, size_t size) except NULL:
     if q == NULL:
         raise MemoryError()
     return q
+
+
+cdef inline bint _is_line_break(uint32_t c) noexcept:
+    """A boundary of ``heuristics.chars._SPLITLINES`` (``str.splitlines()``'s): \\n \\r \\x0b \\x0c
+    \\x1c \\x1d \\x1e \\x85 \\u2028 \\u2029."""
+    return (10 <= c <= 13) or (28 <= c <= 30) or c == 0x85 or c == 0x2028 or c == 0x2029
 
 
 cdef class AffixTokenizer:
@@ -344,18 +350,18 @@ cdef class AffixTokenizer:
         return len(s) <= self.max_special and s in self.specials
 
     def tokenize(self, str chunk):
-        """spaCy's tokens of one whitespace-free chunk (``heuristics._spacy_chunk``)."""
+        """spaCy's tokens of one whitespace-free chunk (``heuristics.tokenizer._spacy_chunk``)."""
         cdef object special = self.specials.get(chunk) if len(chunk) <= self.max_special else None
         if special is not None:
             return special
-        if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics._tokenize_chunk)
+        if chunk.isalpha():  # no affix or infix rule matches letters only (heuristics.tokenizer._tokenize_chunk)
             return (chunk,)
         cdef tuple toks = self.affixes(chunk), pat
         cdef Py_ssize_t i, j, nt = len(toks), m, a, b
         cdef list found = []
         if nt < 2:
             return toks
-        # spaCy's second pass (``heuristics._merge_specials``): runs of tokens that spell an
+        # spaCy's second pass (``heuristics.tokenizer._merge_specials``): runs of tokens that spell an
         # exception containing affix characters; the longest (then leftmost) win, non-overlapping.
         for i in range(nt):
             pats = self.match_by_first.get(toks[i])
@@ -493,18 +499,22 @@ cdef class AffixTokenizer:
         return res
 
     def intern(self, chunks, dict cache, dict ids, dict chunk_ids):
-        """Token ids for every chunk (``heuristics._Vocab.intern_chunks``): tokens come from
+        """Token ids for every chunk (``heuristics.words._Vocab.intern_chunks``): tokens come from
         ``cache`` or are computed; new tokens get the next ids. Returns the new tokens in id order."""
         cdef list new = []
         for ch in chunks:
             self.intern_one(ch, cache, ids, chunk_ids, new)
         return new
 
-    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids, ChunkIndex index):
+    def piece_ids(self, list pieces, dict cache, dict ids, dict chunk_ids, ChunkIndex index, bint lines=False):
         """Token ids of many strings (``heuristics.words._batch_piece_ids``): each is split at
         ``str.isspace`` characters as ``str.split()`` does, each chunk's ids are looked up in
         ``index`` (a chunk not there yet is looked up in ``chunk_ids``, interned on a miss, and
-        added to ``index``). Returns (flat ids, tokens per piece, new tokens)."""
+        added to ``index``). Returns (flat ids, tokens per piece, new tokens, tokens per line, lines
+        per piece): with ``lines``, the last two are the token count of every line of every piece and
+        the number of lines of each piece, lines cut as
+        ``heuristics.chars._SPLITLINES`` cuts them ("\\r\\n" once; a trailing break leaves an empty
+        last line), else None. Line breaks are whitespace, so this costs no second split."""
         cdef Py_ssize_t n = len(pieces), p, i, a, ln, total = 0, pos = 0, cap, nt, start, e
         cdef int kind
         cdef void* data
@@ -515,8 +525,18 @@ cdef class AffixTokenizer:
         cdef uint64_t h
         cdef uint32_t c
         cdef int64_t* out
+        cdef Py_ssize_t n_lines = 0, lines_cap = 0, line_start
+        cdef int64_t* line_tok = NULL
         for text in pieces:
             total += len(text)
+        lines_arr = np.zeros(n if lines else 0, np.int64)
+        cdef int64_t[:] lines_of = lines_arr
+        cdef Py_ssize_t piece_first_line
+        if lines:
+            lines_cap = n + 1024
+            line_tok = <int64_t*>malloc(lines_cap * sizeof(int64_t))
+            if line_tok == NULL:
+                raise MemoryError()
         cap = total // 4 + 16
         ids_arr = np.empty(cap, np.int64)
         counts_arr = np.zeros(n, np.int64)
@@ -530,8 +550,22 @@ cdef class AffixTokenizer:
             data = PyUnicode_DATA(text)
             i = 0
             start = pos
+            line_start = pos
+            piece_first_line = n_lines
             while i < ln:
-                while i < ln and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)):
+                while i < ln:
+                    c = PyUnicode_READ(kind, data, i)
+                    if not Py_UNICODE_ISSPACE(c):
+                        break
+                    if lines and _is_line_break(c):
+                        if c == 13 and i + 1 < ln and PyUnicode_READ(kind, data, i + 1) == 10:
+                            i += 1  # "\r\n" is one break
+                        if n_lines == lines_cap:
+                            lines_cap *= 2
+                            line_tok = <int64_t*>_realloc(line_tok, lines_cap * sizeof(int64_t))
+                        line_tok[n_lines] = pos - line_start
+                        n_lines += 1
+                        line_start = pos
                     i += 1
                 if i >= ln:
                     break
@@ -558,7 +592,21 @@ cdef class AffixTokenizer:
                 memcpy(out + pos, index.flat + index.off[e], nt * sizeof(int64_t))
                 pos += nt
             counts[p] = pos - start
-        return ids_arr[:pos], counts_arr, new
+            if lines:
+                if n_lines == lines_cap:
+                    lines_cap *= 2
+                    line_tok = <int64_t*>_realloc(line_tok, lines_cap * sizeof(int64_t))
+                line_tok[n_lines] = pos - line_start
+                n_lines += 1
+                lines_of[p] = n_lines - piece_first_line
+        if not lines:
+            return ids_arr[:pos], counts_arr, new, None, None
+        per_line = np.empty(n_lines, np.int64)
+        cdef int64_t[:] plv = per_line
+        if n_lines:
+            memcpy(&plv[0], line_tok, n_lines * sizeof(int64_t))
+        free(line_tok)
+        return ids_arr[:pos], counts_arr, new, per_line, lines_arr
 
 
 cdef inline uint64_t _mix1(int64_t i) noexcept:
@@ -574,7 +622,7 @@ def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] 
     frequent k-gram (count times its length with single spaces, first seen wins ties; DataTrove's
     ``find_top_duplicate``). For each k in ``dup_ks``: characters of repeated k-grams as DataTrove's
     ``find_all_duplicate`` walks (a repeat jumps k tokens ahead; jumped-over k-grams are not
-    remembered). k-grams are compared by the 64-bit hash of ``heuristics._ngram_hashes``, so the
+    remembered). k-grams are compared by the 64-bit hash of ``heuristics.gopher._ngram_hashes``, so the
     results equal the numpy path (the fallback, and the reference in the tests).
     Returns (top array [len(top_ks), n_docs], dup array [len(dup_ks), n_docs])."""
     cdef Py_ssize_t n_docs = counts.shape[0], d, i, k, m, n, s = 0, idx, cap, mask, slot, max_n = 0, ti, di
@@ -661,7 +709,7 @@ def ngram_stats(const int64_t[:] ids, const int64_t[:] counts, const int64_t[:] 
 
 
 def token_facts(list toks, const uint32_t[:] punct_sorted, sent_end, category):
-    """Per token (``heuristics._Vocab._add_token_facts``): length in characters; has a character
+    """Per token (``heuristics.words._Vocab._add_token_facts``): length in characters; has a character
     outside DataTrove's punctuation set (``punct_sorted``, sorted code points); has a letter
     (``str.isalpha`` per character); is all Unicode punctuation (``category`` is
     ``unicodedata.category``, asked only for tokens without letters); is in ``sent_end``."""

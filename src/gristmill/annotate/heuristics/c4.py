@@ -14,7 +14,8 @@ from gristmill.step import Step, StepConfig, register
 
 from .batch import _col, _ends_with_any, _i32, _n_splitlines, _np, _split, _text_column
 from .chars import _SENT_END, _SPLITLINES, _WS
-from .words import _VOCAB_LOCK, _batch_piece_ids, _is_punct, _vocab, _Vocab, remember_tokens, split_words
+from .words import (_VOCAB_LOCK, _batch_piece_ids, _is_punct, _vocab, _Vocab, line_token_ids, remember_tokens,
+                    split_words)
 
 _CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 _C4_END = (".", "?", "!", '"', "'")
@@ -62,17 +63,18 @@ def _sentence_breaks(ids: np.ndarray, line_start: np.ndarray, vocab: _Vocab) -> 
     return word & (last_end >= line_start) & (last_end > last_word_before)
 
 
-def _count_sentences_lines(lines: pa.Array, line_doc: np.ndarray, joined: list[str]) -> np.ndarray:
+def _count_sentences_lines(lines: pa.Array, line_doc: np.ndarray, joined: list[str], tokens=None) -> np.ndarray:
     """:func:`count_sentences` of the documents ``"\\n".join`` of their kept lines gives
     (``joined``), from those lines (no line holds a "\\n", so they are ``s.split("\\n")``):
-    tokenized in one batch (see :func:`_batch_piece_ids`), sentencizer on the ids. Each joined
-    document's ids go to _TOKENS_CACHE, as the next steps tokenize that text again."""
+    tokenized in one batch (see :func:`_batch_piece_ids`) unless ``tokens`` gives a callable
+    returning their (flat ids, tokens per line) under the vocabulary lock, sentencizer on the ids.
+    Each joined document's ids go to the token cache, as the next steps tokenize that text again."""
     n_docs = len(joined)
     empty = np.fromiter((not s for s in joined), bool, n_docs)
     n_lines = np.where(empty, 0, np.bincount(line_doc, minlength=n_docs))
     with _VOCAB_LOCK:
         vocab = _vocab()
-        ids, line_len = _batch_piece_ids(lines, vocab)
+        ids, line_len = tokens(vocab) if tokens is not None else _batch_piece_ids(lines, vocab)
         line_first = np.cumsum(line_len) - line_len
         breaks = _sentence_breaks(ids, np.repeat(line_first, line_len), vocab)
         doc_tok = np.bincount(line_doc, weights=line_len, minlength=n_docs).astype(np.int64)
@@ -144,7 +146,7 @@ class C4Quality(Step):
         ok = np.ones(len(pieces), dtype=bool)
         last = np.cumsum(counts) - 1
         ok[last[ends & (counts > 0)]] = False  # the "" after a final line break is no line
-        line = pc.utf8_trim(pieces, characters=_WS)
+        line = unedited = pc.utf8_trim(pieces, characters=_WS)
         # Whitespace-separated words of the trimmed line: Arrow's whitespace split is str.split()'s
         # (see _batch_piece_ids) and ~5x faster than counting regex matches; a trimmed line has
         # no leading/trailing "" piece, except the empty line, which splits to [""].
@@ -175,7 +177,14 @@ class C4Quality(Step):
         joined_py = joined.to_pylist()
         sentences = np.zeros(n, np.int64)
         if c.min_num_sentences is not None:
-            sentences = _count_sentences_lines(line.filter(pa.array(alive)), doc[alive], joined_py)
+            # The kept lines' tokens come from the documents' ids the earlier steps cached (a line
+            # break is whitespace, so a line's tokens are a run of its document's); only lines a
+            # citation was cut from are split again.
+            edited = _np(pc.not_equal(unedited, line)) if c.remove_citations else np.zeros(len(alive), bool)
+            texts_py = text.to_pylist()
+            sentences = _count_sentences_lines(
+                line.filter(pa.array(alive)), doc[alive], joined_py,
+                tokens=lambda vocab: line_token_ids(texts_py, counts, line, alive, edited, vocab))
         removed = np.bincount(doc[ok & ~alive], minlength=n)
         self.stats["lines_removed"] += int(removed.sum())
 

@@ -1,7 +1,6 @@
 """spaCy 3.8's English tokenizer rules, as data: character classes, affix and infix patterns, the
-URL matcher and the exception table, compiled the way spaCy compiles them.
-
-English words exactly as DataTrove splits them.
+URL matcher and the exception table, compiled the way spaCy compiles them, so words are split
+exactly as DataTrove splits them.
 
 DataTrove's ``split_into_words`` runs ``spacy.blank("en")`` and drops whitespace tokens. spaCy's
 rule tokenizer splits the text on whitespace, then, per chunk: stops at a special case
@@ -9,13 +8,13 @@ rule tokenizer splits the text on whitespace, then, per chunk: stops at a specia
 and suffixes from the end repeatedly, and finally splits what remains at infixes (unless it is a
 URL). Punctuation *inside* a chunk therefore stays attached unless an infix rule splits it
 (``PyBytes_Check(PyObject`` is one token). A single regex cannot express the repeated
-prefix/suffix loop faithfully, so the loop is ported below (``_spacy_chunk``, after spaCy 3.8
+prefix/suffix loop faithfully, so the loop is ported in :mod:`.tokenizer` (``_spacy_chunk``, after spaCy 3.8
 ``tokenizer.pyx`` ``_split_affixes``/``_attach_tokens``) with spaCy's own affix rules, built the
 way spaCy builds them (``spacy/lang/punctuation.py``, ``spacy/lang/en/punctuation.py``,
 ``spacy/util.py compile_*_regex``). The character classes and the exception table are data
 copied from spaCy 3.8 (MIT licence: ``spacy/lang/char_classes.py`` and the English
 ``tokenizer_exceptions``), so spaCy is not needed at run time; ``tests/test_heuristics.py``
-checks them against an installed spaCy when there is one. spaCy's second pass
+checks them against spaCy (in the ``test`` extra, so ``make test`` runs it). spaCy's second pass
 (``_apply_special_cases``) is ported too: exceptions that contain affix characters ("i.e.", ":)")
 are matched again on the token sequence and merged back (``def f(x):`` gives ``f(x`` ``):``).
 That pass runs over the whole document, where a match across whitespace changes nothing but

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from .backend import BACKEND
 from .batch import _np
-from .chars import _PUNCT_SET, _PUNCT_SORTED, _SENT_END
+from .chars import _PUNCT_SET, _PUNCT_SORTED, _SENT_END, _SPLITLINES
 from .tokenizer import _CHUNK_CACHE, _CHUNK_CACHE_MAX, _tokenize_chunk
 
 def split_words(text: str) -> list[str]:
@@ -154,6 +154,7 @@ def _vocab() -> _Vocab:
     if len(_VOCAB.ids) + len(_VOCAB.chunk_ids) > _VOCAB_MAX:
         _VOCAB = _Vocab()
         _TOKENS_CACHE.clear()
+        _LINE_TOKENS.clear()
     return _VOCAB
 
 
@@ -163,6 +164,7 @@ def _clear_caches() -> None:
     with _VOCAB_LOCK:
         _CHUNK_CACHE.clear()
         _TOKENS_CACHE.clear()
+        _LINE_TOKENS.clear()
         _PUNCT_CACHE.clear()
         _VOCAB = _Vocab()
 
@@ -182,22 +184,38 @@ class _Words:
 # Several of these steps usually annotate the same batch in a row (and later steps see the rows
 # that earlier ones kept): remember the last batch's token ids by text, so each text is split once.
 _TOKENS_CACHE: dict[str, np.ndarray] = {}
+# And, for those texts, the number of tokens on each of their ``str.splitlines``-style lines (the
+# pieces of a split at _SPLITLINES, trailing "" included), so C4 counts sentences per line from
+# the same ids instead of splitting its lines again. Line breaks are whitespace, so a document's
+# chunks are its lines' chunks in order, and its tokens are its lines' tokens.
+_LINE_TOKENS: dict[str, np.ndarray] = {}
 
 
-def _batch_piece_ids(pieces: pa.Array | list[str], vocab: _Vocab) -> tuple[np.ndarray, np.ndarray]:
+def _batch_piece_ids(pieces: pa.Array | list[str], vocab: _Vocab, lines: bool = False):
     """Token ids of many strings at once (flat) and the number of tokens of each: Arrow splits
     them into whitespace chunks (its Unicode whitespace is exactly ``str.isspace``, checked over
     every code point in the tests, so the chunks are ``str.split()``'s; a regex split was 3x
     slower) and hashes the chunks, so Python looks up each distinct chunk of the batch once
     instead of every chunk. ``tests/test_heuristics.py`` checks it against ``_Vocab.doc_ids``.
-    With the compiled kernels, one C loop splits, looks up and gathers instead (same result)."""
+    With the compiled kernels, one C loop splits, looks up and gathers instead (same result).
+    With ``lines``, also the tokens of every line (cut at _SPLITLINES) and the lines of each string."""
     if BACKEND.tokenizer is not None:
         texts = pieces if isinstance(pieces, list) else pieces.to_pylist()
         if vocab.index is None:
             vocab.index = BACKEND.kernels.ChunkIndex()
-        ids, per_piece, new = BACKEND.tokenizer.piece_ids(texts, _CHUNK_CACHE, vocab.ids, vocab.chunk_ids, vocab.index)
+        ids, per_piece, new, per_line, n_lines = BACKEND.tokenizer.piece_ids(
+            texts, _CHUNK_CACHE, vocab.ids, vocab.chunk_ids, vocab.index, lines)
         vocab._add_token_facts(new)
-        return ids, per_piece
+        return (ids, per_piece, per_line, n_lines) if lines else (ids, per_piece)
+    if lines:  # the pure-Python path: tokenize the lines themselves (same ids, a second split)
+        if isinstance(pieces, list):
+            pieces = pa.array(pieces, pa.large_string())
+        split = pc.split_pattern_regex(pieces, _SPLITLINES)
+        n_lines = _np(pc.list_value_length(split)).astype(np.int64)
+        ids, per_line = _batch_piece_ids(split.flatten(), vocab)
+        per_piece = np.bincount(np.repeat(np.arange(len(pieces)), n_lines), weights=per_line,
+                                minlength=len(pieces)).astype(np.int64)
+        return ids, per_piece, per_line, n_lines
     if isinstance(pieces, list):
         pieces = pa.array(pieces, pa.large_string())
     lists = pc.utf8_split_whitespace(pieces)
@@ -236,22 +254,75 @@ def _batch_doc_ids(texts: list[str], vocab: _Vocab) -> list[np.ndarray]:
     return np.split(ids, np.cumsum(per_doc)[:-1])
 
 
+def _tokenize_docs(texts: list[str], vocab: _Vocab) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Token ids of each document and tokens per line of each (see _LINE_TOKENS), in one pass.
+    Call under _VOCAB_LOCK."""
+    if not texts:
+        return [], []
+    ids, per_doc, per_line, n_lines = _batch_piece_ids(texts, vocab, lines=True)
+    return np.split(ids, np.cumsum(per_doc)[:-1]), np.split(per_line, np.cumsum(n_lines)[:-1])
+
+
 def _words_for(text: pa.ChunkedArray) -> _Words:
-    global _TOKENS_CACHE
+    global _TOKENS_CACHE, _LINE_TOKENS
     with _VOCAB_LOCK:
         vocab = _vocab()
         cache = _TOKENS_CACHE
         texts = text.to_pylist()
         per_doc: list = [cache.get(t) for t in texts]
         todo = list(dict.fromkeys(t for t, ids in zip(texts, per_doc) if ids is None))
-        fresh: dict[str, np.ndarray] = dict(zip(todo, _batch_doc_ids(todo, vocab)))
+        todo_ids, todo_lines = _tokenize_docs(todo, vocab)
+        fresh: dict[str, np.ndarray] = dict(zip(todo, todo_ids))
+        lines: dict[str, np.ndarray] = dict(zip(todo, todo_lines))
         for i, t in enumerate(texts):
             if per_doc[i] is None:
                 per_doc[i] = fresh[t]
             else:
                 fresh[t] = per_doc[i]
-        _TOKENS_CACHE = fresh
+                if t in _LINE_TOKENS:
+                    lines[t] = _LINE_TOKENS[t]
+        _TOKENS_CACHE, _LINE_TOKENS = fresh, lines
         return _Words(per_doc, vocab)
+
+
+def line_token_ids(texts: list[str], n_pieces: np.ndarray, lines: pa.Array, keep: np.ndarray,
+                   changed: np.ndarray, vocab: _Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids of the kept lines of a batch (flat) and the number of each kept line's tokens, as
+    :func:`_batch_piece_ids` of ``lines.filter(keep)`` gives them. ``lines`` are the documents'
+    pieces split at _SPLITLINES (``n_pieces`` per document), possibly trimmed or edited; the tokens
+    of an unedited line come from the documents' cached ids, and only the lines marked ``changed``
+    (or all lines of a document tokenized by no earlier step) are split again. Call under _VOCAB_LOCK."""
+    have = [_TOKENS_CACHE.get(t) is not None and t in _LINE_TOKENS for t in texts]
+    todo = [t for t, h in zip(texts, have) if not h]
+    if todo:
+        ids_new, lines_new = _tokenize_docs(list(dict.fromkeys(todo)), vocab)
+        fresh = dict(zip(dict.fromkeys(todo), zip(ids_new, lines_new)))
+    doc_ids, doc_lines = [], []
+    for t, h in zip(texts, have):
+        ids, per_line = (_TOKENS_CACHE[t], _LINE_TOKENS[t]) if h else fresh[t]
+        doc_ids.append(ids)
+        doc_lines.append(per_line)
+    flat = np.concatenate(doc_ids) if doc_ids else np.zeros(0, np.int64)
+    line_tok = np.concatenate(doc_lines).astype(np.int64) if doc_lines else np.zeros(0, np.int64)
+    if len(line_tok) != len(lines) or any(len(pl) != k for pl, k in zip(doc_lines, n_pieces.tolist())):
+        # Not the line split the cache was made with: tokenize the kept lines themselves.
+        return _batch_piece_ids(lines.filter(pa.array(keep)), vocab)
+    start = np.cumsum(line_tok) - line_tok
+    sel = np.flatnonzero(keep)
+    lens = line_tok[sel]
+    src = start[sel]
+    redo = np.asarray(changed, bool)[sel]
+    if redo.any():
+        new_ids, new_lens = _batch_piece_ids(lines.take(pa.array(sel[redo])), vocab)
+        lens = lens.copy()
+        lens[redo] = new_lens
+        src = src.copy()
+        src[redo] = len(flat) + np.cumsum(new_lens) - new_lens
+        flat = np.concatenate([flat, new_ids])
+    out_start = np.cumsum(lens) - lens
+    total = int(lens.sum())
+    idx = np.repeat(src - out_start, lens) + np.arange(total)
+    return flat[idx], lens
 
 
 def remember_tokens(texts: list[str], ids: list[np.ndarray]) -> None:
