@@ -57,7 +57,7 @@ from gristmill.arrow import TEXT_TYPE, reasons_from_masks, with_column
 from gristmill.io.warc import looks_binary
 from gristmill.step import Step, StepConfig, register
 
-__all__ = ["HtmlExtract", "extract_main_text"]
+__all__ = ["HtmlExtract", "chrome_selectors", "extract_main_text", "landmark_slice"]
 
 DEFAULT_SKIP = [
     "nav", "header", "footer", "aside",
