@@ -361,7 +361,7 @@ class MinHashDedup(ClusterDedupStep):
         kept as LSH found them, with similarity NaN.
 
         Memory: the unique shingle hashes (4 bytes each; 8 per entry of a chunk of pairs at a time)
-        of the documents that have a candidate pair; texts are read one source file at a time."""
+        of the documents that have a candidate pair; texts are read one batch at a time."""
         c = self.config
         checkable = edges[:, 1] < n_data
         need = np.unique(edges[checkable].ravel())
@@ -371,14 +371,17 @@ class MinHashDedup(ClusterDedupStep):
             mine = need[(need >= lo) & (need < hi)]
             if len(mine) == 0:
                 continue
-            col = pq.read_table(src, columns=["text"])["text"].combine_chunks()
-            texts = pc.fill_null(col.take(pa.array(mine - lo)), "").to_pylist()
-            del col
-            for b0 in range(0, len(texts), c.batch_rows):
-                h, offs = unique_sets(*shingle_hashes([shingle_text(t) for t in texts[b0 : b0 + c.batch_rows]], c.ngram))
-                hs.append(h)
-                counts.append(np.diff(offs))
-            del texts
+            # batch by batch, as in phase 1: memory is one batch of text, not the file's column;
+            # `mine` is sorted, so the documents come out in node order
+            row = 0
+            for batch in pq.ParquetFile(src).iter_batches(batch_size=c.batch_rows, columns=["text"]):
+                k0, k1 = np.searchsorted(mine - lo, [row, row + len(batch)])
+                if k1 > k0:
+                    texts = pc.fill_null(batch.column("text").take(pa.array(mine[k0:k1] - lo - row)), "").to_pylist()
+                    h, offs = unique_sets(*shingle_hashes([shingle_text(t) for t in texts], c.ngram))
+                    hs.append(h)
+                    counts.append(np.diff(offs))
+                row += len(batch)
             _release_arrow()
         sets = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
         offsets = np.zeros(len(need) + 1, np.int64)
