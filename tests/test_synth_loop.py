@@ -231,3 +231,18 @@ def test_completions_api_for_base_models(tmp_path):
         assert r.exit_code == 0, r.output
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["kept"] == 6 and sum(fm.requests.values()) == 6
+
+
+def test_generator_tasks_never_include_heldout_problems(tmp_path):
+    from gristmill.synth.dataset import generate_dataset
+
+    generate_dataset("math.arithmetic", 400, 0, 1, tmp_path / "gen", heldout=0.2)
+    held = {json.loads(x)["prompt"] for x in (tmp_path / "gen" / "heldout.jsonl").read_text().splitlines()}
+    base = {"endpoint": {"base_url": "http://x/v1", "model": "m"}}
+    train_tasks, _ = build_tasks(LoopConfig(**base, tasks={"source": "generator", "kind": "math.arithmetic", "n": 400,
+                                                           "difficulty": 1, "heldout": 0.2}))
+    held_tasks, _ = build_tasks(LoopConfig(**base, tasks={"source": "generator", "kind": "math.arithmetic", "n": 40,
+                                                          "difficulty": 1, "heldout": 0.2, "split": "heldout"}))
+    assert len(train_tasks) == 400 and len(held_tasks) == 40
+    assert not ({t.prompt for t in train_tasks} & held)
+    assert {t.prompt for t in held_tasks} & held  # the same problems, seen from the other side

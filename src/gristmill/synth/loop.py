@@ -70,6 +70,11 @@ class TasksConfig(BaseModel):
     n: int = Field(100, ge=1, description="generator: how many problems; topics: how many per topic")
     seed: int = 0
     difficulty: int = 2
+    split: Literal["train", "heldout", "all"] = Field(
+        "train", description="generator: draw only problems of this split. The split is the same key hash as "
+                             "`synth generate` uses, so replies kept for training never solve a held-out problem")
+    heldout: float = Field(0.1, ge=0, lt=1, description="generator: the held-out fraction the split is computed with "
+                                                          "(the `synth generate --heldout` default)")
     path: str | None = Field(None, description="file: JSONL with prompt and answer (math) or tests (code)")
     topics: list[str] = Field(default_factory=list)
     min_tests: int = Field(3, ge=1, description="topics: fewer asserts than this is a malformed reply")
@@ -164,20 +169,21 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
     t = cfg.tasks
     tasks, bad = [], []
     if t.source == "generator":
+        from gristmill.synth.dataset import split_of
         from gristmill.synth.generators._verify import NotVerified
         from gristmill.synth.registry import Composite, resolve
 
         comp = Composite(resolve(t.kind), t.seed, t.difficulty)
         seen = set()
         draws = 0
-        while len(tasks) < t.n and draws < 20 * t.n:
+        while len(tasks) < t.n and draws < 50 * t.n:  # 50: a held-out-only draw keeps 1 in 10
             draws += 1
             try:
                 gname, item = comp.draw()
             except NotVerified:
                 continue
             k = normalize_key(item.key)
-            if k in seen:
+            if k in seen or (t.split != "all" and split_of(item.key, t.heldout) != t.split):
                 continue
             seen.add(k)
             is_code = item.tests is not None
