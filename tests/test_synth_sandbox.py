@@ -164,3 +164,23 @@ def test_human_eval_style_check_function():
     # assertions that never run are not a pass
     r = run_python("def f():\n    return 1\n", "def helper():\n    assert f() == 1\n")
     assert r.status == "failed" and "no assertion" in r.detail
+
+
+def test_sandbox_check_cli(monkeypatch):
+    """`gristmill synth sandbox-check --json` on a few attacks (all of them run in the tests above)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gristmill.cli import app
+    from gristmill.synth import attacks
+
+    picked = [a for a in ATTACKS if a.name in ("connect to a 127.0.0.1 server", "print 1 GB",
+                                               "forge the verdict: an object equal to everything")]
+    monkeypatch.setattr(attacks, "ATTACKS", picked)
+    r = CliRunner().invoke(app, ["synth", "sandbox-check", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [x["attack"] for x in rows] == [a.name for a in picked]
+    assert all(x["contained"] and x["mode"] == isolation_mode() for x in rows)
+    assert {x["status"] for x in rows} == {"blocked", "output_limit", "failed"}

@@ -102,8 +102,18 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
         cfg = load_config(config)
     except ConfigError as e:
         _fail(str(e))
+    from contextlib import nullcontext
+
+    from rich.progress import Progress
+
+    bar = Progress(console=err_console, transient=True) if err_console.is_terminal else nullcontext()
     try:
-        s = run_loop(cfg, out)
+        with bar:
+            if isinstance(bar, Progress):
+                task = bar.add_task("requests", total=None)
+                s = run_loop(cfg, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            else:
+                s = run_loop(cfg, out)
     except UnknownGenerator as e:
         _fail(f"{config}: tasks.kind: {e}")
     except KeyboardInterrupt:
