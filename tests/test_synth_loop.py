@@ -95,7 +95,7 @@ def test_unreachable_endpoint_loses_nothing(tmp_path):
     s.close()  # nothing listens there now
     p, _ = write_cfg(tmp_path, f"http://127.0.0.1:{port}/v1", {"source": "generator", "kind": "math.arithmetic", "n": 5})
     r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3 and "never reached" in r.output, r.output  # loud, but every row is still written
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["kept"] == 0 and s["by_reason"]["unreachable"]["count"] == 5 == s["rows"]
     assert len(read(tmp_path / "o" / "failures.jsonl")) == 5

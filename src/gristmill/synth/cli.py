@@ -127,3 +127,6 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
     console.print(t)
     console.print(f"kept {s['kept']} of {s['rows']} (acceptance {100 * s['acceptance']:.1f}%); {s['requests_sent']} requests sent, "
                   f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]")
+    if s["rows"] and s["by_reason"].get("unreachable", {}).get("count") == s["rows"]:
+        _fail(f"{config}: endpoint.base_url {cfg.endpoint.base_url} was never reached (every row is 'unreachable'); "
+              "is the server up? The rows are in failures.jsonl", code=3)
