@@ -246,3 +246,19 @@ def test_generator_tasks_never_include_heldout_problems(tmp_path):
     assert len(train_tasks) == 400 and len(held_tasks) == 40
     assert not ({t.prompt for t in train_tasks} & held)
     assert {t.prompt for t in held_tasks} & held  # the same problems, seen from the other side
+
+
+def test_math_topics_answer_must_equal_its_own_expression(tmp_path):
+    topics = ["apples", "trains", "coins", "stamps"]
+    plan = {"apples": "correct", "trains": "wrong", "coins": "cheat", "stamps": "no_answer"}
+    with FakeModel({t: {"kind": "topic-math"} for t in topics}, plan.get) as fm:
+        p, _ = write_cfg(tmp_path, fm.base_url, {"source": "topics", "topics": topics, "n": 1, "topic_kind": "math"})
+        r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
+        assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    kept, fails = read(tmp_path / "o" / "train.jsonl"), read(tmp_path / "o" / "failures.jsonl")
+    assert s["kept"] == 1 and kept[0]["prompt"].startswith("Ana packs 3 boxes") and kept[0]["answer"] == "40"
+    assert kept[0]["metadata"]["expression"] == "3 * 14 - 2" and "Problem:" not in kept[0]["text"]
+    reasons = {f["task_id"].split(":")[1]: (f["reason"], f["detail"]) for f in fails}
+    assert reasons["trains"][0] == "wrong_answer" and reasons["coins"][0] == "malformed" and "does not state" in reasons["coins"][1]
+    assert reasons["stamps"][0] == "malformed"
