@@ -3,7 +3,6 @@ overlaps training, reproducibility, loud misconfiguration, and output that `gris
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from fractions import Fraction
