@@ -117,7 +117,7 @@ def test_a_broken_reference_is_rejected_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.setitem(registry._REGISTRY, "code.functions",
                         registry.GeneratorInfo("code.functions", broken, "broken", "sandbox"))
     s = generate_dataset("code", 3, 1, 2, tmp_path / "o", max_draws=6)
-    assert s["kept"] <= 1 and s["rejected"].get("failing_tests", 0) >= 5 - s["kept"]
+    assert s["kept"] == 0 and s["drawn"] == 6 == s["rejected"]["failing_tests"] and s["shortfall"] == 3
     rej = read(tmp_path / "o" / "rejected.jsonl")
     assert rej and all(r["reason"] == "failing_tests" and r["detail"].startswith("failed") for r in rej)
 
