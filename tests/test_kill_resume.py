@@ -61,7 +61,9 @@ def test_kill_then_resume_is_identical(battery, way, phase, delay):
     plant = way == "group"
     o = kill_and_resume(recipe, out, ref, way, phase, delay=delay, timeout=90, before_resume=_plant if plant else None)
     assert not o.missed, "the run ended before the kill point"
-    assert o.killed_rc not in (None, 0), o
+    assert o.killed_rc is not None, "the killed run hung"
+    # (a worker killed just after the last task of its pool is harmless: the run may then finish)
+    assert o.killed_rc != 0 or way == "worker", o
     assert not o.orphans, f"processes of the killed run still alive: {o.orphans}"
     assert not o.bad_output, o.bad_output
     assert o.resume_rc == 0, o.diff
