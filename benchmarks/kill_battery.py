@@ -89,6 +89,16 @@ def main() -> None:
         record(results, counted, ok, sigint, a)
 
 
+# What the same harness found on the tree before the shared pool (2026-11-29, tests/test_kill_resume.py's cases).
+BEFORE = """The same harness against the tree before the shared pool (tests/test_kill_resume.py's six cases):
+worker killed in minhash signatures hung (>75 s, killed by the harness), parent killed in
+paragraph_dedup left 3 processes alive after 15 s, worker killed in paragraph_dedup printed a
+BrokenProcessPool traceback, parent killed in signatures printed BrokenPipeError and "leaked semaphore
+objects", killed workers' temp files stayed after the resume, and Ctrl-C ran all 32 shard units
+(13.5 s) and exited 0. The battery also found a hang in the new pool (a worker killed while idle,
+during the pool's polite shutdown), fixed by killing workers once their tasks are done."""
+
+
 def record(results, counted, ok, sigint, a) -> None:
     rows = "\n".join(
         f"| {r['recipe']} | {r['way']} | {r['phase']} | +{r['delay']:.2f} s | {r['landed'] or '-'} | {r['killed_rc']} | "
@@ -106,7 +116,9 @@ gopher_quality -> exact_dedup -> minhash_dedup -> paragraph_dedup, 8 JSONL input
 rows, rejected rows, quarantine records, ledger, per-step counts, dedup reports), with no hang, no
 process of the killed run alive afterwards, no traceback/BrokenPipeError/leaked-semaphore warning,
 and no temporary file left. Kills landed in: {', '.join(landed)}.
-{f'SIGINT (Ctrl-C) to the end of every process of the run: median {sorted(sigint)[len(sigint) // 2]:.2f} s, max {max(sigint):.2f} s (before: every queued shard ran first, 12 s on a small run).' if sigint else ''}
+{f'SIGINT (Ctrl-C) to the end of every process of the run: median {sorted(sigint)[len(sigint) // 2]:.2f} s, max {max(sigint):.2f} s.' if sigint else ''}
+
+{BEFORE}
 
 | recipe | way | place | delay | landed in | exit code | gone after (s) | orphans | temp files (before -> after resume) | identical |
 |---|---|---|---|---|---|---|---|---|---|
