@@ -217,7 +217,7 @@ def where(out: Path) -> str:
     """Where a run stands, from its run directory: in a global step's fit, or in the shard stage after it."""
     if (out / "summary.json").exists():
         return "finished"
-    for idx, name in ((4, "paragraph_dedup"), (3, "minhash_dedup"), (2, "exact_dedup")):
+    for idx, name in ((5, "semantic_dedup"), (4, "paragraph_dedup"), (3, "minhash_dedup"), (2, "exact_dedup")):
         if (out / "_work" / f"fit-{idx:02d}-{name}").exists():
             return f"{name} shards" if (out / "_manifest" / f"fit-{idx:02d}.json").exists() else f"{name} fit"
     return "stage 1 shards"
