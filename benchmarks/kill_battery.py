@@ -70,7 +70,7 @@ def main() -> None:
             for i, (way, phase) in enumerate(cases):
                 delay = round(rng.uniform(0, a.max_delay), 3)
                 o = kill_and_resume(recipe, recipe.parent / f"k{i:02d}-{way}-{phase}", ref, way, phase, delay, timeout=600)
-                results.append({"recipe": name, **asdict(o), "ok": o.ok})
+                results.append({"recipe": name, **{k: v for k, v in asdict(o).items() if k != "resume_log"}, "ok": o.ok})
                 print(f"[{name}] {way:6s} at {phase:13s} +{delay:.2f}s  landed in {o.landed or '-':22s} "
                       f"exit {o.killed_rc} after {o.exit_seconds}s  orphans {len(o.orphans)}  temps {o.temps_before_resume}"
                       f"->{len(o.temps_after)}  {'identical' if o.identical else 'DIFFERENT ' + o.diff}"
@@ -87,6 +87,16 @@ def main() -> None:
     out.write_text(json.dumps({"machine": machine(), "args": vars(a), "runs": results}, indent=1, default=str))
     if a.record:
         record(results, counted, ok, sigint, a)
+
+
+# What the same harness found on the tree before the shared pool (2026-11-29, tests/test_kill_resume.py's cases).
+BEFORE = """The same harness against the tree before the shared pool (tests/test_kill_resume.py's six cases):
+worker killed in minhash signatures hung (>75 s, killed by the harness), parent killed in
+paragraph_dedup left 3 processes alive after 15 s, worker killed in paragraph_dedup printed a
+BrokenProcessPool traceback, parent killed in signatures printed BrokenPipeError and "leaked semaphore
+objects", killed workers' temp files stayed after the resume, and Ctrl-C ran all 32 shard units
+(13.5 s) and exited 0. The battery also found a hang in the new pool (a worker killed while idle,
+during the pool's polite shutdown), fixed by killing workers once their tasks are done."""
 
 
 def record(results, counted, ok, sigint, a) -> None:
@@ -106,7 +116,9 @@ gopher_quality -> exact_dedup -> minhash_dedup -> paragraph_dedup, 8 JSONL input
 rows, rejected rows, quarantine records, ledger, per-step counts, dedup reports), with no hang, no
 process of the killed run alive afterwards, no traceback/BrokenPipeError/leaked-semaphore warning,
 and no temporary file left. Kills landed in: {', '.join(landed)}.
-{f'SIGINT (Ctrl-C) to the end of every process of the run: median {sorted(sigint)[len(sigint) // 2]:.2f} s, max {max(sigint):.2f} s (before: every queued shard ran first, 12 s on a small run).' if sigint else ''}
+{f'SIGINT (Ctrl-C) to the end of every process of the run: median {sorted(sigint)[len(sigint) // 2]:.2f} s, max {max(sigint):.2f} s.' if sigint else ''}
+
+{BEFORE}
 
 | recipe | way | place | delay | landed in | exit code | gone after (s) | orphans | temp files (before -> after resume) | identical |
 |---|---|---|---|---|---|---|---|---|---|

@@ -217,7 +217,7 @@ def where(out: Path) -> str:
     """Where a run stands, from its run directory: in a global step's fit, or in the shard stage after it."""
     if (out / "summary.json").exists():
         return "finished"
-    for idx, name in ((4, "paragraph_dedup"), (3, "minhash_dedup"), (2, "exact_dedup")):
+    for idx, name in ((5, "semantic_dedup"), (4, "paragraph_dedup"), (3, "minhash_dedup"), (2, "exact_dedup")):
         if (out / "_work" / f"fit-{idx:02d}-{name}").exists():
             return f"{name} shards" if (out / "_manifest" / f"fit-{idx:02d}.json").exists() else f"{name} fit"
     return "stage 1 shards"
@@ -282,7 +282,8 @@ def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, de
         for bad in ("Traceback", "BrokenPipeError", "leaked semaphore", "BrokenProcessPool"):
             if bad in log:
                 o.bad_output.append(bad + ": " + log[log.index(bad) - 200: log.index(bad) + 300])
-        if way in ("worker", "sigint") and "run the same command again" not in log:
+        # (a worker killed after its pool's last task changes nothing: the run may finish, rc 0)
+        if way in ("worker", "sigint") and o.killed_rc != 0 and "run the same command again" not in log:
             o.bad_output.append("no resume hint in the message: " + log[-500:])
     finally:
         _reap(p, tag)

@@ -61,7 +61,9 @@ def test_kill_then_resume_is_identical(battery, way, phase, delay):
     plant = way == "group"
     o = kill_and_resume(recipe, out, ref, way, phase, delay=delay, timeout=90, before_resume=_plant if plant else None)
     assert not o.missed, "the run ended before the kill point"
-    assert o.killed_rc not in (None, 0), o
+    assert o.killed_rc is not None, "the killed run hung"
+    # (a worker killed just after the last task of its pool is harmless: the run may then finish)
+    assert o.killed_rc != 0 or way == "worker", o
     assert not o.orphans, f"processes of the killed run still alive: {o.orphans}"
     assert not o.bad_output, o.bad_output
     assert o.resume_rc == 0, o.diff
@@ -169,3 +171,26 @@ def test_no_hand_written_temp_then_rename_outside_the_helper():
                     continue
                 offenders.append(f"{p.relative_to(src)}:{i}: {line.strip()}")
     assert not offenders, offenders
+
+
+def test_warc_input_progress_shows_megabytes_per_second(tmp_path, docs):
+    """WARC text is empty until html_extract runs; the rate counts the HTML read (it showed 0.0 MB/s)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from gristmill.io.warc import write_warc
+
+    pages = [(f"https://example.org/{i}", f"<html><body><p>{d['text']}</p></body></html>".encode(), {"Content-Type": "text/html"})
+             for i, d in enumerate(docs * 4)]
+    write_warc(tmp_path / "crawl.warc.gz", pages)
+    rec = tmp_path / "r.yaml"
+    rec.write_text(yaml.safe_dump({"input": {"paths": [str(tmp_path / "crawl.warc.gz")], "format": "warc"},
+                                   "steps": [{"html_extract": {}}], "output": {"path": str(tmp_path / "out"), "batch_rows": 50}}))
+    r = subprocess.run([sys.executable, "-m", "gristmill.cli", "run", str(rec), "-w", "1", "--no-progress"], capture_output=True,
+                       text=True, env={**os.environ, "GRISTMILL_PROGRESS_EVERY": "0"}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rates = [float(x.rsplit(", ", 1)[1].split()[0]) for x in r.stderr.splitlines()
+             if x.startswith("stage 1/1: read, html_extract:") and x.endswith("MB/s")]
+    assert rates and max(rates) > 0, r.stderr[-2000:]

@@ -6,6 +6,8 @@ What it guarantees, and why each matters for "kill it at any point and run the s
   watches every worker's sentinel, so a worker killed by the OOM killer or a user surfaces at once
   (``multiprocessing.Pool`` silently replaces it and waits forever for its lost task). The
   ``BrokenProcessPool`` becomes :class:`WorkerDied`, whose message says to run the command again.
+  When the tasks are done the workers are killed, not asked to stop: the polite shutdown deadlocks
+  if a worker died while idle (it holds the task queue's read lock while it waits).
 - **Workers die with the parent.** Each worker asks the kernel for ``PR_SET_PDEATHSIG`` (Linux), so
   a parent killed with SIGKILL does not leave workers finishing tasks nobody waits for.
 - **Nothing to leak.** Workers are forked: with the fork start method CPython unlinks its
@@ -96,7 +98,7 @@ def _worker_init(parent: int, queue, initializer, initargs) -> None:
 
 
 def _kill(ex: ProcessPoolExecutor) -> None:
-    """Stop now: drop queued tasks, SIGKILL the workers (their half-written files are temp names)."""
+    """Stop now: drop queued tasks, SIGKILL the workers (a half-written file of theirs has a temp name)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
     manager = getattr(ex, "_executor_manager_thread", None)
     ex.shutdown(wait=False, cancel_futures=True)
@@ -168,7 +170,6 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
             return KeyboardInterrupt()
         return WorkerDied(f"a worker process died (killed, or out of memory); {RESUME_HINT}")
 
-    clean = False
     try:
         try:  # a worker can die while tasks are still being submitted, too
             pending = {ex.submit(fn, it) for it in items}
@@ -188,13 +189,14 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
         drain()
         if interrupted.is_set():
             raise KeyboardInterrupt
-        clean = True
     finally:
         if installed:
             signal.signal(signal.SIGINT, old_handler)
-        if clean:
-            ex.shutdown(wait=True)
-        else:  # an error, Ctrl-C, or the consumer stopped early: do not wait for the rest
-            _kill(ex)
+        # Done, failed, interrupted or abandoned: either way no task is left that we wait for, so the
+        # workers are killed rather than asked to stop. (The polite shutdown sends each worker a
+        # sentinel through the task queue; an idle worker waits for its next task holding that
+        # queue's read lock, and if it was killed there the other workers never get their sentinel
+        # and shutdown() joins them forever. The kill battery hung on exactly that.)
+        _kill(ex)
         queue.close()
         queue.join_thread()
