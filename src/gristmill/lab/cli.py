@@ -103,3 +103,19 @@ def print_eval(res: dict):
         for k, v in res["tasks"].items():
             t.add_row(k, str(v["n"]), f"{v['generate_acc']:.3f}", f"{v['rank_acc']:.3f}", str(v["contaminated_skipped"]))
         console.print(t)
+
+
+@app.command()
+def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens, seeds, tokenizer, eval, arms"),
+           out: Path = typer.Option(..., "-o", "--out", help="output directory (runs/, results.json, bpb_*.png)"),
+           progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bars (default: on a terminal)")):
+    """Train every arm x seed at an equal token budget; held-out bpb curves, token efficiency, plots."""
+    from gristmill.lab.ablate import print_ablation, run_ablation
+    from gristmill.lab.config import ConfigError
+
+    try:
+        res = run_ablation(config, out, console=console, progress=progress)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    print_ablation(res, console)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plots: " + ", ".join(res["plots"]))
