@@ -119,3 +119,17 @@ def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens
         _fail(str(e))
     print_ablation(res, console)
     console.print(f"results: [bold]{out / 'results.json'}[/]; plots: " + ", ".join(res["plots"]))
+
+
+@app.command()
+def serve(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+          port: int = typer.Option(8000, "--port", help="TCP port"),
+          host: str = typer.Option("127.0.0.1", "--host", help="interface to bind (default: this machine only)"),
+          name: Optional[str] = typer.Option(None, "--name", help="model id clients ask for (default: the run directory's name)")):
+    """Serve a run over an OpenAI-compatible API: /v1/models, /v1/completions, /v1/chat/completions."""
+    from gristmill.lab.serve import serve as run_server
+
+    if not (run / "ckpt.pt").is_file():
+        _fail(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
+    console.print(f"serving [bold]{name or run.resolve().name}[/] on http://{host}:{port}/v1")
+    run_server(run, host, port, name)
