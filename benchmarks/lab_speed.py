@@ -81,9 +81,10 @@ def main():
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (compiling takes minutes on a loaded machine)")
     a = ap.parse_args()
-    threads = use_all_cores()
+    threads = use_all_cores(a.threads)
     print(f"torch {torch.__version__}, {threads} threads, batch {a.batch} x seq {a.seq}, vocab {a.vocab}")
     for name in a.presets.split(","):
         c = GPTConfig.preset(name, vocab_size=a.vocab, seq_len=a.seq)

@@ -133,3 +133,43 @@ def serve(run: Path = typer.Argument(..., help="a `gristmill lab train` run dire
         _fail(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
     console.print(f"serving [bold]{name or run.resolve().name}[/] on http://{host}:{port}/v1")
     run_server(run, host, port, name)
+
+
+@app.command()
+def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+             bits: str = typer.Option("8,4,3,2", "--bits", help="comma-separated bit widths"),
+             method: str = typer.Option("rtn,gptq", "--method", help="rtn and/or gptq"),
+             group_size: Optional[int] = typer.Option(None, "--group-size", help="columns per scale (default: one scale per output channel)"),
+             data: list[str] = typer.Option([], "--data", help="held-out files (default: the run's eval.heldout)"),
+             tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks to score too"),
+             out: Path = typer.Option(..., "-o", "--out", help="output directory: one run dir per method x bits, results.json, bpb_vs_bits.png")):
+    """Post-training quantization (RTN, GPTQ) of the linear layers; bpb and task accuracy against bit width."""
+    from rich.table import Table
+
+    from gristmill.lab.quantize import run_quantize
+
+    try:
+        b = [int(x) for x in _csv(bits)]
+    except ValueError:
+        _fail(f"--bits {bits!r}: give integers, e.g. 8,4,3,2")
+    methods = _csv(method)
+    for m in methods:
+        if m not in ("rtn", "gptq"):
+            _fail(f"--method {m!r}: choose rtn and/or gptq")
+    if any(not 2 <= x <= 8 for x in b):
+        _fail(f"--bits {bits}: each width must be between 2 and 8")
+    if group_size is not None and group_size < 1:
+        _fail("--group-size must be positive")
+    try:
+        res = run_quantize(run, out, b, methods, group_size, [f for d in data for f in _csv(d)], _csv(tasks), console=console)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    t = Table(title=f"quantization of {run}")
+    cols = ["method", "bits", "layer error (rel.)", *res["rows"][0]["bpb"], *[f"{k} rank acc" for k in res["rows"][0]["tasks"]]]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "method" else "right")
+    for r in res["rows"]:
+        t.add_row(r["method"], str(r["bits"]), f"{r['recon_error']:.2e}", *[f"{v:.4f}" for v in r["bpb"].values()],
+                  *[f"{v['rank_acc']:.3f}" for v in r["tasks"].values()])
+    console.print(t)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")
