@@ -189,7 +189,10 @@ def plot_quantize(res: dict, out: Path) -> str:
     ax.set_xlabel("weight bits (linear layers)")
     ax.set_ylabel("held-out bits per byte (lower is better)")
     ax.set_xticks(sorted({r["bits"] for r in res["rows"] if r["method"] != "fp32"}))
-    ax.set_title("post-training quantization: held-out bpb against bit width", fontsize=10)
+    gs = next((r["group_size"] for r in res["rows"] if r["method"] != "fp32"), None)
+    ax.set_title("post-training quantization: held-out bpb against bit width\n"
+                 + (f"one scale per {gs} input columns" if gs else "one scale per output channel")
+                 + "; embedding/head kept in full precision", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
