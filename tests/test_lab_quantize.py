@@ -31,13 +31,17 @@ def test_gptq_beats_rtn_and_quantized_runs_evaluate(tmp_path):
     q = rtn(model.blocks[0].mlp.up.weight.data, 2)
     assert max(len(torch.unique(row)) for row in q) <= 4
     r = CliRunner().invoke(app, ["lab", "quantize", str(tmp_path / "run"), "--bits", "8,2", "--method", "rtn,gptq",
-                                 "--group-size", "32", "-o", str(tmp_path / "q")])
+                                 "--group-size", "32", "--lora-steps", "15", "-o", str(tmp_path / "q")])
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "q" / "results.json").read_text())
     by = {(x["method"], x["bits"]): x for x in res["rows"]}
     assert abs(by[("rtn", 8)]["mean_bpb"] - by[("fp32", 32)]["mean_bpb"]) < 0.01
     assert by[("gptq", 2)]["recon_error"] < by[("rtn", 2)]["recon_error"]
     assert (tmp_path / "q" / "bpb_vs_bits.png").exists()
+    # LoRA on the 2-bit RTN model (the largest gap) recovers part of it
+    lo = by[("rtn", 2)]["lora"]
+    assert lo["mean_bpb"] < by[("rtn", 2)]["mean_bpb"] and 0 < lo["gap_recovered"], lo
+    assert "gap recovered" in r.output
     # a quantized model is a run: eval takes it, and reproduces the figure in results.json
     r = CliRunner().invoke(app, ["lab", "eval", str(tmp_path / "q" / "gptq-2bit"), "--data", str(tmp_path / "held.jsonl"),
                                  "--max-bytes", "200000"])

@@ -142,6 +142,7 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
              group_size: Optional[int] = typer.Option(None, "--group-size", help="columns per scale (default: one scale per output channel)"),
              data: list[str] = typer.Option([], "--data", help="held-out files (default: the run's eval.heldout)"),
              tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks to score too"),
+             lora_steps: int = typer.Option(0, "--lora-steps", help="train LoRA adapters on each quantized model for N steps and report the gap recovered"),
              out: Path = typer.Option(..., "-o", "--out", help="output directory: one run dir per method x bits, results.json, bpb_vs_bits.png")):
     """Post-training quantization (RTN, GPTQ) of the linear layers; bpb and task accuracy against bit width."""
     from rich.table import Table
@@ -161,15 +162,20 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
     if group_size is not None and group_size < 1:
         _fail("--group-size must be positive")
     try:
-        res = run_quantize(run, out, b, methods, group_size, [f for d in data for f in _csv(d)], _csv(tasks), console=console)
+        res = run_quantize(run, out, b, methods, group_size, [f for d in data for f in _csv(d)], _csv(tasks), console=console,
+                           lora_steps=lora_steps)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     t = Table(title=f"quantization of {run}")
-    cols = ["method", "bits", "layer error (rel.)", *res["rows"][0]["bpb"], *[f"{k} rank acc" for k in res["rows"][0]["tasks"]]]
+    lora = any("lora" in r for r in res["rows"])
+    cols = ["method", "bits", "layer error (rel.)", *res["rows"][0]["bpb"], *[f"{k} rank acc" for k in res["rows"][0]["tasks"]],
+            *(["bpb + LoRA (mean)", "gap recovered"] if lora else [])]
     for c in cols:
         t.add_column(c, justify="left" if c == "method" else "right")
     for r in res["rows"]:
         t.add_row(r["method"], str(r["bits"]), f"{r['recon_error']:.2e}", *[f"{v:.4f}" for v in r["bpb"].values()],
-                  *[f"{v['rank_acc']:.3f}" for v in r["tasks"].values()])
+                  *[f"{v['rank_acc']:.3f}" for v in r["tasks"].values()],
+                  *([f"{r['lora']['mean_bpb']:.4f}" if "lora" in r else "-",
+                     f"{r['lora']['gap_recovered']:.0%}" if r.get("lora", {}).get("gap_recovered") is not None else "-"] if lora else []))
     console.print(t)
     console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")
