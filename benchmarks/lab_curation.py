@@ -27,6 +27,7 @@ def main():
     ap.add_argument("-o", "--out", required=True, type=Path)
     ap.add_argument("--tokens", type=int, default=150_000)
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--threads", default="null", help="torch threads (null: every core; 1 on a machine shared with other jobs)")
     ap.add_argument("--model", default="{preset: tiny, n_layer: 2, d_model: 96, n_head: 3}")
     a = ap.parse_args()
     corp = Path(os.environ.get("GRISTMILL_CORPORA", "/work/corpora"))
@@ -70,6 +71,7 @@ seeds: [{a.seeds}]
 tokenizer: bytes
 seq_len: 128
 batch_size: 16
+threads: {a.threads}
 eval:
   heldout: ["eval/*.jsonl"]
   max_bytes: 60000
