@@ -221,6 +221,7 @@ def main():
     lines += ["| data | Parquet on disk | loader peak RSS | RSS before streaming |", "|---|---:|---:|---:|"]
     for label, (gb, rss, base) in sizes.items():
         lines.append(f"| {label} | {gb:,.0f} MB | {rss:,.0f} MiB | {base:,.0f} MiB |")
+    print("\n".join(lines[-3:]), flush=True)
     lines.append(f"\nEach child streams {args.rss_tokens:,} tokens (num_workers=0, shuffle buffer 1,000 documents).\n")
 
     ex = read_exports(work / "rss1x.yaml", tokpath, work, 2_000_000, args.repeat)
