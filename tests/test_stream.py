@@ -418,3 +418,16 @@ def test_ranks_come_from_torch_distributed(world, tmp_path):
     r0, r1 = (json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1))
     n = stored(world, "books").num_rows
     assert r0 and r1 and not set(r0) & set(r1) and sorted(r0 + r1) == list(range(n))
+
+
+def test_same_data_in_two_phases_continues_its_cursor(world):
+    mix = write_mix(world, "cont.yaml", {"phases": [
+        {"name": "a", "tokens": 64 * 40, "sources": [src(world, "books", weight=1.0)]},
+        {"name": "b", "tokens": 64 * 40, "sources": [src(world, "books", weight=0.5), src(world, "code", weight=0.5)]},
+    ]})
+    started = []
+    for ex in MixtureDataset(mix, document_boundaries=True):
+        if ex["source"] == "books":
+            ids, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
+            started += ids[st].tolist()
+    assert len(started) > 10 and len(started) == len(set(started))  # phase b did not start books over

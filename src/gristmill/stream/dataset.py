@@ -180,6 +180,8 @@ class MixtureDataset(IterableDataset):
                 if s.key not in streams:
                     streams[s.key] = SourceStream(s, c, n, spec.shuffle_buffer, self.seed, tok, self.eos_id,
                                                   spec.allow_repeat, self.document_boundaries, st["streams"].get(s.key))
+                else:  # the same data in a later phase continues its cursor under this phase's cap
+                    streams[s.key].src = s
             counts = st["counts"]
             ptok = st["tokens"].setdefault(ph.name, {})
             while quota is None or st["emitted"] < quota:
