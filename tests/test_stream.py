@@ -114,6 +114,9 @@ def test_resume_stateful_dataloader(world, mix2, workers):
     head = [next(it)["input_ids"] for _ in range(k)]
     state = dl.state_dict()
     del it, dl
+    torch.save(state, world / f"loader{workers}.pt")  # `mix report` reads the loader's state (every worker's inside)
+    rows = json.loads(cli("mix", "report", mix2, world / f"loader{workers}.pt", "--json").output)
+    assert sum(r["actual_tokens"] for r in rows) == k * 4 * 64
     it2 = iter(loader(state))
     tail = [next(it2)["input_ids"] for _ in range(total - k)]
     assert same(head + tail, full)
