@@ -114,6 +114,9 @@ def test_resume_stateful_dataloader(world, mix2, workers):
     head = [next(it)["input_ids"] for _ in range(k)]
     state = dl.state_dict()
     del it, dl
+    torch.save(state, world / f"loader{workers}.pt")  # `mix report` reads the loader's state (every worker's inside)
+    rows = json.loads(cli("mix", "report", mix2, world / f"loader{workers}.pt", "--json").output)
+    assert sum(r["actual_tokens"] for r in rows) == k * 4 * 64
     it2 = iter(loader(state))
     tail = [next(it2)["input_ids"] for _ in range(total - k)]
     assert same(head + tail, full)
@@ -230,9 +233,10 @@ def test_proportions_over_a_million_tokens(world):
     workers = 2
     sources = []
     tokens = {n: 0 for n in weights}
-    for ex in DataLoader(MixtureDataset(mix), batch_size=None, num_workers=workers):
-        sources.append(ex["source"])
-        tokens[ex["source"]] += ex["num_tokens"]
+    for b in DataLoader(MixtureDataset(mix), batch_size=32, num_workers=workers):
+        for s, k in zip(b["source"], b["num_tokens"].tolist()):
+            sources.append(s)
+            tokens[s] += k
     total = sum(tokens.values())
     assert total >= 999_000
     for n, w in weights.items():
@@ -346,3 +350,87 @@ def test_seq_len_argument_and_budget_errors(world, mix2):
         MixtureDataset(mix2, seq_len=1)
     r = cli("export", mix2, "-o", world / "x", "--format", "parquet", ok=False)
     assert r.exit_code == 2 and "nanogpt or megatron" in r.output
+
+
+# -- the ready example ----------------------------------------------------------------------------------
+
+
+def test_openelm_style_recipe_and_mixture_as_shipped(tmp_path, monkeypatch):
+    """recipes/openelm-style.yaml and its mixture, unchanged, on inputs laid out where they expect them."""
+    import gzip
+    import sysconfig
+    from importlib import resources
+
+    monkeypatch.chdir(tmp_path)
+    docs = stdlib_docs(5000, 20)
+    for d in ("web", "books", "wiki", "code"):
+        Path("data", d).mkdir(parents=True)
+    write_jsonl(Path("data/web/part-0.jsonl.gz"), docs[0::3], opener=gzip.open)
+    write_jsonl(Path("data/wiki/part-0.jsonl"), docs[1::3])
+    for i in range(0, len(docs[2::3]), 10):  # "books": chapters of ten docstrings each
+        Path("data/books", f"book{i:04d}.txt").write_text("\n\n".join(d["text"] for d in docs[2::3][i:i + 10]))
+    code = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("[a-m]*.py"))[:40]
+    write_jsonl(Path("data/code/part-0.jsonl"), [{"id": p.name, "text": p.read_text(encoding="utf-8")} for p in code])
+    recipes = resources.files("gristmill").joinpath("recipes")
+    cli("run", recipes.joinpath("openelm-style.yaml"), "--workers", "1", "--no-progress")
+    cli("tokenizer", "train", "out/openelm", "--vocab-size", "1000", "-o", "tok.json")
+    mix = recipes.joinpath("openelm-style.mix.yaml")
+    rows = json.loads(cli("mix", "plan", mix, "--tokenizer", "tok.json", "--seq-len", "256", "--json").output)
+    assert {r["source"] for r in rows} == {"web", "books", "wiki", "code"} and all(r["docs"] > 0 for r in rows)
+    ds = MixtureDataset(str(mix), tokenizer="tok.json", seq_len=256)  # no tokenizer in the file: chosen here
+    got = [ex["source"] for ex in ds]  # no budget: the stream ends when its first source runs out
+    assert len(got) > 50
+    for name, w in {"web": 0.6, "books": 0.15, "wiki": 0.1, "code": 0.15}.items():
+        assert abs(got.count(name) - len(got) * w) < 2
+    with pytest.raises(MixtureError, match="no tokenizer"):
+        MixtureDataset(str(mix))
+
+
+def _dist_worker(rank: int, world: int, init: str, mix: str, out: str):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        ds = MixtureDataset(mix, document_boundaries=True)  # no rank=: taken from torch.distributed
+        ids = []
+        for ex in ds:
+            d, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
+            ids += d[st].tolist()
+        Path(out, f"{rank}.json").write_text(json.dumps(ids))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_come_from_torch_distributed(world, tmp_path):
+    import multiprocessing as mp
+
+    mix = write_mix(world, "dist.yaml", {"sources": [src(world, "books", weight=1.0)]})
+    ctx = mp.get_context("fork")  # the children inherit the imports: seconds, not a fresh torch import each
+    procs = [ctx.Process(target=_dist_worker, args=(r, 2, f"file://{tmp_path / 'store'}", str(mix), str(tmp_path)))
+             for r in (0, 1)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+    r0, r1 = (json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1))
+    n = stored(world, "books").num_rows
+    assert r0 and r1 and not set(r0) & set(r1) and sorted(r0 + r1) == list(range(n))
+
+
+def test_same_data_in_two_phases_continues_its_cursor(world):
+    mix = write_mix(world, "cont.yaml", {"phases": [
+        {"name": "a", "tokens": 64 * 40, "sources": [src(world, "books", weight=1.0)]},
+        {"name": "b", "tokens": 64 * 40, "sources": [src(world, "books", weight=0.5), src(world, "code", weight=0.5)]},
+    ]})
+    started = []
+    for ex in MixtureDataset(mix, document_boundaries=True):
+        if ex["source"] == "books":
+            ids, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
+            started += ids[st].tolist()
+    assert len(started) > 10 and len(started) == len(set(started))  # phase b did not start books over

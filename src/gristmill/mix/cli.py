@@ -8,9 +8,21 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from gristmill.cli import _fail, console
-
 app = typer.Typer(name="mix", no_args_is_help=True, help="Plan a mixture or curriculum, and report what a stream used.")
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    # imported when called, not at import time: `python -m gristmill.cli` runs cli.py as __main__,
+    # and a top-level import of gristmill.cli from here would re-enter it half-initialized
+    from gristmill.cli import _fail as fail
+
+    fail(msg, code)
+
+
+def _print(*args, **kw) -> None:
+    from gristmill.cli import console
+
+    console.print(*args, **kw)
 
 
 def _load(mix: Path, tokenizer: Optional[Path], seq_len: Optional[int]):
@@ -55,10 +67,10 @@ def plan(mix: Path = typer.Argument(..., help="mixture or curriculum YAML"),
         t.add_row(r.phase, r.source, _fmt(r.docs) + est, _fmt(r.tokens) + est, f"{r.weight:.3f}",
                   _fmt(r.planned_tokens) if r.planned_tokens is not None else "until stopped",
                   _fmt(r.epochs_needed, 2), str(r.max_epochs))
-    console.print(t)
+    _print(t)
     for r in rows:
         if r.warning:
-            console.print(f"[yellow]warning[/]: phase {r.phase!r} source {r.source!r}: {r.warning}", highlight=False)
+            _print(f"[yellow]warning[/]: phase {r.phase!r} source {r.source!r}: {r.warning}", highlight=False)
 
 
 def _read_state(p: Path):
@@ -116,4 +128,4 @@ def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
     for r in rows:
         t.add_row(r["phase"], r["source"], f"{r['weight']:.3f}", _fmt(r["planned_tokens"]), _fmt(r["actual_tokens"]),
                   f"{r['actual_share']:.4f}", f"{r['share_diff_pct_points']:+.2f}")
-    console.print(t)
+    _print(t)

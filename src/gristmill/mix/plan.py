@@ -34,18 +34,42 @@ class SourcePlan:
 
 
 def count_source(data, tokenizer, sample_docs: int = SAMPLE_DOCS, seed: int = 0) -> tuple[int, int, bool]:
-    """(documents, tokens incl. one EOS each, exact?) of a source after its filters."""
-    texts, rows_read = data.sample_texts(sample_docs, seed)
-    exact = rows_read >= data.total_rows
-    n_tok = 0
-    for i in range(0, len(texts), 1000):
-        enc = tokenizer.encode_batch_fast(texts[i:i + 1000], add_special_tokens=False) if hasattr(tokenizer, "encode_batch_fast") \
-            else tokenizer.encode_batch(texts[i:i + 1000], add_special_tokens=False)
-        n_tok += sum(len(e.ids) + 1 for e in enc)
-    if exact:
-        return len(texts), n_tok, True
+    """(documents, tokens incl. one EOS each, exact?) of a source after its filters.
+
+    Read units in a seeded random order until ``sample_docs`` documents are seen (all of a small
+    source), tokenizing unit by unit so memory stays at one unit."""
+    import numpy as np
+
+    # one document at a time, not encode_batch: encode_batch starts the tokenizer's thread pool, and
+    # `tokenizers` then turns parallelism off in every DataLoader worker forked afterwards
+    def encode(texts, add_special_tokens):
+        return [tokenizer.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+
+    order = np.random.default_rng(seed).permutation(len(data.units))
+    docs = n_tok = rows_read = 0
+    for u in order:
+        texts, _ = data.read(int(u), np.arange(data.rows[u]))
+        rows_read += int(data.rows[u])
+        docs += len(texts)
+        for i in range(0, len(texts), 64):
+            n_tok += sum(len(e.ids) + 1 for e in encode(texts[i:i + 64], add_special_tokens=False))
+        if docs >= sample_docs:
+            break
+    if rows_read >= data.total_rows:
+        return docs, n_tok, True
     scale = data.total_rows / max(rows_read, 1)
-    return int(round(len(texts) * scale)), int(round(n_tok * scale)), False
+    return int(round(docs * scale)), int(round(n_tok * scale)), False
+
+
+_COUNTS: dict[tuple, tuple[int, int, bool]] = {}  # in-process memo: rebuilding a dataset (resume) recounts nothing
+
+
+def _counted(s, tokenizer, sample_docs: int, seed: int) -> tuple[int, int, bool]:
+    files = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for p in s.data.parts for f in p.files)
+    key = (files, tuple((p.text_field, p.where) for p in s.data.parts), tokenizer.to_str(), sample_docs, seed)
+    if key not in _COUNTS:
+        _COUNTS[key] = count_source(s.data, tokenizer, sample_docs, seed)
+    return _COUNTS[key]
 
 
 def plan_mixture(mix: Mixture, tokenizer, total_tokens: int | None = None, sample_docs: int = SAMPLE_DOCS) -> list[SourcePlan]:
@@ -57,7 +81,7 @@ def plan_mixture(mix: Mixture, tokenizer, total_tokens: int | None = None, sampl
     for pi, ph in enumerate(mix.phases):
         for s in ph.sources:
             if s.key not in counts:
-                counts[s.key] = count_source(s.data, tokenizer, sample_docs, mix.spec.seed)
+                counts[s.key] = _counted(s, tokenizer, sample_docs, mix.spec.seed)
         budget = ph.tokens if not (total_tokens and len(mix.phases) == 1) else total_tokens
         if budget is None:
             # unbudgeted: the phase ends when the first source reaches its cap

@@ -146,19 +146,6 @@ class SourceData:
         texts = t.column(part.text_field).filter(keep).to_pylist()
         return texts, (self.first_id[unit] + rows)[keep_np]
 
-    def sample_texts(self, n: int, seed: int) -> tuple[list[str], int]:
-        """Up to ``n`` filtered texts from units in a seeded random order, and how many rows were read."""
-        order = np.random.default_rng(seed).permutation(len(self.units))
-        out: list[str] = []
-        read = 0
-        for u in order:
-            texts, _ = self.read(int(u), np.arange(self.rows[u]))
-            out += texts
-            read += int(self.rows[u])
-            if len(out) >= n:
-                break
-        return out, read
-
 
 def _eval(table: pa.Table, expr) -> pa.ChunkedArray:
     """Evaluate a boolean Arrow expression row by row (null where the expression is null)."""

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from gristmill.cli import _fail, console
+from gristmill.mix.cli import _fail, _print
 
 tokenizer_app = typer.Typer(name="tokenizer", no_args_is_help=True, help="Train tokenizers on curated outputs.")
 export_app = typer.Typer()
@@ -38,7 +38,7 @@ def train(outs: list[Path] = typer.Argument(..., help="curated outputs (OUT dirs
         _fail(str(e))
     from tokenizers import Tokenizer
 
-    console.print(f"wrote [bold]{out}[/] (vocabulary {Tokenizer.from_file(str(out)).get_vocab_size():,}, EOS {eos!r})")
+    _print(f"wrote [bold]{out}[/] (vocabulary {Tokenizer.from_file(str(out)).get_vocab_size():,}, EOS {eos!r})")
 
 
 @export_app.command("export")
@@ -71,4 +71,4 @@ def export(mix: Path = typer.Argument(..., help="mixture or curriculum YAML"),
         meta = export_stream(ds, out, fmt, max_tokens=tokens if m.is_curriculum else None, val_fraction=val_fraction)
     except (MixtureError, SourceExhausted) as e:
         _fail(str(e))
-    console.print(f"wrote {meta['sequences']:,} sequences, {meta['tokens']:,} tokens ({meta['dtype']}) to [bold]{out}[/] as {fmt}")
+    _print(f"wrote {meta['sequences']:,} sequences, {meta['tokens']:,} tokens ({meta['dtype']}) to [bold]{out}[/] as {fmt}")

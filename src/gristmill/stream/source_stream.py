@@ -20,6 +20,10 @@ import numpy as np
 from gristmill.mix.spec import Source
 
 
+TOKENIZE_BATCH = 64  # documents per encode_batch call; see _load_block
+TOKEN_DTYPE = np.int32  # ids of any real vocabulary (< 2**31); half the memory of int64
+
+
 class SourceExhausted(RuntimeError):
     """A source was read ``max_epochs`` times and the mixture still wants more of it."""
 
@@ -80,26 +84,40 @@ class SourceStream:
         doc_ids = doc_ids[perm]
         self.docs_read = len(texts)
         if not texts:
-            self.tokens = np.zeros(0, np.int64)
+            self.tokens = np.zeros(0, TOKEN_DTYPE)
             self.ids = self.starts = None
             return
-        enc = self.tok.encode_batch_fast(texts, add_special_tokens=False) if hasattr(self.tok, "encode_batch_fast") \
-            else self.tok.encode_batch(texts, add_special_tokens=False)
-        seqs = [e.ids for e in enc]
-        lens = np.fromiter(map(len, seqs), np.int64, len(seqs)) + 1
-        ends = np.cumsum(lens)
-        out = np.empty(int(ends[-1]), np.int64)
-        body = np.ones(len(out), bool)
-        body[ends - 1] = False
-        out[body] = np.fromiter(chain.from_iterable(seqs), np.int64, int(ends[-1]) - len(seqs))
-        out[ends - 1] = self.eos
-        self.tokens = out
+        lens = np.empty(len(texts), np.int64)
+        chunks = []
+        # tokenize in sub-batches so the tokenizer's Encoding objects (token strings, offsets: ~10x
+        # the ids) never exist for a whole buffer at once; 64 documents keep both cores busy
+        for i in range(0, len(texts), TOKENIZE_BATCH):
+            part = texts[i:i + TOKENIZE_BATCH]
+            enc = self._encode(part)
+            seqs = [e.ids for e in enc]
+            n_ids = sum(map(len, seqs))
+            arr = np.empty(n_ids + len(seqs), TOKEN_DTYPE)
+            plens = np.fromiter(map(len, seqs), np.int64, len(seqs)) + 1
+            ends = np.cumsum(plens)
+            body = np.ones(len(arr), bool)
+            body[ends - 1] = False
+            arr[body] = np.fromiter(chain.from_iterable(seqs), TOKEN_DTYPE, n_ids)
+            arr[ends - 1] = self.eos
+            chunks.append(arr)
+            lens[i:i + len(part)] = plens
+            del enc, seqs
+        self.tokens = np.concatenate(chunks)
         if self.with_ids:
+            ends = np.cumsum(lens)
             self.ids = np.repeat(doc_ids, lens)
-            self.starts = np.zeros(len(out), bool)
+            self.starts = np.zeros(len(self.tokens), bool)
             self.starts[ends - lens] = True
         else:
             self.ids = self.starts = None
+
+    def _encode(self, texts: list[str]):
+        fast = getattr(self.tok, "encode_batch_fast", None)  # tokenizers >= 0.21: no offsets, same ids
+        return fast(texts, add_special_tokens=False) if fast else self.tok.encode_batch(texts, add_special_tokens=False)
 
     def _read(self, unit: int, rows: np.ndarray):
         # one unit cached: consecutive blocks of a consumer mostly fall in the same row group
@@ -154,7 +172,7 @@ class SourceStream:
             self.pos += k
             need -= k
         cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-        return cat(toks, np.int64), (cat(ids, np.int64) if self.with_ids else None), (cat(starts, bool) if self.with_ids else None)
+        return cat(toks, TOKEN_DTYPE), (cat(ids, np.int64) if self.with_ids else None), (cat(starts, bool) if self.with_ids else None)
 
     @property
     def exhausted(self) -> bool:
