@@ -60,3 +60,16 @@ def test_ablation_config_errors(tmp_path):
     (tmp_path / "a.yaml").write_text("model: tiny\ntokens: 100\neval: {heldout: [x.jsonl]}\narms: {raw: nope.yaml}\n")
     r = CliRunner().invoke(app, ["lab", "ablate", str(tmp_path / "a.yaml"), "-o", str(tmp_path / "o")])
     assert r.exit_code == 2 and "arms.raw" in r.output and "nope.yaml: no such file" in r.output
+
+
+def test_lab_demo_runs_end_to_end(tmp_path):
+    r = CliRunner().invoke(app, ["lab", "demo", "-o", str(tmp_path / "d"), "--tokens", "2000", "--seeds", "0",
+                                 "--threads", "1", "--no-progress"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    res = json.loads((tmp_path / "d" / "results.json").read_text())
+    assert set(res["arms"]) == {"raw", "curated"} and 0 < res["curation"]["kept"] < res["curation"]["input"]
+    held = {json.loads(x)["text"] for x in (tmp_path / "d" / "eval" / "heldout.jsonl").read_text().splitlines()}
+    raw = {json.loads(x)["text"] for x in (tmp_path / "d" / "raw.jsonl").read_text().splitlines()}
+    assert held and not held & raw  # the held-out set is unseen by both arms
+    assert "raw against curated" in (tmp_path / "d" / "summary.md").read_text()
+    assert (tmp_path / "d" / "bpb_heldout.png").exists() and "summary.md" in r.output

@@ -179,3 +179,19 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
                      f"{r['lora']['gap_recovered']:.0%}" if r.get("lora", {}).get("gap_recovered") is not None else "-"] if lora else []))
     console.print(t)
     console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("lab-demo"), "-o", "--out", help="output directory"),
+         tokens: int = typer.Option(100_000, "--tokens", help="training tokens per arm and seed"),
+         seeds: str = typer.Option("0,1,2", "--seeds", help="comma-separated seeds"),
+         model: str = typer.Option("tiny", "--model", help="model preset"),
+         threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: every core)"),
+         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress")):
+    """Raw crawl-like corpus -> curate -> train raw vs curated at equal tokens -> eval -> results, plots, summary.md."""
+    from gristmill.lab.demo import run_lab_demo
+
+    try:
+        run_lab_demo(out, tokens, [int(s) for s in _csv(seeds)], model, threads, console=console, progress=progress)
+    except ValueError as e:
+        _fail(str(e))
