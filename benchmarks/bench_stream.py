@@ -69,30 +69,42 @@ def build(work: Path, mb: float | None) -> list[Path]:
     return outs
 
 
-def texts_of(outs: list[Path]) -> list[str]:
+THROUGHPUT_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+mode, mix, tokpath, outs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+if mode.startswith("raw"):
     import pyarrow.parquet as pq
-
-    return [t for o in outs for f in sorted((o / "data").glob("*.parquet")) for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
-
-
-def raw_pass(tok, texts, fast: bool) -> int:
-    enc = tok.encode_batch_fast if fast else tok.encode_batch
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(tokpath)
+    texts = [t for o in outs for f in sorted((Path(o) / "data").glob("*.parquet"))
+             for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
+    enc = tok.encode_batch_fast if mode == "raw_fast" else tok.encode_batch
+    t0 = time.perf_counter()
     n = 0
     for i in range(0, len(texts), 1000):
         n += sum(len(e.ids) for e in enc(texts[i:i + 1000], add_special_tokens=False))
-    return n
-
-
-def stream_pass(mix: Path, tokpath: Path, workers: int) -> int:
+else:
     from torch.utils.data import DataLoader
-
     from gristmill.stream import MixtureDataset
-
+    workers = int(mode.split("_")[1])
+    t0 = time.perf_counter()  # dataset setup and worker start-up count: a trainer pays them too
     ds = MixtureDataset(mix, tokenizer=tokpath)
     n = 0
     for b in DataLoader(ds, batch_size=16, num_workers=workers):
         n += int(b["num_tokens"].sum())
-    return n
+print(json.dumps({"seconds": time.perf_counter() - t0, "tokens": n}))
+"""
+
+MODES = {"raw": "raw encode_batch (peer)", "raw_fast": "raw encode_batch_fast", "stream_0": "stream, 0 workers",
+         "stream_1": "stream, 1 worker", "stream_2": "stream, 2 workers"}
+
+
+def text_mb(outs: list[Path]) -> tuple[int, float]:
+    import pyarrow.parquet as pq
+
+    texts = [t for o in outs for f in sorted((o / "data").glob("*.parquet")) for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
+    return len(texts), sum(len(t.encode()) for t in texts) / 1e6
 
 
 RSS_CHILD = r"""
@@ -139,11 +151,12 @@ def read_exports(mix: Path, tokpath: Path, work: Path, tokens: int, repeat: int)
         for seq in read_megatron(work / "export-megatron" / "train_text_document"):
             n += torch.from_numpy(seq.astype(np.int64)).numel()
         times["megatron"].append(n / (time.perf_counter() - t))
-        t = time.perf_counter()
         from gristmill.stream import MixtureDataset
 
+        ds = MixtureDataset(mix, tokenizer=tokpath, tokens=tokens)  # planning (token counts) not timed
+        t = time.perf_counter()
         n = 0
-        for ex in MixtureDataset(mix, tokenizer=tokpath, tokens=tokens):
+        for ex in ds:
             n += ex["num_tokens"]
         times["stream"].append(n / (time.perf_counter() - t))
     return {k: statistics.median(v) for k, v in times.items()}
@@ -158,12 +171,9 @@ def main():
     work = WORK / "stream"
     work.mkdir(parents=True, exist_ok=True)
     outs = build(work, args.mb)
-    texts = texts_of(outs)
-    mb = sum(len(t.encode()) for t in texts) / 1e6
-    from tokenizers import Tokenizer
-
+    n_docs, mb = text_mb(outs)
     lines = [f"## Streaming (MixtureDataset)\n", f"{machine()}; 2-core CI-class machine shared with other jobs (noisy): "
-             f"medians of {args.repeat} interleaved runs. Text: {len(texts):,} curated documents, {mb:.1f} MB, from "
+             f"medians of {args.repeat} interleaved runs, each in a fresh process. Text: {n_docs:,} curated documents, {mb:.1f} MB, from "
              f"{', '.join(CORPORA)} (`gristmill run`, min_length), {args.mb:g} MB cap per corpus.\n",
              "| tokenizer | peer / config | tokens/s | MB/s text | ratio to raw `encode_batch` |",
              "|---|---|---:|---:|---:|"]
@@ -171,50 +181,53 @@ def main():
         tokpath = work / f"tok{vocab}.json"
         if not tokpath.exists():
             gristmill("tokenizer", "train", *map(str, outs), "--vocab-size", str(vocab), "-o", str(tokpath))
-        tok = Tokenizer.from_file(str(tokpath))
         mix = work / f"all{vocab}.yaml"
         mix.write_text(json.dumps({"sources": [{"name": "all", "path": [str(o) for o in outs], "weight": 1.0}],
                                    "tokenizer": str(tokpath), "seq_len": 1024, "seed": 0}))
         runs: dict[str, list[float]] = {}
         toks: dict[str, int] = {}
         for _ in range(args.repeat):
-            for name, fn in (("raw encode_batch", lambda: raw_pass(tok, texts, False)),
-                             ("raw encode_batch_fast", lambda: raw_pass(tok, texts, True)),
-                             ("stream, 0 workers", lambda: stream_pass(mix, tokpath, 0)),
-                             ("stream, 1 worker", lambda: stream_pass(mix, tokpath, 1)),
-                             ("stream, 2 workers", lambda: stream_pass(mix, tokpath, 2))):
-                t = time.perf_counter()
-                toks[name] = fn()
-                runs.setdefault(name, []).append(time.perf_counter() - t)
-        base = statistics.median(runs["raw encode_batch"])
-        for name, ts in runs.items():
+            for mode in MODES:
+                r = timed_child(THROUGHPUT_CHILD, mode, str(mix), str(tokpath), *map(str, outs))
+                toks[mode] = r["tokens"]
+                runs.setdefault(mode, []).append(r["seconds"])
+        base = statistics.median(runs["raw"])
+        for mode, ts in runs.items():
             s = statistics.median(ts)
-            lines.append(f"| BPE {vocab // 1024}k | {name} | {toks[name] / s:,.0f} | {mb / s:.2f} | {base / s:.2f}x |")
+            lines.append(f"| BPE {vocab // 1024}k | {MODES[mode]} | {toks[mode] / s:,.0f} | {mb / s:.2f} | {base / s:.2f}x |")
         print("\n".join(lines[-5:]), flush=True)
-    lines.append("\nStream token counts include one EOS per document and the padded tail; the raw peer counts "
-                 "encoder tokens only (its texts are already in memory; ours are read from Parquet).\n")
+    lines.append("\nThe raw peer's texts are already in memory and it counts encoder tokens only; the stream reads "
+                 "Parquet, shuffles, adds one EOS per document and packs, and its time includes building the dataset "
+                 "and starting DataLoader workers. `encode_batch` uses all cores (Rayon); a worker does too, as long as "
+                 "the parent process did not call encode_batch before forking it (gristmill's planner avoids it).\n")
 
     # memory: same tokens from 1x (the whole corpora) and 10x the data
     tokpath = work / "tok4096.json"
     outs = build(work, None)
-    big = work / "big" / "data"
+    big = work / "big-full" / "data"  # ten copies of the whole corpora's curated Parquet
     if not big.exists():
-        big.mkdir(parents=True)
+        tmp = work / "big-full.tmp" / "data"
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+        tmp.mkdir(parents=True)
         for i in range(10):
             for o in outs:
                 for f in sorted((o / "data").glob("*.parquet")):
-                    shutil.copy(f, big / f"{i}-{o.name}-{f.name}")
+                    shutil.copy(f, tmp / f"{i}-{o.name}-{f.name}")
+        tmp.parent.rename(big.parent)
     sizes = {}
     for label, paths in (("1x", [str(o) for o in outs]), ("10x", [str(big.parent)])):
         mix = work / f"rss{label}.yaml"
         mix.write_text(json.dumps({"sources": [{"name": "all", "path": paths, "weight": 1.0}], "tokenizer": str(tokpath),
                                    "seq_len": 1024, "seed": 0}))
-        gb = sum(f.stat().st_size for p in paths for f in Path(p).rglob("*.parquet")) / 1e6
+        from gristmill.mix.sources import expand_source_paths
+
+        gb = sum(f.stat().st_size for f in expand_source_paths(paths)) / 1e6  # what the source reads: OUT/data/
         r = [timed_child(RSS_CHILD, str(mix), str(tokpath), str(args.rss_tokens)) for _ in range(2)]
         sizes[label] = (gb, statistics.median(x["rss_mib"] for x in r), statistics.median(x["rss_after_import_mib"] for x in r))
     lines += ["| data | Parquet on disk | loader peak RSS | RSS before streaming |", "|---|---:|---:|---:|"]
     for label, (gb, rss, base) in sizes.items():
         lines.append(f"| {label} | {gb:,.0f} MB | {rss:,.0f} MiB | {base:,.0f} MiB |")
+    print("\n".join(lines[-3:]), flush=True)
     lines.append(f"\nEach child streams {args.rss_tokens:,} tokens (num_workers=0, shuffle buffer 1,000 documents).\n")
 
     ex = read_exports(work / "rss1x.yaml", tokpath, work, 2_000_000, args.repeat)

@@ -114,6 +114,9 @@ def test_resume_stateful_dataloader(world, mix2, workers):
     head = [next(it)["input_ids"] for _ in range(k)]
     state = dl.state_dict()
     del it, dl
+    torch.save(state, world / f"loader{workers}.pt")  # `mix report` reads the loader's state (every worker's inside)
+    rows = json.loads(cli("mix", "report", mix2, world / f"loader{workers}.pt", "--json").output)
+    assert sum(r["actual_tokens"] for r in rows) == k * 4 * 64
     it2 = iter(loader(state))
     tail = [next(it2)["input_ids"] for _ in range(total - k)]
     assert same(head + tail, full)
@@ -381,3 +384,53 @@ def test_openelm_style_recipe_and_mixture_as_shipped(tmp_path, monkeypatch):
         assert abs(got.count(name) - len(got) * w) < 2
     with pytest.raises(MixtureError, match="no tokenizer"):
         MixtureDataset(str(mix))
+
+
+def _dist_worker(rank: int, world: int, init: str, mix: str, out: str):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        ds = MixtureDataset(mix, document_boundaries=True)  # no rank=: taken from torch.distributed
+        ids = []
+        for ex in ds:
+            d, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
+            ids += d[st].tolist()
+        Path(out, f"{rank}.json").write_text(json.dumps(ids))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_come_from_torch_distributed(world, tmp_path):
+    import multiprocessing as mp
+
+    mix = write_mix(world, "dist.yaml", {"sources": [src(world, "books", weight=1.0)]})
+    ctx = mp.get_context("fork")  # the children inherit the imports: seconds, not a fresh torch import each
+    procs = [ctx.Process(target=_dist_worker, args=(r, 2, f"file://{tmp_path / 'store'}", str(mix), str(tmp_path)))
+             for r in (0, 1)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+    r0, r1 = (json.loads((tmp_path / f"{r}.json").read_text()) for r in (0, 1))
+    n = stored(world, "books").num_rows
+    assert r0 and r1 and not set(r0) & set(r1) and sorted(r0 + r1) == list(range(n))
+
+
+def test_same_data_in_two_phases_continues_its_cursor(world):
+    mix = write_mix(world, "cont.yaml", {"phases": [
+        {"name": "a", "tokens": 64 * 40, "sources": [src(world, "books", weight=1.0)]},
+        {"name": "b", "tokens": 64 * 40, "sources": [src(world, "books", weight=0.5), src(world, "code", weight=0.5)]},
+    ]})
+    started = []
+    for ex in MixtureDataset(mix, document_boundaries=True):
+        if ex["source"] == "books":
+            ids, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
+            started += ids[st].tolist()
+    assert len(started) > 10 and len(started) == len(set(started))  # phase b did not start books over

@@ -40,7 +40,11 @@ def count_source(data, tokenizer, sample_docs: int = SAMPLE_DOCS, seed: int = 0)
     source), tokenizing unit by unit so memory stays at one unit."""
     import numpy as np
 
-    encode = getattr(tokenizer, "encode_batch_fast", None) or tokenizer.encode_batch
+    # one document at a time, not encode_batch: encode_batch starts the tokenizer's thread pool, and
+    # `tokenizers` then turns parallelism off in every DataLoader worker forked afterwards
+    def encode(texts, add_special_tokens):
+        return [tokenizer.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+
     order = np.random.default_rng(seed).permutation(len(data.units))
     docs = n_tok = rows_read = 0
     for u in order:

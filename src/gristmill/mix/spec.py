@@ -4,7 +4,9 @@ A mixture names sources (curated outputs or parquet/jsonl files), each with a ``
 ``tokens:`` budget, an optional ``where:`` filter and a repetition cap. A curriculum has
 ``phases:``, each with its own sources and a ``tokens:`` budget; a source with ``replay: PHASE``
 (or ``PHASE.SOURCE``) re-reads an earlier phase's data (Phi-3's phase 2 replays phase-1 data,
-Abdin et al. 2024, Sec. 2). Everything is checked before any work starts; errors name the file,
+Abdin et al. 2024, Sec. 2). The same data (files, text field and filter) named in several phases
+keeps one cursor: a later phase continues where the earlier one stopped, so nothing repeats before
+its epoch ends, and ``max_epochs`` counts epochs over the whole run. Everything is checked before any work starts; errors name the file,
 the line and the fix, as recipes do (``gristmill.recipe``).
 """
 from __future__ import annotations

@@ -47,6 +47,11 @@ class MixtureDataset(IterableDataset):
         tokens: a total token budget for a single-phase mixture (overrides ``tokens:``).
         check: plan the budgets before streaming and fail early when one needs forbidden repetition.
 
+    ``state_dict()`` / ``load_state_dict()`` describe the iterator of *this* process. With DataLoader
+    workers each worker holds its own iterator, so save and load through torchdata's
+    ``StatefulDataLoader``, which calls them inside every worker; resume with the same world size
+    and ``num_workers`` (the state names its consumer and refuses another).
+
     Each example also carries ``phase`` and ``num_tokens`` (``seq_len`` except for the padded last
     sequence of a mixture without a budget, which ends when its first source runs out).
     """
@@ -65,7 +70,9 @@ class MixtureDataset(IterableDataset):
         if tokens is not None:
             if self.mix.is_curriculum:
                 raise MixtureError(f"{self.mix.path}: tokens= overrides a single-phase mixture; a curriculum's phases carry their budgets")
-            self.mix.phases[0].tokens = int(tokens)
+            import dataclasses
+
+            self.mix = dataclasses.replace(self.mix, phases=[dataclasses.replace(self.mix.phases[0], tokens=int(tokens))])
         spec = self.mix.spec
         if not spec.tokenizer:
             raise MixtureError(f"{self.mix.path}: no tokenizer; set tokenizer: in the file or pass tokenizer=")
@@ -114,7 +121,8 @@ class MixtureDataset(IterableDataset):
         return rank * nw + wid, world * nw
 
     def _fingerprint(self) -> str:
-        return f"{self.mix.fingerprint()}-{self._tok_hash}-{self.seq_len}-{self.seed}"
+        budgets = ",".join(str(p.tokens) for p in self.mix.phases)
+        return f"{self.mix.fingerprint()}-{self._tok_hash}-{self.seq_len}-{self.seed}-{budgets}"
 
     def _fresh_state(self, c: int, n: int) -> dict:
         return {"gristmill_mixture_state": STATE_VERSION, "fingerprint": self._fingerprint(), "consumer": c, "consumers": n,
@@ -172,6 +180,8 @@ class MixtureDataset(IterableDataset):
                 if s.key not in streams:
                     streams[s.key] = SourceStream(s, c, n, spec.shuffle_buffer, self.seed, tok, self.eos_id,
                                                   spec.allow_repeat, self.document_boundaries, st["streams"].get(s.key))
+                else:  # the same data in a later phase continues its cursor under this phase's cap
+                    streams[s.key].src = s
             counts = st["counts"]
             ptok = st["tokens"].setdefault(ph.name, {})
             while quota is None or st["emitted"] < quota:
