@@ -207,11 +207,14 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple, str]]:
     return out
 
 
-def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
-    """Parse and validate a recipe file. Raises :class:`RecipeError` with file:line on problems."""
+def read_yaml_mapping(path: str | os.PathLike, error: type[Exception], what: str, shape: str) -> tuple[dict, dict]:
+    """``(data, lines)`` of a YAML file that must hold a mapping; every problem raises ``error``
+    naming the file (and the line when YAML knows it). ``lines`` maps key paths to line numbers,
+    so the caller's validation errors can point at the line. Recipes, mixture files and synth
+    configs all read their files through here."""
     path = Path(path)
     if not path.exists():
-        raise RecipeError(f"{path}: recipe file not found")
+        raise error(f"{path}: {what} file not found")
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text)
@@ -219,10 +222,15 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise RecipeError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+        raise error(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping with keys input, steps, output")
-    lines = _line_index(node) if node is not None else {}
+        raise error(f"{path}: {shape}")
+    return data, (_line_index(node) if node is not None else {})
+
+
+def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
+    """Parse and validate a recipe file. Raises :class:`RecipeError` with file:line on problems."""
+    data, lines = read_yaml_mapping(path, RecipeError, "recipe", "a recipe is a mapping with keys input, steps, output")
     return recipe_from_dict(data, str(path), lines, check_inputs)
 
 

@@ -18,12 +18,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gristmill.mix.sources import Part, SourceData, SourceError
 from gristmill.mix.where import WhereError
-from gristmill.recipe import _line_index, _nearest_line, _pydantic_messages
+from gristmill.recipe import _nearest_line, _pydantic_messages, read_yaml_mapping
 
 
 class MixtureError(ValueError):
@@ -110,18 +109,8 @@ class Mixture:
 def load_mixture(path: str | os.PathLike, **overrides) -> Mixture:
     """Parse and validate a mixture file; ``overrides`` (tokenizer=, seq_len=, seed=, ...) win over the file."""
     path = Path(path)
-    if not path.exists():
-        raise MixtureError(f"{path}: mixture file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise MixtureError(f"{path}{f' line {mark.line + 1}' if mark else ''}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(data, dict):
-        raise MixtureError(f"{path}: a mixture is a mapping with sources: (or phases:), tokenizer, seq_len, seed")
-    lines = _line_index(node) if node is not None else {}
+    data, lines = read_yaml_mapping(path, MixtureError, "mixture",
+                                    "a mixture is a mapping with sources: (or phases:), tokenizer, seq_len, seed")
     return mixture_from_dict(data, str(path), lines, overrides)
 
 

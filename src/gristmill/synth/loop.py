@@ -120,20 +120,10 @@ class LoopConfig(BaseModel):
 
 
 def load_config(path: Path) -> LoopConfig:
-    from gristmill.recipe import _line_index, _nearest_line
+    from gristmill.recipe import _nearest_line, read_yaml_mapping
 
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"{path}{f' line {mark.line + 1}' if mark else ''}: not valid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the config is a mapping with endpoint, tasks, ...")
-    lines = _line_index(node) if node is not None else {}
+    data, lines = read_yaml_mapping(path, ConfigError, "config", "the config is a mapping with endpoint, tasks, ...")
     try:
         cfg = LoopConfig(**data)
     except ValidationError as e:
