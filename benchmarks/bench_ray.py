@@ -3,8 +3,8 @@
 - throughput (documents/s, whole CLI run) of the web-rules recipe and of a fuzzy-dedup recipe on
   the local engine and on a Ray cluster of 1 and 2 worker CPUs (a head node plus a second node
   process, both on this machine);
-- peak RSS of the largest Ray worker process (VmHWM) and of the driver during MinHash clustering,
-  at two data sizes 10x apart.
+- peak RSS of the driver and of the largest Ray worker process (VmHWM) during a minhash-only run,
+  at two data sizes 10x apart, with one partition and with partitions a tenth of the larger size.
 
 Real text: the corpora from ``../shared/corpora/fetch`` (SOTU, Moby Dick, Brown, sentences, Python
 docs), repeated with small edits so that the fuzzy-dedup recipe has near duplicates to find.
@@ -62,18 +62,44 @@ def recipe(data: Path, steps: list[str], out: Path) -> Path:
     return p
 
 
+LAST_DRIVER_MIB = [0.0]
+
+
 def run(rp: Path, out: Path, *args) -> tuple[float, dict]:
+    """Wall time and summary of one CLI run; the driver's peak RSS goes to LAST_DRIVER_MIB (from
+    wait4: the CLI process and the children it waited for, which with --engine ray excludes the
+    Ray workers, started by the raylet)."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "gristmill", "run", str(rp), "-o", str(out), "--fresh", "--no-progress",
-                        "--no-report", *args], capture_output=True, text=True)
+    p = subprocess.Popen([sys.executable, "-m", "gristmill", "run", str(rp), "-o", str(out), "--fresh", "--no-progress",
+                          "--no-report", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = p.communicate()
     wall = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-3000:])
+    if p.returncode != 0:
+        raise RuntimeError(stderr[-3000:])
+    import resource
+
+    # communicate() reaped the child; RUSAGE_CHILDREN is the max over all children reaped so far,
+    # so each measured run is started from a fresh helper process (see measure_driver).
+    LAST_DRIVER_MIB[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return wall, json.loads((out / "summary.json").read_text())
 
 
-def ray_workers_peak_mib() -> float:
-    peak = 0
+def measure_driver(rp: Path, out: Path, *args) -> tuple[float, float]:
+    """(wall seconds, driver peak MiB) of one run, measured in a fresh Python process so that
+    RUSAGE_CHILDREN holds only this run's CLI process."""
+    code = ("import sys, json; sys.path.insert(0, %r); import bench_ray as b; "
+            "w, s = b.run(*map(__import__('pathlib').Path, sys.argv[1:3]), *sys.argv[3:]); "
+            "print(json.dumps([w, b.LAST_DRIVER_MIB[0]]))") % str(Path(__file__).resolve().parent)
+    r = subprocess.run([sys.executable, "-c", code, str(rp), str(out), *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-3000:])
+    return tuple(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def ray_workers_peak_mib(which=max) -> float:
+    """Peak RSS (VmHWM) of the largest (``which=max``) or smallest Ray worker process: a worker
+    runs many tasks, so its peak is that of its largest task plus the worker's own baseline."""
+    peaks = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -83,10 +109,10 @@ def ray_workers_peak_mib() -> float:
                 continue
             for line in open(f"/proc/{pid}/status"):
                 if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
+                    peaks.append(int(line.split()[1]))
         except OSError:
             continue
-    return peak / 1024
+    return which(peaks) / 1024 if peaks else 0.0
 
 
 def main() -> None:
@@ -115,15 +141,32 @@ def main() -> None:
                     assert s2["kept"] == s["kept"] and s2["rejected"] == s["rejected"], "engines disagree"
                     rows.append((name, n, f"Ray, {cpus} worker CPU{'s' if cpus > 1 else ''} ({cpus} node{'s' if cpus > 1 else ''})",
                                  s2["input"] / wall, s2["kept"]))
-                    if name == "fuzzy dedup" and cpus == 2:
-                        mem.append((n, ray_workers_peak_mib()))
                 finally:
                     c.shutdown()
     lines = [f"### Ray engine ({machine()})", "", "| recipe | documents | engine | docs/s (whole run) | kept |", "|---|---|---|---|---|"]
     lines += [f"| {r[0]} | {r[1]:,} | {r[2]} | {r[3]:,.0f} | {r[4]:,} |" for r in rows]
-    lines += ["", "Peak RSS of the largest Ray worker process (VmHWM) during the fuzzy-dedup run:", "",
-              "| documents | largest task process MiB |", "|---|---|"]
-    lines += [f"| {n:,} | {m:,.0f} |" for n, m in mem]
+
+    # Memory of MinHash clustering: a minhash-only recipe (read, signatures, bucketing, pairs,
+    # components, clusters) on Ray with 2 worker CPUs, at two sizes 10x apart, with the default
+    # partition size (every phase one partition at these sizes) and with partitions of
+    # a.docs // 10 documents (1 and 10 partitions).
+    for n in (a.docs // 10, a.docs):
+        data = work / f"data{n}"
+        for label, cfg in (("default (1 partition)", "{}"), (f"partition_docs {a.docs // 10:,}", f"{{partition_docs: {a.docs // 10}}}")):
+            rp = recipe(data, [f"minhash_dedup: {cfg}"], work / f"out-mem-{n}")
+            c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+            try:
+                c.add_node(num_cpus=1)
+                c.wait_for_nodes()
+                wall, driver = measure_driver(rp, work / "ray-mem", "--engine", "ray", "--address", c.address)
+                mem.append((n, label, driver, ray_workers_peak_mib(), ray_workers_peak_mib(min), wall))
+            finally:
+                c.shutdown()
+    lines += ["", "Peak RSS during a minhash-only run on Ray (2 worker CPUs): the driver (`gristmill run`, from wait4) and "
+              "the largest and smallest Ray worker process (VmHWM; a worker runs many tasks, the smallest is about a "
+              "worker's own baseline):", "",
+              "| documents | partitions | driver MiB | largest worker MiB | smallest worker MiB | wall s |", "|---|---|---|---|---|---|"]
+    lines += [f"| {n:,} | {lab} | {d:,.0f} | {w:,.0f} | {w0:,.0f} | {t:,.1f} |" for n, lab, d, w, w0, t in mem]
     print("\n".join(lines))
 
 
