@@ -187,6 +187,14 @@ class MinHashDedup(ClusterDedupStep):
     ``near_duplicate_of_index`` and the earlier data is untouched. The fitted workdir holds
     ``index/`` (band keys + ids of the kept documents) so this output can serve as an index, and
     ``report.json`` (cluster size distribution, example clusters).
+
+    Partitions (``partition_docs``, default 1,000,000 documents): every phase after signatures is
+    tasks over partitions (``_lsh_partitions.py``), the same locally and on Ray. The default is a
+    memory bound, not tuned on data: a bucketing task then holds ~24 MB (one band's keys of the
+    partition, their sort order, node numbers), a label task 8 MB, a pair task its node range's
+    pairs, which is what the former single-process phases held per band for the whole corpus
+    at 1M documents. Smaller values give more, smaller tasks (more parallelism on a cluster, each
+    re-reading its slice of every key file); the decisions do not depend on it.
     """
 
     name = "minhash_dedup"
