@@ -5,9 +5,10 @@ and takes one picklable tuple; the driver only passes paths and counts and reads
 
 Partitions. With ``P`` partitions (``ceil(documents / partition_docs)``):
 
-- *bucketing*: task (band ``j``, key partition ``p``) reads band ``j`` of every key file one file
-  at a time and keeps the keys with ``key % P == p``: a bucket (equal keys) lies in one task, and
-  inside it documents stay in node order, so its pairs are exactly those of the one-band sort;
+- *bucketing*: one scatter task per key file splits its keys, band by band, by ``key % P`` (stable,
+  so in node order); task (band ``j``, key partition ``p``) reads its slice of every scattered
+  file: a bucket (equal keys) lies in one task, and inside it documents stay in node order, so
+  its pairs are exactly those of the former one-band sort. Every key is read twice in all;
 - *pairs*: node range ``q`` (``R = ceil(documents / P)`` nodes each) holds the pairs whose smaller
   node is in the range; the bucketing tasks write their pairs sorted by ``q`` with the offsets of
   each range, and pair task ``q`` reads its slice of each file, makes the pairs unique (sorted by
@@ -38,7 +39,7 @@ from gristmill.dedup._shingle import shingle_hashes
 from gristmill.dedup._star import edge_jaccard, star_clusters, unique_sets
 from gristmill.engine.atomic import atomic_path, atomic_save_npy, atomic_write_json
 
-__all__ = ["n_partitions", "read_band_row", "bucket_task", "pairs_task", "components", "group_task", "cluster_task"]
+__all__ = ["n_partitions", "read_band_row", "scatter_task", "bucket_task", "pairs_task", "components", "group_task", "cluster_task"]
 
 
 def n_partitions(n_total: int, partition_docs: int) -> int:
@@ -75,22 +76,48 @@ def _read_slice(path: Path, q: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ bucketing (phase 2)
+def scatter_task(args: tuple) -> None:
+    """One key file's keys split by key partition, band by band: per band, the keys of documents
+    with shingles sorted (stably, so in node order) by ``key % n_p``, their global node numbers,
+    and the offsets of each partition. A bucketing task then reads only its slice of each file."""
+    key_file, sig_meta, first_node, n_p, out = args
+    keys = np.load(key_file)
+    bands, n = keys.shape if keys.ndim == 2 else (0, 0)
+    ok = pq.read_table(sig_meta, columns=["has_sig"])["has_sig"].to_numpy() if sig_meta else np.ones(n, bool)
+    idx = np.flatnonzero(ok)
+    ks = np.empty((bands, len(idx)), np.uint64)
+    nodes = np.empty((bands, len(idx)), np.int64)
+    offs = np.empty((bands, n_p + 1), np.int64)
+    for j in range(bands):
+        k = keys[j, idx]
+        part = (k % np.uint64(n_p)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        ks[j], nodes[j] = k[order], idx[order] + first_node
+        offs[j] = np.searchsorted(part[order], np.arange(n_p + 1))
+    del keys
+    out = Path(out)
+    atomic_save_npy(out.with_suffix(".keys.npy"), ks)
+    atomic_save_npy(out.with_suffix(".nodes.npy"), nodes)
+    atomic_save_npy(out.with_suffix(".offs.npy"), offs)  # written last: the file's done-marker
+
+
+def _slice(path: Path, j: int, lo: int, hi: int) -> np.ndarray:
+    mm = np.load(path, mmap_mode="r")
+    out = np.array(mm[j, lo:hi])
+    del mm
+    return out
+
+
 def bucket_task(args: tuple) -> None:
     """Pairs of band ``j`` among the keys of partition ``p``: each later document of a bucket with
     each of the bucket's first ``anchors`` documents (``huge_anchors`` in buckets over ``huge``)."""
-    key_files, sig_metas, j, p, n_p, rng, out, anchors, huge, huge_anchors = args
+    scattered, j, p, n_p, rng, out, anchors, huge, huge_anchors = args
     keys, nodes = [], []
-    pos = 0
-    for kf, meta in zip(key_files, sig_metas):
-        row = read_band_row(Path(kf), j)
-        sel = (row % np.uint64(n_p)) == np.uint64(p)
-        if meta is not None:
-            sel &= pq.read_table(meta, columns=["has_sig"])["has_sig"].to_numpy()
-        idx = np.flatnonzero(sel)
-        keys.append(row[idx])
-        nodes.append(idx + pos)
-        pos += len(row)
-        del row, sel
+    for f in scattered:  # in node order: files in node order, each stably sorted
+        f = Path(f)
+        lo, hi = np.load(f.with_suffix(".offs.npy"))[j, p : p + 2]
+        keys.append(_slice(f.with_suffix(".keys.npy"), j, lo, hi))
+        nodes.append(_slice(f.with_suffix(".nodes.npy"), j, lo, hi))
     keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
     node = np.concatenate(nodes) if nodes else np.zeros(0, np.int64)
     del nodes

@@ -3,7 +3,8 @@
 Out of core and partitioned: signatures never sit in memory together, and after phase 1 every
 phase is tasks over partitions on disk (``_lsh_partitions.py``), run through ``run_tasks`` (worker
 processes locally, Ray tasks with ``--engine ray``). Phase 1 writes each shard's band keys
-(band-major, 8 bytes per band per document); phase 2 is one task per (band, key partition): sort
+(band-major, 8 bytes per band per document); phase 2 splits each key file by key partition (a
+task per file), then is one task per (band, key partition): sort
 its keys, pair each later document of a bucket with the bucket's first ``_BUCKET_ANCHORS``
 documents; phase 3 is one task per node range: the unique pairs whose smaller node is in it,
 verified by exact shingle Jaccard (texts re-read one source file at a time); phase 4 finds
@@ -37,7 +38,9 @@ from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
-from gristmill.dedup._lsh_partitions import bucket_task, cluster_task, components, group_task, n_partitions, pairs_task
+from gristmill.dedup._lsh_partitions import (
+    bucket_task, cluster_task, components, group_task, n_partitions, pairs_task, scatter_task,
+)
 from gristmill.step import FitContext, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
@@ -266,13 +269,19 @@ class MinHashDedup(ClusterDedupStep):
         run = lambda fn, items: run_tasks(fn, items, ctx.workers)  # noqa: E731
         sig_metas = [str(o.with_suffix(".meta.parquet")) for o in outs] + [None] * len(index_dirs)
 
-        # Phase 2: one task per (band, key partition) -> candidate pairs, split by node range.
+        # Phase 2: keys scattered by key partition (a task per key file), then one task per
+        # (band, key partition) -> candidate pairs, split by node range.
         edge_dir = wd / "edges"
         edge_dir.mkdir(exist_ok=True)
         _release_arrow()
+        scat = [edge_dir / f"keys_{i:05d}" for i in range(len(key_files))]
+        todo_s = [(str(k), m, int(id_starts[i]), n_p, str(scat[i]))
+                  for i, (k, m) in enumerate(zip(key_files, sig_metas)) if not scat[i].with_suffix(".offs.npy").exists()]
+        for _ in run(scatter_task, todo_s):
+            pass
         bucket_files = [edge_dir / f"b{j:03d}_{p:05d}" for j in range(c.bands) for p in range(n_p)]
         todo_b = [
-            ([str(k) for k in key_files], sig_metas, j, p, n_p, rng, str(edge_dir / f"b{j:03d}_{p:05d}"),
+            ([str(f) for f in scat], j, p, n_p, rng, str(edge_dir / f"b{j:03d}_{p:05d}"),
              _BUCKET_ANCHORS, _HUGE_BUCKET, _HUGE_BUCKET_ANCHORS)
             for j in range(c.bands) for p in range(n_p) if not (edge_dir / f"b{j:03d}_{p:05d}.offs.npy").exists()
         ]
