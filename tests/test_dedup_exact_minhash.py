@@ -222,12 +222,14 @@ def test_minhash_resume_from_partial_workdir(tmp_path, corpus):
     # a half-written temp file, nothing later
     part = tmp_path / "partial"
     shutil.copytree(tmp_path / "clean", part)
-    for f in list((part / "sig").glob("00002.*")) + list((part / "edges").glob("band_01*.npy")):
+    for f in list((part / "sig").glob("00002.*")) + list((part / "edges").glob("b01*")):
         f.unlink()
-    for f in ("edges_final.npy", "result.parquet", "report.json"):
+    for f in ("result.parquet", "report.json"):
         (part / f).unlink()
-    shutil.rmtree(part / "index")
-    (part / "edges" / "band_019.npy.tmp.npy").write_bytes(b"garbage")
+    for d in ("index", "pairs", "groups", "clusters"):
+        shutil.rmtree(part / d)
+    (part / "cc" / "done.json").unlink()  # killed inside connected components: its files stay
+    (part / "edges" / "b019_00000.offs.npy.tmp.npy").write_bytes(b"garbage")
     _, resumed = _run("minhash_dedup", shards, part, verify_jaccard=True)
     assert resumed.equals(clean)
     assert pq.read_table(part / "result.parquet").equals(pq.read_table(tmp_path / "clean" / "result.parquet"))

@@ -412,3 +412,15 @@ def test_semantic_unknown_document_and_empty_table(semantic_run):
     stranger = pa.table({"id": ["never-seen"], "text": ["hello"], "source": ["x"]})
     with pytest.raises(ValueError, match="not seen by fit.*never-seen"):
         step.annotate(stranger)
+
+
+def test_semantic_tasks_in_worker_processes_decide_the_same(semantic_run):
+    """k-means assignment (one task per embedding chunk) and SemDeDup (one task per block of
+    clusters) in two worker processes give the state of the one-process run."""
+    shards, tmp, _, _ = semantic_run
+    wd = tmp / "wd_workers"
+    shutil.copytree(tmp / "wd" / "emb", wd / "emb")  # embeddings reused: only the fanned-out phases rerun
+    shutil.copy(tmp / "wd" / "meta.json", wd / "meta.json")
+    run_step(sem_mod.SemanticDedup(sem_mod.SemanticDedup.Config(n_clusters=4, keep="first")), shards, wd, workers=2)
+    assert len(list((wd / "assign").glob("*.npy"))) == len(shards)
+    assert pq.read_table(wd / "state.parquet").equals(pq.read_table(tmp / "wd" / "state.parquet"))

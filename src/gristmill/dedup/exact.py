@@ -1,8 +1,11 @@
 """Exact dedup: documents whose normalized text (or URL) hashes to the same 128-bit key.
 
-Out of core: phase 1 writes each shard's keys (16 bytes), row number, length and score to an Arrow
-IPC spill file with one record batch per hash-prefix partition; phase 2 loads one partition from
-every shard at a time, so peak memory is about (documents / partitions) x 40 bytes.
+Out of core, as a hash-partitioned groupby whose phases are tasks (``run_tasks``: worker processes
+locally, Ray tasks with ``--engine ray``): phase 1 is one task per shard, writing its keys (16
+bytes), row number, id, length and score to an Arrow IPC spill file with one record batch per
+hash-prefix partition; phase 2 is one task per partition, loading that partition from every
+shard's spill, so a task holds about (documents / partitions) x 40 bytes plus ids. The driver only
+concatenates the partitions' documents in clusters of two or more into ``result.parquet``.
 """
 from __future__ import annotations
 
@@ -22,11 +25,109 @@ from gristmill.dedup._clusters import (
     id_hashes, prepare_workdir, shard_rows, workdir_fingerprint, write_result,
 )
 from gristmill.engine.atomic import atomic_path
+from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import normalize_text
 from gristmill.step import FitContext, register
 
 _FORMAT = 1  # bump when the spill/result layout changes, so old workdirs are refitted, not misread
 _ROWS_PER_PARTITION = 4_000_000  # ~160 MB of keys+metadata per partition in phase 2
+
+
+_SCHEMA = pa.schema([("hi", pa.uint64()), ("lo", pa.uint64()), ("node", pa.int64()), ("id", pa.string()),
+                     ("length", pa.int64()), ("score", pa.float64())])
+
+
+def _keys(c, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hi, lo, valid) per row."""
+    h = xxhash.xxh3_128_digest
+    if c.key == "url":
+        vals = batch.column("url").to_pylist()
+        valid = np.array([v is not None and v != "" for v in vals], dtype=bool)
+        raw = b"".join(h((v or "").encode()) for v in vals)
+    else:
+        vals = pc.fill_null(batch.column("text"), "").to_pylist()
+        valid = np.ones(len(vals), dtype=bool)
+        raw = b"".join(
+            h(normalize_text(v, lowercase=c.lowercase, strip_punctuation=c.strip_punctuation,
+                             collapse_whitespace=c.collapse_whitespace, nfkc=c.nfkc).encode("utf-8", "surrogatepass"))
+            for v in vals)
+    k = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64) if raw else np.zeros((0, 2), np.uint64)
+    return k[:, 0].copy(), k[:, 1].copy(), valid
+
+
+def _spill_task(args: tuple) -> None:
+    """Phase 1 for one shard (a task): its keys, one IPC record batch per hash-prefix partition."""
+    c, p, out, first_row, need, bits, parts = args
+    schema = _SCHEMA
+    cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
+    chunks = []
+    row = first_row
+    for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
+        hi, lo, valid = _keys(c, batch)
+        m = len(batch)
+        length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
+                  if "text" in batch.schema.names else np.zeros(m, np.int64))
+        score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
+                 if c.score_column else np.zeros(m))
+        sel = np.flatnonzero(valid)
+        chunks.append(pa.table({
+            "hi": hi[sel], "lo": lo[sel], "node": np.arange(row, row + m, dtype=np.int64)[sel],
+            "id": batch.column("id").cast(pa.string()).take(pa.array(sel)),
+            "length": length.astype(np.int64)[sel], "score": score[sel],
+        }, schema=schema))
+        row += m
+        report(m)
+    t = pa.concat_tables(chunks) if chunks else schema.empty_table()
+    part = (t["hi"].to_numpy() >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(t), np.int64)
+    order = np.argsort(part, kind="stable")
+    t, part = t.take(pa.array(order)), part[order]
+    bounds = np.searchsorted(part, np.arange(parts + 1))
+    with atomic_path(out) as tmp, pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as w:
+        for q in range(parts):
+            # exactly one batch per partition, empty ones included: batch q <-> partition q
+            tq = t.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q])).combine_chunks()
+            w.write_batch(tq.to_batches()[0] if len(tq) else pa.RecordBatch.from_pylist([], schema=schema))
+
+
+def _group_task(args: tuple) -> None:
+    """Phase 2 for hash-prefix partition ``q`` (a task): group equal keys across every shard's spill
+    and pick the kept copy; writes the partition's documents in clusters of two or more."""
+    c, spill, n_shards, parts, q, out = args
+    spill, out, schema = Path(spill), Path(out), _SCHEMA
+    pieces = []
+    for i in range(n_shards):
+        with pa.memory_map(str(spill / f"{i:05d}.arrow")) as src:
+            reader = pa.ipc.open_file(src)
+            if reader.num_record_batches != parts:
+                raise RuntimeError(f"{spill}/{i:05d}.arrow has {reader.num_record_batches} partitions, expected {parts}")
+            tq = pa.Table.from_batches([reader.get_batch(q)], schema)
+            if len(tq):
+                pieces.append(tq.combine_chunks())
+    t = pa.concat_tables(pieces) if pieces else schema.empty_table()
+    hi, lo, node = t["hi"].to_numpy(), t["lo"].to_numpy(), t["node"].to_numpy()
+    order = np.lexsort((node, lo, hi))
+    hs, ls = hi[order], lo[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (hs[1:] != hs[:-1]) | (ls[1:] != ls[:-1])
+    label = np.cumsum(new) - 1
+    size = np.bincount(label)[label] if len(label) else np.zeros(0, np.int64)
+    multi = size > 1
+    idx = order[multi]
+    lab = label[multi]
+    kept = choose_keepers(lab, c.keep, t["length"].to_numpy()[idx], t["score"].to_numpy()[idx]) if len(idx) else np.zeros(0, bool)
+    ids = t["id"].take(pa.array(idx)).combine_chunks() if len(idx) else pa.array([], pa.string())
+    # Cluster name = the keeper's id. Labels are non-decreasing here (rows follow the key
+    # sort) with one keeper each, so each row finds its keeper by binary search.
+    keeper = np.flatnonzero(kept)
+    named = keeper[np.searchsorted(lab[keeper], lab)] if len(idx) else np.zeros(0, np.int64)
+    atomic_write_parquet(out, pa.table({
+        "id": ids,
+        "id_hash": pa.array(id_hashes(ids), pa.uint64()),
+        "cluster": ids.take(pa.array(named, pa.int64())).cast(pa.string()),
+        "size": pa.array(size[multi], pa.int64()),
+        "code": pa.array(np.where(kept, 0, DUPLICATE), pa.int8()),
+        "label": pa.array(lab, pa.int64()),
+    }))
 
 
 @register
@@ -55,56 +156,6 @@ class ExactDedup(ClusterDedupStep):
         partitions: int | None = Field(None, ge=1, description="hash-prefix partitions; default: 1 per 4M docs")
         batch_rows: int = Field(8192, ge=1, description="rows per batch while hashing")
 
-    def _keys(self, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(hi, lo, valid) per row."""
-        c = self.config
-        h = xxhash.xxh3_128_digest
-        if c.key == "url":
-            vals = batch.column("url").to_pylist()
-            valid = np.array([v is not None and v != "" for v in vals], dtype=bool)
-            raw = b"".join(h((v or "").encode()) for v in vals)
-        else:
-            vals = pc.fill_null(batch.column("text"), "").to_pylist()
-            valid = np.ones(len(vals), dtype=bool)
-            raw = b"".join(
-                h(normalize_text(v, lowercase=c.lowercase, strip_punctuation=c.strip_punctuation,
-                                 collapse_whitespace=c.collapse_whitespace, nfkc=c.nfkc).encode("utf-8", "surrogatepass"))
-                for v in vals)
-        k = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64) if raw else np.zeros((0, 2), np.uint64)
-        return k[:, 0].copy(), k[:, 1].copy(), valid
-
-    def _spill(self, p: Path, out: Path, first_row: int, need: set, bits: int, parts: int, schema: pa.Schema, bar) -> None:
-        """Phase 1 for one shard: its keys, one IPC record batch per hash-prefix partition."""
-        c = self.config
-        cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
-        chunks = []
-        row = first_row
-        for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
-            hi, lo, valid = self._keys(batch)
-            m = len(batch)
-            length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
-                      if "text" in batch.schema.names else np.zeros(m, np.int64))
-            score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
-                     if c.score_column else np.zeros(m))
-            sel = np.flatnonzero(valid)
-            chunks.append(pa.table({
-                "hi": hi[sel], "lo": lo[sel], "node": np.arange(row, row + m, dtype=np.int64)[sel],
-                "id": batch.column("id").cast(pa.string()).take(pa.array(sel)),
-                "length": length.astype(np.int64)[sel], "score": score[sel],
-            }, schema=schema))
-            row += m
-            bar.report(m)
-        t = pa.concat_tables(chunks) if chunks else schema.empty_table()
-        part = (t["hi"].to_numpy() >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(t), np.int64)
-        order = np.argsort(part, kind="stable")
-        t, part = t.take(pa.array(order)), part[order]
-        bounds = np.searchsorted(part, np.arange(parts + 1))
-        with atomic_path(out) as tmp, pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as w:
-            for q in range(parts):
-                # exactly one batch per partition, empty ones included: batch q <-> partition q
-                tq = t.slice(int(bounds[q]), int(bounds[q + 1] - bounds[q])).combine_chunks()
-                w.write_batch(tq.to_batches()[0] if len(tq) else pa.RecordBatch.from_pylist([], schema=schema))
-
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)
@@ -126,59 +177,22 @@ class ExactDedup(ClusterDedupStep):
         parts = 1 << bits
         spill = wd / "spill"
         spill.mkdir(exist_ok=True)
-        schema = pa.schema([("hi", pa.uint64()), ("lo", pa.uint64()), ("node", pa.int64()), ("id", pa.string()),
-                            ("length", pa.int64()), ("score", pa.float64())])
 
         # Phase 1: keys per shard, partitioned by hash prefix into one IPC file per shard.
-        with ctx.track("hashing", n) as bar:
-            for i, p in enumerate(shards):
-                out = spill / f"{i:05d}.arrow"
-                if out.exists():
-                    bar.report(int(rows[i]))
-                    continue
-                self._spill(p, out, int(starts[i]), need, bits, parts, schema, bar)
+        todo = [(c, str(p), str(spill / f"{i:05d}.arrow"), int(starts[i]), need, bits, parts)
+                for i, p in enumerate(shards) if not (spill / f"{i:05d}.arrow").exists()]
+        with ctx.track("hashing", int(sum(rows[i] for i, p in enumerate(shards) if not (spill / f"{i:05d}.arrow").exists()))) as bar:
+            for _ in run_tasks(_spill_task, todo, ctx.workers, progress=bar.report):
+                pass
 
         # Phase 2: per partition, group equal keys and pick the kept copy.
         gdir = wd / "groups"
         gdir.mkdir(exist_ok=True)
-        for q in range(parts):
-            out = gdir / f"{q:04d}.parquet"
-            if out.exists():
-                continue
-            pieces = []
-            for i in range(len(shards)):
-                with pa.memory_map(str(spill / f"{i:05d}.arrow")) as src:
-                    reader = pa.ipc.open_file(src)
-                    if reader.num_record_batches != parts:
-                        raise RuntimeError(f"{spill}/{i:05d}.arrow has {reader.num_record_batches} partitions, expected {parts}")
-                    tq = pa.Table.from_batches([reader.get_batch(q)], schema)
-                    if len(tq):
-                        pieces.append(tq.combine_chunks())
-            t = pa.concat_tables(pieces) if pieces else schema.empty_table()
-            hi, lo, node = t["hi"].to_numpy(), t["lo"].to_numpy(), t["node"].to_numpy()
-            order = np.lexsort((node, lo, hi))
-            hs, ls = hi[order], lo[order]
-            new = np.ones(len(order), bool)
-            new[1:] = (hs[1:] != hs[:-1]) | (ls[1:] != ls[:-1])
-            label = np.cumsum(new) - 1
-            size = np.bincount(label)[label] if len(label) else np.zeros(0, np.int64)
-            multi = size > 1
-            idx = order[multi]
-            lab = label[multi]
-            kept = choose_keepers(lab, c.keep, t["length"].to_numpy()[idx], t["score"].to_numpy()[idx]) if len(idx) else np.zeros(0, bool)
-            ids = t["id"].take(pa.array(idx)).combine_chunks() if len(idx) else pa.array([], pa.string())
-            # Cluster name = the keeper's id. Labels are non-decreasing here (rows follow the key
-            # sort) with one keeper each, so each row finds its keeper by binary search.
-            keeper = np.flatnonzero(kept)
-            named = keeper[np.searchsorted(lab[keeper], lab)] if len(idx) else np.zeros(0, np.int64)
-            atomic_write_parquet(out, pa.table({
-                "id": ids,
-                "id_hash": pa.array(id_hashes(ids), pa.uint64()),
-                "cluster": ids.take(pa.array(named, pa.int64())).cast(pa.string()),
-                "size": pa.array(size[multi], pa.int64()),
-                "code": pa.array(np.where(kept, 0, DUPLICATE), pa.int8()),
-                "label": pa.array(lab, pa.int64()),
-            }))
+        todo = [(c, str(spill), len(shards), parts, q, str(gdir / f"{q:04d}.parquet"))
+                for q in range(parts) if not (gdir / f"{q:04d}.parquet").exists()]
+        with ctx.track("grouping", len(todo), "partitions") as bar:
+            for _ in run_tasks(_group_task, todo, ctx.workers):
+                bar.advance(1)
 
         if not (wd / "result.parquet").exists():
             g = pa.concat_tables([pq.read_table(gdir / f"{q:04d}.parquet") for q in range(parts)])

@@ -1,20 +1,22 @@
 """Fuzzy document dedup: MinHash signatures of word n-grams, LSH banding, verified star clusters.
 
-Out of core: signatures never sit in memory together. Phase 1 writes each shard's band keys to
-disk (band-major, 8 bytes per band per document); phase 2 handles one band at a time (sort its keys,
-pair each later document of a bucket with the bucket's first ``_BUCKET_ANCHORS`` documents); phase
-3 merges the bands' pairs into unique pairs and verifies them by exact shingle Jaccard (the texts of
-documents with a candidate pair are read again, one source file at a time); phase 4 clusters the
-verified pairs (star clustering, ``_star.py``; or connected components) and decides the documents
-in clusters.
+Out of core and partitioned: signatures never sit in memory together, and after phase 1 every
+phase is tasks over partitions on disk (``_lsh_partitions.py``), run through ``run_tasks`` (worker
+processes locally, Ray tasks with ``--engine ray``). Phase 1 writes each shard's band keys
+(band-major, 8 bytes per band per document); phase 2 splits each key file by key partition (a
+task per file), then is one task per (band, key partition): sort
+its keys, pair each later document of a bucket with the bucket's first ``_BUCKET_ANCHORS``
+documents; phase 3 is one task per node range: the unique pairs whose smaller node is in it,
+verified by exact shingle Jaccard (texts re-read one source file at a time); phase 4 finds
+connected components by min-label union-find with pointer jumping over label partitions, regroups
+the pairs by component and clusters each group (star clustering, ``_star.py``; or the components).
 
-Coordinator memory is about 25 bytes per document (one band's keys, their sort order and the sorted
-keys; later the cluster labels and sizes) plus ~8-16 bytes per candidate pair, plus 4 bytes per
-distinct shingle of the documents that have a candidate pair while they are verified.
-Everything else per document stays on disk and is read one shard at a time: ids, lengths, scores
-and id hashes are only gathered for documents in clusters. Band keys are read with a short-lived
-memory map per (shard, band) and never written through one, because every page a memory map
-touches counts towards the process's RSS for as long as the map lives.
+With ``partition_docs`` documents per partition, a task holds one partition's keys (~24 bytes per
+document), pairs (~16-24 bytes each) or labels (8 bytes per node) plus one other label partition,
+and 4 bytes per distinct shingle of its pairs' documents while verifying; a star-clustering task
+holds its components whole. The driver holds the file lists, and in the final decision the
+documents that have a verified pair (node, label, keep key: ~30 bytes each); ids, lengths,
+scores and id hashes are gathered from disk for documents in clusters only.
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
-from gristmill.dedup._star import edge_jaccard, star_clusters, unique_sets
-from gristmill.dedup._unionfind import connected_components
+from gristmill.dedup._lsh_partitions import (
+    bucket_task, cluster_task, components, group_task, n_partitions, pairs_task, scatter_task,
+)
 from gristmill.step import FitContext, register
 
 INDEX_MARKER = "gristmill_minhash_index.json"
@@ -103,16 +106,6 @@ def _band(path: Path, j: int) -> np.ndarray:
     return row
 
 
-def _read_band(paths: list[Path], j: int, out: np.ndarray) -> None:
-    """Band ``j`` of all key files, in node order, into ``out``."""
-    pos = 0
-    for p in paths:
-        row = _band(p, j)
-        out[pos : pos + len(row)] = row
-        pos += len(row)
-    assert pos == len(out), (pos, len(out))
-
-
 def _gather(files: list[Path], starts: np.ndarray, nodes: np.ndarray, column: str) -> pa.Array:
     """``column`` of the given global ``nodes`` (any order), reading one parquet file at a time;
     ``starts[i]`` is the first node of ``files[i]``. Memory: the result plus one file's column."""
@@ -132,6 +125,23 @@ def _gather(files: list[Path], starts: np.ndarray, nodes: np.ndarray, column: st
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))
     return got.take(pa.array(inverse))
+
+
+def _priority(nodes: np.ndarray, n_new: int, files: list, starts: np.ndarray, keep: str) -> np.ndarray:
+    """Keep order of the (sorted) ``nodes`` as a sort key, smaller is kept first: the order
+    ``choose_keepers`` applies inside a cluster, with earlier data and index nodes first. ``files``
+    and ``starts``: the shards' signature metadata and their first nodes (runs inside tasks)."""
+    pri = np.where(nodes < n_new, 0.0, -np.inf)
+    new = np.flatnonzero(nodes < n_new)
+    if keep == "first" or not len(new):
+        return pri
+    files = [Path(f) for f in files]
+    if keep == "longest":
+        pri[new] = -_gather(files, starts, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
+    else:
+        s = _gather(files, starts, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
+        pri[new] = -np.where(np.isnan(s), -np.inf, s)  # NaN scores lose, as in choose_keepers
+    return pri
 
 
 @register
@@ -180,6 +190,14 @@ class MinHashDedup(ClusterDedupStep):
     ``near_duplicate_of_index`` and the earlier data is untouched. The fitted workdir holds
     ``index/`` (band keys + ids of the kept documents) so this output can serve as an index, and
     ``report.json`` (cluster size distribution, example clusters).
+
+    Partitions (``partition_docs``, default 1,000,000 documents): every phase after signatures is
+    tasks over partitions (``_lsh_partitions.py``), the same locally and on Ray. The default is a
+    memory bound, not tuned on data: a bucketing task then holds ~24 MB (one band's keys of the
+    partition, their sort order, node numbers), a label task 8 MB, a pair task its node range's
+    pairs, which is what the former single-process phases held per band for the whole corpus
+    at 1M documents. Smaller values give more, smaller tasks (more parallelism on a cluster, each
+    re-reading its slice of every key file); the decisions do not depend on it.
     """
 
     name = "minhash_dedup"
@@ -195,6 +213,7 @@ class MinHashDedup(ClusterDedupStep):
         clustering: Literal["star", "kept_star", "components"] = Field("star", description="how verified pairs become clusters: star (each removed document is a verified pair of its kept one), kept_star, or connected components")
         against: list[str] = Field(default_factory=list, description="earlier gristmill outputs or index dirs")
         batch_rows: int = Field(8192, ge=1, description="rows per batch while computing signatures")
+        partition_docs: int = Field(1_000_000, ge=1, description="documents per partition of the bucketing, pair, component and cluster tasks (bounds one task's memory)")
 
         @field_validator("against")
         @classmethod
@@ -245,73 +264,67 @@ class MinHashDedup(ClusterDedupStep):
         key_files = [o.with_suffix(".keys.npy") for o in outs] + [d / "keys.npy" for d in index_dirs]
         id_files = [o.with_suffix(".meta.parquet") for o in outs] + [d / "ids.parquet" for d in index_dirs]
         id_starts = np.concatenate([starts, n_data + np.cumsum(idx_counts, dtype=np.int64)])
-        has_sig = np.concatenate(
-            [pq.read_table(o.with_suffix(".meta.parquet"), columns=["has_sig"])["has_sig"].to_numpy() for o in outs]
-            + [np.ones(k, bool) for k in idx_counts]
-        ) if n_total else np.zeros(0, bool)
+        n_p = n_partitions(n_total, c.partition_docs)
+        rng = max(1, -(-n_total // n_p))  # nodes per node-range partition
+        run = lambda fn, items: run_tasks(fn, items, ctx.workers)  # noqa: E731
+        sig_metas = [str(o.with_suffix(".meta.parquet")) for o in outs] + [None] * len(index_dirs)
 
-        # Phase 2: one band at a time -> candidate edges.
+        # Phase 2: keys scattered by key partition (a task per key file), then one task per
+        # (band, key partition) -> candidate pairs, split by node range.
         edge_dir = wd / "edges"
         edge_dir.mkdir(exist_ok=True)
         _release_arrow()
-        # Documents without shingles take no part; usually there are none, and then sort positions
-        # are node numbers directly (no 8-byte-per-document node array).
-        node = None if has_sig.all() else np.flatnonzero(has_sig)
-        del has_sig
-        todo_bands = [j for j in range(c.bands) if not (edge_dir / f"band_{j:03d}.npy").exists()]
-        buf = np.empty(n_total, np.uint64) if todo_bands else None  # one band's keys, reused
-        with ctx.track("LSH bands", len(todo_bands), "bands") as bar:
-            for j in todo_bands:
-                _read_band(key_files, j, buf)
-                keys = buf if node is None else buf[node]
-                order = np.argsort(keys, kind="stable")  # stable: equal keys stay in node order
-                ks = keys[order]
-                del keys  # peak: keys, order and sorted keys, 24 bytes per document
-                # Each later document of a bucket gets an edge to each of the bucket's first
-                # _BUCKET_ANCHORS documents (smallest nodes): every pair in buckets of up to
-                # _BUCKET_ANCHORS + 1, so star clustering sees a removed document's pair with its kept
-                # one, without the quadratic blow-up of all pairs in a huge bucket of copies. Only the
-                # repeats are materialized (few); their bucket's start is found by binary search.
-                dup = np.flatnonzero(ks[1:] == ks[:-1]) + 1
-                first = np.searchsorted(ks, ks[dup], side="left")
-                huge = (np.searchsorted(ks, ks[dup], side="right") - first) > _HUGE_BUCKET
-                del ks
-                r = dup - first  # position inside the bucket, >= 1
-                sel = [(r > k) & ((k < _HUGE_BUCKET_ANCHORS) | ~huge) for k in range(min(_BUCKET_ANCHORS, int(r.max(initial=0))))]
-                a = np.concatenate([order[first[m] + k] for k, m in enumerate(sel)] or [order[:0]])
-                b = np.concatenate([order[dup[m]] for m in sel] or [order[:0]])
-                del order, first, dup, r, huge, sel
-                if node is not None:
-                    a, b = node[a], node[b]
-                atomic_save_npy(edge_dir / f"band_{j:03d}.npy", np.stack([a, b], axis=1).astype(np.int64))
+        scat = [edge_dir / f"keys_{i:05d}" for i in range(len(key_files))]
+        todo_s = [(str(k), m, int(id_starts[i]), n_p, str(scat[i]))
+                  for i, (k, m) in enumerate(zip(key_files, sig_metas)) if not scat[i].with_suffix(".offs.npy").exists()]
+        for _ in run(scatter_task, todo_s):
+            pass
+        bucket_files = [edge_dir / f"b{j:03d}_{p:05d}" for j in range(c.bands) for p in range(n_p)]
+        todo_b = [
+            ([str(f) for f in scat], j, p, n_p, rng, str(edge_dir / f"b{j:03d}_{p:05d}"),
+             _BUCKET_ANCHORS, _HUGE_BUCKET, _HUGE_BUCKET_ANCHORS)
+            for j in range(c.bands) for p in range(n_p) if not (edge_dir / f"b{j:03d}_{p:05d}.offs.npy").exists()
+        ]
+        with ctx.track("LSH bands", len(todo_b), "buckets") as bar:
+            for _ in run(bucket_task, todo_b):
                 bar.advance(1)
-        del buf
 
-        # Phase 3: unique candidate pairs; exact Jaccard of each pair (optional).
-        final = wd / "edges_final.npy"
-        if not final.exists():
-            # One int64 code per unordered pair (np.unique on it is far cheaper than on rows),
-            # merged band by band: a pair found by many bands is held once, not once per band.
-            base = np.int64(max(n_total, 1))
-            code = np.zeros(0, np.int64)
-            for j in range(c.bands):
-                e = np.load(edge_dir / f"band_{j:03d}.npy")
-                if len(e):
-                    code = np.union1d(code, np.minimum(e[:, 0], e[:, 1]) * base + np.maximum(e[:, 0], e[:, 1]))
-            edges = np.stack([code // base, code % base], axis=1)
-            del code
-            sim = np.full(len(edges), np.nan)
-            if c.verify_jaccard and len(edges):
-                edges, sim = self._verify(edges, sources, starts, n_data)
-            atomic_save_npy(wd / "edges_sim.npy", sim)
-            atomic_save_npy(final, edges)  # written last: the phase's done-marker
-        edges = np.load(final)
-        sim = np.load(wd / "edges_sim.npy")
+        # Phase 3: unique candidate pairs per node range; exact Jaccard of each pair (optional).
+        pair_dir = wd / "pairs"
+        pair_dir.mkdir(exist_ok=True)
+        pair_files = [pair_dir / f"q{q:05d}.npy" for q in range(n_p)]
+        todo_q = [
+            ([str(f) for f in bucket_files], q, n_total, c.verify_jaccard, c.jaccard_threshold, [str(x) for x in sources],
+             starts.tolist(), n_data, c.ngram, c.batch_rows, str(pair_dir / f"q{q:05d}"))
+            for q in range(n_p) if not pair_files[q].exists()
+        ]
+        with ctx.track("candidate pairs", len(todo_q), "partitions") as bar:
+            for _ in run(pairs_task, todo_q):
+                bar.advance(1)
+        n_edges, dropped = 0, 0
+        for f in pair_files:
+            st = json.loads(f.with_suffix(".json").read_text())
+            n_edges += st["pairs"]
+            dropped += st["dropped"]
+        if c.verify_jaccard:
+            self.stats["pairs_rejected_by_jaccard"] += dropped
 
-        # Phase 4: components, keep policy, result.
+        # Phase 4: components, clusters per component group, keep policy, result.
         if not (wd / "result.parquet").exists():
+            label_dir, gen = components(pair_files, n_total, rng, n_p, wd, run, ctx.log)
+            grp_dir = wd / "groups"
+            grp_dir.mkdir(exist_ok=True)
+            list(run(group_task, [(str(f), str(label_dir), gen, rng, n_p, str(grp_dir / f"q{q:05d}"))
+                                  for q, f in enumerate(pair_files) if not (grp_dir / f"q{q:05d}.offs.npy").exists()]))
+            clu_dir = wd / "clusters"
+            clu_dir.mkdir(exist_ok=True)
+            prio = (_priority, (n_new, [str(f) for f in id_files[: len(shards)]], starts[: len(shards) + 1], c.keep))
+            grp_files = [str(grp_dir / f"q{q:05d}") for q in range(n_p)]
+            list(run(cluster_task, [(grp_files, g, c.clustering, c.verify_jaccard, n_new, prio, str(clu_dir / f"g{g:05d}.npy"))
+                                    for g in range(n_p) if not (clu_dir / f"g{g:05d}.npy").exists()]))
             _release_arrow()
-            self._resolve(wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, len(shards))
+            self._resolve(wd, outs, starts, n_new, [clu_dir / f"g{g:05d}.npy" for g in range(n_p)], n_edges,
+                          id_files, id_starts, len(shards))
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
@@ -355,74 +368,36 @@ class MinHashDedup(ClusterDedupStep):
             counts.append(n)
         return counts
 
-    def _verify(self, edges: np.ndarray, sources: list[Path], starts: np.ndarray, n_data: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact shingle Jaccard of each candidate pair; pairs below ``jaccard_threshold`` are
-        dropped. Returns (edges, similarity). Pairs with a node from a saved index (no text) are
-        kept as LSH found them, with similarity NaN.
+    def _resolve(self, wd, outs, starts, n_new, cluster_files, n_edges, id_files, id_starts, n_shards) -> None:
+        """Cluster labels -> keep decisions -> result.parquet, index/ and report.json.
 
-        Memory: the unique shingle hashes (4 bytes each; 8 per entry of a chunk of pairs at a time)
-        of the documents that have a candidate pair; texts are read one batch at a time."""
+        Only documents with a candidate pair appear here (``cluster_files``: (node, label) rows of
+        each component group; every other document is its own cluster), so the per-document
+        arrays are sized by the documents in clusters, not by the corpus; ids, lengths, scores
+        and id hashes are gathered from disk for them."""
         c = self.config
-        checkable = edges[:, 1] < n_data
-        need = np.unique(edges[checkable].ravel())
-        hs, counts = [], []
-        for i, src in enumerate(sources):
-            lo, hi = int(starts[i]), int(starts[i + 1])
-            mine = need[(need >= lo) & (need < hi)]
-            if len(mine) == 0:
-                continue
-            # batch by batch, as in phase 1: memory is one batch of text, not the file's column;
-            # `mine` is sorted, so the documents come out in node order
-            row = 0
-            for batch in pq.ParquetFile(src).iter_batches(batch_size=c.batch_rows, columns=["text"]):
-                k0, k1 = np.searchsorted(mine - lo, [row, row + len(batch)])
-                if k1 > k0:
-                    texts = pc.fill_null(batch.column("text").take(pa.array(mine[k0:k1] - lo - row)), "").to_pylist()
-                    h, offs = unique_sets(*shingle_hashes([shingle_text(t) for t in texts], c.ngram))
-                    hs.append(h)
-                    counts.append(np.diff(offs))
-                row += len(batch)
-            _release_arrow()
-        sets = np.concatenate(hs) if hs else np.zeros(0, np.uint32)
-        offsets = np.zeros(len(need) + 1, np.int64)
-        if counts:
-            np.cumsum(np.concatenate(counts), out=offsets[1:])
-        del hs, counts
-        sim = np.full(len(edges), np.nan)
-        sim[checkable] = edge_jaccard(np.searchsorted(need, edges[checkable]), sets, offsets)
-        keep = ~(sim < c.jaccard_threshold)  # NaN (unverifiable) stays
-        self.stats["pairs_rejected_by_jaccard"] += int((~keep).sum())
-        return edges[keep], sim[keep]
-
-    def _resolve(self, wd, outs, starts, n_new, n_total, edges, sim, id_files, id_starts, n_shards) -> None:
-        """Components -> keep decisions -> result.parquet, index/ and report.json.
-
-        Per-document arrays here are the labels, the component sizes and a few boolean masks;
-        everything else (ids, lengths, scores, id hashes) is gathered from disk for the documents
-        in clusters only."""
-        c = self.config
-        n_edges = len(edges)
-        if c.clustering == "components":
-            labels = connected_components(n_total, edges)
-        else:
-            labels = star_clusters(n_total, edges, lambda nodes: self._priority(nodes, n_new, id_files, starts, n_shards),
-                                   sim if c.verify_jaccard else None, fixed_from=n_new,
-                                   centers="keep" if c.clustering == "kept_star" else "connected")
-        new_labels = labels[:n_new]
+        nl = [np.load(f) for f in cluster_files]
+        nl = np.concatenate(nl) if nl else np.zeros((0, 2), np.int64)
+        nl = nl[np.argsort(nl[:, 0], kind="stable")]
+        nodes, labels = nl[:, 0], nl[:, 1]
+        del nl
+        new = nodes < n_new
+        new_nodes, new_labels = nodes[new], labels[new]
         # A component touching earlier data (against) is already represented there ("tainted").
-        # Per-label flags are booleans, so the per-document work is one 1-byte gather, and all
-        # that is kept afterwards is sized by the documents in clusters (m), not by the corpus.
-        ext = labels[n_new:]
-        tainted = np.zeros(n_total, dtype=bool)
-        tainted[ext] = True
-        sizes_all = np.bincount(new_labels, minlength=n_total)
-        m = np.flatnonzero(((sizes_all > 1) | tainted)[new_labels])  # new documents in clusters
-        lab = new_labels[m]
-        size, idx_m = sizes_all[lab], tainted[lab]
-        sizes = sizes_all[np.unique(lab[~idx_m])]  # clusters among the new documents
+        ext_nodes, ext = nodes[~new], labels[~new]
+        ul, cnt = np.unique(new_labels, return_counts=True)
+        size_of = lambda lab: cnt[np.searchsorted(ul, lab)]  # noqa: E731 - every lab here is in ul
+        tainted_labels = np.unique(ext)
+        is_tainted = np.isin(new_labels, tainted_labels)
+        sel = (size_of(new_labels) > 1) | is_tainted
+        m = new_nodes[sel]  # new documents in clusters, in node order
+        lab = new_labels[sel]
+        size, idx_m = size_of(lab) if len(lab) else np.zeros(0, np.int64), is_tainted[sel]
+        sizes = size_of(np.unique(lab[~idx_m])) if (~idx_m).any() else np.zeros(0, np.int64)  # clusters among the new documents
         # earliest earlier document of each tainted component (np.unique: first occurrence)
         ext_labels, ext_first = np.unique(ext, return_index=True)
-        del labels, new_labels, ext, tainted, sizes_all
+        ext_first = ext_nodes[ext_first]
+        del nodes, labels, new, new_nodes, new_labels, ext, ext_nodes, is_tainted, sel
 
         def ids_of(nodes) -> pa.Array:
             return _gather(id_files, id_starts, nodes, "id").cast(pa.string())
@@ -441,7 +416,7 @@ class MinHashDedup(ClusterDedupStep):
         idx_labels = np.unique(lab[idx_m])
         if len(idx_labels):
             rep_labels.append(idx_labels)
-            rep_nodes.append(n_new + ext_first[np.searchsorted(ext_labels, idx_labels)])
+            rep_nodes.append(ext_first[np.searchsorted(ext_labels, idx_labels)])
         rep_labels, rep_nodes = np.concatenate(rep_labels), np.concatenate(rep_nodes)
         by_label = np.argsort(rep_labels, kind="stable")
         rep_labels, rep_nodes = rep_labels[by_label], rep_nodes[by_label]
@@ -464,22 +439,6 @@ class MinHashDedup(ClusterDedupStep):
             "candidate_edges": int(n_edges),
         })
         atomic_write_json(wd / "report.json", report)
-
-    def _priority(self, nodes, n_new, id_files, starts, n_shards) -> np.ndarray:
-        """Keep order of the (sorted) ``nodes`` as a sort key, smaller is kept first: the order
-        ``choose_keepers`` applies inside a cluster, with earlier data and index nodes first."""
-        c = self.config
-        pri = np.where(nodes < n_new, 0.0, -np.inf)
-        new = np.flatnonzero(nodes < n_new)
-        if c.keep == "first" or not len(new):
-            return pri
-        files, st = id_files[:n_shards], starts[: n_shards + 1]
-        if c.keep == "longest":
-            pri[new] = -_gather(files, st, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
-        else:
-            s = _gather(files, st, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
-            pri[new] = -np.where(np.isnan(s), -np.inf, s)  # NaN scores lose, as in choose_keepers
-        return pri
 
     def _save_index(self, wd: Path, outs, starts: np.ndarray, keep_mask: np.ndarray) -> None:
         c = self.config

@@ -7,9 +7,10 @@ across documents whose other content is unique, so whole-document dedup keeps it
 remove the repeated units and keep the rest of the document.
 
 How ``fit`` counts (and why not Dolma's Bloom filter): every unit is hashed with xxh3-64 and
-spilled per input shard as a hash-sorted numpy file. The counting pass then walks the 64-bit hash
-space in ranges sized to a memory budget, reading only that range from every shard file
-(memory-mapped), sorts it and counts. This is exact (a Bloom filter has false positives, which
+spilled per input shard as a hash-sorted numpy file (one task per shard). The counting pass then
+walks the 64-bit hash space in ranges sized to a memory budget, one task per range (run through
+``run_tasks``: worker processes locally, Ray tasks with ``--engine ray``), reading only that range
+from every shard file (memory-mapped), sorting it and counting. This is exact (a Bloom filter has false positives, which
 here would delete unique paragraphs), knows the true count of each unit (so ``min_occurrences``
 > 2 works; a Bloom filter only knows "seen before"), finds the first occurrence in the stable
 document order without processing documents sequentially, and its memory is set by the budget
@@ -137,6 +138,12 @@ def _count_range(spills: list[Path], lo: int, hi: int | None, min_occ: int) -> n
     return a[starts[counts >= min_occ]]
 
 
+def _count_task(args: tuple) -> None:
+    """One hash range, counted and saved (a task: reads only that range of every shard's spill)."""
+    spills, lo, hi, min_occ, out = args
+    atomic_save_npy(Path(out), _count_range([Path(f) for f in spills], lo, hi, min_occ))
+
+
 @register
 class ParagraphDedup(GlobalStep):
     """Remove paragraphs (or lines, or 3-sentence spans) that occur elsewhere in the corpus; the
@@ -209,15 +216,14 @@ class ParagraphDedup(GlobalStep):
         part_dir.mkdir(parents=True, exist_ok=True)
         step = (1 << 64) // n_parts
         ctx.log(f"paragraph_dedup: counting {total} units in {n_parts} hash range(s)")
-        results = []
-        with ctx.track("counting", n_parts, "hash ranges") as bar:
-            for p in range(n_parts):
-                out = part_dir / f"part_{p:06d}.npy"
-                if not out.exists():
-                    hi = None if p == n_parts - 1 else (p + 1) * step
-                    atomic_save_npy(out, _count_range(spills, p * step, hi, self.config.min_occurrences))
-                results.append(np.load(out))
+        # One task per hash range (worker processes locally, Ray tasks with --engine ray).
+        outs = [part_dir / f"part_{p:06d}.npy" for p in range(n_parts)]
+        todo = [([str(f) for f in spills], p * step, None if p == n_parts - 1 else (p + 1) * step,
+                 self.config.min_occurrences, str(outs[p])) for p in range(n_parts) if not outs[p].exists()]
+        with ctx.track("counting", len(todo), "hash ranges") as bar:
+            for _ in run_tasks(_count_task, todo, ctx.workers):
                 bar.advance(1)
+        results = [np.load(f) for f in outs]
         state = np.concatenate(results) if results else np.empty(0, dtype=_SPILL_DTYPE)
         atomic_save_npy(wd / "state.npy", state)
         # Spills are only needed to finish the count; the state above is the fitted result.

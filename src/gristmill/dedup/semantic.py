@@ -40,6 +40,7 @@ from pydantic import Field
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.dedup._clusters import id_hashes, workdir_fingerprint
 from gristmill.engine.atomic import atomic_save_npy, atomic_write_json, atomic_write_parquet
+from gristmill.engine.pool import run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
 __all__ = ["SemanticDedup", "load_embedder", "DEFAULT_MODEL"]
@@ -168,6 +169,43 @@ def semdedup_cluster(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.
     return parent, best
 
 
+def _assign_task(args: tuple) -> None:
+    """Nearest centroid (and its cosine) of each row of one embedding chunk."""
+    emb_path, cent_path, out = args
+    centroids = np.load(cent_path)
+    e = np.load(emb_path, mmap_mode="r")
+    r = np.empty(len(e), dtype=[("cluster", "<i4"), ("sim", "<f4")])
+    for a in range(0, len(e), _CHUNK_ROWS):
+        s = np.asarray(e[a : a + _CHUNK_ROWS], dtype=np.float32) @ centroids.T
+        cl = np.argmax(s, axis=1)
+        r["cluster"][a : a + len(s)] = cl
+        r["sim"][a : a + len(s)] = s[np.arange(len(s)), cl]
+    del e
+    atomic_save_npy(Path(out), r)
+
+
+def _dedup_block_task(args: tuple) -> None:
+    """SemDeDup inside each cluster of one block (``members``: each cluster's documents in keep
+    order); saves the block's (doc, root, sim, grouped) rows."""
+    emb_files, offsets, clusters, threshold, out = args
+    mmaps = [np.load(f, mmap_mode="r") for f in emb_files]
+    rows = []
+    for members in clusters:
+        emb = SemanticDedup._gather(mmaps, offsets, members)
+        parent, sim = semdedup_cluster(emb, threshold)
+        dup = sim > threshold
+        root = np.arange(len(members))
+        for j in np.flatnonzero(dup):  # parents precede children, so one pass resolves chains
+            root[j] = root[parent[j]]
+        grouped = dup.copy()
+        grouped[root[dup]] = True
+        r = np.empty(len(members), dtype=_GROUP_DTYPE)
+        r["doc"], r["root"], r["sim"], r["grouped"] = members, members[root], sim, grouped
+        rows.append(r)
+    del mmaps
+    atomic_save_npy(Path(out), np.concatenate(rows) if rows else np.empty(0, dtype=_GROUP_DTYPE))
+
+
 @register
 class SemanticDedup(GlobalStep):
     """Remove semantic near-duplicates (SemDeDup, Abbas et al. 2023).
@@ -227,7 +265,7 @@ class SemanticDedup(GlobalStep):
         k = cfg.n_clusters or max(1, math.ceil(n / cfg.docs_per_cluster))
         k = max(1, min(k, n))
         centroids = self._centroids(ctx, wd, chunks, sizes, k) if n else np.zeros((0, 1), np.float32)
-        cluster, csim = self._assign(wd, chunks, centroids)
+        cluster, csim = self._assign(ctx, wd, chunks, centroids)
         self._dedup(ctx, wd, chunks, sizes, cluster, csim, len(centroids))
         self._write_state(ctx, wd, chunks, cluster)
         self.bind(wd)
@@ -236,7 +274,7 @@ class SemanticDedup(GlobalStep):
     # threshold or keep policy reuses the embeddings and clusters: re-selecting is cheap, re-embedding is not.
     _STAGES = (
         ("embed", ("model", "max_tokens"), ("emb",)),
-        ("cluster", ("n_clusters", "docs_per_cluster", "seed"), ("centroids.npy",)),
+        ("cluster", ("n_clusters", "docs_per_cluster", "seed"), ("centroids.npy", "assign")),
         ("dedup", ("threshold", "keep"), ("groups", "state.parquet")),
     )
 
@@ -317,21 +355,20 @@ class SemanticDedup(GlobalStep):
         ctx.log(f"semantic_dedup: k-means with {k} clusters on {m} of {n} documents")
         return cent
 
-    def _assign(self, wd: Path, chunks, centroids) -> tuple[np.ndarray, np.ndarray]:
-        out_c, out_s = [], []
-        for name in chunks:
-            e = np.load(wd / "emb" / f"{name}.npy", mmap_mode="r")
-            cl = np.empty(len(e), np.int32)
-            cs = np.empty(len(e), np.float32)
-            for a in range(0, len(e), _CHUNK_ROWS):
-                s = np.asarray(e[a : a + _CHUNK_ROWS], dtype=np.float32) @ centroids.T
-                cl[a : a + len(s)] = np.argmax(s, axis=1)
-                cs[a : a + len(s)] = s[np.arange(len(s)), cl[a : a + len(s)]]
-            out_c.append(cl)
-            out_s.append(cs)
-        if not out_c:
+    def _assign(self, ctx, wd: Path, chunks, centroids) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest centroid of every document: one task per embedding chunk (worker processes
+        locally, Ray tasks with ``--engine ray``), each writing its chunk's assignment."""
+        if not chunks:
             return np.zeros(0, np.int32), np.zeros(0, np.float32)
-        return np.concatenate(out_c), np.concatenate(out_s)
+        adir = wd / "assign"
+        adir.mkdir(exist_ok=True)
+        todo = [(str(wd / "emb" / f"{name}.npy"), str(wd / "centroids.npy"), str(adir / f"{name}.npy"))
+                for name in chunks if not (adir / f"{name}.npy").exists()]
+        for _ in run_tasks(_assign_task, todo, ctx.workers):
+            pass
+        got = [np.load(adir / f"{name}.npy") for name in chunks]
+        return (np.concatenate([g["cluster"] for g in got]).astype(np.int32),
+                np.concatenate([g["sim"] for g in got]).astype(np.float32))
 
     def _dedup(self, ctx, wd: Path, chunks, sizes, cluster, csim, k: int) -> None:
         cfg = self.config
@@ -348,29 +385,17 @@ class SemanticDedup(GlobalStep):
             order = np.lexsort((gid, cluster))
         bounds = np.searchsorted(cluster[order], np.arange(k + 1))
         offsets = np.cumsum([0, *sizes])
-        mmaps = [np.load(wd / "emb" / f"{c}.npy", mmap_mode="r") for c in chunks]
+        emb_files = [str(wd / "emb" / f"{c}.npy") for c in chunks]
+        todo = []
         for b0 in range(0, k, _CLUSTERS_PER_BLOCK):
             out = gdir / f"block_{b0 // _CLUSTERS_PER_BLOCK:06d}.npy"
             if out.exists():
                 continue
-            rows = []
-            for c in range(b0, min(k, b0 + _CLUSTERS_PER_BLOCK)):
-                members = order[bounds[c] : bounds[c + 1]]
-                if len(members) < 2:
-                    continue
-                emb = self._gather(mmaps, offsets, members)
-                parent, sim = semdedup_cluster(emb, cfg.threshold)
-                dup = sim > cfg.threshold
-                root = np.arange(len(members))
-                for j in np.flatnonzero(dup):  # parents precede children, so one pass resolves chains
-                    root[j] = root[parent[j]]
-                grouped = dup.copy()
-                grouped[root[dup]] = True
-                r = np.empty(len(members), dtype=_GROUP_DTYPE)
-                r["doc"], r["root"], r["sim"], r["grouped"] = members, members[root], sim, grouped
-                rows.append(r)
-            res = np.concatenate(rows) if rows else np.empty(0, dtype=_GROUP_DTYPE)
-            atomic_save_npy(out, res)
+            members = [order[bounds[c] : bounds[c + 1]] for c in range(b0, min(k, b0 + _CLUSTERS_PER_BLOCK))]
+            todo.append((emb_files, offsets, [m for m in members if len(m) >= 2], cfg.threshold, str(out)))
+        # One task per block of clusters (worker processes locally, Ray tasks with --engine ray).
+        for _ in run_tasks(_dedup_block_task, todo, ctx.workers):
+            pass
 
     @staticmethod
     def _gather(mmaps, offsets, members: np.ndarray) -> np.ndarray:

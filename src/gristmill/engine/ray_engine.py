@@ -3,9 +3,10 @@
 ``gristmill run RECIPE --engine ray [--address ADDR]`` runs the local engine's plan unchanged and
 routes every fan-out through Ray: each shard of each stage (read with gristmill's own readers, so
 quarantine is identical; every per-batch step; the atomic writes and the manifest entry) is one Ray
-task, and so is each unit of work that a global step fans out (MinHash signatures per shard,
-paragraph-dedup spills). A global step's coordinating phase (bucketing, union-find, thresholds)
-runs in the driver with the bounded memory it has locally.
+task, and so is each unit of work that a global step fans out over its partitions on disk (exact
+dedup's hash-prefix groups; MinHash signatures, bucketing, pair verification, connected components
+and star clusters; paragraph-dedup spills and hash ranges; semantic dedup's k-means assignment and
+SemDeDup blocks). The driver only coordinates: file lists, counts, and the final decisions.
 
 Why Ray core tasks rather than Ray Data's ``map_batches``: a shard task writes its output under a
 temporary name, renames it and records the unit in the manifest, which is what makes the ledger
