@@ -68,7 +68,7 @@ def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:
     for raw in buf.split(b"\n")[:RECORDS]:
         try:
             rec = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             continue  # a bad line, or the cut end of the buffer: the reader quarantines it
         if isinstance(rec, dict):
             out.append(list(rec))
