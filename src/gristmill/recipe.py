@@ -203,6 +203,8 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple, str]]:
             msg = "unknown parameter"
         elif e["type"] == "missing":
             msg = "required parameter is missing"
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         out.append((loc, msg))
     return out
 
@@ -224,6 +226,21 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
         raise RecipeError(f"{path}: a recipe is a mapping with keys input, steps, output")
     lines = _line_index(node) if node is not None else {}
     return recipe_from_dict(data, str(path), lines, check_inputs)
+
+
+def _check_score_columns(steps: list[StepSpec], inputs: list[InputSpec], err) -> None:
+    """A selector on a score column that no earlier step writes and no input carries would fail on
+    every document (a step error deep in the run); say so at load time, naming the step to add."""
+    carried = {f for spec in inputs for f in spec.fields}
+    written: set[str] = set()
+    for i, st in enumerate(steps):
+        if st.name == "quality_select":
+            col = st.config.get("column", "quality_score")
+            if col not in written and col not in carried:
+                err(("steps", i, st.name), f"no earlier step writes the column {col!r} and no input carries it in "
+                    f"fields: put 'quality_score: {{model: MODEL}}' before quality_select (or list {col!r} in an input's fields)")
+        if st.name == "quality_score":
+            written.add(st.config.get("column", "quality_score"))
 
 
 def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = None, check_inputs: bool = True) -> Recipe:
@@ -314,6 +331,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             continue
         steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
+    _check_score_columns(steps, inputs, err)
     try:
         output = OutputSpec(**(data.get("output") or {}))
     except ValidationError as e:
