@@ -31,6 +31,8 @@ STEPS = all_steps()
 NEEDS_HTML = {name for name, cls in STEPS.items() if "html_column" in cls.Config.model_fields}
 # Small, fast configurations for the few steps whose defaults are sized for real corpora.
 SMALL = {"semantic_dedup": {"threshold": 0.95}}
+# Steps that read a column an earlier step writes run after that step.
+BEFORE = {"quality_select": ["quality_score"]}
 READERS = ["jsonl", "parquet-string", "parquet-large_string", "text", "warc"]
 
 BOILER = "Home | About | Products | Contact\nSHARE THIS ARTICLE\n3 likes\nPlease enable JavaScript to view the comments."
@@ -89,7 +91,28 @@ def inputs(tmp_path_factory) -> dict[str, dict]:
     return {"specs": specs, "n": len(docs)}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def model_files(tmp_path_factory):
+    """Steps that need a file made by another command (a quality model, a decontamination index)
+    get a small real one, built by the same code as `gristmill quality train` / `decontam index`."""
+    import numpy as np
+
+    from gristmill.annotate.contamination import build_index
+    from gristmill.quality.model import train
+
+    root = tmp_path_factory.mktemp("matrix_models")
+    texts = [d["text"] for d in stdlib_docs(30)]
+    junk = [" ".join(["buy", "now", "cheap", "click", "free"][(i + k) % 5] for k in range(40 + i)) for i in range(30)]
+    train(texts + junk, np.array([1] * len(texts) + [0] * len(junk)), "fast").save(root / "q.bin")
+    write_jsonl(root / "bench.jsonl", [{"question": _docs()[3]["text"][:400], "answer": "x"}])
+    build_index([root / "bench.jsonl"], root / "idx", ["question", "answer"])
+    SMALL.update({"quality_score": {"model": str(root / "q.bin")}, "quality_select": {"min_score": 0.5},
+                  "decontaminate": {"index": str(root / "idx")}})
+    return root
+
+
 def _recipe(tmp_path: Path, spec: dict, steps: list[str]) -> Path:
+    steps = [b for s in steps for b in BEFORE.get(s, [])] + steps
     data = {"input": spec, "steps": [{s: SMALL.get(s, {})} for s in steps],
             "output": {"path": str(tmp_path / "out"), "keep_rejected": True}}
     p = tmp_path / "recipe.yaml"
