@@ -331,7 +331,8 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             continue
         steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
-    _check_score_columns(steps, inputs, err)
+    if not errors:  # a step that failed validation is missing from `steps`: no cascade of errors
+        _check_score_columns(steps, inputs, err)
     try:
         output = OutputSpec(**(data.get("output") or {}))
     except ValidationError as e:
