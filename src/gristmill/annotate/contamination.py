@@ -122,6 +122,7 @@ def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, na
 
     Each file is one benchmark, named by its file stem unless ``names`` says otherwise. A field
     missing from every record of a file is an error (a misspelled field would index nothing)."""
+    from gristmill.engine.atomic import atomic_save_npy
     from gristmill.engine.manifest import atomic_write_text
 
     if n < 2:
@@ -158,10 +159,7 @@ def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, na
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for arr, fname in ((allh, "ngrams.npy"), (allo, "owners.npy")):
-        tmp = out / f".{fname}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-        tmp.replace(out / fname)
+        atomic_save_npy(out / fname, arr)
     meta = {"version": INDEX_VERSION, "n": n, "fields": fields, "benchmarks": stats, "ngrams": int(len(allh)),
             "normalization": "lower-case, punctuation to space, whitespace split (GPT-3 App. C)"}
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2))

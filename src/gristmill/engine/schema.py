@@ -8,11 +8,12 @@ only if it differs) to the union schema, with nulls where a file lacks a column.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from gristmill.engine.atomic import atomic_path
 
 FIRST = ("id", "text", "source")
 LAST = ("reject_step", "reject_reason")
@@ -65,8 +66,7 @@ def unify_dir(directory: Path, compression: str = "zstd") -> int:
         if s.equals(target):
             continue
         table = _conform(pq.read_table(p).replace_schema_metadata(None), target)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        pq.write_table(table, tmp, compression=compression)
-        os.replace(tmp, p)
+        with atomic_path(p) as tmp:
+            pq.write_table(table, tmp, compression=compression)
         n += 1
     return n

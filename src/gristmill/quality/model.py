@@ -86,11 +86,11 @@ class QualityModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.savez_compressed(buf, **self.arrays)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+        from gristmill.engine.atomic import atomic_path
+
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
             z.writestr("meta.json", json.dumps(self.meta, indent=2))
             z.writestr("arrays.npz", buf.getvalue())
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> "QualityModel":
