@@ -203,6 +203,8 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple, str]]:
             msg = "unknown parameter"
         elif e["type"] == "missing":
             msg = "required parameter is missing"
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
         out.append((loc, msg))
     return out
 
@@ -232,6 +234,21 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
     """Parse and validate a recipe file. Raises :class:`RecipeError` with file:line on problems."""
     data, lines = read_yaml_mapping(path, RecipeError, "recipe", "a recipe is a mapping with keys input, steps, output")
     return recipe_from_dict(data, str(path), lines, check_inputs)
+
+
+def _check_score_columns(declared: list[tuple[int, str, dict]], inputs: list[InputSpec], err) -> None:
+    """A selector on a score column that no earlier step writes and no input carries would fail on
+    every document (a step error deep in the run); say so at load time, naming the step to add.
+    Steps count as written even when their own parameters are wrong (that has its own error)."""
+    carried = {f for spec in inputs for f in spec.fields}
+    written: set[str] = set()
+    for i, name, params in declared:
+        col = params.get("column", "quality_score")
+        if name == "quality_select" and col not in written and col not in carried:
+            err(("steps", i, name), f"no earlier step writes the column {col!r} and no input carries it in "
+                f"fields: put 'quality_score: {{model: MODEL}}' before quality_select (or list {col!r} in an input's fields)")
+        if name == "quality_score":
+            written.add(col)
 
 
 def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = None, check_inputs: bool = True) -> Recipe:
@@ -283,6 +300,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
     if not isinstance(raw_steps, list):
         err(("steps",), "steps is a list, e.g. '- min_length: {min_words: 50}'")
         raw_steps = []
+    declared: list[tuple[int, str, dict]] = []  # every step as written, valid or not: (index, name, params)
     for i, rs in enumerate(raw_steps):
         if isinstance(rs, str):
             rs = {rs: {}}
@@ -290,6 +308,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             err(("steps", i), "each step is one mapping 'name: {params}'")
             continue
         (name, params), = rs.items()
+        declared.append((i, name, params if isinstance(params, dict) else {}))
         params = params or {}
         ln = _nearest_line(lines, ("steps", i))
         try:
@@ -322,6 +341,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             continue
         steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
+    _check_score_columns(declared, inputs, err)
     try:
         output = OutputSpec(**(data.get("output") or {}))
     except ValidationError as e:

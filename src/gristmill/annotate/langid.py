@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -90,6 +90,21 @@ class _Langid:
         return langs, scores
 
 
+def _code_hint(name: str) -> str:
+    """' (did you mean 'de'?)' for a language name or a code in the wrong case, from lingua's table."""
+    low = name.strip().lower()
+    if re.fullmatch(r"[a-z]{2,3}", low):
+        return f" (did you mean {low!r}?)"
+    try:
+        from lingua import Language
+    except ImportError:  # lingua is optional: no hint then
+        return ""
+    for lang in Language.all():
+        if lang.name.lower() == low:
+            return f" (did you mean {lang.iso_code_639_1.name.lower()!r} for {lang.name.title()}?)"
+    return ""
+
+
 _ENGINES = {"fasttext": _FastText, "lingua": _Lingua, "langid": _Langid}
 _LOADED: dict[str, object] = {}
 
@@ -124,9 +139,20 @@ class LanguageID(Step):
 
     class Config(StepConfig):
         languages: list[str] = Field(["en"], description="ISO 639-1 codes to keep; others are rejected as wrong_language")
-        min_score: float = Field(0.65, description="reject as low_confidence below this top-language probability")
+        min_score: float = Field(0.65, ge=0.0, le=1.0, description="reject as low_confidence below this top-language probability")
         engine: Literal["fasttext", "lingua", "langid"] = Field("fasttext", description="fasttext (lid.176, default), lingua (slower, accurate on short text) or langid")
-        max_chars: int = Field(2000, description="only the first this many characters are classified")
+        max_chars: int = Field(2000, gt=0, description="only the first this many characters are classified")
+
+        @field_validator("languages")
+        @classmethod
+        def _codes(cls, v: list[str]) -> list[str]:
+            # Every engine labels with lowercase ISO 639 codes ("en", "zh", "ceb"); anything else
+            # ("english", "EN") matches no document and would silently reject the whole corpus.
+            for code in v:
+                if not re.fullmatch(r"[a-z]{2,3}", code):
+                    raise ValueError(f"{code!r} is not a language code: use ISO 639-1 codes such as 'en', 'de', 'zh'"
+                                     + _code_hint(code))
+            return v
 
     def annotate(self, table: pa.Table) -> pa.Table:
         n = self.config.max_chars

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from gristmill.engine.atomic import atomic_write_text, tmp_path
-from gristmill.engine.manifest import RunDir
+from gristmill.engine.manifest import RecipeChanged, RunDir
 from gristmill.engine.pool import WorkerDied, report, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
 from gristmill.engine.progress import Progress
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
@@ -318,6 +318,37 @@ def split_stages(steps: list[Step]) -> list[tuple[int, list[Step]]]:
     return stages
 
 
+def _input_stats(shards) -> dict[str, list[int]]:
+    """Size and mtime of every planned input file: what a resume checks before reusing the plan."""
+    paths = {f for sh in shards for f in ([p for p, _ in sh.files] if sh.files else [sh.path])}
+    out = {}
+    for p in sorted(paths):
+        try:
+            st = os.stat(p)
+            out[p] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out[p] = [-1, -1]
+    return out
+
+
+def _check_inputs_unchanged(rd: RunDir, out: Path) -> None:
+    """Shards are byte ranges and row groups of the files as planned, and finished shards are not
+    read again: resuming over an input that changed since would mix old and new data, and a
+    finished run would report the old counts as if the new records did not exist."""
+    plan_file, stats_file = rd.manifest / "plan.json", rd.manifest / "inputs.json"
+    if not plan_file.exists() or not stats_file.exists():
+        return  # killed before planning finished (it is redone), or an output from before this check
+    old = json.loads(stats_file.read_text())
+    now = _input_stats([Shard(**d) for d in json.loads(plan_file.read_text())])
+    changed = [p for p in old if now.get(p) != old[p]]
+    if changed:
+        p = changed[0]
+        how = "is gone" if now.get(p, [-1])[0] < 0 else f"changed (size {old[p][0]:,} -> {now[p][0]:,} bytes, or its modification time)"
+        raise RecipeChanged(f"{out}: input {p} {how} since this output was started"
+                            + (f", and {len(changed) - 1} more" if len(changed) > 1 else "")
+                            + "; resuming would mix old and new data. Use --fresh to start over, or a new output path")
+
+
 def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | None = None, fresh: bool = False,
         progress: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
     """Run ``recipe``; returns the summary (also written to ``OUT/summary.json``)."""
@@ -327,6 +358,8 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
     resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())
+    if resumed:
+        _check_inputs_unchanged(rd, out)
     if resumed and (out / "summary.json").exists():
         log(f"{out}: already complete; nothing to do (use --fresh to run again)")
         summary = json.loads((out / "summary.json").read_text())
@@ -339,6 +372,7 @@ def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | Non
         shards = [Shard(**d) for d in json.loads(plan_file.read_text())]
     else:
         shards = plan_shards(recipe.inputs, recipe.output.shard_mb << 20)
+        atomic_write_text(rd.manifest / "inputs.json", json.dumps(_input_stats(shards)))  # before the plan: see below
         atomic_write_text(plan_file, json.dumps([s.__dict__ for s in shards]))
     if resumed:
         log(f"{out}: resuming ({sum(1 for _ in rd.manifest.glob('s*-*.json'))} shard units already done"

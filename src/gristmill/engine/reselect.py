@@ -95,6 +95,11 @@ def not_reselectable(cls: type[Step], param: str) -> str | None:
     sel = inspect.getsource(cls.select)
     rest = "".join(inspect.getsource(k) for k in cls.__mro__ if k not in (Step, GlobalStep, object) and issubclass(k, Step))
     rest = rest.replace(sel, "")
+    if re.search(r"\bself\.select\(", rest):
+        # e.g. refinedweb_lines rewrites text only for documents its own select keeps: a new threshold
+        # would admit documents whose stored text was never rewritten
+        return (f"{cls.name}.{param}: the step's annotate applies its own selection, so a new {param} changes the "
+                "stored text and columns, not only which documents are kept; run the changed recipe with `gristmill run`")
     pat = re.compile(rf"\.{re.escape(param)}\b")
     if pat.search(sel) and re.search(r"self\.select\(", rest):
         return (f"{cls.name}.{param}: the step's annotate applies its own selection (it rewrites the text of the "

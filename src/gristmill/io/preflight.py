@@ -17,10 +17,13 @@ RECORDS = 100  # records looked at per file
 
 
 def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
-    """``[(field name in the recipe, message)]`` for a text_field / id_field no examined record has."""
+    """``[(field name in the recipe, message)]`` for a text_field / id_field / extra field that no
+    examined record has."""
     if spec.format not in ("jsonl", "parquet"):
         return []  # text and WARC inputs have no fields to name
     wanted = [("text_field", spec.text_field)] + ([("id_field", spec.id_field)] if spec.id_field else [])
+    # a misspelt extra field would be carried as a column of nulls through the whole run
+    wanted += [("fields", f) for f in spec.fields]
     seen: dict[str, int] = {}  # field -> records having it
     n_records = 0
     first_file = None
@@ -42,7 +45,8 @@ def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
         close = difflib.get_close_matches(name, sorted(seen), n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         out.append((key, f"no record has the field {name!r}{hint}: looked at the first {n_records} records of "
-                         f"{first_file} and the next files; their fields are {', '.join(sorted(seen)[:20])}; set input.{key}"))
+                         f"{first_file} and the next files; their fields are {', '.join(sorted(seen)[:20])}; "
+                         + (f"remove {name!r} from input.fields or fix its spelling" if key == "fields" else f"set input.{key}")))
     return out
 
 
@@ -68,7 +72,7 @@ def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:
     for raw in buf.split(b"\n")[:RECORDS]:
         try:
             rec = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             continue  # a bad line, or the cut end of the buffer: the reader quarantines it
         if isinstance(rec, dict):
             out.append(list(rec))

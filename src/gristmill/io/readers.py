@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -326,6 +327,9 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
         yield Quarantined(str(path), 0, 0, "empty file: no records; remove it or check how it was written", kind="empty_file")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _parse_line(raw: bytes, spec: InputSpec, rel: str, line: int, path: str, rows: _Rows) -> Quarantined | None:
     if not raw.strip():
         return None  # a blank line is not a record
@@ -340,8 +344,19 @@ def _parse_line(raw: bytes, spec: InputSpec, rel: str, line: int, path: str, row
         rec = json.loads(s)
     except json.JSONDecodeError as e:
         return Quarantined(path, line, None, f"malformed JSON: {e.msg} at column {e.colno}", raw[:RAW_LIMIT], "malformed_json")
+    except RecursionError:
+        # json's C decoder recurses per nesting level: a line of 100k '[' is hostile or broken input
+        return Quarantined(path, line, None, "malformed JSON: nested too deeply to parse", raw[:RAW_LIMIT], "malformed_json")
     if not isinstance(rec, dict):
         return Quarantined(path, line, None, f"a JSON {type(rec).__name__}, not an object", raw[:RAW_LIMIT], "malformed_json")
+    if _SURROGATE_ESCAPE.search(raw):
+        # JSON may escape a lone UTF-16 surrogate ("\ud800"); json.loads accepts it, but the string
+        # has no UTF-8 form, so Arrow would fail the whole batch later. A pair is one character.
+        try:
+            json.dumps(rec, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            return Quarantined(path, line, None, f"invalid UTF-8: a lone surrogate escape ({e.object[e.start]!r}) in a string",
+                               raw[:RAW_LIMIT], "invalid_utf8")
     text = rec.get(spec.text_field)
     if not isinstance(text, str):
         what = "missing" if text is None else f"a {type(text).__name__}, not a string"
@@ -428,7 +443,8 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
             text = text.cast(pa.large_string())
             ids = t.column(spec.id_field).cast(pa.string()) if spec.id_field else pa.array([f"{shard.rel}:{row0 + k}" for k in range(n)], pa.string())
             bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
-            big = pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes).to_numpy(zero_copy_only=False)
+            # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
+            big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
             for k in [*bad.nonzero()[0], *big.nonzero()[0]]:
                 msg = "null text or id" if bad[k] else f"document over input.max_doc_bytes={spec.max_doc_bytes}"
                 yield Quarantined(str(path), None, row0 + int(k), f"row {row0 + int(k)}: {msg}", (text[int(k)].as_py() or "")[:RAW_LIMIT], "too_large" if big[k] else "bad_text_field")

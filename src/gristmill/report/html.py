@@ -119,7 +119,8 @@ def render(rep: ReportData) -> str:
     if rep.clusters:
         blocks = []
         for c in rep.clusters:
-            sizes = c["sizes"]
+            # summary.json sorts keys as strings ("1001+" < "2"); order the size bins by their lower bound
+            sizes = dict(sorted(c["sizes"].items(), key=lambda kv: int(kv[0].split("-")[0].rstrip("+"))))
             img = plots.bar_chart(list(sizes), list(sizes.values()), "clusters by size")
             ex = ""
             for members in c["examples"]:

@@ -92,6 +92,9 @@ def bar_chart(labels: list[str], values: list[int], xlabel: str, color: str = AC
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 0.3 * len(labels) + 0.8))
     ax.barh(labels[::-1], values[::-1], color=color)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.25-document ticks
     ax.set_xlabel(xlabel)
     ax.tick_params(axis="y", labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
