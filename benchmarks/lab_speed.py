@@ -81,16 +81,19 @@ def main():
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: every core)")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (compiling takes minutes on a loaded machine)")
     a = ap.parse_args()
-    threads = use_all_cores()
+    threads = use_all_cores(a.threads)
     print(f"torch {torch.__version__}, {threads} threads, batch {a.batch} x seq {a.seq}, vocab {a.vocab}")
     for name in a.presets.split(","):
         c = GPTConfig.preset(name, vocab_size=a.vocab, seq_len=a.seq)
         torch.manual_seed(0)
         ours, ref = GPT(c), RefGPT(c)
-        comp = torch.compile(GPT(c))
-        contenders = {"reference eager (nn.MultiheadAttention)": (ref, ref), "lab eager (SDPA)": (ours, ours),
-                      "lab compiled": (comp, comp)}
+        contenders = {"reference eager (nn.MultiheadAttention)": (ref, ref), "lab eager (SDPA)": (ours, ours)}
+        if a.compile:
+            comp = torch.compile(GPT(c))
+            contenders["lab compiled"] = (comp, comp)
         res = {k: [] for k in contenders}
         for _ in range(a.repeat):
             for k, (m, f) in contenders.items():

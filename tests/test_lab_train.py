@@ -57,7 +57,7 @@ def test_killed_run_resumes_exactly_and_seed_is_deterministic(lab):
     c = cfg(lab, extra="checkpoint_every_tokens: 1500\n")
     c.write_text(c.read_text().replace("tokens: 20000", "tokens: 12000").replace("max_bytes: 8000", "max_bytes: 3000"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-m", "gristmill.cli", "lab", "train", str(c), "--no-progress"]
+    cmd = [sys.executable, "-c", "from gristmill.cli import main; main()", "lab", "train", str(c), "--no-progress"]
     subprocess.run(cmd + ["-o", str(lab / "a")], check=True, env=env, capture_output=True)
     p = subprocess.Popen(cmd + ["-o", str(lab / "b")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:  # kill -9 somewhere after a few checkpoints, mid-run

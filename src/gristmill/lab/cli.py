@@ -103,3 +103,79 @@ def print_eval(res: dict):
         for k, v in res["tasks"].items():
             t.add_row(k, str(v["n"]), f"{v['generate_acc']:.3f}", f"{v['rank_acc']:.3f}", str(v["contaminated_skipped"]))
         console.print(t)
+
+
+@app.command()
+def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens, seeds, tokenizer, eval, arms"),
+           out: Path = typer.Option(..., "-o", "--out", help="output directory (runs/, results.json, bpb_*.png)"),
+           progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bars (default: on a terminal)")):
+    """Train every arm x seed at an equal token budget; held-out bpb curves, token efficiency, plots."""
+    from gristmill.lab.ablate import print_ablation, run_ablation
+    from gristmill.lab.config import ConfigError
+
+    try:
+        res = run_ablation(config, out, console=console, progress=progress)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    print_ablation(res, console)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plots: " + ", ".join(res["plots"]))
+
+
+@app.command()
+def serve(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+          port: int = typer.Option(8000, "--port", help="TCP port"),
+          host: str = typer.Option("127.0.0.1", "--host", help="interface to bind (default: this machine only)"),
+          name: Optional[str] = typer.Option(None, "--name", help="model id clients ask for (default: the run directory's name)")):
+    """Serve a run over an OpenAI-compatible API: /v1/models, /v1/completions, /v1/chat/completions."""
+    from gristmill.lab.serve import serve as run_server
+
+    if not (run / "ckpt.pt").is_file():
+        _fail(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
+    console.print(f"serving [bold]{name or run.resolve().name}[/] on http://{host}:{port}/v1")
+    run_server(run, host, port, name)
+
+
+@app.command()
+def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run directory"),
+             bits: str = typer.Option("8,4,3,2", "--bits", help="comma-separated bit widths"),
+             method: str = typer.Option("rtn,gptq", "--method", help="rtn and/or gptq"),
+             group_size: Optional[int] = typer.Option(None, "--group-size", help="columns per scale (default: one scale per output channel)"),
+             data: list[str] = typer.Option([], "--data", help="held-out files (default: the run's eval.heldout)"),
+             tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks to score too"),
+             lora_steps: int = typer.Option(0, "--lora-steps", help="train LoRA adapters on each quantized model for N steps and report the gap recovered"),
+             out: Path = typer.Option(..., "-o", "--out", help="output directory: one run dir per method x bits, results.json, bpb_vs_bits.png")):
+    """Post-training quantization (RTN, GPTQ) of the linear layers; bpb and task accuracy against bit width."""
+    from rich.table import Table
+
+    from gristmill.lab.quantize import run_quantize
+
+    try:
+        b = [int(x) for x in _csv(bits)]
+    except ValueError:
+        _fail(f"--bits {bits!r}: give integers, e.g. 8,4,3,2")
+    methods = _csv(method)
+    for m in methods:
+        if m not in ("rtn", "gptq"):
+            _fail(f"--method {m!r}: choose rtn and/or gptq")
+    if any(not 2 <= x <= 8 for x in b):
+        _fail(f"--bits {bits}: each width must be between 2 and 8")
+    if group_size is not None and group_size < 1:
+        _fail("--group-size must be positive")
+    try:
+        res = run_quantize(run, out, b, methods, group_size, [f for d in data for f in _csv(d)], _csv(tasks), console=console,
+                           lora_steps=lora_steps)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    t = Table(title=f"quantization of {run}")
+    lora = any("lora" in r for r in res["rows"])
+    cols = ["method", "bits", "layer error (rel.)", *res["rows"][0]["bpb"], *[f"{k} rank acc" for k in res["rows"][0]["tasks"]],
+            *(["bpb + LoRA (mean)", "gap recovered"] if lora else [])]
+    for c in cols:
+        t.add_column(c, justify="left" if c == "method" else "right")
+    for r in res["rows"]:
+        t.add_row(r["method"], str(r["bits"]), f"{r['recon_error']:.2e}", *[f"{v:.4f}" for v in r["bpb"].values()],
+                  *[f"{v['rank_acc']:.3f}" for v in r["tasks"].values()],
+                  *([f"{r['lora']['mean_bpb']:.4f}" if "lora" in r else "-",
+                     f"{r['lora']['gap_recovered']:.0%}" if r.get("lora", {}).get("gap_recovered") is not None else "-"] if lora else []))
+    console.print(t)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")

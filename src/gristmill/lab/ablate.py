@@ -1,0 +1,231 @@
+"""`gristmill lab ablate`: train one model per arm and seed at an equal token budget, evaluate on
+held-out clean text, and write results.json, plots and a table.
+
+token_efficiency (OpenELM / DCLM style "tokens to reach a target loss"): for each arm, per seed, the
+fraction of the budget it needs to reach the first arm's final held-out bpb (mean over eval sets),
+read off its held-out curve with linear interpolation; > 1 is reported as null ("did not reach").
+"""
+from __future__ import annotations
+
+import glob
+import json
+import statistics
+from pathlib import Path
+from typing import Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gristmill.lab.config import ConfigError, load_config
+from gristmill.lab.data import EvalSet
+
+
+class TokenizerTrain(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    vocab_size: int = Field(4096, ge=300)
+    from_: str = Field(..., alias="from")  # the arm whose data trains it
+
+
+class AblateEval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    heldout: list[str] = Field(min_length=1)
+    tasks: list[str] = []
+    max_bytes: int = 100_000
+    points: int = 10  # evaluations per run: the curve's resolution
+
+
+class AblateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: Union[str, dict] = "tiny"
+    tokens: int = Field(..., ge=1)
+    seeds: list[int] = Field([0], min_length=1)
+    tokenizer: Union[str, dict] = "bytes"
+    eval: AblateEval
+    arms: dict[str, Union[str, list[str]]] = Field(min_length=1)  # mixture YAML, or data files
+    seq_len: int = 256
+    batch_size: int = 16
+    lr: Optional[float] = None
+    threads: Optional[int] = None
+
+
+def _resolve(p: str, base: Path) -> str:
+    """Relative paths: against the config's folder when something is there, else the working dir."""
+    if Path(p).is_absolute():
+        return p
+    cand = base / p
+    return str(cand) if (cand.exists() or glob.glob(str(cand))) else str(Path.cwd() / p)
+
+
+def interp_tokens(curve: list[tuple[int, float]], target: float) -> float | None:
+    """First token count at which the curve reaches `target` (linear between evaluations)."""
+    for (t0, b0), (t1, b1) in zip(curve, curve[1:]):
+        if b1 <= target:
+            return t1 if b0 == b1 else t0 + (b0 - target) / (b0 - b1) * (t1 - t0) if b0 > target else t0
+    return None
+
+
+def _spread(xs: list[float]) -> dict:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+            "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def run_ablation(config: Path, out: Path, console=None, progress: bool | None = None) -> dict:
+    from gristmill.lab.config import TrainConfig
+    from gristmill.lab.tokenizer import LabTokenizer
+    from gristmill.lab.train import read_log, train
+
+    cfg: AblateConfig = load_config(config, model=AblateConfig)
+    base = config.parent.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    arms = {name: ([_resolve(v, base)] if isinstance(v, str) else [_resolve(x, base) for x in v]) for name, v in cfg.arms.items()}
+    for name, paths in arms.items():
+        for p in paths:
+            if not glob.glob(p):
+                raise ConfigError(f"{config}: arms.{name}: {p}: no such file")
+    tok_spec = _tokenizer(cfg, arms, base, out, config)
+    tok = LabTokenizer(tok_spec)
+    heldout = [_resolve(h, base) for h in cfg.eval.heldout]
+    eval_sets = EvalSet.from_paths(heldout, tok, cfg.seq_len, cfg.eval.max_bytes)
+    results: dict = {"config": cfg.model_dump(mode="json", by_alias=True), "tokenizer": tok_spec, "arms": {}}
+    for arm, paths in arms.items():
+        results["arms"][arm] = {"seeds": {}}
+        is_mix = len(paths) == 1 and paths[0].endswith((".yaml", ".yml"))
+        for seed in cfg.seeds:
+            tc = TrainConfig(model=cfg.model, tokens=cfg.tokens, seed=seed, tokenizer=tok_spec, seq_len=cfg.seq_len,
+                             batch_size=cfg.batch_size, threads=cfg.threads,
+                             **({"mixture": paths[0]} if is_mix else {"data": paths}),
+                             **({"lr": cfg.lr} if cfg.lr else {}),
+                             eval={"heldout": heldout, "max_bytes": cfg.eval.max_bytes,
+                                   "every_tokens": max(1, cfg.tokens // cfg.eval.points)})
+            if console:
+                console.print(f"[bold]{arm}[/] seed {seed}: training {cfg.tokens:,} tokens")
+            run = out / "runs" / arm / f"seed{seed}"
+            final = train(tc, run, base=base, progress=progress, console=console, eval_sets=eval_sets)
+            evs = [r for r in read_log(run) if r["kind"] == "eval"]
+            entry = {"run": str(run), "final_bpb": final["bpb"], "unigram_bpb": final["unigram_bpb"],
+                     "final_mean_bpb": statistics.fmean(final["bpb"].values()),
+                     "curve": {"tokens": [e["tokens"] for e in evs],
+                               "bpb": {k: [e["bpb"][k] for e in evs] for k in final["bpb"]},
+                               "mean_bpb": [statistics.fmean(e["bpb"].values()) for e in evs]}}
+            if cfg.eval.tasks:
+                from gristmill.lab.evaluate import evaluate_run
+
+                entry["tasks"] = evaluate_run(run, [], cfg.eval.tasks)["tasks"]
+            results["arms"][arm]["seeds"][str(seed)] = entry
+    _summarize(results, cfg)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    results["plots"] = plot_ablation(results, out)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _tokenizer(cfg: AblateConfig, arms, base: Path, out: Path, config: Path) -> str:
+    if isinstance(cfg.tokenizer, str):
+        return "bytes" if cfg.tokenizer == "bytes" else _resolve(cfg.tokenizer, base)
+    spec = cfg.tokenizer.get("train", cfg.tokenizer)
+    try:
+        tt = TokenizerTrain.model_validate(spec)
+    except Exception as e:
+        raise ConfigError(f"{config}: tokenizer: expected a file, `bytes`, or train: {{vocab_size: N, from: ARM}} ({e})") from None
+    if tt.from_ not in arms:
+        raise ConfigError(f"{config}: tokenizer.train.from: {tt.from_!r} is not an arm ({', '.join(arms)})")
+    target = out / "tokenizer.json"
+    if not target.exists():
+        from gristmill.lab.data import read_texts
+        from gristmill.stream.tokenizer import train_bpe
+
+        paths = arms[tt.from_]
+        if len(paths) == 1 and paths[0].endswith((".yaml", ".yml")):
+            from gristmill.mix.spec import load_mixture
+
+            mix = load_mixture(paths[0])
+            paths = [p for ph in mix.phases for s in ph.sources if s.spec and s.spec.path for p in s.spec.path]
+        train_bpe(read_texts(paths), tt.vocab_size, target)
+    return str(target)
+
+
+def _summarize(results: dict, cfg: AblateConfig) -> None:
+    arms = list(results["arms"])
+    first = results["arms"][arms[0]]["seeds"]
+    for arm in arms:
+        a = results["arms"][arm]
+        sets = list(next(iter(a["seeds"].values()))["final_bpb"])
+        a["final_bpb"] = {k: _spread([s["final_bpb"][k] for s in a["seeds"].values()]) for k in sets}
+        a["final_mean_bpb"] = _spread([s["final_mean_bpb"] for s in a["seeds"].values()])
+        fracs = []
+        for seed, s in a["seeds"].items():
+            ref = first.get(seed) or next(iter(first.values()))
+            target = ref["final_mean_bpb"]
+            t = interp_tokens(list(zip(s["curve"]["tokens"], s["curve"]["mean_bpb"])), target)
+            # the first arm against itself is 1 by definition (a noisy curve may dip below its end earlier)
+            frac = 1.0 if arm == arms[0] else None if t is None else t / ref["curve"]["tokens"][-1]
+            s["tokens_to_first_arm_final"] = t
+            fracs.append(frac)
+        a["token_efficiency"] = {**_spread(fracs), "per_seed": fracs,
+                                 "meaning": f"fraction of {arms[0]}'s tokens needed to reach {arms[0]}'s final held-out bpb; "
+                                            "null = did not reach it within the budget"}
+
+
+def plot_ablation(results: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    arms = results["arms"]
+    some = next(iter(next(iter(arms.values()))["seeds"].values()))
+    sets = list(some["final_bpb"]) + (["mean"] if len(some["final_bpb"]) > 1 else [])
+    paths = []
+    for es in sets:
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+        unis = []
+        for i, (arm, a) in enumerate(arms.items()):
+            seeds = list(a["seeds"].values())
+            n = min(len(s["curve"]["tokens"]) for s in seeds)
+            scale, unit = (1e6, "millions") if seeds[0]["curve"]["tokens"][-1] >= 1e6 else (1e3, "thousands")
+            x = np.array(seeds[0]["curve"]["tokens"][:n]) / scale
+            ys = np.array([(s["curve"]["mean_bpb"] if es == "mean" else s["curve"]["bpb"][es])[:n] for s in seeds])
+            col = f"C{i}"
+            ax.plot(x, ys.mean(0), color=col, lw=2, label=f"{arm} (final {ys[:, -1].mean():.3f}, {len(seeds)} seeds)")
+            if len(seeds) > 1:
+                ax.fill_between(x, ys.min(0), ys.max(0), color=col, alpha=0.2, lw=0)
+            uni = [s["unigram_bpb"][es] if es != "mean" else statistics.fmean(s["unigram_bpb"].values()) for s in seeds]
+            ax.axhline(statistics.fmean(uni), color=col, ls="--", lw=1, label=f"{arm}: unigram baseline")
+            unis.append(statistics.fmean(uni))
+        finals = [v for a in arms.values() for s in a["seeds"].values()
+                  for v in ([s["final_mean_bpb"]] if es == "mean" else [s["final_bpb"][es]])]
+        lo, hi = min(finals), max(max(finals), max(unis))
+        ax.set_ylim(lo - 0.15 * (hi - lo + 0.05), hi + 0.6 * (hi - lo + 0.05))  # the informative range, not step 0
+        ax.set_xlabel(f"training tokens ({unit})")
+        ax.set_ylabel("held-out bits per byte (lower is better)")
+        ax.set_title(f"held-out set {es!r}" + (" (mean over eval sets)" if es == "mean" else "")
+                     + ": line = mean, band = min..max over seeds", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        p = out / f"bpb_{es}.png"
+        fig.savefig(p)
+        plt.close(fig)
+        paths.append(str(p))
+    return paths
+
+
+def print_ablation(results: dict, console) -> None:
+    from rich.table import Table
+
+    arms = results["arms"]
+    first = next(iter(arms))
+    sets = list(next(iter(arms.values()))["final_bpb"])
+    t = Table(title=f"held-out bits per byte at {results['config']['tokens']:,} tokens (mean ± std over seeds)")
+    t.add_column("arm")
+    for s in sets:
+        t.add_column(s, justify="right")
+    t.add_column(f"tokens to reach {first}'s final bpb", justify="right")
+    for arm, a in arms.items():
+        te = a["token_efficiency"]
+        eff = "-" if te["mean"] is None else f"{te['mean']:.2f}x ± {te['std']:.2f}" + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
+        t.add_row(arm, *[f"{a['final_bpb'][s]['mean']:.4f} ± {a['final_bpb'][s]['std']:.4f}" for s in sets], eff)
+    console.print(t)
