@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -95,7 +94,7 @@ def test_unreachable_endpoint_loses_nothing(tmp_path):
     s.close()  # nothing listens there now
     p, _ = write_cfg(tmp_path, f"http://127.0.0.1:{port}/v1", {"source": "generator", "kind": "math.arithmetic", "n": 5})
     r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3 and "never reached" in r.output, r.output  # loud, but every row is still written
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["kept"] == 0 and s["by_reason"]["unreachable"]["count"] == 5 == s["rows"]
     assert len(read(tmp_path / "o" / "failures.jsonl")) == 5
@@ -127,8 +126,8 @@ def test_code_loop_runs_replies_in_the_sandbox(tmp_path):
             assert fails[t.id]["reason"] == "malformed"
         else:
             assert fails[t.id]["reason"] == "failing_tests", fails[t.id]
-            if how == "bomb":
-                assert fails[t.id]["detail"].startswith("timeout")
+            if how == "bomb":  # namespaces: it runs until the timeout; fallback: fork is refused
+                assert fails[t.id]["detail"].startswith(("timeout", "blocked")), fails[t.id]["detail"]
     assert all("sandbox (" in k["metadata"]["verifier"] for k in kept)
 
 
@@ -231,3 +230,34 @@ def test_completions_api_for_base_models(tmp_path):
         assert r.exit_code == 0, r.output
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["kept"] == 6 and sum(fm.requests.values()) == 6
+
+
+def test_generator_tasks_never_include_heldout_problems(tmp_path):
+    from gristmill.synth.dataset import generate_dataset
+
+    generate_dataset("math.arithmetic", 400, 0, 1, tmp_path / "gen", heldout=0.2)
+    held = {json.loads(x)["prompt"] for x in (tmp_path / "gen" / "heldout.jsonl").read_text().splitlines()}
+    base = {"endpoint": {"base_url": "http://x/v1", "model": "m"}}
+    train_tasks, _ = build_tasks(LoopConfig(**base, tasks={"source": "generator", "kind": "math.arithmetic", "n": 400,
+                                                           "difficulty": 1, "heldout": 0.2}))
+    held_tasks, _ = build_tasks(LoopConfig(**base, tasks={"source": "generator", "kind": "math.arithmetic", "n": 40,
+                                                          "difficulty": 1, "heldout": 0.2, "split": "heldout"}))
+    assert len(train_tasks) == 400 and len(held_tasks) == 40
+    assert not ({t.prompt for t in train_tasks} & held)
+    assert {t.prompt for t in held_tasks} & held  # the same problems, seen from the other side
+
+
+def test_math_topics_answer_must_equal_its_own_expression(tmp_path):
+    topics = ["apples", "trains", "coins", "stamps"]
+    plan = {"apples": "correct", "trains": "wrong", "coins": "cheat", "stamps": "no_answer"}
+    with FakeModel({t: {"kind": "topic-math"} for t in topics}, plan.get) as fm:
+        p, _ = write_cfg(tmp_path, fm.base_url, {"source": "topics", "topics": topics, "n": 1, "topic_kind": "math"})
+        r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
+        assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    kept, fails = read(tmp_path / "o" / "train.jsonl"), read(tmp_path / "o" / "failures.jsonl")
+    assert s["kept"] == 1 and kept[0]["prompt"].startswith("Ana packs 3 boxes") and kept[0]["answer"] == "40"
+    assert kept[0]["metadata"]["expression"] == "3 * 14 - 2" and "Problem:" not in kept[0]["text"]
+    reasons = {f["task_id"].split(":")[1]: (f["reason"], f["detail"]) for f in fails}
+    assert reasons["trains"][0] == "wrong_answer" and reasons["coins"][0] == "malformed" and "does not state" in reasons["coins"][1]
+    assert reasons["stamps"][0] == "malformed"

@@ -58,8 +58,8 @@ def test_attack_contained_in_fallback_mode(attack, ctx, fallback):
 
 
 def test_namespaces_active_when_root():
-    if os.geteuid() != 0:
-        pytest.skip("namespaces mode needs root here")
+    if os.geteuid() != 0 or os.environ.get("GRISTMILL_SANDBOX") == "fallback":
+        pytest.skip("namespaces mode needs root here (and is not forced off)")
     assert isolation_mode() == "namespaces"
 
 
@@ -75,7 +75,7 @@ def test_verdicts_on_tests():
              "def test_members():\n    assert add(1, 2) in (3, 4)\n    assert add(0, 0) is not None\n    assert add(1, 0)\n")
     assert run_python(code, tests=tests).status == "passed"
     r = run_python("def add(a, b):\n    return a - b\n", tests=tests)
-    assert r.status == "failed" and "test_small" not in r.detail or "line" in r.detail
+    assert r.status == "failed" and "assert add(1, 1) == 2: got 0" in r.detail, r.detail
     # an assertion in a test function that raises fails that unit
     r = run_python(code, tests="def test_boom():\n    raise ValueError('x')\n")
     assert r.status == "failed" and "test_boom: ValueError: x" in r.detail
@@ -164,3 +164,23 @@ def test_human_eval_style_check_function():
     # assertions that never run are not a pass
     r = run_python("def f():\n    return 1\n", "def helper():\n    assert f() == 1\n")
     assert r.status == "failed" and "no assertion" in r.detail
+
+
+def test_sandbox_check_cli(monkeypatch):
+    """`gristmill synth sandbox-check --json` on a few attacks (all of them run in the tests above)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gristmill.cli import app
+    from gristmill.synth import attacks
+
+    picked = [a for a in ATTACKS if a.name in ("connect to a 127.0.0.1 server", "print 1 GB",
+                                               "forge the verdict: an object equal to everything")]
+    monkeypatch.setattr(attacks, "ATTACKS", picked)
+    r = CliRunner().invoke(app, ["synth", "sandbox-check", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert [x["attack"] for x in rows] == [a.name for a in picked]
+    assert all(x["contained"] and x["mode"] == isolation_mode() for x in rows)
+    assert {x["status"] for x in rows} == {"blocked", "output_limit", "failed"}

@@ -102,8 +102,18 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
         cfg = load_config(config)
     except ConfigError as e:
         _fail(str(e))
+    from contextlib import nullcontext
+
+    from rich.progress import Progress
+
+    bar = Progress(console=err_console, transient=True) if err_console.is_terminal else nullcontext()
     try:
-        s = run_loop(cfg, out)
+        with bar:
+            if isinstance(bar, Progress):
+                task = bar.add_task("requests", total=None)
+                s = run_loop(cfg, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            else:
+                s = run_loop(cfg, out)
     except UnknownGenerator as e:
         _fail(f"{config}: tasks.kind: {e}")
     except KeyboardInterrupt:
@@ -117,3 +127,6 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
     console.print(t)
     console.print(f"kept {s['kept']} of {s['rows']} (acceptance {100 * s['acceptance']:.1f}%); {s['requests_sent']} requests sent, "
                   f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]")
+    if s["rows"] and s["by_reason"].get("unreachable", {}).get("count") == s["rows"]:
+        _fail(f"{config}: endpoint.base_url {cfg.endpoint.base_url} was never reached (every row is 'unreachable'); "
+              "is the server up? The rows are in failures.jsonl", code=3)

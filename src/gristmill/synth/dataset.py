@@ -14,7 +14,6 @@ seed, so no held-out problem is ever a training problem, even across separately 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

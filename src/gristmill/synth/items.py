@@ -28,7 +28,7 @@ class Item:
         return f"{self.generator}-{xxhash.xxh64_hexdigest(normalize_key(self.key).encode())}"
 
     def to_record(self) -> dict:
-        meta = {"generator": self.generator, "difficulty": self.difficulty, **self.metadata}
+        meta = {"generator": self.generator, "difficulty": self.difficulty, "key": self.key, **self.metadata}
         if self.tests is not None:
             meta["tests"] = self.tests
         # ``text`` makes the file readable by `gristmill run` with no field mapping (text_field: text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,11 @@ CODE_TEMPLATE = "{prompt}\n\nReply with the complete function in a single ```pyt
 TOPIC_CODE_TEMPLATE = ("Write a short Python exercise about {topic}: a function with a one-line docstring, then its unit "
                        "tests. Reply with two ```python code blocks: first the function, then at least {min_tests} "
                        "plain `assert` statements that call it with literal expected values.")
+
+TOPIC_MATH_TEMPLATE = ("Write a new multi-step word problem about {topic} with whole-number quantities, and solve it. Use "
+                       "exactly this format:\nProblem: <the problem>\nSolution: <the solution, step by step>\n"
+                       "Expression: <one arithmetic expression with only numbers from the problem, + - * / and "
+                       "parentheses, whose value is the answer>\nAnswer: <the number>")
 
 
 class ConfigError(ValueError):
@@ -70,9 +76,18 @@ class TasksConfig(BaseModel):
     n: int = Field(100, ge=1, description="generator: how many problems; topics: how many per topic")
     seed: int = 0
     difficulty: int = 2
+    split: Literal["train", "heldout", "all"] = Field(
+        "train", description="generator: draw only problems of this split. The split is the same key hash as "
+                             "`synth generate` uses, so replies kept for training never solve a held-out problem")
+    heldout: float = Field(0.1, ge=0, lt=1, description="generator: the held-out fraction the split is computed with "
+                                                          "(the `synth generate --heldout` default)")
     path: str | None = Field(None, description="file: JSONL with prompt and answer (math) or tests (code)")
     topics: list[str] = Field(default_factory=list)
     min_tests: int = Field(3, ge=1, description="topics: fewer asserts than this is a malformed reply")
+    topic_kind: Literal["code", "math"] = Field(
+        "code", description="topics: code (a function and its tests, run in the sandbox) or math (a word problem whose "
+                            "answer must equal its own arithmetic expression: this checks the arithmetic, not whether "
+                            "the expression models the problem)")
 
     @model_validator(mode="after")
     def _needs(self):
@@ -100,6 +115,7 @@ class LoopConfig(BaseModel):
     math_template: str = MATH_TEMPLATE
     code_template: str = CODE_TEMPLATE
     topic_template: str = TOPIC_CODE_TEMPLATE
+    topic_math_template: str = TOPIC_MATH_TEMPLATE
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
@@ -164,20 +180,21 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
     t = cfg.tasks
     tasks, bad = [], []
     if t.source == "generator":
+        from gristmill.synth.dataset import split_of
         from gristmill.synth.generators._verify import NotVerified
         from gristmill.synth.registry import Composite, resolve
 
         comp = Composite(resolve(t.kind), t.seed, t.difficulty)
         seen = set()
         draws = 0
-        while len(tasks) < t.n and draws < 20 * t.n:
+        while len(tasks) < t.n and draws < 50 * t.n:  # 50: a held-out-only draw keeps 1 in 10
             draws += 1
             try:
                 gname, item = comp.draw()
             except NotVerified:
                 continue
             k = normalize_key(item.key)
-            if k in seen:
+            if k in seen or (t.split != "all" and split_of(item.key, t.heldout) != t.split):
                 continue
             seen.add(k)
             is_code = item.tests is not None
@@ -206,7 +223,7 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
     else:
         for topic in t.topics:
             for i in range(t.n):
-                tasks.append(Task(f"topic:{topic}:{i}", "topic-code", topic, meta={"topic": topic, "index": i}))
+                tasks.append(Task(f"topic:{topic}:{i}", f"topic-{t.topic_kind}", topic, meta={"topic": topic, "index": i}))
     return tasks, bad
 
 
@@ -215,6 +232,8 @@ def _messages(cfg: LoopConfig, task: Task) -> list[dict]:
         content = cfg.math_template.format(prompt=task.prompt)
     elif task.kind == "code":
         content = cfg.code_template.format(prompt=task.prompt)
+    elif task.kind == "topic-math":
+        content = cfg.topic_math_template.format(topic=task.prompt)
     else:
         content = cfg.topic_template.format(topic=task.prompt, min_tests=cfg.tasks.min_tests)
     msgs = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
@@ -234,6 +253,9 @@ def verify(cfg: LoopConfig, task: Task, text: str) -> tuple[str | None, str, str
         except Exception as e:  # noqa: BLE001 - Unparseable, or sympy choking on free text
             return "malformed", f"the answer {got[:80]!r} is not a value sympy can read ({type(e).__name__})", got
         return (None, "sympy: equivalent", got) if ok else ("wrong_answer", f"got {got[:80]!r}, expected {task.answer!r}", got)
+
+    if task.kind == "topic-math":
+        return _verify_topic_math(text)
 
     from gristmill.synth.sandbox import run_python
 
@@ -258,6 +280,35 @@ def verify(cfg: LoopConfig, task: Task, text: str) -> tuple[str | None, str, str
     if r.status == "passed":
         return None, f"sandbox ({r.mode}): {r.detail}", code + ("" if task.kind == "code" else "\n# tests\n" + tests)
     return "failing_tests", f"{r.status}: {r.detail}"[:500], code
+
+
+_SECTION = re.compile(r"(?ims)^\s*problem\s*:\s*(?P<problem>.+?)^\s*solution\s*:\s*(?P<solution>.+?)"
+                      r"^\s*expression\s*:\s*(?P<expr>[^\n]+)")
+_ARITH = re.compile(r"[0-9+\-*/(). ]+")
+_NUM = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _verify_topic_math(text: str):
+    """A model-written word problem: its answer must equal its own expression, built from its own numbers."""
+    from gristmill.synth.answers import equivalent, extract_answer
+
+    m = _SECTION.search(text)
+    got = extract_answer(text)
+    if not m or got is None:
+        return "malformed", "expected 'Problem:', 'Solution:', 'Expression:' and 'Answer:' sections", None
+    problem, solution, expr = m["problem"].strip(), m["solution"].strip(), m["expr"].strip().replace("×", "*").replace("÷", "/")
+    if not _ARITH.fullmatch(expr) or not re.search(r"\d\s*[-+*/]\s*\(?\s*\d", expr):
+        return "malformed", f"the expression {expr[:80]!r} is not arithmetic on numbers", None
+    stray = [n for n in _NUM.findall(expr) if not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d.])", problem.replace(",", ""))]
+    if stray:
+        return "malformed", f"the expression uses {stray[:3]} which the problem does not state", None
+    try:
+        ok = equivalent(got, expr)
+    except Exception as e:  # noqa: BLE001 - Unparseable, or sympy choking on free text
+        return "malformed", f"the answer {got[:80]!r} is not a value sympy can read ({type(e).__name__})", None
+    if not ok:
+        return "wrong_answer", f"the answer {got!r} is not the value of its own expression {expr}", None
+    return None, f"sympy: answer = {expr}", {"problem": problem, "solution": solution, "answer": got, "expression": expr}
 
 
 def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
@@ -305,6 +356,14 @@ def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
                     continue
                 seen.add(k)
                 rid = f"{task.id}~{xxhash.xxh64_hexdigest(reply.text.encode())}"
+                if task.kind == "topic-math":  # the model wrote the problem too: split its reply
+                    kept.append({"id": rid, "prompt": extracted["problem"],
+                                 "solution": f"{extracted['solution']}\nAnswer: {extracted['answer']}",
+                                 "answer": extracted["answer"],
+                                 "metadata": {"task_id": task.id, "kind": task.kind, "sample": s, "model": e.model,
+                                              "expression": extracted["expression"], "verifier": detail, **task.meta},
+                                 "text": f"{extracted['problem']}\n\n{extracted['solution']}\nAnswer: {extracted['answer']}"})
+                    continue
                 kept.append({"id": rid, "prompt": task.prompt if task.kind != "topic-code" else f"Topic: {task.prompt}",
                              "solution": reply.text, "answer": extracted,
                              "metadata": {"task_id": task.id, "kind": task.kind, "sample": s, "model": e.model,

@@ -16,7 +16,9 @@ isolation that was active:
 * ``fallback`` (no privileges for namespaces, or ``GRISTMILL_SANDBOX=fallback``): rlimits plus a
   CPython audit hook that refuses sockets, process creation, ctypes, signals to other processes and
   file access outside the private directory. Audit hooks are not a security boundary against
-  memory-corruption exploits (PEP 578 says so); use namespaces for hostile code.
+  memory-corruption exploits (PEP 578 says so), and the private directory is on the host's disk
+  (each file is capped by RLIMIT_FSIZE, their total only by the timeout); use namespaces for
+  hostile code.
 
 Both modes: wall-clock and CPU timeouts, an address-space limit, a process-count limit, an output
 cap, an empty environment (nothing of the parent's variables), and every process gone when
