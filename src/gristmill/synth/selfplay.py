@@ -272,7 +272,7 @@ def _evaluate(run: Path, probs: list, seen_texts: list[str]) -> dict:
     return {**score(model, tok, clean), "contaminated_skipped": len(probs) - len(clean)}
 
 
-def _seed(cfg: SelfPlayConfig, lcfg, out: Path) -> tuple[list[str], set[str]]:
+def _seed(cfg: SelfPlayConfig, lcfg, out: Path, config: Path) -> tuple[list[str], set[str]]:
     """The seed documents (training split only) and the topics (generator kinds) they cover."""
     from gristmill.synth.dataset import generate_dataset
 
@@ -291,8 +291,8 @@ def _seed(cfg: SelfPlayConfig, lcfg, out: Path) -> tuple[list[str], set[str]]:
     if lcfg.tasks.source == "topics":
         missing = [t for t in lcfg.tasks.topics if t not in topics]
         if missing:
-            near = {t: difflib.get_close_matches(t, topics, n=1) for t in missing}
-            raise SelfPlayError("loop.tasks.topics: " + ", ".join(f"{t!r}" + (f" (did you mean {near[t][0]!r}?)" if near[t] else "")
+            near = {t: difflib.get_close_matches(t, topics, n=1, cutoff=0.4) for t in missing}
+            raise SelfPlayError(f"{config}: loop.tasks.topics: " + ", ".join(f"{t!r}" + (f" (did you mean {near[t][0]!r}?)" if near[t] else "")
                                                                     for t in missing)
                                 + f" never appear in the seed data; the seed covers {sorted(topics)}")
     return docs, topics
@@ -327,7 +327,7 @@ def run_selfplay(config: Path, out: Path, log=print) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.lock.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    seed_docs, _ = _seed(cfg, lcfg, out)
+    seed_docs, _ = _seed(cfg, lcfg, out, config)
     probs, heldout_keys = heldout_problems(cfg.seed_data.kind, cfg.seed_data.difficulty, cfg.eval.n, cfg.eval.seed,
                                            cfg.heldout, lcfg)
     _write_jsonl(out / "seed.jsonl", seed_docs)
