@@ -177,3 +177,57 @@ def test_selfplay_config_errors(tmp_path, patch, needle):
     r = CliRunner().invoke(app, ["synth", "selfplay", str(tmp_path / "sp.yaml"), "-o", str(tmp_path / "o")])
     assert r.exit_code == 2 and needle in r.output, r.output
     assert "sp.yaml" in r.output
+
+
+def test_selfplay_trains_on_what_verifies(tmp_path):
+    """The training branch, made certain: each round's generations come from a real HTTP server
+    (tests/synth_fake_llm.py) that answers some problems right and some wrong, in place of the
+    seconds-trained model, which verifies nothing. Kept rows are trained on with replay, from the
+    previous round's weights; wrong ones are rows with reasons."""
+    import sys
+    from contextlib import contextmanager
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synth_fake_llm import FakeModel
+
+    from gristmill.synth.loop import build_tasks
+
+    cfg = json.loads(json.dumps(SELFPLAY))
+    cfg["round_tokens"] = 1500
+    (tmp_path / "sp.yaml").write_text(yaml.safe_dump(cfg))
+    table, plan = {}, {}
+    for r in (1, 2, 3):  # the problems each round's loop will pose (tasks.seed + round)
+        lc = LoopConfig(endpoint={"base_url": "http://x/v1", "model": "m"}, tasks={**cfg["loop"]["tasks"], "seed": r})
+        for i, t in enumerate(build_tasks(lc)[0]):
+            table[t.prompt] = {"kind": "math", "answer": t.answer}
+            plan[t.prompt] = "correct" if i % 2 == 0 else "wrong"
+
+    @contextmanager
+    def fake_serve(run, name, log=None):
+        assert (Path(run) / "ckpt.pt").is_file()  # the round's model exists before it would be served
+        with FakeModel(table, plan.get) as fm:
+            yield fm.base_url
+
+    from gristmill.synth.selfplay import run_selfplay
+
+    out = tmp_path / "out"
+    res = run_selfplay(tmp_path / "sp.yaml", out, log=lambda m: None, serve=fake_serve)
+    rounds = res["rounds"]
+    prev = out / "round_0" / "model"
+    for x in rounds[1:]:
+        assert x["loop"]["rows"] == 30 and x["loop"]["kept"] == 5  # the 5 right answers (x1 after dedup of 3 samples)
+        assert x["loop"]["duplicates"] == 10 and x["loop"]["by_reason"]["wrong_answer"]["count"] == 15
+        assert x["trained"] and x["kept_rows"] == {"trained": 5, "heldout_problem": 0, "seen_before": 0}
+        rd = out / f"round_{x['round']}"
+        docs = [d["text"] for d in read(rd / "train.jsonl")]
+        assert x["docs"] == {"new": 5, "replay": 5} and len(docs) == 10  # replay 0.5: as many old as new
+        new = docs[:5]
+        assert all(d.startswith("Problem: ") and "\n\nAnswer: " in d for d in new)
+        conf = json.loads((rd / "model" / "config.json").read_text())
+        assert conf["init_from"] == str(prev.resolve()) and conf["tokens"] == 1500
+        prev = rd / "model"
+    seed_docs = set(read(out / "seed.jsonl") and [d["text"] for d in read(out / "seed.jsonl")])
+    r3 = [d["text"] for d in read(out / "round_3" / "train.jsonl")][5:]
+    earlier = seed_docs | {d["text"] for r in (1, 2) for d in read(out / f"round_{r}" / "train.jsonl")}
+    assert set(r3) <= earlier  # replay comes from what was trained on before
+    assert rounds[-1]["tokens"] == rounds[0]["tokens"] + 3 * 1500

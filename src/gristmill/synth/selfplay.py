@@ -318,7 +318,10 @@ def _kept_docs(lcfg, rows: list[dict], heldout_keys: set[str], pool: set[str]) -
     return docs, fate
 
 
-def run_selfplay(config: Path, out: Path, log=print) -> dict:
+def run_selfplay(config: Path, out: Path, log=print, serve=None) -> dict:
+    """``serve(run, name, log=path)``: a context manager yielding a /v1 base URL for the round's model
+    (default :func:`served`, the real `gristmill lab serve`; tests may put another real server there)."""
+    serve = serve or served
     from gristmill.lab.config import TrainConfig
     from gristmill.lab.train import train as lab_train
     from gristmill.synth.loop import run_loop
@@ -363,7 +366,7 @@ def run_selfplay(config: Path, out: Path, log=print) -> dict:
         lc = lcfg.model_copy(deep=True)
         lc.endpoint.seed = (lcfg.endpoint.seed or 0) + 1000 * r  # fresh samples every round
         lc.tasks.seed = lcfg.tasks.seed + r                      # and, for generator tasks, fresh problems
-        with served(model, "selfplay", log=rd / "serve.log") as base_url:
+        with serve(model, "selfplay", log=rd / "serve.log") as base_url:
             lc.endpoint.base_url = base_url
             summary = run_loop(lc, rd / "loop")
         if summary["by_reason"].get("unreachable", {}).get("count", 0) == summary["rows"] and summary["rows"]:
@@ -421,6 +424,7 @@ def plot(rounds: list[dict], path: Path, title: str) -> None:
     acc = [(r["round"], r["loop"]["acceptance"]) for r in rounds if r.get("loop")]
     if acc:
         ax.plot(*zip(*acc), "^:", label="acceptance of the round's generations")
+    ax.axhline(0.25, color="gray", lw=0.8, ls=":", label="chance of the rank score (1 of 4)")
     ax.set_xlabel("round (0 = trained on the seed data only)")
     ax.set_xticks(xs)
     ax.set_ylim(-0.02, 1.02)
