@@ -44,6 +44,9 @@ class TrainConfig(BaseModel):
     log_every: int = 10                      # steps
     threads: Optional[int] = None            # torch threads; default: every core this process may use
     eval: EvalConfig = EvalConfig()
+    # start from another run's weights (fresh optimizer, schedule and data stream): continued training,
+    # e.g. each self-play round of `gristmill synth selfplay`. Resolved against the config's directory.
+    init_from: Optional[str] = None
 
     @model_validator(mode="after")
     def _one_source(self):

@@ -82,6 +82,19 @@ def load_run(run: Path):
     return model, tok, cfg, state
 
 
+def _init_weights(model: GPT, run: Path) -> None:
+    """Copy the weights of another run into `model` (same architecture and vocabulary, else a clear error)."""
+    ck = run / "ckpt.pt"
+    if not ck.is_file():
+        raise FileNotFoundError(f"init_from: {run}: no ckpt.pt (give a `gristmill lab train` run directory)")
+    st = torch.load(ck, map_location="cpu", weights_only=False)
+    if st["model_config"] != model.config.to_dict():
+        diff = {k: (v, st["model_config"].get(k)) for k, v in model.config.to_dict().items() if st["model_config"].get(k) != v}
+        raise ValueError(f"init_from: {run} holds a different model (this config vs that run: {diff}); "
+                         "use the same model, seq_len and tokenizer")
+    model.load_state_dict(st["model"])
+
+
 def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = False,
           progress: bool | None = None, console=None, eval_sets: list[EvalSet] | None = None) -> dict:
     out = Path(out)
@@ -112,6 +125,8 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
     every_eval = cfg.eval.every_tokens or max(tokens_per_step, cfg.tokens // 10)
     every_ck = cfg.checkpoint_every_tokens or every_eval
     step, tokens = 0, 0
+    if cfg.init_from and not ck_file.exists():
+        _init_weights(model, Path(cfg.init_from) if Path(cfg.init_from).is_absolute() else Path(base) / cfg.init_from)
     if ck_file.exists():  # resume: model, optimizer, stream position, counts; the log is cut back to match
         st = torch.load(ck_file, map_location="cpu", weights_only=False)
         model.load_state_dict(st["model"])

@@ -130,3 +130,30 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
     if s["rows"] and s["by_reason"].get("unreachable", {}).get("count") == s["rows"]:
         _fail(f"{config}: endpoint.base_url {cfg.endpoint.base_url} was never reached (every row is 'unreachable'); "
               "is the server up? The rows are in failures.jsonl", code=3)
+
+
+@app.command("selfplay")
+def selfplay_cmd(config: Path = typer.Argument(..., help="self-play YAML: rounds, seed_data, train, round_tokens, replay, loop, eval"),
+                 out: Path = typer.Option(..., "-o", "--out", help="output directory; a re-run skips finished rounds")):
+    """Serve the lab model, let it generate, keep what verifies, train on it with replay, score held-out problems; per round."""
+    from gristmill.lab.config import ConfigError as LabConfigError
+    from gristmill.lab.train import RunMismatch
+    from gristmill.synth.registry import UnknownGenerator
+    from gristmill.synth.selfplay import SelfPlayError, run_selfplay
+
+    try:
+        res = run_selfplay(config, out, log=lambda m: err_console.print(m, highlight=False))
+    except (SelfPlayError, UnknownGenerator, LabConfigError, RunMismatch, FileNotFoundError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to resume (finished rounds are kept)", code=130)
+    t = Table(title=f"self-play: {res['heldout_problems']} held-out problems")
+    for c in ("round", "rows", "acceptance", "trained on (new + replay docs)", "held-out acc (greedy)", "held-out acc (rank)"):
+        t.add_column(c, justify="right")
+    for r in res["rounds"]:
+        lp = r.get("loop")
+        t.add_row(str(r["round"]), str(lp["rows"]) if lp else "-", f"{lp['acceptance']:.3f}" if lp else "-",
+                  f"{r['docs'].get('new', r['docs'].get('seed'))} + {r['docs'].get('replay', 0)}",
+                  f"{r['eval']['generate_acc']:.3f}", f"{r['eval']['rank_acc']:.3f}")
+    console.print(t)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")

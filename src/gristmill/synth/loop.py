@@ -318,10 +318,13 @@ def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
 
     def one(job):
         task, s = job
+        # topic tasks repeat one prompt n times: the draw index keeps their requests (seed, cache key) apart,
+        # else every copy would be the first one's cached reply
+        k = task.meta.get("index", 0) * cfg.samples_per_task + s if task.kind.startswith("topic-") else s
         params = {"temperature": e.temperature, "max_tokens": e.max_tokens}
         if e.seed is not None:
-            params["seed"] = e.seed + s
-        reply = client.chat(_messages(cfg, task), sample=s, **params)
+            params["seed"] = e.seed + k
+        reply = client.chat(_messages(cfg, task), sample=k, **params)
         if reply.reason:
             return task, s, reply, reply.reason, reply.detail, None
         reason, detail, extracted = verify(cfg, task, reply.text)
