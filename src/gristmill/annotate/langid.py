@@ -91,10 +91,17 @@ class _Langid:
 
 
 def _code_hint(name: str) -> str:
-    """' (did you mean 'de'?)' for a language name or a code in the wrong case, from lingua's table."""
+    """' (did you mean 'de'?)' for a language name or a code in the wrong case, from the standard
+    library's locale aliases, else lingua's table when lingua is installed."""
     low = name.strip().lower()
     if re.fullmatch(r"[a-z]{2,3}", low):
         return f" (did you mean {low!r}?)"
+    import locale
+
+    # the C library's locale aliases name most languages in English ("english" -> "en_EN...")
+    alias = locale.locale_alias.get(low)
+    if alias and re.match(r"[a-z]{2,3}_", alias):
+        return f" (did you mean {alias.split('_')[0]!r} for {name.strip().title()}?)"
     try:
         from lingua import Language
     except ImportError:  # lingua is optional: no hint then
