@@ -53,18 +53,12 @@ def parse_score(reply: str) -> float | None:
 
 def sample_documents(specs: list[str], n: int, seed: int, text_field: str = "text", id_field: str | None = "id") -> list[dict]:
     """A seeded uniform sample of ``n`` documents (all of them when fewer) with their ids."""
-    from gristmill.quality.examples import ExamplesError, _files, _table
+    from gristmill.quality.examples import tables
 
     rows = []
-    for spec in specs:
-        for path in _files(spec):
-            t = _table(path)
-            if t.num_rows == 0:
-                continue
-            if text_field not in t.column_names:
-                raise ExamplesError(f"{path}: no field {text_field!r} (fields: {', '.join(t.column_names[:15])}); set --text-field")
-            ids = t.column(id_field).to_pylist() if id_field and id_field in t.column_names else [f"{path.name}:{i}" for i in range(t.num_rows)]
-            rows.extend({"id": str(i), "text": x} for i, x in zip(ids, t.column(text_field).to_pylist()) if isinstance(x, str))
+    for path, t in tables(specs, text_field):
+        ids = t.column(id_field).to_pylist() if id_field and id_field in t.column_names else [f"{path.name}:{i}" for i in range(t.num_rows)]
+        rows.extend({"id": str(i), "text": x} for i, x in zip(ids, t.column(text_field).to_pylist()) if isinstance(x, str))
     rng = random.Random(seed)
     return rows if len(rows) <= n else rng.sample(rows, n)
 

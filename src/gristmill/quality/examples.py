@@ -57,11 +57,8 @@ def _table(path: Path) -> pa.Table:
     return pa.Table.from_pylist(rows) if rows else pa.table({})
 
 
-def load_texts(specs: list[str], text_field: str = "text", where: str | None = None, limit: int | None = None) -> list[str]:
-    """Texts of every record in ``specs`` (files, directories, globs) that passes ``where``."""
-    from gristmill.mix.where import WhereError, compile_where
-
-    out: list[str] = []
+def tables(specs: list[str], text_field: str = "text"):
+    """``(path, table)`` for every non-empty file in ``specs``; a file without ``text_field`` is an error."""
     for spec in specs:
         for path in _files(spec):
             t = _table(path)
@@ -70,14 +67,23 @@ def load_texts(specs: list[str], text_field: str = "text", where: str | None = N
             if text_field not in t.column_names:
                 raise ExamplesError(f"{path}: no field {text_field!r} (fields: {', '.join(t.column_names[:15])}); "
                                     "set --text-field")
-            if where:
-                try:
-                    t = t.filter(compile_where(where, t.column_names))
-                except WhereError as e:
-                    raise ExamplesError(f"{path}: --where {e}") from None
-            out.extend(x for x in t.column(text_field).to_pylist() if isinstance(x, str) and x.strip())
-            if limit and len(out) >= limit:
-                return out[:limit]
+            yield path, t
+
+
+def load_texts(specs: list[str], text_field: str = "text", where: str | None = None, limit: int | None = None) -> list[str]:
+    """Texts of every record in ``specs`` (files, directories, globs) that passes ``where``."""
+    from gristmill.mix.where import WhereError, compile_where
+
+    out: list[str] = []
+    for path, t in tables(specs, text_field):
+        if where:
+            try:
+                t = t.filter(compile_where(where, t.column_names))
+            except WhereError as e:
+                raise ExamplesError(f"{path}: --where {e}") from None
+        out.extend(x for x in t.column(text_field).to_pylist() if isinstance(x, str) and x.strip())
+        if limit and len(out) >= limit:
+            return out[:limit]
     return out
 
 

@@ -8,7 +8,6 @@ samples are capped (``sample_per_reason``), the counts never are.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -266,7 +265,7 @@ _OWN_CACHE: dict[str, set[str] | None] = {}
 def _own_columns(step_name: str, cfg: dict) -> set[str] | None:
     """The columns a per-batch step adds, found by annotating one small document; None for global
     steps (they need a fit) or when annotation of a bare document fails."""
-    from gristmill.step import GlobalStep, UnknownStep, get_step
+    from gristmill.step import GlobalStep, get_step
 
     if step_name in _OWN_CACHE:
         return _OWN_CACHE[step_name]
@@ -277,7 +276,7 @@ def _own_columns(step_name: str, cfg: dict) -> set[str] | None:
             base = pa.table({"id": ["x"], "text": ["A short probe sentence, with words. Another line here."], "source": ["x"]})
             kw = {k: v for k, v in (cfg or {}).items() if k != "sources"}
             own = set(cls(cls.Config(**kw)).annotate(base).column_names) - set(base.column_names)
-    except (UnknownStep, Exception):  # noqa: BLE001 - discovery only decides which histograms to draw
+    except Exception:  # noqa: BLE001 - discovery only decides which histograms to draw
         own = None
     _OWN_CACHE[step_name] = own
     return own
@@ -311,10 +310,11 @@ def _sensitivity(kept_files, rejects, steps, recipe) -> list[dict]:
         reached = [p for p, n, g in rejects if g is not None and g >= gi] + kept_files
         tables = []
         for p in reached:
-            t = _read(p)
+            # the stored columns only: select never reads the text, so it is not read here
+            t = _read(p, [c for c in pq.ParquetFile(p).schema_arrow.names if c not in ("text", "html")])
             if "source" in t.column_names and cfg.get("sources"):
                 t = t.filter(pc.is_in(t.column("source"), value_set=pa.array(cfg["sources"])))
-            tables.append(t.select([c for c in t.column_names if c not in ("text", "html")]))
+            tables.append(t)
         if not tables:
             continue
         try:
@@ -476,7 +476,3 @@ def fmt_bytes(n: int | None) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1000
     return str(n)
-
-
-def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)

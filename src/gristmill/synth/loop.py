@@ -119,6 +119,26 @@ class LoopConfig(BaseModel):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
 
 
+def format_errors(path: Path, e: ValidationError, lines: dict, models: dict, prefix: tuple = ()) -> str:
+    """One line per validation error: the file, the line, the key path, and a did-you-mean for
+    unknown keys (``models`` maps a key path to the model whose fields are valid there)."""
+    from gristmill.recipe import _nearest_line
+
+    msgs = []
+    for err in e.errors():
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            model = models.get(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
+            msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        ln = _nearest_line(lines, loc)
+        msgs.append(f"{path}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc)) or '(top)'}: {msg}")
+    return "\n".join(msgs)
+
+
 def load_config(path: Path) -> LoopConfig:
     from gristmill.recipe import _nearest_line, read_yaml_mapping
 
@@ -127,19 +147,8 @@ def load_config(path: Path) -> LoopConfig:
     try:
         cfg = LoopConfig(**data)
     except ValidationError as e:
-        msgs = []
-        for err in e.errors():
-            loc = tuple(err["loc"])
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                model = {"endpoint": EndpointConfig, "tasks": TasksConfig, "sandbox": SandboxConfig}.get(loc[0]) if len(loc) > 1 else LoopConfig
-                close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
-                msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
-            elif err["type"] == "missing":
-                msg = "required field is missing"
-            ln = _nearest_line(lines, loc)
-            msgs.append(f"{path}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc)) or '(top)'}: {msg}")
-        raise ConfigError("\n".join(msgs)) from None
+        models = {(): LoopConfig, ("endpoint",): EndpointConfig, ("tasks",): TasksConfig, ("sandbox",): SandboxConfig}
+        raise ConfigError(format_errors(path, e, lines, models)) from None
     if cfg.endpoint.api_key_env and not os.environ.get(cfg.endpoint.api_key_env):
         raise ConfigError(f"{path}: endpoint.api_key_env names ${cfg.endpoint.api_key_env}, which is not set; export it")
     if cfg.tasks.source == "file":

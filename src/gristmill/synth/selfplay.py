@@ -88,29 +88,11 @@ class SelfPlayConfig(BaseModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
 
-def _format_errors(path: Path, e: ValidationError, lines: dict, models: dict, prefix: tuple = ()) -> str:
-    from gristmill.recipe import _nearest_line
-
-    msgs = []
-    for err in e.errors():
-        loc = prefix + tuple(err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            model = models.get(loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
-            msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        ln = _nearest_line(lines, loc)
-        msgs.append(f"{path}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc)) or '(top)'}: {msg}")
-    return "\n".join(msgs)
-
-
 def load_config(path: Path):
     """(SelfPlayConfig, the round-0 TrainConfig, the LoopConfig template); every error names the line."""
     from gristmill.lab.config import TrainConfig
     from gristmill.recipe import _line_index
-    from gristmill.synth.loop import EndpointConfig, LoopConfig, SandboxConfig, TasksConfig
+    from gristmill.synth.loop import EndpointConfig, LoopConfig, SandboxConfig, TasksConfig, format_errors
 
     path = Path(path)
     if not path.is_file():
@@ -127,7 +109,7 @@ def load_config(path: Path):
     try:
         cfg = SelfPlayConfig(**data)
     except ValidationError as e:
-        raise SelfPlayError(_format_errors(path, e, lines, {(): SelfPlayConfig, ("seed_data",): SeedConfig,
+        raise SelfPlayError(format_errors(path, e, lines, {(): SelfPlayConfig, ("seed_data",): SeedConfig,
                                                              ("eval",): EvalConfig})) from None
     train = dict(cfg.train)
     if train.get("data") or train.get("mixture"):
@@ -137,7 +119,7 @@ def load_config(path: Path):
     try:
         tcfg = TrainConfig.model_validate(train)
     except ValidationError as e:
-        raise SelfPlayError(_format_errors(path, e, lines, {("train",): TrainConfig}, ("train",))) from None
+        raise SelfPlayError(format_errors(path, e, lines, {("train",): TrainConfig}, ("train",))) from None
     loop = json.loads(json.dumps(cfg.loop))
     ep = loop.setdefault("endpoint", {})
     for k in ("base_url", "model"):
@@ -151,7 +133,7 @@ def load_config(path: Path):
     try:
         lcfg = LoopConfig(**loop)
     except ValidationError as e:
-        raise SelfPlayError(_format_errors(path, e, lines, {("loop",): LoopConfig, ("loop", "endpoint"): EndpointConfig,
+        raise SelfPlayError(format_errors(path, e, lines, {("loop",): LoopConfig, ("loop", "endpoint"): EndpointConfig,
                                                             ("loop", "tasks"): TasksConfig, ("loop", "sandbox"): SandboxConfig},
                                            ("loop",))) from None
     if lcfg.tasks.source == "file":
