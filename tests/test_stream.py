@@ -122,6 +122,26 @@ def test_resume_stateful_dataloader(world, mix2, workers):
     assert same(head + tail, full)
 
 
+def test_mix_report_into_a_runs_report(world, mix2, tmp_path):
+    """The curation report shows the mixture a stream drew from the run: planned against actual."""
+    import shutil
+
+    ds = MixtureDataset(mix2)
+    it = iter(ds)
+    for _ in range(7):
+        next(it)
+    (tmp_path / "state.json").write_text(json.dumps(ds.state_dict()))
+    assert not cli("mix", "report", mix2, tmp_path / "state.json", "--into", tmp_path, ok=False).exit_code == 0
+    run_out = shutil.copytree(world / "out" / "web", tmp_path / "web")
+    rows = json.loads(cli("mix", "report", mix2, tmp_path / "state.json", "--json").output)
+    cli("mix", "report", mix2, tmp_path / "state.json", "--into", run_out)
+    panel = json.loads((run_out / "mixture.json").read_text())["sources"]
+    assert [(p["name"], p["actual_tokens"]) for p in panel] == [(r["source"], r["actual_tokens"]) for r in rows]
+    assert sum(p["actual_tokens"] for p in panel) == 7 * 64
+    html = (run_out / "report.html").read_text()
+    assert "id='mixture'" in html and f"{rows[0]['actual_tokens']:,}" in html
+
+
 def test_plain_dataloader_worker_counts(world, mix2):
     seen = {}
     for workers in (0, 1, 2):

@@ -89,11 +89,27 @@ def _read_state(p: Path):
             _fail(f"{p}: neither JSON nor a torch.save file ({e})")
 
 
+def _into_report(out: Path, mix: Path, rows: list[dict]) -> None:
+    """OUT/mixture.json (read by the report's mixture panel), then the report again."""
+    from gristmill.engine.atomic import atomic_write_json
+
+    if not (out / "summary.json").exists():
+        _fail(f"--into {out}: not a finished gristmill run (no summary.json); give the output directory of `gristmill run`")
+    multi = len({r["phase"] for r in rows}) > 1
+    sources = [{"name": f"{r['phase']}/{r['source']}" if multi else r["source"], **r} for r in rows]
+    atomic_write_json(out / "mixture.json", {"mixture": str(mix), "sources": sources})
+    from gristmill.cli import _write_report
+
+    _write_report(out)
+
+
 @app.command()
 def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
            states: list[Path] = typer.Argument(..., help="state files (JSON or torch.save of state_dict(); one per rank) or export directories"),
            tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", "-t"),
-           as_json: bool = typer.Option(False, "--json")):
+           as_json: bool = typer.Option(False, "--json"),
+           into: Optional[Path] = typer.Option(None, "--into", help="a gristmill run's output directory: write "
+                                               "mixture.json there and add the mixture panel to its report.html")):
     """Planned against actual tokens per source after streaming."""
     from gristmill.mix.plan import tokens_per_source
     from gristmill.mix.spec import MixtureError, load_mixture
@@ -119,6 +135,8 @@ def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
     unknown = {(p, s) for p, d in actual.items() for s in d} - {(r["phase"], r["source"]) for r in rows}
     if unknown:
         _fail(f"the state names sources this mixture lacks: {sorted(unknown)}; give the mixture the stream ran")
+    if into is not None:
+        _into_report(into, mix, rows)
     if as_json:
         print(json.dumps(rows, indent=1))
         return
