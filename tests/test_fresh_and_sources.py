@@ -96,3 +96,39 @@ def test_sources_naming_no_input_is_an_error_with_a_suggestion(tmp_path):
     assert res.returncode == 2
     assert "r.yaml line 10: steps.0.min_length.sources" in res.stderr and "no input has source 'emial' (did you mean 'email'?)" in res.stderr
     assert "crawl" in res.stderr and not (tmp_path / "out").exists()
+
+
+def test_two_runs_on_one_output_the_second_is_refused_while_the_first_writes(tmp_path):
+    """One writer per output directory: a second run (or select) on it fails at once, naming why,
+    and the first run's output is untouched; once the holder is gone (even SIGKILLed) it resumes."""
+    import signal
+    import time
+
+    write_jsonl(tmp_path / "a.jsonl", stdlib_docs(4000) * 6)
+    recipe(tmp_path / "r.yaml", {"paths": ["a.jsonl"]}, "out", steps=[{"min_length": {"min_words": 20}}, {"gopher_quality": {}}])
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    first = subprocess.Popen([sys.executable, "-m", "gristmill.cli", "run", "r.yaml", "-w", "1", "--no-report"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "out/_manifest/plan.json").exists():
+            assert first.poll() is None and time.time() < deadline, first.stderr.read()
+            time.sleep(0.02)
+        os.killpg(first.pid, signal.SIGSTOP)  # frozen mid-run: it holds the output
+        assert not (tmp_path / "out/summary.json").exists()
+        second = cli("run", "r.yaml", "-w", "1", cwd=tmp_path)
+        assert second.returncode == 2 and "another gristmill process is writing" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+        fresh = cli("run", "r.yaml", "--fresh", cwd=tmp_path)  # --fresh must not delete a live run's files either
+        assert fresh.returncode == 2 and (tmp_path / "out/_manifest/plan.json").exists()
+        os.killpg(first.pid, signal.SIGKILL)  # the kernel drops the lock with its holder
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(30)
+    resumed = cli("run", "r.yaml", "-w", "1", "--no-report", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    n = len((tmp_path / "a.jsonl").read_text().splitlines())
+    assert summary["input"] == n and summary["kept"] + sum(summary["rejected"].values()) + summary["quarantined"] == n

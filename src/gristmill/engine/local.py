@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from gristmill.engine.atomic import atomic_write_text, tmp_path
-from gristmill.engine.manifest import RecipeChanged, RunDir
+from gristmill.engine.manifest import RecipeChanged, RunDir, exclusive_output
 from gristmill.engine.pool import WorkerDied, report, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
 from gristmill.engine.progress import Progress
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
@@ -351,10 +351,17 @@ def _check_inputs_unchanged(rd: RunDir, out: Path) -> None:
 
 def run(recipe: Recipe, out: str | os.PathLike | None = None, workers: int | None = None, fresh: bool = False,
         progress: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict:
-    """Run ``recipe``; returns the summary (also written to ``OUT/summary.json``)."""
+    """Run ``recipe``; returns the summary (also written to ``OUT/summary.json``). One run at a time
+    may write an output directory (:func:`exclusive_output`)."""
+    out = Path(out or recipe.output.path)
+    with exclusive_output(out):
+        return _run(recipe, out, workers, fresh, progress, log)
+
+
+def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: bool | None,
+         log: Callable[[str], None]) -> dict:
     from gristmill import __version__
 
-    out = Path(out or recipe.output.path)
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
     resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())

@@ -7,17 +7,46 @@ file under a final name.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
 from gristmill.engine.atomic import is_temp_name, atomic_write_text, clean_stale_temps
 
-__all__ = ["RecipeChanged", "RunDir", "atomic_write_text"]
+__all__ = ["OutputBusy", "RecipeChanged", "RunDir", "atomic_write_text", "exclusive_output"]
 
 
 class RecipeChanged(RuntimeError):
     pass
+
+
+class OutputBusy(RecipeChanged):
+    """Another process holds the output directory."""
+
+
+@contextlib.contextmanager
+def exclusive_output(root: Path):
+    """Hold an exclusive lock on the output directory while a run writes it.
+
+    Two runs writing one output would each see the other's finished shards as their own and
+    interleave their files. The lock is ``flock`` on the directory itself: nothing is added to the
+    output, ``--fresh`` (which clears only the directory's contents) cannot break it, and the kernel
+    drops it when the holder dies, so a killed run never leaves a stale lock behind."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputBusy(f"{root}: another gristmill process is writing this output right now; wait for it to "
+                             "finish (or stop it), or choose another output path") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 class RunDir:

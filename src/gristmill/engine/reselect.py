@@ -29,7 +29,7 @@ import yaml
 
 from gristmill.engine.local import ShardTask, _ShardRunner
 from gristmill.engine.atomic import atomic_write_parquet
-from gristmill.engine.manifest import RunDir, atomic_write_text
+from gristmill.engine.manifest import RunDir, atomic_write_text, exclusive_output
 from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
@@ -160,7 +160,12 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
             raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
         groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
     _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+    with exclusive_output(dest):  # one writer per output, as for `gristmill run`
+        return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh)
 
+
+def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_columns: dict[str, list],
+                      groups: list[tuple[str, int | None, Path]], fresh: bool) -> dict:
     rd = RunDir(dest)
     if dest.exists() and any(dest.iterdir()):
         if not fresh:
