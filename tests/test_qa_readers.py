@@ -48,3 +48,22 @@ def test_hostile_records_are_quarantined_one_by_one_and_the_rest_kept(tmp_path):
     assert kinds == [("a.jsonl", 9, "malformed_json"), ("a.jsonl", 10, "malformed_json"), ("a.jsonl", 11, "invalid_utf8"),
                      ("b.parquet", 1, "bad_text_field")], kinds
     assert "pair" in kept and {"p1", "p3", "p4"} <= set(kept)
+
+
+def test_a_corrupt_parquet_row_group_quarantines_each_of_its_rows_and_the_next_group_is_read(tmp_path):
+    """Damage one row group's page header: its rows are quarantined one by one (the ledger counts
+    rows, not files), the groups before and after it are kept."""
+    n, per = 90, 30
+    t = pa.table({"id": [f"r{i}" for i in range(n)], "text": [f"{i} {PROSE}" for i in range(n)]})
+    pq.write_table(t, tmp_path / "c.parquet", row_group_size=per, compression="none")
+    md = pq.ParquetFile(tmp_path / "c.parquet").metadata
+    assert md.num_row_groups == 3
+    with open(tmp_path / "c.parquet", "r+b") as fh:  # the middle group's text column, first page header
+        col = md.row_group(1).column(1)
+        fh.seek(col.data_page_offset)
+        fh.write(b"\xff" * 64)
+    summary, quarantine, kept = run(tmp_path, [{"paths": ["c.parquet"], "format": "parquet", "id_field": "id"}])
+    assert summary["input"] == n and summary["kept"] == 2 * per and summary["quarantined"] == per, summary
+    assert kept == sorted(f"r{i}" for i in [*range(per), *range(2 * per, n)])
+    assert sorted(q["offset"] for q in quarantine) == list(range(per, 2 * per))
+    assert all(q["kind"] == "truncated" and "corrupt row group 1" in q["error"] for q in quarantine)

@@ -431,35 +431,43 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
     groups = list(range(shard.start, shard.end if shard.end is not None else md.num_row_groups))
     row0 = sum(md.row_group(g).num_rows for g in range(groups[0])) if groups else 0
     cols = [c for c in [spec.text_field, spec.id_field, *spec.fields] if c and c in pf.schema_arrow.names]
-    try:
-        for rb in pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=cols):
-            t = pa.Table.from_batches([rb])
-            n = t.num_rows
-            text = t.column(spec.text_field)
-            if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-                yield Quarantined(str(path), None, row0, f"column {spec.text_field!r} is {text.type}, not a string; set input.text_field", kind="bad_text_field")
-                row0 += n
-                continue
-            text = text.cast(pa.large_string())
-            ids = t.column(spec.id_field).cast(pa.string()) if spec.id_field else pa.array([f"{shard.rel}:{row0 + k}" for k in range(n)], pa.string())
-            bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
-            # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
-            big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
-            for k in [*bad.nonzero()[0], *big.nonzero()[0]]:
-                msg = "null text or id" if bad[k] else f"document over input.max_doc_bytes={spec.max_doc_bytes}"
-                yield Quarantined(str(path), None, row0 + int(k), f"row {row0 + int(k)}: {msg}", (text[int(k)].as_py() or "")[:RAW_LIMIT], "too_large" if big[k] else "bad_text_field")
-            keep = ~(bad | big)
-            out = {"id": ids, "text": text, "source": pa.array([source] * n, pa.string())}
-            for f in spec.fields:
-                out[f] = t.column(f) if f in t.column_names else pa.nulls(n, pa.string())
-            table = pa.table(out)
-            if not keep.all():
-                table = table.filter(pa.array(keep))
-            if table.num_rows:
-                yield Batch(table)
-            row0 += n
-    except Exception as e:  # noqa: BLE001 - a corrupt row group: keep what was read, quarantine the rest
-        yield Quarantined(str(path), None, row0, f"corrupt parquet data after row {row0}: {e}", kind="truncated")
+    for g in groups:
+        end = row0 + md.row_group(g).num_rows
+        try:
+            for rb in pf.iter_batches(batch_size=batch_rows, row_groups=[g], columns=cols):
+                yield from _parquet_batch(pa.Table.from_batches([rb]), row0, path, shard, spec, source)
+                row0 += rb.num_rows
+        except Exception as e:  # noqa: BLE001 - a corrupt row group: keep what was read, quarantine each row of the rest
+            # The ledger counts rows: every row the file says it holds ends as a record, and the
+            # next row group is read as usual.
+            for r in range(row0, end):
+                yield Quarantined(str(path), None, r, f"row {r}: in corrupt row group {g} of the parquet file: {e}", kind="truncated")
+        row0 = end
+
+
+def _parquet_batch(t: pa.Table, row0: int, path: Path, shard: Shard, spec: InputSpec, source: str) -> Iterator[Batch | Quarantined]:
+    n = t.num_rows
+    text = t.column(spec.text_field)
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        yield Quarantined(str(path), None, row0, f"column {spec.text_field!r} is {text.type}, not a string; set input.text_field", kind="bad_text_field")
+        return
+    text = text.cast(pa.large_string())
+    ids = t.column(spec.id_field).cast(pa.string()) if spec.id_field else pa.array([f"{shard.rel}:{row0 + k}" for k in range(n)], pa.string())
+    bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
+    # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
+    big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
+    for k in [*bad.nonzero()[0], *big.nonzero()[0]]:
+        msg = "null text or id" if bad[k] else f"document over input.max_doc_bytes={spec.max_doc_bytes}"
+        yield Quarantined(str(path), None, row0 + int(k), f"row {row0 + int(k)}: {msg}", (text[int(k)].as_py() or "")[:RAW_LIMIT], "too_large" if big[k] else "bad_text_field")
+    keep = ~(bad | big)
+    out = {"id": ids, "text": text, "source": pa.array([source] * n, pa.string())}
+    for f in spec.fields:
+        out[f] = t.column(f) if f in t.column_names else pa.nulls(n, pa.string())
+    table = pa.table(out)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    if table.num_rows:
+        yield Batch(table)
 
 
 def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch | Quarantined]:
