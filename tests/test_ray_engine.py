@@ -125,7 +125,7 @@ def test_same_result_on_both_engines(cluster, tmp_path, make):
 
 
 def _kill_a_ray_task(stop: threading.Event, killed: list) -> None:
-    """SIGKILL the first Ray worker seen executing a gristmill task (its title is ray::_call)."""
+    """SIGKILL the first Ray worker seen executing a gristmill task (an actor busy with a task: its title is ray::GristmillWorker.run)."""
     while not stop.is_set() and not killed:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -134,7 +134,7 @@ def _kill_a_ray_task(stop: threading.Event, killed: list) -> None:
                 cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
             except OSError:
                 continue
-            if cmd.startswith("ray::_call"):
+            if cmd.startswith("ray::GristmillWorker.run"):
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                     killed.append(int(pid))
