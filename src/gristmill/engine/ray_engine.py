@@ -49,12 +49,34 @@ def _call(fn, initializer, initargs, item):
     return fn(item)
 
 
+def _status_kib(field: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 class GristmillWorker:
     """A Ray actor that runs gristmill tasks one at a time; a long-lived process, so the models its
-    steps load stay loaded (per-process cache) across the shards and stages of a run."""
+    steps load stay loaded (per-process cache) across the shards and stages of a run.
+
+    Each task's peak memory is measured (Linux): the process's peak RSS is reset before the task
+    (``/proc/self/clear_refs``) and read after it, so the engine can report the largest task of
+    each kind, what ``GRISTMILL_RAY_TASK_MEMORY`` should cover."""
 
     def run(self, fn, initializer, initargs, item):
-        return _call(fn, initializer, initargs, item)
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # reset VmHWM to the current RSS
+        except OSError:
+            pass
+        start = _status_kib("VmRSS:")
+        res = _call(fn, initializer, initargs, item)
+        return res, getattr(fn, "__name__", type(fn).__name__), start, _status_kib("VmHWM:")
 
     def model_loads(self) -> dict:
         from gristmill.engine.model_cache import loads
@@ -109,6 +131,7 @@ class RayBackend:
             opts["memory"] = self.task_memory
         self._actor_cls = ray.remote(**opts)(GristmillWorker)
         self._actors: list = []
+        self.task_peaks: dict[str, tuple[int, int]] = {}  # task function -> (RSS before, peak RSS) in KiB, largest
         self._lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError,
                       ray.exceptions.RayActorError)
 
@@ -154,6 +177,9 @@ class RayBackend:
                     except ray.exceptions.RayTaskError as e:
                         raise e.as_instanceof_cause() from None
                     idle.append(actor)
+                    res, name, start, peak = res
+                    if peak >= self.task_peaks.get(name, (0, 0))[1]:
+                        self.task_peaks[name] = (start, peak)
                     yield res
         finally:
             if pending:  # Ctrl-C or an error: stop the running tasks now (an actor task cannot be
@@ -178,6 +204,11 @@ class RayBackend:
         if kinds:
             figures = "; ".join(f"{k} " + ", ".join(str(r["loads"].get(k, 0)) for r in per_actor) for k in kinds)
             print(f"ray: model loads per worker actor ({len(per_actor)} actors): {figures}", file=sys.stderr)
+        if self.task_peaks:
+            figures = ", ".join(f"{name} {peak / 1024:.0f} ({start / 1024:.0f})"
+                                for name, (start, peak) in sorted(self.task_peaks.items(), key=lambda kv: -kv[1][1]))
+            print(f"ray: peak RSS of the largest task of each kind, MiB (the worker's RSS before it): {figures}",
+                  file=sys.stderr)
         for a in self._actors:
             try:
                 self.ray.kill(a, no_restart=True)
