@@ -1,6 +1,6 @@
 """The Ray engine against the local engine on the same data in the same run.
 
-- throughput (documents/s, whole CLI run) of the web-rules recipe and of a fuzzy-dedup recipe on
+- throughput (documents/s, whole CLI run, median of 3 interleaved runs) of the web-rules recipe and of a fuzzy-dedup recipe on
   the local engine (2 worker processes) and on a Ray cluster of 1 and 2 worker CPUs (a head node
   plus a second node process, both on this machine);
 - MinHash clustering memory at two data sizes 10x apart (``--mem-docs``, default 5,000 and
@@ -16,7 +16,8 @@ Real text: the corpora from ``../shared/corpora/fetch`` (SOTU, Moby Dick, Brown,
 docs), cut into 200-word passages; near duplicates are planted as copies with 3 words changed,
 in families of 1-8 copies.
 
-    GRISTMILL_CORPORA=/work/corpora python benchmarks/bench_ray.py [--docs 10000] [--mem-docs 5000 50000]
+    GRISTMILL_CORPORA=/work/corpora python benchmarks/bench_ray.py [--docs 10000] [--mem-docs 5000 50000] [--repeat 3]
+        [--only throughput|memory|models]
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -125,24 +127,35 @@ def cluster(cpus: int):
     return c
 
 
-def throughput(n: int, work: Path) -> list[str]:
+def throughput(n: int, work: Path, repeat: int) -> list[str]:
+    """Median wall of ``repeat`` runs per engine, interleaved (local, Ray 1 CPU, Ray 2 CPUs, again)."""
     rows = []
     data = corpus(n, work / f"data{n}")
+    engines = ["local engine, 2 worker processes", "Ray, 1 worker CPU (1 node)", "Ray, 2 worker CPUs (2 nodes)"]
     for name, steps in RECIPES.items():
         rp = recipe(data, steps, work / f"out-{name.replace(' ', '-')}-{n}")
-        wall, s, _, _ = run(rp, work / "local", "-w", "2")
-        rows.append((name, n, "local engine, 2 worker processes", s["input"] / wall, wall, s["kept"]))
-        for cpus in (1, 2):
-            c = cluster(cpus)
-            try:
-                wall, s2, _, _ = run(rp, work / "ray", "--engine", "ray", "--address", c.address)
-                assert s2["kept"] == s["kept"] and s2["rejected"] == s["rejected"], "engines disagree"
-                rows.append((name, n, f"Ray, {cpus} worker CPU{'s' if cpus > 1 else ''} ({cpus} node{'s' if cpus > 1 else ''})",
-                             s2["input"] / wall, wall, s2["kept"]))
-            finally:
-                c.shutdown()
-    lines = ["| recipe | documents | engine | docs/s (whole run) | wall s | kept |", "|---|---|---|---|---|---|"]
-    return lines + [f"| {r[0]} | {r[1]:,} | {r[2]} | {r[3]:,.0f} | {r[4]:,.1f} | {r[5]:,} |" for r in rows]
+        walls: dict[str, list[float]] = {e: [] for e in engines}
+        ref = None
+        for _ in range(repeat):
+            for e, cpus in zip(engines, (0, 1, 2)):
+                if not cpus:
+                    wall, s, _, _ = run(rp, work / "local", "-w", "2")
+                else:
+                    c = cluster(cpus)
+                    try:
+                        wall, s, _, _ = run(rp, work / "ray", "--engine", "ray", "--address", c.address)
+                    finally:
+                        c.shutdown()
+                ref = ref or s
+                assert s["kept"] == ref["kept"] and s["rejected"] == ref["rejected"], "engines disagree"
+                walls[e].append(wall)
+        base = statistics.median(walls[engines[0]])
+        for e in engines:
+            w = statistics.median(walls[e])
+            rows.append((name, n, e, ref["input"] / w, w, base / w, ref["kept"]))
+    lines = [f"| recipe | documents | engine | docs/s (whole run, median of {repeat}) | wall s | speed vs local | kept |",
+             "|---|---|---|---|---|---|---|"]
+    return lines + [f"| {r[0]} | {r[1]:,} | {r[2]} | {r[3]:,.0f} | {r[4]:,.1f} | {r[5]:.2f}x | {r[6]:,} |" for r in rows]
 
 
 MEM_KINDS = ("_sign_source", "scatter_task", "bucket_task", "pairs_task", "jump_task", "hook_task", "group_task",
@@ -176,11 +189,12 @@ def memory(sizes: list[int], part: int, work: Path) -> list[str]:
     return lines
 
 
-def model_loading(work: Path, shards: int = 8, docs_per_shard: int = 40) -> list[str]:
-    """quality_score with an embedding-family model over ``shards`` shards in one process (-w 1):
-    the model cache against a load per shard (cache cleared before each shard, the old behaviour)."""
+def model_loading(work: Path, shards: int = 8, docs_per_shard: int = 10, repeat: int = 3) -> list[str]:
+    """quality_score with an embedding-family model over ``shards`` small shards in one process:
+    the model cache against a load per shard (the cache cleared before each shard: what pickling
+    the step per task did before), and the load itself; medians of ``repeat``."""
     code = r"""
-import json, sys, time
+import json, statistics, sys, time
 from pathlib import Path
 import numpy as np, pyarrow as pa
 sys.path.insert(0, sys.argv[1])
@@ -188,35 +202,45 @@ import bench_ray as b
 from gristmill.engine import model_cache
 from gristmill.annotate.quality import QualityScore
 from gristmill.quality.model import train
-texts = b.passages()[: int(sys.argv[2]) * int(sys.argv[3]) + 60]
+shards, per, repeat = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[5])
+texts = b.passages()[: shards * per + 60]
 path = Path(sys.argv[4])
 if not path.exists():
     rng = np.random.default_rng(0)
     train(texts[:60], (rng.random(60) > 0.5).astype(float), "embedding").save(path)
 step = QualityScore(QualityScore.Config(model=str(path)))
-tables = [pa.table({"id": [str(i) for i in range(k, k + int(sys.argv[3]))], "text": texts[60 + k : 60 + k + int(sys.argv[3])]})
-          for k in range(0, int(sys.argv[2]) * int(sys.argv[3]), int(sys.argv[3]))]
-out = {}
-for mode in ("per shard", "cached", "per shard", "cached"):
+tables = [pa.table({"id": [str(i) for i in range(k, k + per)], "text": texts[60 + k : 60 + k + per]})
+          for k in range(0, shards * per, per)]
+step.annotate(tables[0])  # torch warmed up once
+out = {"per shard": [], "cached": [], "load": [], "loads": {}}
+for _ in range(repeat):
+    for mode in ("per shard", "cached"):
+        model_cache.clear()
+        loads = 0
+        t0 = time.perf_counter()
+        for t in tables:
+            if mode == "per shard":
+                loads += sum(model_cache.loads()["loads"].values())
+                model_cache.clear()
+            step.annotate(t)
+        out[mode].append(time.perf_counter() - t0)
+        out["loads"][mode] = loads + sum(model_cache.loads()["loads"].values())
     model_cache.clear()
     t0 = time.perf_counter()
-    for t in tables:
-        if mode == "per shard":
-            model_cache.clear()
-        step.annotate(t)
-    out.setdefault(mode, []).append((time.perf_counter() - t0, model_cache.loads()["loads"]))
-print(json.dumps(out))
+    step.annotate(tables[0][:1])
+    out["load"].append(time.perf_counter() - t0)
+print(json.dumps({k: (statistics.median(v) if isinstance(v, list) else v) for k, v in out.items()}))
 """
     r = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent), str(shards), str(docs_per_shard),
-                        str(work / "quality-embedding.bin")], capture_output=True, text=True)
+                        str(work / "quality-embedding.bin"), str(repeat)], capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-3000:])
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    lines = [f"| quality_score, embedding family, {shards} shards x {docs_per_shard} docs | seconds (2 runs) | model loads |", "|---|---|---|"]
-    for mode, runs in out.items():
-        lines.append(f"| {'load per shard (before: the step is pickled per task)' if mode == 'per shard' else 'per-process model cache'} | "
-                     f"{' / '.join(f'{w:.1f}' for w, _ in runs)} | {sum(runs[0][1].values())} |")
-    return lines
+    return [f"| quality_score, embedding family (all-MiniLM-L6-v2 + linear head), {shards} shards x {docs_per_shard} docs, one process | seconds (median of {repeat}) | model loads |",
+            "|---|---|---|",
+            f"| a load per shard (before: the step is pickled into every task) | {out['per shard']:.2f} | {out['loads']['per shard']} |",
+            f"| per-process model cache | {out['cached']:.2f} | {out['loads']['cached']} |",
+            f"| one load and one document (the cost a cached shard saves) | {out['load']:.2f} | 2 |"]
 
 
 def main() -> None:
@@ -224,6 +248,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=10000, help="documents for the throughput runs")
     ap.add_argument("--mem-docs", type=int, nargs=2, default=[5000, 50000], help="the two sizes of the memory runs")
     ap.add_argument("--partition-docs", type=int, default=5000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per engine for the throughput medians")
     ap.add_argument("--only", choices=["throughput", "memory", "models"], action="append")
     a = ap.parse_args()
     work = WORK / "ray"
@@ -231,7 +256,7 @@ def main() -> None:
     only = set(a.only or ["throughput", "memory", "models"])
     lines = [f"### Ray engine ({machine()})", ""]
     if "throughput" in only:
-        lines += throughput(a.docs, work) + [""]
+        lines += throughput(a.docs, work, a.repeat) + [""]
     if "memory" in only:
         lines += memory(a.mem_docs, a.partition_docs, work) + [""]
     if "models" in only:

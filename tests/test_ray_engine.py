@@ -234,3 +234,19 @@ def test_models_load_once_per_actor_and_global_steps_agree(cluster, tmp_path):
     # four shards per stage on two actors: a load per shard would show counts above 1
     for kind, counts in loads.items():
         assert [int(x) for x in counts.split(",")] == [1] * actors, line
+
+
+@pytest.mark.parametrize("env, msg", [({"GRISTMILL_RAY_TASK_CPUS": "two"}, "GRISTMILL_RAY_TASK_CPUS='two'"),
+                                      ({"GRISTMILL_RAY_TASK_MEMORY": "4 parsecs"}, "GRISTMILL_RAY_TASK_MEMORY='4 parsecs'")])
+def test_bad_task_sizing_fails_early(tmp_path, env, msg):
+    recipe = _fuzzy(tmp_path, n_files=1)
+    r = subprocess.run(GRISTMILL + ["run", str(recipe), "--engine", "ray", "--no-progress"], capture_output=True, text=True,
+                       env={**os.environ, **env})
+    assert r.returncode != 0 and msg in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "o").exists()
+
+
+def test_task_memory_sizes():
+    from gristmill.engine.ray_engine import parse_memory
+
+    assert parse_memory("4GiB") == 4 * 2**30 and parse_memory("500MB") == 500 * 10**6 and parse_memory("2e9") == 2 * 10**9

@@ -9,14 +9,15 @@ its keys, pair each later document of a bucket with the bucket's first ``_BUCKET
 documents; phase 3 is one task per node range: the unique pairs whose smaller node is in it,
 verified by exact shingle Jaccard (texts re-read one source file at a time); phase 4 finds
 connected components by min-label union-find with pointer jumping over label partitions, regroups
-the pairs by component and clusters each group (star clustering, ``_star.py``; or the components).
+the pairs by component and clusters each group (star clustering, ``_star.py``; or the components);
+phase 5 (``_decide.py``) makes the keep decisions per component group, sorts the result rows per
+id-hash range and selects the index's kept keys per shard, all as tasks.
 
 With ``partition_docs`` documents per partition, a task holds one partition's keys (~24 bytes per
 document), pairs (~16-24 bytes each) or labels (8 bytes per node) plus one other label partition,
-and 4 bytes per distinct shingle of its pairs' documents while verifying; a star-clustering task
-holds its components whole. The driver holds the file lists, and in the final decision the
-documents that have a verified pair (node, label, keep key: ~30 bytes each); ids, lengths,
-scores and id hashes are gathered from disk for documents in clusters only.
+and 4 bytes per distinct shingle of its pairs' documents while verifying; a star-clustering or
+decision task holds its components whole. The driver holds the file lists and small
+per-partition statistics, and streams the result and the index from the partitions' files.
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ class MinHashDedup(ClusterDedupStep):
     ``report.json`` (cluster size distribution, example clusters).
 
     Partitions (``partition_docs``, default 1,000,000 documents): every phase after signatures is
-    tasks over partitions (``_lsh_partitions.py``), the same locally and on Ray. The default is a
+    tasks over partitions (``_lsh_partitions.py``, ``_decide.py``), the same locally and on Ray. The default is a
     memory bound, not tuned on data: a bucketing task then holds ~24 MB (one band's keys of the
     partition, their sort order, node numbers), a label task 8 MB, a pair task its node range's
     pairs, which is what the former single-process phases held per band for the whole corpus
