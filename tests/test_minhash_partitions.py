@@ -112,12 +112,12 @@ def test_partitioned_fit_resumes_after_a_kill_in_any_phase(shards, tmp_path):
     clean, report = _fit(shards, tmp_path / "clean", partition_docs=100)
     import shutil
 
-    for phase in ("edges", "pairs", "cc", "groups", "clusters"):
+    for phase in ("edges", "pairs", "cc", "groups", "clusters", "decide"):
         wd = tmp_path / phase
         shutil.copytree(tmp_path / "clean", wd)
         for f in ("result.parquet", "report.json"):
             (wd / f).unlink()
-        later = ["edges", "pairs", "cc", "groups", "clusters"]
+        later = ["edges", "pairs", "cc", "groups", "clusters", "decide"]
         for d in later[later.index(phase) + 1 :]:
             shutil.rmtree(wd / d)
         # as after a kill: the phase's done-marker (cc) and half its units (all files of one

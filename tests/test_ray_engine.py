@@ -125,7 +125,7 @@ def test_same_result_on_both_engines(cluster, tmp_path, make):
 
 
 def _kill_a_ray_task(stop: threading.Event, killed: list) -> None:
-    """SIGKILL the first Ray worker seen executing a gristmill task (its title is ray::_call)."""
+    """SIGKILL the first Ray worker seen executing a gristmill task (an actor busy with a task: its title is ray::GristmillWorker.run)."""
     while not stop.is_set() and not killed:
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
@@ -134,7 +134,7 @@ def _kill_a_ray_task(stop: threading.Event, killed: list) -> None:
                 cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
             except OSError:
                 continue
-            if cmd.startswith("ray::_call"):
+            if cmd.startswith("ray::GristmillWorker.run"):
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                     killed.append(int(pid))
@@ -157,3 +157,96 @@ def test_killed_ray_worker_is_retried(cluster, tmp_path):
         t.join()
     assert killed, "no Ray task was seen running"
     assert outcome(tmp_path / "local") == outcome(tmp_path / "ray")
+
+
+def _models(tmp: Path) -> Path:
+    """Four input files (four shards per stage), a fast quality model, semantic and fuzzy dedup over
+    near copies."""
+    import random
+
+    import numpy as np
+
+    from gristmill.quality.model import train
+
+    docs = [d["text"] for d in stdlib_docs(100)]
+    rng = random.Random(0)
+    bad = ["".join(rng.choice("qwxzjk!$ 0123") for _ in range(300)) for _ in range(60)]
+    train(docs[:60] + bad, np.r_[np.ones(60), np.zeros(60)], "fast").save(tmp / "q.bin")
+    for f in range(4):
+        rows = []
+        for i, t in enumerate(docs[f::4]):
+            rows.append({"id": f"{f}-{i}", "text": t})
+            if i % 4 == 0:  # a near copy: one word changed (a fuzzy duplicate, which minhash_dedup takes)
+                w = t.split()
+                w[len(w) // 3] = "changed"
+                rows.append({"id": f"{f}-{i}-nd", "text": " ".join(w)})
+            elif i % 4 == 2:  # the same first 2,000 characters, then other text three times as long:
+                # the same embedding (the model reads the first 256 tokens), far apart in Jaccard
+                head = " ".join(docs[(f + i + k) % len(docs)] for k in range(8))[:2000]
+                tails = [" ".join(docs[(f + i + k) % len(docs)] for k in range(m, m + 12)) for m in (20, 40)]
+                rows += [{"id": f"{f}-{i}-s{k}", "text": head + " " + tail} for k, tail in enumerate(tails)]
+        write_jsonl(tmp / f"part{f}.jsonl", rows)
+    p = tmp / "models.yaml"
+    p.write_text(f"""
+input: {{paths: ["{tmp}/part*.jsonl"], id_field: id}}
+steps:
+  - quality_score: {{model: "{tmp}/q.bin"}}
+  - minhash_dedup: {{partition_docs: 90}}
+  - semantic_dedup: {{threshold: 0.98, n_clusters: 3}}
+output: {{path: "{tmp}/o", keep_rejected: true}}
+""")
+    return p
+
+
+def _columns(out: Path, cols: tuple) -> dict:
+    got = {}
+    for sub in ("data", "rejected"):
+        for p in sorted((out / sub).glob("*.parquet")):
+            t = pq.read_table(p)
+            for row in zip(*(t.column(c).to_pylist() for c in ("id",) + cols)):
+                got[row[0]] = row[1:]
+    return got
+
+
+def test_models_load_once_per_actor_and_global_steps_agree(cluster, tmp_path):
+    """quality_score on Ray actors scores exactly as the local engine and loads its model once per
+    actor (the counts come from the actors' own model cache, printed by the engine at the end);
+    the semantic-dedup embedding (per shard, on the actors) and MinHash's partitioned decisions
+    (2 partitions here) give the same clusters and decisions."""
+    pytest.importorskip("sentence_transformers")
+    recipe = _models(tmp_path)
+    _run(recipe, tmp_path / "local", "-w", "2")
+    r = _run(recipe, tmp_path / "ray", "--engine", "ray", "--address", cluster.address)
+    a, b = outcome(tmp_path / "local"), outcome(tmp_path / "ray")
+    why = Counter(w for _, w in a["rejected"])
+    assert a["summary"]["input"] > 100 and why["minhash_dedup/near_duplicate"] >= 5 and why["semantic_dedup/semantic_duplicate"] >= 5, why
+    for k in a:
+        assert a[k] == b[k], k
+    cols = ("quality_score", "semdup_cluster", "semdup_group", "dup_cluster", "dup_cluster_size")
+    local, on_ray = _columns(tmp_path / "local", cols), _columns(tmp_path / "ray", cols)
+    assert local == on_ray and len(local) == a["summary"]["input"]
+    assert len({v[0] for v in local.values()}) > 50  # real, varied scores
+
+    line = next(l for l in r.stderr.splitlines() if l.startswith("ray: model loads per worker actor"))
+    actors = int(line.split("(")[1].split()[0])
+    loads = dict(part.strip().split(" ", 1) for part in line.split("): ", 1)[1].split(";"))
+    assert actors == 2 and set(loads) == {"quality_model", "embedder"}, line
+    # four shards per stage on two actors: a load per shard would show counts above 1
+    for kind, counts in loads.items():
+        assert [int(x) for x in counts.split(",")] == [1] * actors, line
+
+
+@pytest.mark.parametrize("env, msg", [({"GRISTMILL_RAY_TASK_CPUS": "two"}, "GRISTMILL_RAY_TASK_CPUS='two'"),
+                                      ({"GRISTMILL_RAY_TASK_MEMORY": "4 parsecs"}, "GRISTMILL_RAY_TASK_MEMORY='4 parsecs'")])
+def test_bad_task_sizing_fails_early(tmp_path, env, msg):
+    recipe = _fuzzy(tmp_path, n_files=1)
+    r = subprocess.run(GRISTMILL + ["run", str(recipe), "--engine", "ray", "--no-progress"], capture_output=True, text=True,
+                       env={**os.environ, **env})
+    assert r.returncode != 0 and msg in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "o").exists()
+
+
+def test_task_memory_sizes():
+    from gristmill.engine.ray_engine import parse_memory
+
+    assert parse_memory("4GiB") == 4 * 2**30 and parse_memory("500MB") == 500 * 10**6 and parse_memory("2e9") == 2 * 10**9

@@ -28,9 +28,9 @@ class QualityScoreConfig(StepConfig):
     @field_validator("model")
     @classmethod
     def _loads(cls, v: str) -> str:
-        from gristmill.quality.model import QualityModel
+        from gristmill.quality.model import load_cached
 
-        QualityModel.load(Path(v))  # a missing or corrupt model fails at recipe load
+        load_cached(v)  # a missing or corrupt model fails at recipe load (and forked workers inherit it)
         return v
 
 
@@ -60,11 +60,10 @@ class QualityScore(Step):
         return [{cls.name: {"model": str(path)}}]
 
     def _model(self):
-        if getattr(self, "_m", None) is None:
-            from gristmill.quality.model import QualityModel
+        # once per worker process or Ray actor, not once per shard (the step is pickled per task)
+        from gristmill.quality.model import load_cached
 
-            self._m = QualityModel.load(Path(self.config.model))
-        return self._m
+        return load_cached(self.config.model)
 
     def annotate(self, table: pa.Table) -> pa.Table:
         scores = self._model().score(texts(table)) if table.num_rows else np.zeros(0, np.float32)

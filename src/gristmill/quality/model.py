@@ -113,6 +113,14 @@ class QualityModel:
         return cls(meta, arrays)
 
 
+def load_cached(path: str | Path) -> QualityModel:
+    """:meth:`QualityModel.load`, once per process for each version of the file
+    (:func:`gristmill.engine.model_cache.cached`); scoring never mutates the model, so sharing is safe."""
+    from gristmill.engine.model_cache import cached
+
+    return cached("quality_model", path, QualityModel.load)
+
+
 # -- training ---------------------------------------------------------------------------------
 def _split(n: int, seed: int, y: np.ndarray, classification: bool) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
