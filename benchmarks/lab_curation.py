@@ -1,6 +1,8 @@
 """Curated against raw at equal tokens, on real text (the lab's headline evidence, issue #11).
 
-    GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_curation.py -o /tmp/labcur
+    GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_curation.py -o /tmp/labcur [--tokens 1000000] [--seeds 0,1,2]
+
+Figures and the composition's citations: benchmarks/RESULTS.md, "Curated against raw at equal tokens".
 
 1. raw (benchmarks/crawl_like.py): real documents from four sources with what crawls carry planted
    in cited shares: exact and near duplicates, non-English text, spam, boilerplate pages and lines,
@@ -146,7 +148,7 @@ def summary(out: Path) -> str:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-o", "--out", required=True, type=Path)
-    ap.add_argument("--tokens", type=int, default=1_500_000)
+    ap.add_argument("--tokens", type=int, default=1_000_000)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--model", default="tiny", help="lab preset or {preset: tiny, n_layer: ...}")
     ap.add_argument("--threads", default="1", help="torch threads (null: every core)")
