@@ -15,6 +15,10 @@ shared machine hits them alike; figures are medians over all timed steps. Two cl
 (what a user waits for) and tokens per CPU-second of the process (steadier under load; with several
 threads it also counts their spin-waiting).
 
+--quality: bf16 against fp32 at equal tokens on real text (GRISTMILL_CORPORA: brown, sotu, mobydick;
+every 10th document of each held out), `lab train` with the tiny preset, byte tokenizer, both seeds
+of --seeds: final held-out bits per byte per corpus.
+
 --gen: generation tokens/s (new tokens per second) of a tiny model, greedy, prompt 32 tokens, 192 new:
 the uncached loop (every step re-runs the whole window; `use_cache=False`) against the KV cache, at
 batch 1 and 8.
@@ -140,6 +144,38 @@ def gen_speed(a) -> None:
         show(f"\ngenerate tiny, greedy, batch {batch}, prompt 32 + {new} new tokens (new tokens/s)", res, "uncached loop fp32")
 
 
+def quality(a) -> None:
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from gristmill.lab.config import TrainConfig
+    from gristmill.lab.train import train
+
+    root = Path(os.environ.get("GRISTMILL_CORPORA", "/work/corpora"))
+    tmp = Path(tempfile.mkdtemp(prefix="lab_precision_"))
+    train_docs, held = [], []
+    for name in ("brown", "sotu", "mobydick"):
+        docs = [json.loads(x)["text"] for x in open(root / f"{name}.jsonl", encoding="utf-8")]
+        train_docs += [d for i, d in enumerate(docs) if i % 10]
+        (tmp / f"{name}.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for i, d in enumerate(docs) if i % 10 == 0))
+        held.append(str(tmp / f"{name}.jsonl"))
+    (tmp / "train.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in train_docs))
+    print(f"\nquality: tiny, bytes, {a.quality_tokens:,} tokens, {len(train_docs):,} training documents, held out: "
+          f"{', '.join(Path(h).stem for h in held)} ({tmp})")
+    for seed in map(int, a.seeds.split(",")):
+        for prec in ("fp32", "bf16"):
+            cfg = TrainConfig(model="tiny", data=[str(tmp / "train.jsonl")], tokens=a.quality_tokens, seed=seed,
+                              seq_len=256, batch_size=16, precision=prec, threads=a.threads,
+                              eval={"heldout": held, "max_bytes": a.quality_bytes, "every_tokens": a.quality_tokens})
+            t = time.perf_counter()
+            f = train(cfg, tmp / f"run_{prec}_{seed}", progress=False)
+            print(f"  seed {seed} {prec}: held-out bpb " + ", ".join(f"{k} {v:.4f}" for k, v in f["bpb"].items())
+                  + f"  (mean {statistics.fmean(f['bpb'].values()):.4f}; unigram "
+                  + ", ".join(f"{v:.3f}" for v in f["unigram_bpb"].values()) + f"; {time.perf_counter() - t:.0f} s)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", default="tiny,small,base")
@@ -152,6 +188,10 @@ def main():
     ap.add_argument("--compile", action="store_true", help="also time bf16 + torch.compile")
     ap.add_argument("--gen", action="store_true", help="also time generation (uncached against the KV cache)")
     ap.add_argument("--no-train", action="store_true")
+    ap.add_argument("--quality", action="store_true", help="also compare held-out bpb of bf16 and fp32 training")
+    ap.add_argument("--quality-tokens", type=int, default=300_000)
+    ap.add_argument("--quality-bytes", type=int, default=100_000, help="held-out bytes per corpus")
+    ap.add_argument("--seeds", default="0,1")
     a = ap.parse_args()
     threads = use_all_cores(a.threads)
     print(f"torch {torch.__version__}, {threads} threads, cpu capability {torch.backends.cpu.get_cpu_capability()}, "
@@ -160,6 +200,8 @@ def main():
         train_speed(a)
     if a.gen:
         gen_speed(a)
+    if a.quality:
+        quality(a)
 
 
 if __name__ == "__main__":
