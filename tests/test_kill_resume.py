@@ -118,6 +118,18 @@ def test_pool_reports_progress_from_inside_tasks():
     assert res == [3, 5] and sum(d for d, _ in got) == 8 and sum(b for _, b in got) == 80
 
 
+def test_pool_progress_of_a_task_arrives_before_its_result():
+    # Reports are written by the task itself, before its result: when a result is yielded, every
+    # report of that task has reached the callback (a feeder-thread queue lost them under load).
+    for _ in range(20):
+        got = []
+        done = 0
+        for n in run_tasks(_count_to, [3, 5, 7, 9, 11, 13], workers=2, progress=lambda d, b: got.append(d)):
+            done += n
+            assert sum(got) >= done
+        assert sum(got) == done == 48
+
+
 def _count_to(n):
     from gristmill.engine.pool import report
 

@@ -91,8 +91,11 @@ def _worker_init(parent: int, queue, initializer, initargs) -> None:
     global _REPORT
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     _die_with_parent(parent)
-    queue.cancel_join_thread()  # a worker's exit never waits on undelivered progress
-    _REPORT = lambda d, b: queue.put_nowait((d, b))  # noqa: E731
+    # A SimpleQueue writes in the caller (one small write, atomic on a pipe), so every report of a
+    # task is in the pipe before the task's result is sent and the parent's last drain sees it. A
+    # Queue hands it to a feeder thread that may not have run when the parent kills the workers:
+    # the progress of the last tasks was lost on a loaded machine.
+    _REPORT = lambda d, b: queue.put((d, b))  # noqa: E731
     if initializer is not None:
         initializer(*initargs)
 
@@ -144,7 +147,7 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
         return
 
     ctx = mp.get_context("fork")
-    queue = ctx.Queue()
+    queue = ctx.SimpleQueue()
     # Ctrl-C while the pool runs only sets a flag, and the loop below raises KeyboardInterrupt
     # within one poll. The default handler raises wherever the main thread is: inside an at-fork
     # hook Python prints "Exception ignored" and carries on, so the run went on to the end; and a
@@ -155,11 +158,8 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
         old_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
 
     def drain() -> None:
-        while True:
-            try:
-                d, b = queue.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty
-                return
+        while not queue.empty():
+            d, b = queue.get()
             if progress is not None:
                 progress(d, b)
 
@@ -199,4 +199,3 @@ def run_tasks(fn: Callable[[T], R], items: Iterable[T], workers: int,
         # and shutdown() joins them forever. The kill battery hung on exactly that.)
         _kill(ex)
         queue.close()
-        queue.join_thread()
