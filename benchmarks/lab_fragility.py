@@ -1,0 +1,196 @@
+"""Quantization fragility: do models trained on more tokens lose more at low bit widths?
+
+Huang et al. 2024 ("How Good Are Low-bit Quantized LLaMA3 Models? An Empirical Study") find LLaMA3,
+trained on 15T tokens, degrades more under low-bit post-training quantization than LLaMA2 (2T): the
+more a model's weights carry, the less room quantization noise has. This benchmark tests that claim
+at lab scale: the same model, the same data and seeds, trained on 1x and 4x tokens (each with its own
+complete warmup + cosine schedule), then `gristmill lab quantize` on every run (RTN and GPTQ at each
+bit width, with and without LoRA recovery). It tabulates held-out bits per byte and the increase over
+the run's own full-precision model per bits x method x tokens, and plots the increase.
+
+    GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_fragility.py -o /tmp/fragility \\
+        --tokens 300000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 60
+
+Data: brown, sotu and mobydick; every 20th document of each is held out (never trained on) and
+its first `--heldout-bytes` bytes form that corpus's held-out set. Re-running resumes: finished
+training runs are reused by `gristmill lab train`, finished quantizations are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+CORPORA = ("brown", "sotu", "mobydick")
+
+
+def split_corpora(corpora: Path, out: Path, names=CORPORA, every: int = 20, heldout_bytes: int | None = None) -> dict:
+    """Per corpus: NAME_train.jsonl and NAME_heldout.jsonl (every `every`-th document, in file order,
+    optionally cut to its first `heldout_bytes` bytes so evaluations stay cheap on a 2-core machine)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for n in names:
+        src = corpora / f"{n}.jsonl"
+        if not src.is_file():
+            sys.exit(f"{src}: missing; set GRISTMILL_CORPORA to a folder built by the corpora fetch script")
+        tr, ho = out / f"{n}_train.jsonl", out / f"{n}_heldout.jsonl"
+        if not (tr.exists() and ho.exists()):
+            rows = [json.loads(ln) for ln in src.read_text().splitlines() if ln.strip()]
+            held = [r for i, r in enumerate(rows) if i % every == every - 1]
+            if heldout_bytes:
+                kept, size = [], 0
+                for r in held:
+                    if size >= heldout_bytes:
+                        break
+                    r = {**r, "text": r["text"][: heldout_bytes - size]}
+                    kept.append(r)
+                    size += len(r["text"].encode())
+                held = kept
+            tr.write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(rows) if i % every != every - 1))
+            ho.write_text("".join(json.dumps(r) + "\n" for r in held))
+        files[n] = {"train": str(tr), "heldout": str(ho)}
+    return files
+
+
+def gm(*args: str) -> None:
+    cmd = ["gristmill", *args]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-o", "--out", type=Path, required=True)
+    ap.add_argument("--tokens", type=int, default=300_000, help="the 1x budget; the long run gets --mult times it")
+    ap.add_argument("--mult", type=int, default=4)
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--bits", default="8,4,3,2")
+    ap.add_argument("--method", default="rtn,gptq")
+    ap.add_argument("--group-size", type=int, default=None)
+    ap.add_argument("--lora-steps", type=int, default=60)
+    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--heldout-bytes", type=int, default=25_000)
+    ap.add_argument("--threads", type=int, default=None)
+    a = ap.parse_args()
+    corpora = Path(os.environ.get("GRISTMILL_CORPORA", "/work/corpora"))
+    out = a.out.resolve()
+    files = split_corpora(corpora, out / "corpora", heldout_bytes=a.heldout_bytes)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    budgets = {"1x": a.tokens, f"{a.mult}x": a.tokens * a.mult}
+    runs: dict = {}
+    for seed in seeds:
+        for label, tokens in budgets.items():
+            cfg = out / "configs" / f"{label}.yaml"
+            cfg.parent.mkdir(parents=True, exist_ok=True)
+            cfg.write_text(json.dumps({  # JSON is YAML
+                "model": a.model, "tokenizer": "bytes", "seq_len": a.seq_len, "batch_size": a.batch_size, "tokens": tokens,
+                "data": [f["train"] for f in files.values()], **({"threads": a.threads} if a.threads else {}),
+                "eval": {"heldout": [f["heldout"] for f in files.values()], "every_tokens": max(1, tokens // 4),
+                         "max_bytes": a.heldout_bytes}}, indent=1))
+            run = out / "runs" / f"{label}-seed{seed}"
+            gm("lab", "train", str(cfg), "-o", str(run), "--seed", str(seed), "--no-progress")
+            q = out / "quant" / f"{label}-seed{seed}"
+            if not (q / "results.json").exists():
+                gm("lab", "quantize", str(run), "--bits", a.bits, "--method", a.method, "--lora-steps", str(a.lora_steps),
+                   *(["--group-size", str(a.group_size)] if a.group_size else []), "-o", str(q))
+            runs[(label, seed)] = {"final": json.loads((run / "final.json").read_text()),
+                                   "quant": json.loads((q / "results.json").read_text())}
+    res = tabulate(runs, budgets, seeds, a)
+    (out / "results.json").write_text(json.dumps(res, indent=2))
+    plot(res, out / "fragility.png")
+    md = markdown(res)
+    (out / "summary.md").write_text(md)
+    print(md)
+    print(f"results: {out / 'results.json'}; plot: {out / 'fragility.png'}; summary: {out / 'summary.md'}")
+
+
+def _ms(xs):
+    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "per_seed": xs}
+
+
+def tabulate(runs: dict, budgets: dict, seeds: list[int], a) -> dict:
+    rows = []
+    fp = {}
+    for label in budgets:
+        finals = [runs[(label, s)]["final"] for s in seeds]
+        fprows = [next(r for r in runs[(label, s)]["quant"]["rows"] if r["method"] == "fp32") for s in seeds]
+        fp[label] = {"tokens": budgets[label], "bpb": _ms([r["mean_bpb"] for r in fprows]),
+                     "unigram_bpb": _ms([statistics.fmean(f["unigram_bpb"].values()) for f in finals])}
+        keys = sorted({(r["method"], r["bits"]) for r in runs[(label, seeds[0])]["quant"]["rows"] if r["method"] != "fp32"},
+                      key=lambda k: (k[0], -k[1]))
+        for method, bits in keys:
+            per = [next(r for r in runs[(label, s)]["quant"]["rows"] if (r["method"], r["bits"]) == (method, bits)) for s in seeds]
+            base = [r["mean_bpb"] for r in fprows]
+            row = {"tokens": label, "method": method, "bits": bits,
+                   "bpb": _ms([r["mean_bpb"] for r in per]),
+                   "increase": _ms([r["mean_bpb"] - b for r, b in zip(per, base)]),
+                   "rel_increase": _ms([(r["mean_bpb"] - b) / b for r, b in zip(per, base)])}
+            if all("lora" in r for r in per):
+                row["lora_bpb"] = _ms([r["lora"]["mean_bpb"] for r in per])
+                row["lora_increase"] = _ms([r["lora"]["mean_bpb"] - b for r, b in zip(per, base)])
+            rows.append(row)
+    return {"budgets": budgets, "seeds": seeds, "full_precision": fp, "rows": rows,
+            "settings": {"model": a.model, "seq_len": a.seq_len, "batch_size": a.batch_size, "bits": a.bits,
+                         "method": a.method, "group_size": a.group_size, "lora_steps": a.lora_steps,
+                         "heldout_bytes_per_corpus": a.heldout_bytes, "tokenizer": "bytes"}}
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = sorted({r["method"] for r in res["rows"]})
+    fig, axes = plt.subplots(1, len(methods), figsize=(5.5 * len(methods), 4.3), dpi=120, squeeze=False)
+    for ax, m in zip(axes[0], methods):
+        for i, label in enumerate(res["budgets"]):
+            rs = sorted((r for r in res["rows"] if r["method"] == m and r["tokens"] == label), key=lambda r: r["bits"])
+            x = [r["bits"] for r in rs]
+            fpb = res["full_precision"][label]["bpb"]["mean"]
+            ax.errorbar(x, [r["increase"]["mean"] for r in rs], yerr=[r["increase"]["std"] for r in rs], fmt="o-",
+                        color=f"C{i}", capsize=3, label=f"{label} tokens ({res['budgets'][label]:,}; fp32 bpb {fpb:.3f})")
+            if all("lora_increase" in r for r in rs):
+                ax.errorbar(x, [r["lora_increase"]["mean"] for r in rs], yerr=[r["lora_increase"]["std"] for r in rs],
+                            fmt="s:", color=f"C{i}", capsize=3, label=f"{label} + LoRA ({res['settings']['lora_steps']} steps)")
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(sorted({r["bits"] for r in res["rows"]}))
+        ax.set_xlabel("weight bits (linear layers)")
+        ax.set_ylabel("held-out bpb increase over the run's fp32 model")
+        ax.set_title(f"{m.upper()}: loss from quantization\n(mean ± std over seeds {res['seeds']}; higher = more fragile)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def markdown(res: dict) -> str:
+    labels = list(res["budgets"])
+    lines = ["| tokens | fp32 bpb | unigram bpb |", "|---|---:|---:|"]
+    for lb, f in res["full_precision"].items():
+        lines.append(f"| {lb} ({f['tokens']:,}) | {f['bpb']['mean']:.4f} ± {f['bpb']['std']:.4f} | {f['unigram_bpb']['mean']:.4f} |")
+    lines += ["", "| method | bits | " + " | ".join(f"Δbpb {lb}" for lb in labels) + " | "
+              + " | ".join(f"Δbpb {lb} + LoRA" for lb in labels) + f" | Δ{labels[-1]} − Δ{labels[0]} |",
+              "|---|---:|" + "---:|" * (2 * len(labels) + 1)]
+    keys = sorted({(r["method"], r["bits"]) for r in res["rows"]}, key=lambda k: (k[0], -k[1]))
+    for m, b in keys:
+        by = {r["tokens"]: r for r in res["rows"] if (r["method"], r["bits"]) == (m, b)}
+
+        def f(r, k):
+            return f"{r[k]['mean']:+.4f} ± {r[k]['std']:.4f}" if k in r else "-"
+        lines.append(f"| {m} | {b} | " + " | ".join(f(by[lb], "increase") for lb in labels) + " | "
+                     + " | ".join(f(by[lb], "lora_increase") for lb in labels)
+                     + f" | {by[labels[-1]]['increase']['mean'] - by[labels[0]]['increase']['mean']:+.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
