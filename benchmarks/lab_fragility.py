@@ -9,7 +9,7 @@ bit width, with and without LoRA recovery). It tabulates held-out bits per byte 
 the run's own full-precision model per bits x method x tokens, and plots the increase.
 
     GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_fragility.py -o /tmp/fragility \\
-        --tokens 300000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 60
+        --tokens 300000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 20
 
 Data: brown, sotu and mobydick; every 20th document of each is held out (never trained on) and
 its first `--heldout-bytes` bytes form that corpus's held-out set. Re-running resumes: finished
@@ -71,7 +71,7 @@ def main() -> None:
     ap.add_argument("--bits", default="8,4,3,2")
     ap.add_argument("--method", default="rtn,gptq")
     ap.add_argument("--group-size", type=int, default=None)
-    ap.add_argument("--lora-steps", type=int, default=60)
+    ap.add_argument("--lora-steps", type=int, default=20)
     ap.add_argument("--model", default="tiny")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)

@@ -89,7 +89,8 @@ class CurriculumConfig(BaseModel):
 
 # ---------------------------------------------------------------- verifiable items of the new domain
 
-_STEP = re.compile(r"=\s*(-?\d+)(?!\d)")
+# a plain integer result; "= 7,768" (thousands separators) is skipped: the scorer reads plain integers
+_STEP = re.compile(r"=\s*(-?\d+)(?!\d|,\d)")
 
 
 def item_problems(path: str, n: int, exclude: set[str] = frozenset()):
@@ -405,7 +406,9 @@ def plot_curriculum(results: dict, out: Path) -> list[str]:
             ax.set_title("Gain: new-domain held-out bits per byte", fontsize=10)
         else:
             ax.set_ylabel("greedy exact-match accuracy")
-            ax.set_title(f"Gain: {p} ({results['problems'].get(p, '?')} held-out problems)", fontsize=10)
+            what = (f"{p[:-6]}: each intermediate result (= N)" if p.endswith(":steps") else
+                    f"{p[:-7]}: final answer after the worked steps" if p.endswith(":answer") else f"task {p}")
+            ax.set_title(f"Gain: {what}\n{results['problems'].get(p, '?')} held-out problems, greedy exact match", fontsize=10)
         ax.set_xlabel(f"phase-2 tokens ({unit}); 0 = end of phase 1")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
