@@ -4,7 +4,7 @@ solutions in phase 2 (`gristmill synth generate math.arithmetic`), three arms (a
 control), several seeds.
 
     GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_curriculum.py -o /tmp/curriculum \\
-        --phase1-tokens 600000 --phase2-tokens 200000 --seeds 0,1,2
+        --phase1-tokens 300000 --phase2-tokens 120000 --seeds 0,1,2 --threads 1
 
 It prepares the data (every 20th document of each corpus held out; the synth held-out split never
 trained on), writes OUT/curriculum.yaml (the exact config, a file a user could have written) and
@@ -25,8 +25,8 @@ from lab_fragility import split_corpora  # noqa: E402  (the same held-out split 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--out", type=Path, required=True)
-    ap.add_argument("--phase1-tokens", type=int, default=600_000)
-    ap.add_argument("--phase2-tokens", type=int, default=200_000)
+    ap.add_argument("--phase1-tokens", type=int, default=300_000)
+    ap.add_argument("--phase2-tokens", type=int, default=120_000)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--replay", type=float, default=0.25)
     ap.add_argument("--items", type=int, default=6000, help="verified arithmetic items to generate (10%% held out)")
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=2048)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--problems", type=int, default=30, help="held-out arithmetic items scored at each evaluation")
+    ap.add_argument("--problems", type=int, default=15, help="held-out arithmetic items scored at each evaluation")
     ap.add_argument("--points", type=int, default=6)
     ap.add_argument("--heldout-bytes", type=int, default=30_000)
     ap.add_argument("--threads", type=int, default=None)
