@@ -113,26 +113,40 @@ _INT = re.compile(r"-?\d+")
 
 
 @torch.no_grad()
-def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None) -> dict:
-    """Accuracy by greedy generation and by likelihood ranking of the choices."""
+def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, batch_size: int = 64,
+          precision: str = "fp32") -> dict:
+    """Accuracy by greedy generation and by likelihood ranking of the choices. Generation decodes
+    `batch_size` problems at once (`GPT.generate`: KV cache, per-row stop at newline or EOS)."""
+    from gristmill.lab.precision import autocast
+
     model.eval()
     gen_ok = rank_ok = 0
     nl = set(tok.encode("\n")) | {tok.eos_id}
-    for p in probs:
-        ctx = tok.encode(p.prompt)
-        budget = max_new_tokens or (len(tok.encode(f" {p.answer}")) + 2)
-        out = model.generate(torch.tensor([ctx]), budget, temperature=0.0)[0, len(ctx):].tolist()
-        cut = next((i for i, t in enumerate(out) if t in nl), len(out))
-        m = _INT.search(tok.decode(out[:cut]))
-        gen_ok += bool(m) and int(m.group()) == p.answer
-        lls = []
-        for ch in p.choices:
-            cont = tok.encode(f"{p.prompt} {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
-            full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
-            ids, k = torch.tensor([full]), len(full) - len(cont)
-            logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
-            lls.append(float(logp[k - 1:].gather(1, ids[0, k:, None]).sum()))
-        rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
+    ctxs = [tok.encode(p.prompt) for p in probs]
+    for i in range(0, len(probs), batch_size):
+        chunk = probs[i:i + batch_size]
+        budget = max_new_tokens or max(len(tok.encode(f" {p.answer}")) + 2 for p in chunk)
+        outs = model.generate(ctxs[i:i + batch_size], budget, temperature=0.0, stop_ids=nl, precision=precision)
+        for p, out in zip(chunk, outs):
+            out = out[:max_new_tokens or len(tok.encode(f" {p.answer}")) + 2]  # each problem's own budget
+            cut = next((j for j, t in enumerate(out) if t in nl), len(out))
+            m = _INT.search(tok.decode(out[:cut]))
+            gen_ok += bool(m) and int(m.group()) == p.answer
+    with autocast(precision):
+        for p, ctx in zip(probs, ctxs):
+            # the choices of one problem in one forward pass, right-padded: a causal model's scores of
+            # the real tokens do not depend on what follows them
+            fulls, ks = [], []
+            for ch in p.choices:
+                cont = tok.encode(f"{p.prompt} {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
+                full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
+                fulls.append(full)
+                ks.append(len(full) - len(cont))
+            width = max(map(len, fulls))
+            ids = torch.tensor([f + f[-1:] * (width - len(f)) for f in fulls])
+            logp = torch.log_softmax(model(ids[:, :-1]).float(), -1)
+            lls = [float(logp[j, k - 1:len(f) - 1].gather(1, ids[j, k:len(f), None]).sum()) for j, (f, k) in enumerate(zip(fulls, ks))]
+            rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
     n = max(1, len(probs))
     return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n}
 
