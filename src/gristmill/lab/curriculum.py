@@ -32,7 +32,7 @@ import random
 import re
 import statistics
 from pathlib import Path
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -89,6 +89,8 @@ class CurriculumConfig(BaseModel):
     batch_size: int = Field(16, ge=1)
     lr: Optional[float] = Field(None, gt=0)
     threads: Optional[int] = None
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # as in `lab train` (gristmill.lab.precision)
+    compile: bool = False
 
 
 # ---------------------------------------------------------------- verifiable items of the new domain
@@ -132,8 +134,8 @@ def _choices(rng: random.Random, ans: int) -> tuple[int, ...]:
 class Scorer:
     """The `on_eval` hook: accuracy on the new domain's verifiable problems, at every evaluation."""
 
-    def __init__(self, tok, items: dict[str, tuple], tasks: dict[str, list]):
-        self.tok, self.items, self.tasks = tok, items, tasks
+    def __init__(self, tok, items: dict[str, tuple], tasks: dict[str, list], precision: str = "fp32"):
+        self.tok, self.items, self.tasks, self.precision = tok, items, tasks, precision
 
     def __call__(self, model) -> dict:
         from gristmill.lab.tasks import score
@@ -141,11 +143,11 @@ class Scorer:
         was = model.training
         out: dict = {}
         for name, (steps, answers) in self.items.items():
-            s, a = score(model, self.tok, steps), score(model, self.tok, answers)
+            s, a = (score(model, self.tok, ps, precision=self.precision) for ps in (steps, answers))
             out[f"{name}:steps"] = {"n": s["n"], "generate_acc": s["generate_acc"], "rank_acc": s["rank_acc"]}
             out[f"{name}:answer"] = {"n": a["n"], "generate_acc": a["generate_acc"], "rank_acc": a["rank_acc"]}
         for name, probs in self.tasks.items():
-            r = score(model, self.tok, probs)
+            r = score(model, self.tok, probs, precision=self.precision)
             out[name] = {"n": r["n"], "generate_acc": r["generate_acc"], "rank_acc": r["rank_acc"]}
         model.train(was)
         return {"tasks": out} if out else {}
@@ -241,7 +243,9 @@ def run_curriculum(config: Path, out: Path, console=None, progress: bool | None 
         ps = problems(t, cfg.eval.problems)
         dirty = contaminated(ps, p2_texts)
         task_probs[t] = [p for p in ps if p.prompt not in dirty]
-    scorer = Scorer(tok, item_probs, task_probs) if (item_probs or task_probs) else None
+    from gristmill.lab.precision import resolve
+
+    scorer = Scorer(tok, item_probs, task_probs, resolve(cfg.precision)) if (item_probs or task_probs) else None
 
     mixtures = {"phase1": _mixture(out / "mixtures" / "phase1.yaml", [("phase1", p1, 1.0)]),
                 "alone": _mixture(out / "mixtures" / "alone.yaml", [("new", p2, 1.0)]),
@@ -252,11 +256,13 @@ def run_curriculum(config: Path, out: Path, console=None, progress: bool | None 
     def tconf(mixture: str, tokens: int, seed: int, lr, init_from=None) -> TrainConfig:
         return TrainConfig(model=cfg.model, mixture=mixture, tokenizer=tok_spec, seq_len=cfg.seq_len, batch_size=cfg.batch_size,
                            tokens=tokens, seed=seed, threads=cfg.threads, init_from=init_from,
+                           precision=cfg.precision, compile=cfg.compile,
                            **({"lr": lr} if lr else {}),
                            eval={"heldout": heldout, "max_bytes": cfg.eval.max_bytes,
                                  "every_tokens": max(1, tokens // cfg.eval.points)})
 
     results: dict = {"config": cfg.model_dump(mode="json", by_alias=True), "tokenizer": tok_spec, "mixtures": mixtures,
+                     "precision": resolve(cfg.precision),
                      "eval_sets": {"phase1": names1, "phase2": names2},
                      "problems": {**{f"{k}:steps": len(v[0]) for k, v in item_probs.items()},
                                   **{f"{k}:answer": len(v[1]) for k, v in item_probs.items()},
@@ -506,7 +512,7 @@ def summary_markdown(results: dict, config: Path, out: Path) -> str:
              f"Phase 1: {cfg['phase1']['tokens']:,} tokens of {', '.join(Path(p).name for p in cfg['phase1']['data'])}; "
              f"phase-1 held-out bpb at its end {statistics.fmean(ends):.4f} (unigram baseline {statistics.fmean(unis):.4f}). "
              f"Phase 2: {cfg['phase2']['tokens']:,} tokens per arm from that checkpoint; replay share {cfg['replay']:.0%}. "
-             f"Seeds {cfg['seeds']}; model {cfg['model']}.", "",
+             f"Seeds {cfg['seeds']}; model {cfg['model']}; precision {results['precision']}.", "",
              "forgetting = phase-1 held-out bpb at the end of phase 2 minus at the end of phase 1 (higher = more forgotten); "
              "gain = new-domain held-out bpb fall over phase 2 (higher = learned more); accuracies are greedy exact match "
              "on held-out problems. The phase-2 data column is the share of sequences each arm consumed (its stream re-read).", "",
