@@ -30,7 +30,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--replay", type=float, default=0.25)
     ap.add_argument("--items", type=int, default=6000, help="verified arithmetic items to generate (10%% held out)")
-    ap.add_argument("--model", default="tiny")
+    ap.add_argument("--model", default="{preset: tiny, n_layer: 2, d_model: 96, n_head: 3}",
+                    help="a preset name or a YAML model spec (default: 2 layers, d 96: what a shared 2-core machine trains in time)")
     ap.add_argument("--vocab", type=int, default=2048)
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)

@@ -5,14 +5,15 @@ trained on 15T tokens, degrades more under low-bit post-training quantization th
 more a model's weights carry, the less room quantization noise has. This benchmark tests that claim
 at lab scale: the same model, the same data and seeds, trained on 1x and 4x tokens (each with its own
 complete warmup + cosine schedule), then `gristmill lab quantize` on every run (RTN and GPTQ at each
-bit width, with and without LoRA recovery). It tabulates held-out bits per byte and the increase over
+bit width; LoRA recovery at the lowest width). It tabulates held-out bits per byte and the increase over
 the run's own full-precision model per bits x method x tokens, and plots the increase.
 
     GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_fragility.py -o /tmp/fragility \\
-        --tokens 250000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 20 --threads 1
+        --tokens 250000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 10 --lora-bits 2 --threads 1
 
 Data: brown, sotu and mobydick; every 20th document of each is held out (never trained on) and
-its first `--heldout-bytes` bytes form that corpus's held-out set. Re-running resumes: finished
+its first `--heldout-bytes` bytes form that corpus's held-out set; the first `--train-bytes` of the
+rest (whole documents) are the training text. Re-running resumes: finished
 training runs are reused by `gristmill lab train`, finished quantizations are skipped.
 """
 from __future__ import annotations
@@ -28,9 +29,11 @@ from pathlib import Path
 CORPORA = ("brown", "sotu", "mobydick")
 
 
-def split_corpora(corpora: Path, out: Path, names=CORPORA, every: int = 20, heldout_bytes: int | None = None) -> dict:
+def split_corpora(corpora: Path, out: Path, names=CORPORA, every: int = 20, heldout_bytes: int | None = None,
+                  train_bytes: int | None = None) -> dict:
     """Per corpus: NAME_train.jsonl and NAME_heldout.jsonl (every `every`-th document, in file order,
-    optionally cut to its first `heldout_bytes` bytes so evaluations stay cheap on a 2-core machine)."""
+    optionally cut to its first `heldout_bytes` bytes so evaluations stay cheap on a 2-core machine;
+    the training documents optionally stop after `train_bytes`, whole documents)."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for n in names:
@@ -50,7 +53,13 @@ def split_corpora(corpora: Path, out: Path, names=CORPORA, every: int = 20, held
                     kept.append(r)
                     size += len(r["text"].encode())
                 held = kept
-            tr.write_text("".join(json.dumps(r) + "\n" for i, r in enumerate(rows) if i % every != every - 1))
+            train, size = [], 0
+            for r in (r for i, r in enumerate(rows) if i % every != every - 1):
+                if train_bytes and size >= train_bytes:
+                    break
+                train.append(r)
+                size += len(r["text"].encode())
+            tr.write_text("".join(json.dumps(r) + "\n" for r in train))
             ho.write_text("".join(json.dumps(r) + "\n" for r in held))
         files[n] = {"train": str(tr), "heldout": str(ho)}
     return files
@@ -71,37 +80,59 @@ def main() -> None:
     ap.add_argument("--bits", default="8,4,3,2")
     ap.add_argument("--method", default="rtn,gptq")
     ap.add_argument("--group-size", type=int, default=None)
-    ap.add_argument("--lora-steps", type=int, default=20)
+    ap.add_argument("--lora-steps", type=int, default=10)
+    ap.add_argument("--lora-bits", default="2", help="widths that also get LoRA recovery")
     ap.add_argument("--model", default='{"preset": "tiny", "n_layer": 2, "d_model": 96, "n_head": 3}',
                     help="a preset name or a JSON model spec (default: 2 layers, d 96: what a shared 2-core machine trains in time)")
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--heldout-bytes", type=int, default=25_000)
+    ap.add_argument("--train-bytes", type=int, default=1_500_000,
+                    help="training text per corpus (whole documents): 3 corpora x 1.5 MB cover the 4x run (1M byte tokens) "
+                         "in one epoch, and the stream GPTQ and LoRA re-read stays cheap")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
     corpora = Path(os.environ.get("GRISTMILL_CORPORA", "/work/corpora"))
     out = a.out.resolve()
-    files = split_corpora(corpora, out / "corpora", heldout_bytes=a.heldout_bytes)
+    files = split_corpora(corpora, out / "corpora", heldout_bytes=a.heldout_bytes, train_bytes=a.train_bytes)
     seeds = [int(s) for s in a.seeds.split(",")]
     budgets = {"1x": a.tokens, f"{a.mult}x": a.tokens * a.mult}
     runs: dict = {}
-    for seed in seeds:
-        for label, tokens in budgets.items():
-            cfg = out / "configs" / f"{label}.yaml"
-            cfg.parent.mkdir(parents=True, exist_ok=True)
-            cfg.write_text(json.dumps({  # JSON is YAML
-                "model": json.loads(a.model) if a.model.startswith("{") else a.model, "tokenizer": "bytes", "seq_len": a.seq_len, "batch_size": a.batch_size, "tokens": tokens,
-                "data": [f["train"] for f in files.values()], **({"threads": a.threads} if a.threads else {}),
-                "eval": {"heldout": [f["heldout"] for f in files.values()], "every_tokens": max(1, tokens // 4),
-                         "max_bytes": a.heldout_bytes}}, indent=1))
-            run = out / "runs" / f"{label}-seed{seed}"
-            gm("lab", "train", str(cfg), "-o", str(run), "--seed", str(seed), "--no-progress")
-            q = out / "quant" / f"{label}-seed{seed}"
-            if not (q / "results.json").exists():
-                gm("lab", "quantize", str(run), "--bits", a.bits, "--method", a.method, "--lora-steps", str(a.lora_steps),
-                   *(["--group-size", str(a.group_size)] if a.group_size else []), "-o", str(q))
-            runs[(label, seed)] = {"final": json.loads((run / "final.json").read_text()),
-                                   "quant": json.loads((q / "results.json").read_text())}
+    jobs = [(seed, label, tokens) for seed in seeds for label, tokens in budgets.items()]
+    gs = ["--group-size", str(a.group_size)] if a.group_size else []
+
+    def dirs(label, seed):
+        return (out / "runs" / f"{label}-seed{seed}", out / "quant" / f"{label}-seed{seed}",
+                out / "quant-lora" / f"{label}-seed{seed}")
+    # three passes (train all, quantize all, LoRA), so a run cut short still has whole tables
+    for seed, label, tokens in jobs:
+        cfg = out / "configs" / f"{label}.yaml"
+        cfg.parent.mkdir(parents=True, exist_ok=True)
+        cfg.write_text(json.dumps({  # JSON is YAML
+            "model": json.loads(a.model) if a.model.startswith("{") else a.model, "tokenizer": "bytes",
+            "seq_len": a.seq_len, "batch_size": a.batch_size, "tokens": tokens,
+            "data": [f["train"] for f in files.values()], **({"threads": a.threads} if a.threads else {}),
+            "eval": {"heldout": [f["heldout"] for f in files.values()], "every_tokens": max(1, tokens // 4),
+                     "max_bytes": a.heldout_bytes}}, indent=1))
+        gm("lab", "train", str(cfg), "-o", str(dirs(label, seed)[0]), "--seed", str(seed), "--no-progress")
+    for seed, label, _ in jobs:
+        run, q, _ = dirs(label, seed)
+        if not (q / "results.json").exists():
+            gm("lab", "quantize", str(run), "--bits", a.bits, "--method", a.method, *gs, "-o", str(q))
+    # LoRA recovery at the --lora-bits widths only: LoRA steps are the expensive part on a shared
+    # CPU, and 8/4 bits leave little to recover
+    for seed, label, _ in jobs:
+        run, q, ql = dirs(label, seed)
+        if a.lora_steps and not (ql / "results.json").exists():
+            gm("lab", "quantize", str(run), "--bits", a.lora_bits, "--method", a.method, *gs,
+               "--lora-steps", str(a.lora_steps), "-o", str(ql))
+        quant = json.loads((q / "results.json").read_text())
+        if a.lora_steps:
+            lora = {(r["method"], r["bits"]): r["lora"] for r in json.loads((ql / "results.json").read_text())["rows"] if "lora" in r}
+            for r in quant["rows"]:
+                if (r["method"], r["bits"]) in lora:
+                    r["lora"] = lora[(r["method"], r["bits"])]
+        runs[(label, seed)] = {"final": json.loads((run / "final.json").read_text()), "quant": quant}
     res = tabulate(runs, budgets, seeds, a)
     (out / "results.json").write_text(json.dumps(res, indent=2))
     plot(res, out / "fragility.png")
@@ -138,7 +169,7 @@ def tabulate(runs: dict, budgets: dict, seeds: list[int], a) -> dict:
             rows.append(row)
     return {"budgets": budgets, "seeds": seeds, "full_precision": fp, "rows": rows,
             "settings": {"model": a.model, "seq_len": a.seq_len, "batch_size": a.batch_size, "bits": a.bits,
-                         "method": a.method, "group_size": a.group_size, "lora_steps": a.lora_steps,
+                         "method": a.method, "group_size": a.group_size, "lora_steps": a.lora_steps, "lora_bits": a.lora_bits,
                          "heldout_bytes_per_corpus": a.heldout_bytes, "tokenizer": "bytes"}}
 
 
@@ -157,9 +188,10 @@ def plot(res: dict, path: Path) -> None:
             fpb = res["full_precision"][label]["bpb"]["mean"]
             ax.errorbar(x, [r["increase"]["mean"] for r in rs], yerr=[r["increase"]["std"] for r in rs], fmt="o-",
                         color=f"C{i}", capsize=3, label=f"{label} tokens ({res['budgets'][label]:,}; fp32 bpb {fpb:.3f})")
-            if all("lora_increase" in r for r in rs):
-                ax.errorbar(x, [r["lora_increase"]["mean"] for r in rs], yerr=[r["lora_increase"]["std"] for r in rs],
-                            fmt="s:", color=f"C{i}", capsize=3, label=f"{label} + LoRA ({res['settings']['lora_steps']} steps)")
+            lo = [r for r in rs if "lora_increase" in r]
+            if lo:
+                ax.errorbar([r["bits"] for r in lo], [r["lora_increase"]["mean"] for r in lo], yerr=[r["lora_increase"]["std"] for r in lo],
+                            fmt="s", color=f"C{i}", mfc="none", ms=8, capsize=3, label=f"{label} + LoRA ({res['settings']['lora_steps']} steps)")
         ax.set_yscale("symlog", linthresh=0.01)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xticks(sorted({r["bits"] for r in res["rows"]}))
