@@ -9,7 +9,7 @@ bit width; LoRA recovery at the lowest width). It tabulates held-out bits per by
 the run's own full-precision model per bits x method x tokens, and plots the increase.
 
     GRISTMILL_CORPORA=/work/corpora python benchmarks/lab_fragility.py -o /tmp/fragility \\
-        --tokens 250000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 10 --lora-bits 2 --threads 1
+        --tokens 250000 --seeds 0,1 --bits 8,4,3,2 --lora-steps 10 --lora-bits 2 --lora-seeds 0 --threads 1
 
 Data: brown, sotu and mobydick; every 20th document of each is held out (never trained on) and
 its first `--heldout-bytes` bytes form that corpus's held-out set; the first `--train-bytes` of the
@@ -82,6 +82,7 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=None)
     ap.add_argument("--lora-steps", type=int, default=10)
     ap.add_argument("--lora-bits", default="2", help="widths that also get LoRA recovery")
+    ap.add_argument("--lora-seeds", default="", help="seeds that get LoRA recovery (default: all)")
     ap.add_argument("--model", default='{"preset": "tiny", "n_layer": 2, "d_model": 96, "n_head": 3}',
                     help="a preset name or a JSON model spec (default: 2 layers, d 96: what a shared 2-core machine trains in time)")
     ap.add_argument("--seq-len", type=int, default=128)
@@ -96,6 +97,7 @@ def main() -> None:
     out = a.out.resolve()
     files = split_corpora(corpora, out / "corpora", heldout_bytes=a.heldout_bytes, train_bytes=a.train_bytes)
     seeds = [int(s) for s in a.seeds.split(",")]
+    lora_seeds = [int(s) for s in a.lora_seeds.split(",")] if a.lora_seeds else seeds
     budgets = {"1x": a.tokens, f"{a.mult}x": a.tokens * a.mult}
     runs: dict = {}
     jobs = [(seed, label, tokens) for seed in seeds for label, tokens in budgets.items()]
@@ -114,7 +116,8 @@ def main() -> None:
             "data": [f["train"] for f in files.values()], **({"threads": a.threads} if a.threads else {}),
             "eval": {"heldout": [f["heldout"] for f in files.values()], "every_tokens": max(1, tokens // 4),
                      "max_bytes": a.heldout_bytes}}, indent=1))
-        gm("lab", "train", str(cfg), "-o", str(dirs(label, seed)[0]), "--seed", str(seed), "--no-progress")
+        if not (dirs(label, seed)[0] / "final.json").exists():  # `lab train` would resume it anyway; skip the startup
+            gm("lab", "train", str(cfg), "-o", str(dirs(label, seed)[0]), "--seed", str(seed), "--no-progress")
     for seed, label, _ in jobs:
         run, q, _ = dirs(label, seed)
         if not (q / "results.json").exists():
@@ -123,17 +126,18 @@ def main() -> None:
     # CPU, and 8/4 bits leave little to recover
     for seed, label, _ in jobs:
         run, q, ql = dirs(label, seed)
-        if a.lora_steps and not (ql / "results.json").exists():
+        lora_here = a.lora_steps and seed in lora_seeds
+        if lora_here and not (ql / "results.json").exists():
             gm("lab", "quantize", str(run), "--bits", a.lora_bits, "--method", a.method, *gs,
                "--lora-steps", str(a.lora_steps), "-o", str(ql))
         quant = json.loads((q / "results.json").read_text())
-        if a.lora_steps:
+        if lora_here:
             lora = {(r["method"], r["bits"]): r["lora"] for r in json.loads((ql / "results.json").read_text())["rows"] if "lora" in r}
             for r in quant["rows"]:
                 if (r["method"], r["bits"]) in lora:
                     r["lora"] = lora[(r["method"], r["bits"])]
         runs[(label, seed)] = {"final": json.loads((run / "final.json").read_text()), "quant": quant}
-    res = tabulate(runs, budgets, seeds, a)
+    res = tabulate(runs, budgets, seeds, a, lora_seeds)
     (out / "results.json").write_text(json.dumps(res, indent=2))
     plot(res, out / "fragility.png")
     md = markdown(res)
@@ -146,7 +150,7 @@ def _ms(xs):
     return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0, "per_seed": xs}
 
 
-def tabulate(runs: dict, budgets: dict, seeds: list[int], a) -> dict:
+def tabulate(runs: dict, budgets: dict, seeds: list[int], a, lora_seeds: list[int]) -> dict:
     rows = []
     fp = {}
     for label in budgets:
@@ -163,13 +167,15 @@ def tabulate(runs: dict, budgets: dict, seeds: list[int], a) -> dict:
                    "bpb": _ms([r["mean_bpb"] for r in per]),
                    "increase": _ms([r["mean_bpb"] - b for r, b in zip(per, base)]),
                    "rel_increase": _ms([(r["mean_bpb"] - b) / b for r, b in zip(per, base)])}
-            if all("lora" in r for r in per):
-                row["lora_bpb"] = _ms([r["lora"]["mean_bpb"] for r in per])
-                row["lora_increase"] = _ms([r["lora"]["mean_bpb"] - b for r, b in zip(per, base)])
+            lo = [(r, b) for r, b in zip(per, base) if "lora" in r]  # LoRA may cover fewer seeds (--lora-seeds)
+            if lo:
+                row["lora_bpb"] = _ms([r["lora"]["mean_bpb"] for r, _ in lo])
+                row["lora_increase"] = _ms([r["lora"]["mean_bpb"] - b for r, b in lo])
+                row["lora_recovered"] = _ms([r["lora"]["gap_recovered"] for r, _ in lo if r["lora"]["gap_recovered"] is not None] or [float("nan")])
             rows.append(row)
     return {"budgets": budgets, "seeds": seeds, "full_precision": fp, "rows": rows,
             "settings": {"model": a.model, "seq_len": a.seq_len, "batch_size": a.batch_size, "bits": a.bits,
-                         "method": a.method, "group_size": a.group_size, "lora_steps": a.lora_steps, "lora_bits": a.lora_bits,
+                         "method": a.method, "group_size": a.group_size, "lora_steps": a.lora_steps, "lora_bits": a.lora_bits, "lora_seeds": lora_seeds,
                          "heldout_bytes_per_corpus": a.heldout_bytes, "tokenizer": "bytes"}}
 
 
@@ -207,21 +213,27 @@ def plot(res: dict, path: Path) -> None:
 
 def markdown(res: dict) -> str:
     labels = list(res["budgets"])
-    lines = ["| tokens | fp32 bpb | unigram bpb |", "|---|---:|---:|"]
+    lo, hi = labels[0], labels[-1]
+    lines = ["| tokens | fp32 held-out bpb | unigram bpb |", "|---|---:|---:|"]
     for lb, f in res["full_precision"].items():
         lines.append(f"| {lb} ({f['tokens']:,}) | {f['bpb']['mean']:.4f} ± {f['bpb']['std']:.4f} | {f['unigram_bpb']['mean']:.4f} |")
-    lines += ["", "| method | bits | " + " | ".join(f"Δbpb {lb}" for lb in labels) + " | "
-              + " | ".join(f"Δbpb {lb} + LoRA" for lb in labels) + f" | Δ{labels[-1]} − Δ{labels[0]} |",
-              "|---|---:|" + "---:|" * (2 * len(labels) + 1)]
+    nl = len(res["settings"]["lora_seeds"])
+    lines += ["", f"| method | bits | Δbpb {lo} | Δbpb {hi} | Δ{hi} − Δ{lo} | relative Δ {lo} | relative Δ {hi} "
+                  f"| Δbpb {lo} + LoRA | Δbpb {hi} + LoRA |", "|---|---:|" + "---:|" * 7]
     keys = sorted({(r["method"], r["bits"]) for r in res["rows"]}, key=lambda k: (k[0], -k[1]))
     for m, b in keys:
         by = {r["tokens"]: r for r in res["rows"] if (r["method"], r["bits"]) == (m, b)}
 
-        def f(r, k):
-            return f"{r[k]['mean']:+.4f} ± {r[k]['std']:.4f}" if k in r else "-"
-        lines.append(f"| {m} | {b} | " + " | ".join(f(by[lb], "increase") for lb in labels) + " | "
-                     + " | ".join(f(by[lb], "lora_increase") for lb in labels)
-                     + f" | {by[labels[-1]]['increase']['mean'] - by[labels[0]]['increase']['mean']:+.4f} |")
+        def f(r, k, pct=False):
+            if k not in r:
+                return "-"
+            return f"{r[k]['mean']:+.2%}" if pct else f"{r[k]['mean']:+.4f} ± {r[k]['std']:.4f}"
+        lines.append(f"| {m} | {b} | {f(by[lo], 'increase')} | {f(by[hi], 'increase')} | "
+                     f"{by[hi]['increase']['mean'] - by[lo]['increase']['mean']:+.4f} | {f(by[lo], 'rel_increase', True)} | "
+                     f"{f(by[hi], 'rel_increase', True)} | {f(by[lo], 'lora_increase')} | {f(by[hi], 'lora_increase')} |")
+    lines += ["", f"Δ = held-out bpb of the quantized model minus its own fp32 model (mean ± std over seeds "
+                  f"{res['seeds']}; LoRA columns over seeds {res['settings']['lora_seeds']}, {nl} seed(s), "
+                  f"{res['settings']['lora_steps']} steps)."]
     return "\n".join(lines) + "\n"
 
 
