@@ -197,7 +197,8 @@ def plot(res: dict, path: Path) -> None:
             lo = [r for r in rs if "lora_increase" in r]
             if lo:
                 ax.errorbar([r["bits"] for r in lo], [r["lora_increase"]["mean"] for r in lo], yerr=[r["lora_increase"]["std"] for r in lo],
-                            fmt="s", color=f"C{i}", mfc="none", ms=8, capsize=3, label=f"{label} + LoRA ({res['settings']['lora_steps']} steps)")
+                            fmt="s", color=f"C{i}", mfc="none", ms=8, capsize=3, label=f"{label} + LoRA ({res['settings']['lora_steps']} steps"
+                            + (f", seeds {res['settings']['lora_seeds']})" if res['settings']['lora_seeds'] != res['seeds'] else ")"))
         ax.set_yscale("symlog", linthresh=0.01)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xticks(sorted({r["bits"] for r in res["rows"]}))
