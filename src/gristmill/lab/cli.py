@@ -1,4 +1,4 @@
-"""`gristmill lab ...`: train, eval, ablate, serve, quantize."""
+"""`gristmill lab ...`: train, eval, ablate, curriculum, serve, quantize."""
 from __future__ import annotations
 
 import json
@@ -119,6 +119,26 @@ def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens
         _fail(str(e))
     print_ablation(res, console)
     console.print(f"results: [bold]{out / 'results.json'}[/]; plots: " + ", ".join(res["plots"]))
+
+
+@app.command()
+def curriculum(config: Path = typer.Argument(..., help="curriculum YAML: model, tokenizer, seeds, phase1, phase2, replay, eval"),
+               out: Path = typer.Option(..., "-o", "--out", help="output directory (runs/, results.json, plots, summary.md); resumes"),
+               progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bars (default: on a terminal)")):
+    """Phase 1 on one domain, then three arms at equal phase-2 tokens (new domain alone, with phase-1 replay,
+    phase-1 control): forgetting (rise of phase-1 held-out bpb) against gain on the new domain."""
+    from gristmill.lab.config import ConfigError
+    from gristmill.lab.curriculum import print_curriculum, run_curriculum
+    from gristmill.lab.train import RunMismatch
+
+    try:
+        res = run_curriculum(config, out, console=console, progress=progress)
+    except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again to resume from the checkpoints in {out}/runs", code=130)
+    print_curriculum(res, console)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; summary: {res['summary']}; plots: " + ", ".join(res["plots"]))
 
 
 @app.command()

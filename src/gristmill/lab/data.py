@@ -165,9 +165,11 @@ class EvalSet:
             name = p.name.split(".")[0] if p.parent.name != "data" else p.parent.parent.name
             sets.append(cls(name, read_texts([str(p)]), tok, seq_len, max_bytes))
         names = [s.name for s in sets]
-        for s in sets:  # same stem in two folders: qualify by folder
+        seen: dict[str, int] = {}
+        for s in sets:  # the same name twice: number them (each set keeps its own key in bpb dicts)
             if names.count(s.name) > 1:
-                s.name = f"{s.name}#{names.index(s.name)}"
+                seen[s.name] = seen.get(s.name, -1) + 1
+                s.name = f"{s.name}#{seen[s.name]}"
         return sets
 
 

@@ -97,7 +97,10 @@ def _init_weights(model: GPT, run: Path) -> None:
 
 
 def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = False,
-          progress: bool | None = None, console=None, eval_sets: list[EvalSet] | None = None) -> dict:
+          progress: bool | None = None, console=None, eval_sets: list[EvalSet] | None = None,
+          on_eval=None) -> dict:
+    """`on_eval(model)` -> dict of extra metrics logged with each evaluation (e.g. task accuracy along
+    the curve, `gristmill lab curriculum`)."""
     out = Path(out)
     threads = use_all_cores(cfg.threads)
     precision = resolve(cfg.precision)
@@ -153,6 +156,8 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
             with autocast(precision):
                 rec["bpb"][es.name] = round(bits_per_byte(model, es), 5)
             rec["unigram_bpb"][es.name] = round(unigram_bpb(counts, es), 5)
+        if on_eval:
+            rec.update(on_eval(model))
         write(rec)
         return rec
 
