@@ -149,10 +149,10 @@ def test_task_scoring_recognises_a_model_that_knows_the_answers():
                 del text
             return torch.stack(rows)
 
-        def generate(self, idx, n, temperature=0.0):
+        def generate(self, idx, n, temperature=0.0, **kw):  # the reference loop: no KV cache to keep
             from gristmill.lab.model import GPT
 
-            return GPT.generate(self, idx, n, temperature)
+            return GPT.generate(self, idx, n, temperature, use_cache=False, **kw)
 
     res = score(Oracle(), tok, probs)
     assert res == {"n": 10, "generate_acc": 1.0, "rank_acc": 1.0}

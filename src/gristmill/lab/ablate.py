@@ -11,7 +11,7 @@ import glob
 import json
 import statistics
 from pathlib import Path
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,8 @@ class AblateConfig(BaseModel):
     batch_size: int = 16
     lr: Optional[float] = None
     threads: Optional[int] = None
+    precision: Literal["auto", "bf16", "fp32"] = "auto"  # as in `lab train` (gristmill.lab.precision)
+    compile: bool = False
 
 
 def _resolve(p: str, base: Path) -> str:
@@ -94,7 +96,7 @@ def run_ablation(config: Path, out: Path, console=None, progress: bool | None = 
         is_mix = len(paths) == 1 and paths[0].endswith((".yaml", ".yml"))
         for seed in cfg.seeds:
             tc = TrainConfig(model=cfg.model, tokens=cfg.tokens, seed=seed, tokenizer=tok_spec, seq_len=cfg.seq_len,
-                             batch_size=cfg.batch_size, threads=cfg.threads,
+                             batch_size=cfg.batch_size, threads=cfg.threads, precision=cfg.precision, compile=cfg.compile,
                              **({"mixture": paths[0]} if is_mix else {"data": paths}),
                              **({"lr": cfg.lr} if cfg.lr else {}),
                              eval={"heldout": heldout, "max_bytes": cfg.eval.max_bytes,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,6 +40,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     doc_mask: bool = True                    # block attention across packed documents
     compile: bool = False                    # torch.compile: faster steps after ~a minute of compiling
+    # bf16 autocast (fp32 master weights and loss) or fp32; auto = bf16 where the CPU has native bf16
+    # matmul (gristmill.lab.precision). Applies to training, held-out eval, `lab eval` and generation.
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
     checkpoint_every_tokens: Optional[int] = None  # default: at every evaluation
     log_every: int = 10                      # steps
     threads: Optional[int] = None            # torch threads; default: every core this process may use

@@ -35,10 +35,14 @@ def evaluate_run(run: Path, data: list[str], tasks: list[str], n_problems: int =
 
 def evaluate_model(model, tok, cfg, counts, data, tasks, n_problems=200, max_bytes=200_000, base=Path("."),
                    cwd=Path("."), check_training=True) -> dict:
-    out: dict = {"bpb": {}, "unigram_bpb": {}, "tasks": {}}
+    from gristmill.lab.precision import autocast, resolve
+
+    precision = resolve(getattr(cfg, "precision", "fp32"))
+    out: dict = {"bpb": {}, "unigram_bpb": {}, "tasks": {}, "precision": precision}
     if data:
         for es in EvalSet.from_paths(data, tok, model.config.seq_len, max_bytes):
-            out["bpb"][es.name] = round(bits_per_byte(model, es), 5)
+            with autocast(precision):
+                out["bpb"][es.name] = round(bits_per_byte(model, es), 5)
             out["unigram_bpb"][es.name] = round(unigram_bpb(counts, es), 5)
     if tasks:
         probs = {t: problems(t, n_problems) for t in tasks}
@@ -48,5 +52,5 @@ def evaluate_model(model, tok, cfg, counts, data, tasks, n_problems=200, max_byt
             dirty = contaminated(allp, training_texts(cfg, base, cwd))
         for t, ps in probs.items():
             clean = [p for p in ps if p.prompt not in dirty]
-            out["tasks"][t] = {**score(model, tok, clean), "contaminated_skipped": len(ps) - len(clean)}
+            out["tasks"][t] = {**score(model, tok, clean, precision=precision), "contaminated_skipped": len(ps) - len(clean)}
     return out

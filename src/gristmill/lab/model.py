@@ -9,6 +9,12 @@ no biases, and input and output embeddings tied (Press & Wolf 2017). Attention r
 Documents packed into one sequence can be kept from attending to each other
 (`doc_mask=True`): the segment of every position is the number of EOS tokens before it, so the
 model needs nothing from the stream but the EOS id.
+
+`GPT.generate` decodes a batch of prompts of any lengths at once with a key/value cache (as
+HF transformers and nanoGPT-derived inference code do): prompts are left-padded, each row's rotary
+positions start at its first real token, pad keys are masked out, and each row stops at its own stop
+id. Past the context window it re-encodes the last `seq_len` tokens each step, exactly as the
+uncached loop (`use_cache=False`, the reference) does, so both give the same tokens.
 """
 from __future__ import annotations
 
@@ -72,7 +78,10 @@ def rotary_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tenso
 
 
 def apply_rotary(x, cos, sin):
-    # x: (B, H, T, D); rotate each (even, odd) half-pair by the position's angle
+    # x: (B, H, T, D); rotate each (even, odd) half-pair by the position's angle. cos/sin: (T, D/2),
+    # or (B, 1, T, D/2) for per-row positions; in x's dtype (bf16 under autocast, as HF's LLaMA does)
+    # so the product does not round-trip through fp32
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x[..., ::2], x[..., 1::2]
     return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
 
@@ -84,10 +93,12 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(c.d_model, 3 * c.d_model, bias=False)
         self.proj = nn.Linear(c.d_model, c.d_model, bias=False)
 
-    def forward(self, x, cos, sin, mask):
+    def forward(self, x, cos, sin, mask, cache=None):
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:  # (layer cache, first column): keys/values of every earlier column
+            k, v = cache[0].write(cache[1], k, v)
         if mask is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -111,8 +122,8 @@ class Block(nn.Module):
         self.norm1, self.attn = RMSNorm(c.d_model), Attention(c)
         self.norm2, self.mlp = RMSNorm(c.d_model), MLP(c)
 
-    def forward(self, x, cos, sin, mask):
-        x = x + self.attn(self.norm1(x), cos, sin, mask)
+    def forward(self, x, cos, sin, mask, cache=None):
+        x = x + self.attn(self.norm1(x), cos, sin, mask, cache)
         return x + self.mlp(self.norm2(x))
 
 
@@ -166,19 +177,135 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
         return logits, loss
 
+    def _forward_cached(self, idx: torch.Tensor, cache: "KVCache") -> torch.Tensor:
+        """Logits of the last column for `idx` (B, t), the next t columns of the left-padded batch in `cache`."""
+        B, t = idx.shape
+        start = cache.len
+        if start + t > cache.size:
+            raise ValueError(f"{start + t} columns do not fit a cache of {cache.size}")
+        cols = torch.arange(start, start + t)
+        real = cols[None, :] >= cache.pad[:, None]                       # (B, t): not a pad column
+        pos = (cols[None, :] - cache.pad[:, None]).clamp(min=0)          # rotary position within the row
+        cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]        # (B, 1, t, D/2)
+        keys = torch.arange(start + t)
+        allowed = (keys[None, None, :] <= cols[None, :, None]) & (keys[None, None, :] >= cache.pad[:, None, None])
+        if self.config.doc_mask and self.config.eos_id is not None:
+            is_eos = ((idx == self.config.eos_id) & real).long()
+            seg = cache.eos_seen[:, None] + torch.cumsum(is_eos, 1) - is_eos  # the EOS closes its own document
+            cache.seg[:, start:start + t] = seg
+            cache.eos_seen += is_eos.sum(1)
+            allowed &= cache.seg[:, None, :start + t] == seg[:, :, None]
+        # a pad column attends to itself only: its output is never read, and no real column attends to it
+        allowed |= keys[None, None, :] == cols[None, :, None]
+        mask = allowed[:, None]                                          # (B, 1, t, start + t)
+        x = self.embed(idx)
+        for i, b in enumerate(self.blocks):
+            x = b(x, cos, sin, mask, (cache.layers[i], start))
+        cache.len = start + t
+        return self.head(self.norm(x[:, -1]))
+
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
-                 generator: torch.Generator | None = None, stop_ids: set[int] | None = None) -> torch.Tensor:
-        """Sample (temperature > 0) or decode greedily; stops early at any id in `stop_ids`."""
-        for _ in range(max_new_tokens):
-            ctx = idx[:, -self.config.seq_len:]
-            logits = self(ctx)[:, -1, :].float()
-            if temperature <= 0:
-                nxt = logits.argmax(-1, keepdim=True)
+    def generate(self, idx, max_new_tokens: int, temperature: float = 0.0,
+                 generator: torch.Generator | None = None, stop_ids: set[int] | None = None,
+                 stop_fn=None, use_cache: bool = True, precision: str = "fp32"):
+        """Sample (temperature > 0) or decode greedily, every row of a batch at once.
+
+        `idx`: a (B, T) tensor of prompts, or a list of token-id lists of any lengths (left-padded
+        inside). A row stops after emitting an id in `stop_ids`, or when `stop_fn(row, new_ids)`
+        returns True (e.g. a stop string in its decoded text); the others go on. Returns, for a list,
+        each row's new ids (ending with the stop id when one was hit); for a tensor, prompt + new ids,
+        a row that stopped early repeating its last id up to the longest row.
+
+        `use_cache=False` is the reference loop: one row at a time, the whole window (the last
+        `seq_len` tokens) through `forward` at every step. `precision` as in `gristmill.lab.precision`.
+        """
+        from gristmill.lab.precision import autocast
+
+        as_tensor = isinstance(idx, torch.Tensor)
+        rows = [list(map(int, r)) for r in (idx.tolist() if as_tensor else idx)]
+        if any(not r for r in rows):
+            raise ValueError("generate: every prompt needs at least one token")
+        new: list[list[int]] = [[] for _ in rows]
+        L = self.config.seq_len
+        with autocast(precision):
+            if use_cache:
+                self._generate_cached(rows, new, max_new_tokens, temperature, generator, stop_ids, stop_fn)
             else:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat([idx, nxt], dim=1)
-            if stop_ids and idx.shape[0] == 1 and int(nxt) in stop_ids:
+                for r in range(len(rows)):
+                    for _ in range(max_new_tokens):
+                        logits = self(torch.tensor([(rows[r] + new[r])[-L:]]))[:, -1, :].float()
+                        nxt = GPT._pick(logits, temperature, generator)  # GPT's: also the reference for other modules
+                        new[r].append(int(nxt[0]))
+                        if (stop_ids and new[r][-1] in stop_ids) or (stop_fn and stop_fn(r, new[r])):
+                            break
+        if not as_tensor:
+            return new
+        width = max(len(n) for n in new)
+        return torch.tensor([r + n + [n[-1] if n else r[-1]] * (width - len(n)) for r, n in zip(rows, new)],
+                            dtype=idx.dtype)
+
+    @staticmethod
+    def _pick(logits: torch.Tensor, temperature: float, generator) -> torch.Tensor:
+        if temperature <= 0:
+            return logits.argmax(-1)
+        return torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=generator)[:, 0]
+
+    def _generate_cached(self, rows, new, max_new_tokens, temperature, generator, stop_ids, stop_fn):
+        L = self.config.seq_len
+        active = list(range(len(rows)))
+        cache = None
+        for _ in range(max_new_tokens):
+            if not active:
                 break
-        return idx
+            if cache is not None and cache.len < cache.size:
+                logits = self._forward_cached(torch.tensor([[new[r][-1]] for r in active]), cache)
+            else:  # first step, or the window is full: (re-)encode each row's last L tokens
+                windows = [(rows[r] + new[r])[-L:] for r in active]
+                width = max(map(len, windows))
+                cache = KVCache(self, len(windows), [width - len(w) for w in windows])
+                logits = self._forward_cached(torch.tensor([[0] * (width - len(w)) + w for w in windows]), cache)
+            nxt = self._pick(logits.float(), temperature, generator).tolist()
+            keep = []
+            for j, r in enumerate(active):
+                new[r].append(nxt[j])
+                if not ((stop_ids and nxt[j] in stop_ids) or (stop_fn and stop_fn(r, new[r]))):
+                    keep.append(j)
+            if len(keep) < len(active):
+                active = [active[j] for j in keep]
+                cache.select(torch.tensor(keep, dtype=torch.long))
+
+
+class _LayerCache:
+    def __init__(self):
+        self.k = self.v = None
+
+    def write(self, start: int, k: torch.Tensor, v: torch.Tensor):
+        if self.k is None or self.k.dtype != k.dtype:
+            B, H, _, D = k.shape
+            self.k = torch.zeros(B, H, self.size, D, dtype=k.dtype)
+            self.v = torch.zeros(B, H, self.size, D, dtype=v.dtype)
+        t = k.shape[2]
+        self.k[:, :, start:start + t] = k
+        self.v[:, :, start:start + t] = v
+        return self.k[:, :, :start + t], self.v[:, :, :start + t]
+
+
+class KVCache:
+    """Keys and values of every layer for a left-padded batch, preallocated to the context length so a
+    decoding step writes one column instead of concatenating; `pad[b]` = pad columns before row b."""
+
+    def __init__(self, model: GPT, batch: int, pad: list[int]):
+        self.size, self.len = model.config.seq_len, 0
+        self.pad = torch.tensor(pad, dtype=torch.long)
+        self.layers = [_LayerCache() for _ in model.blocks]
+        for lc in self.layers:
+            lc.size = self.size
+        self.seg = torch.zeros(batch, self.size, dtype=torch.long)   # document of each column (doc_mask)
+        self.eos_seen = torch.zeros(batch, dtype=torch.long)
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only these rows (the others finished)."""
+        self.pad, self.seg, self.eos_seen = self.pad[rows], self.seg[rows], self.eos_seen[rows]
+        for lc in self.layers:
+            if lc.k is not None:
+                lc.k, lc.v = lc.k[rows], lc.v[rows]

@@ -186,8 +186,10 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
     H = calibrate(model, calibration_batches(run))
     out.mkdir(parents=True, exist_ok=True)
 
+    fp32 = cfg.model_copy(update={"precision": "fp32"})  # bf16 would round the weights again: measure quantization alone
+
     def ev(m):
-        r = evaluate_model(m, tok, cfg, state["counts"], data, tasks, n_problems, check_training=False)
+        r = evaluate_model(m, tok, fp32, state["counts"], data, tasks, n_problems, check_training=False)
         return {"bpb": r["bpb"], "mean_bpb": sum(r["bpb"].values()) / len(r["bpb"]), "tasks": r["tasks"]}
 
     rows = [{"method": "fp32", "bits": 32, "group_size": None, "recon_error": 0.0, **ev(model)}]
@@ -198,7 +200,7 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
             qm, err = quantize_model(model, method, b, group_size, H)
             d = out / f"{method}-{b}bit"
             d.mkdir(exist_ok=True)
-            torch.save({**state, "model": qm.state_dict(), "quantization": {"method": method, "bits": b, "group_size": group_size}},
+            torch.save({**state, "config": {**state["config"], "precision": "fp32"}, "model": qm.state_dict(), "quantization": {"method": method, "bits": b, "group_size": group_size}},
                        d / "ckpt.pt")
             shutil.copy(run / "config.json", d / "config.json")
             row = {"method": method, "bits": b, "group_size": group_size, "recon_error": err, "run": str(d), **ev(qm)}

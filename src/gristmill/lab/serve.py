@@ -58,9 +58,11 @@ def chat_prompt(messages: list[Message]) -> str:
 
 class Engine:
     def __init__(self, run: Path, name: str | None = None):
+        from gristmill.lab.precision import resolve
         from gristmill.lab.train import load_run
 
         self.model, self.tok, self.cfg, _ = load_run(run)
+        self.precision = resolve(self.cfg.precision)
         self.name = name or Path(run).resolve().name
         self.created = int(Path(run, "ckpt.pt").stat().st_mtime)
 
@@ -71,27 +73,22 @@ class Engine:
         ids = self.tok.encode(prompt)[-(self.model.config.seq_len - 1):] or [self.tok.eos_id]
         g = torch.Generator()
         g.manual_seed(seed if seed is not None else int.from_bytes(uuid.uuid4().bytes[:6], "little"))
+        eos = self.tok.eos_id
+
+        def hit_stop(_row: int, new: list[int]) -> bool:
+            return bool(stop) and new[-1] != eos and any(x in self.tok.decode(new) for x in stop)
+
+        # the n choices decode together: one batch through the KV cache (GPT.generate)
+        gens = self.model.generate([ids] * n, max_tokens, temperature=temperature, generator=g, stop_ids={eos},
+                                   stop_fn=hit_stop, precision=self.precision)
         out = []
-        for _ in range(n):
-            gen: list[int] = []
-            ctx = torch.tensor([ids])
+        for gen in gens:
             reason = "length"
-            for _ in range(max_tokens):
-                logits = self.model(ctx[:, -self.model.config.seq_len:])[0, -1].float()
-                nxt = int(logits.argmax()) if temperature == 0 else int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=g))
-                if nxt == self.tok.eos_id:
-                    reason = "stop"
-                    break
-                gen.append(nxt)
-                ctx = torch.cat([ctx, torch.tensor([[nxt]])], 1)
-                if stop:
-                    text = self.tok.decode(gen)
-                    if any(s in text for s in stop):
-                        reason = "stop"
-                        break
+            if gen and gen[-1] == eos:
+                gen, reason = gen[:-1], "stop"
             text = self.tok.decode(gen)
             if stop:
-                cut = min((text.find(s) for s in stop if s in text), default=-1)
+                cut = min((text.find(x) for x in stop if x in text), default=-1)
                 if cut >= 0:
                     text, reason = text[:cut], "stop"
             out.append((text, reason, len(ids), len(gen)))

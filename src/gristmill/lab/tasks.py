@@ -121,28 +121,43 @@ _INT = re.compile(r"-?\d+")
 
 
 @torch.no_grad()
-def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None) -> dict:
-    """Accuracy by greedy generation and by likelihood ranking of the choices."""
+def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, batch_size: int = 64,
+          precision: str = "fp32") -> dict:
+    """Accuracy by greedy generation and by likelihood ranking of the choices. Generation decodes
+    `batch_size` problems at once (`GPT.generate`: KV cache, per-row stop at newline or EOS).
+    Worked problems go to :func:`score_worked`."""
+    from gristmill.lab.precision import autocast
+
     if any(p.worked for p in probs):
-        return score_worked(model, tok, probs, max_new_tokens)
+        return score_worked(model, tok, probs, max_new_tokens, batch_size=batch_size, precision=precision)
     model.eval()
     gen_ok = rank_ok = 0
     nl = set(tok.encode("\n")) | {tok.eos_id}
-    for p in probs:
-        ctx = tok.encode(p.prompt)
-        budget = max_new_tokens or (len(tok.encode(f" {p.answer}")) + 2)
-        out = model.generate(torch.tensor([ctx]), budget, temperature=0.0)[0, len(ctx):].tolist()
-        cut = next((i for i, t in enumerate(out) if t in nl), len(out))
-        m = _INT.search(tok.decode(out[:cut]))
-        gen_ok += bool(m) and int(m.group()) == p.answer
-        lls = []
-        for ch in p.choices:
-            cont = tok.encode(f"{p.prompt} {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
-            full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
-            ids, k = torch.tensor([full]), len(full) - len(cont)
-            logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
-            lls.append(float(logp[k - 1:].gather(1, ids[0, k:, None]).sum()))
-        rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
+    ctxs = [tok.encode(p.prompt) for p in probs]
+    for i in range(0, len(probs), batch_size):
+        chunk = probs[i:i + batch_size]
+        budget = max_new_tokens or max(len(tok.encode(f" {p.answer}")) + 2 for p in chunk)
+        outs = model.generate(ctxs[i:i + batch_size], budget, temperature=0.0, stop_ids=nl, precision=precision)
+        for p, out in zip(chunk, outs):
+            out = out[:max_new_tokens or len(tok.encode(f" {p.answer}")) + 2]  # each problem's own budget
+            cut = next((j for j, t in enumerate(out) if t in nl), len(out))
+            m = _INT.search(tok.decode(out[:cut]))
+            gen_ok += bool(m) and int(m.group()) == p.answer
+    with autocast(precision):
+        for p, ctx in zip(probs, ctxs):
+            # the choices of one problem in one forward pass, right-padded: a causal model's scores of
+            # the real tokens do not depend on what follows them
+            fulls, ks = [], []
+            for ch in p.choices:
+                cont = tok.encode(f"{p.prompt} {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
+                full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
+                fulls.append(full)
+                ks.append(len(full) - len(cont))
+            width = max(map(len, fulls))
+            ids = torch.tensor([f + f[-1:] * (width - len(f)) for f in fulls])
+            logp = torch.log_softmax(model(ids[:, :-1]).float(), -1)
+            lls = [float(logp[j, k - 1:len(f) - 1].gather(1, ids[j, k:len(f), None]).sum()) for j, (f, k) in enumerate(zip(fulls, ks))]
+            rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
     n = max(1, len(probs))
     return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n}
 
@@ -164,7 +179,6 @@ def contaminated(probs: list[Problem], texts) -> set[str]:
 
 _ANSWER_LINE = re.compile(r"(?m)^Answer:[ \t]*(-?[\d,]*\d)[ \t]*\.?[ \t]*(?:\n|$)")
 WORKED_BUDGET = 448  # new tokens: the longest difficulty-1 math.arithmetic solution is ~400 bytes
-_CHUNK = 48          # without a batched generate: decode this many tokens between looks for the answer line
 
 
 def _answer_done(text: str) -> bool:
@@ -172,23 +186,12 @@ def _answer_done(text: str) -> bool:
     return bool(m) and text[m.end() - 1] == "\n"
 
 
-def _decode_worked(model, tok, ctxs: list[list[int]], budget: int) -> list[str]:
-    """Greedy decoding of each prompt up to its completed `Answer: N` line, EOS, or the budget."""
-    import inspect
-
-    stop, nl = {tok.eos_id}, tok.encode("\n")[-1]
-    if "stop_fn" in inspect.signature(model.generate).parameters:  # batched, KV-cached generate
-        outs = model.generate(ctxs, budget, temperature=0.0, stop_ids=stop,
-                              stop_fn=lambda r, new: new[-1] == nl and _answer_done(tok.decode(new)))
-    else:
-        outs = []
-        for ctx in ctxs:
-            out: list[int] = []
-            while len(out) < budget and not (out and (out[-1] in stop or _answer_done(tok.decode(out)))):
-                ids = torch.tensor([ctx + out])
-                out += model.generate(ids, min(_CHUNK, budget - len(out)), temperature=0.0,
-                                      stop_ids=stop)[0, ids.shape[1]:].tolist()
-            outs.append(out)
+def _decode_worked(model, tok, ctxs: list[list[int]], budget: int, precision: str = "fp32") -> list[str]:
+    """Greedy decoding of each prompt up to its completed `Answer: N` line, EOS, or the budget (one
+    batch, KV-cached: `GPT.generate` stops each row on its own)."""
+    nl = tok.encode("\n")[-1]
+    outs = model.generate(ctxs, budget, temperature=0.0, stop_ids={tok.eos_id}, precision=precision,
+                          stop_fn=lambda r, new: new[-1] == nl and _answer_done(tok.decode(new)))
     texts = []
     for out in outs:
         out = out[:out.index(tok.eos_id)] if tok.eos_id in out else out
@@ -200,16 +203,18 @@ def _decode_worked(model, tok, ctxs: list[list[int]], budget: int) -> list[str]:
 
 @torch.no_grad()
 def score_worked(model, tok, probs: list[Problem], max_new_tokens: int | None = None, samples: list | None = None,
-                 batch_size: int = 32) -> dict:
+                 batch_size: int = 64, precision: str = "fp32") -> dict:
     """Accuracy of worked solutions (greedy to the `Answer: N` line), overall and per `tag`; rank: the
     choices scored as the value after the model's own working. `samples`, if a list, receives
     (problem, generated text, correct) for every problem."""
+    from gristmill.lab.precision import autocast
+
     model.eval()
     gen_ok = rank_ok = 0
     tags: dict[str, list[int]] = {}
     for i in range(0, len(probs), batch_size):
         chunk = probs[i:i + batch_size]
-        texts = _decode_worked(model, tok, [tok.encode(p.prompt) for p in chunk], max_new_tokens or WORKED_BUDGET)
+        texts = _decode_worked(model, tok, [tok.encode(p.prompt) for p in chunk], max_new_tokens or WORKED_BUDGET, precision)
         for p, text in zip(chunk, texts):
             m = _ANSWER_LINE.search(text + "\n")
             ok = bool(m) and int(m.group(1).replace(",", "")) == p.answer
@@ -220,7 +225,8 @@ def score_worked(model, tok, probs: list[Problem], max_new_tokens: int | None = 
                 cont = tok.encode(f"{p.prompt}{head}Answer: {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
                 full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
                 ids, k = torch.tensor([full]), len(full) - len(cont)
-                logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
+                with autocast(precision):
+                    logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
                 lls.append(float(logp[k - 1:].gather(1, ids[0, k:, None]).sum()))
             rk = max(range(len(lls)), key=lls.__getitem__) == 0
             gen_ok, rank_ok = gen_ok + ok, rank_ok + rk

@@ -18,6 +18,7 @@ import torch
 from gristmill.lab.config import TrainConfig
 from gristmill.lab.data import EvalSet, bits_per_byte, open_stream, unigram_bpb
 from gristmill.lab.model import GPT, GPTConfig
+from gristmill.lab.precision import autocast, resolve
 from gristmill.lab.tokenizer import LabTokenizer
 
 
@@ -99,11 +100,13 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
           progress: bool | None = None, console=None, eval_sets: list[EvalSet] | None = None) -> dict:
     out = Path(out)
     threads = use_all_cores(cfg.threads)
+    precision = resolve(cfg.precision)
     # the tokenizer path is stored resolved, so eval/serve find it from anywhere
     tok_spec = cfg.tokenizer if cfg.tokenizer == "bytes" or Path(cfg.tokenizer).is_absolute() else str((base / cfg.tokenizer).resolve())
     tok = LabTokenizer(tok_spec, cfg.eos_token)
     resolved = {**cfg.model_dump(mode="json"), "_base": str(Path(base).resolve()),
-                "_cwd": str(Path.cwd())}  # mixtures resolve source paths against the working directory
+                "_cwd": str(Path.cwd()),  # mixtures resolve source paths against the working directory
+                "_precision": precision}  # what `auto` meant on this machine
     cfg_file, log_file, ck_file = out / "config.json", out / "log.jsonl", out / "ckpt.pt"
     if fresh and out.exists():
         for f in (cfg_file, log_file, ck_file, out / "final.json"):
@@ -147,7 +150,8 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
     def evaluate():
         rec = {"kind": "eval", "step": step, "tokens": tokens, "bpb": {}, "unigram_bpb": {}}
         for es in eval_sets:
-            rec["bpb"][es.name] = round(bits_per_byte(model, es), 5)
+            with autocast(precision):
+                rec["bpb"][es.name] = round(bits_per_byte(model, es), 5)
             rec["unigram_bpb"][es.name] = round(unigram_bpb(counts, es), 5)
         write(rec)
         return rec
@@ -180,7 +184,8 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
             counts += torch.bincount(batch[:, 1:].reshape(-1), minlength=tok.vocab_size)
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, tokens)
-            _, loss = fwd(batch[:, :-1], batch[:, 1:])
+            with autocast(precision):  # the loss itself is fp32 (GPT.forward upcasts the logits)
+                _, loss = fwd(batch[:, :-1], batch[:, 1:])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -204,7 +209,8 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
         if bar:
             bar.stop()
         log.close()
-    final = {"step": step, "tokens": tokens, "threads": threads, "params": model.n_params(),
+    final = {"step": step, "tokens": tokens, "threads": threads, "precision": precision, "compile": cfg.compile,
+             "params": model.n_params(),
              "params_non_embedding": model.n_params(embedding=False),
              "bpb": last_eval["bpb"] if last_eval else {}, "unigram_bpb": last_eval["unigram_bpb"] if last_eval else {},
              "train_loss": round(loss.item(), 5) if loss is not None else None}

@@ -281,12 +281,13 @@ def _evaluate(run: Path, probs: list, seen_texts: list[str], max_new_tokens: int
     from gristmill.lab.tasks import contaminated, score, score_worked
     from gristmill.lab.train import load_run
 
-    model, tok, _, _ = load_run(run)
+    model, tok, tcfg, _ = load_run(run)
     dirty = contaminated(probs, seen_texts)
     clean = [p for p in probs if p.prompt not in dirty]
     got: list = []
-    ev = score_worked(model, tok, clean, max_new_tokens, samples=got) if any(p.worked for p in clean) \
-        else score(model, tok, clean, max_new_tokens)
+    prec = getattr(tcfg, "precision", "fp32")  # the run's own (bf16 where the CPU has it)
+    ev = score_worked(model, tok, clean, max_new_tokens, samples=got, precision=prec) if any(p.worked for p in clean) \
+        else score(model, tok, clean, max_new_tokens, precision=prec)
     res = {**ev, "contaminated_skipped": len(probs) - len(clean)}
     if samples:
         samples.parent.mkdir(parents=True, exist_ok=True)
