@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -63,8 +64,26 @@ def train_arm(d: Path, docs: list[str], a) -> dict:
            f"lr: {a.lr}\nthreads: {a.threads}\n" + (f"precision: {a.precision}\n" if a.precision else ""))
     (d / "train.yaml").write_text(cfg)
     t0 = time.time()
-    subprocess.run(GM + ["lab", "train", str(d / "train.yaml"), "-o", str(d / "run"), "--no-progress"], check=True,
-                   stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(GM + ["lab", "train", str(d / "train.yaml"), "-o", str(d / "run"), "--no-progress"],
+                            stdout=subprocess.DEVNULL)
+    # keep every checkpoint (the lab writes one each 10% of the budget, in place) as snapshots/TOKENS/ckpt.pt:
+    # an arm's accuracy at fewer tokens, for an equal-token comparison with a shorter arm
+    ck, last = d / "run" / "ckpt.pt", None
+    while True:
+        done = proc.poll() is not None
+        if ck.exists() and ck.stat().st_mtime != last:
+            time.sleep(2)  # the lab writes through a temp file and a rename: the file is whole
+            last = ck.stat().st_mtime
+            import torch
+
+            toks = torch.load(ck, map_location="cpu", weights_only=False)["tokens"]
+            (d / "snapshots" / str(toks)).mkdir(parents=True, exist_ok=True)
+            shutil.copy(ck, d / "snapshots" / str(toks) / "ckpt.pt")
+        if done:
+            break
+        time.sleep(5)
+    if proc.returncode:
+        raise SystemExit(f"lab train {d / 'train.yaml'} exited with {proc.returncode}")
     final = json.loads((d / "run" / "final.json").read_text())
     log = [json.loads(x) for x in (d / "run" / "log.jsonl").read_text().splitlines() if '"train"' in x]
     tok_s = sum(r["tok_s"] for r in log) / max(1, len(log))  # the run's own rate (also when it was trained earlier)
@@ -114,6 +133,20 @@ def main():
     res = {"machine": machine(), "tokens": a.tokens, "heldout_problems": len(probs),
            "by_kind": {k: sum(p.tag == k for p in probs) for k in KINDS}, "arms": old.get("arms", {})}
     for name in a.arms.split(","):
+        if "@" in name:  # e.g. text+math@752840: that arm's snapshot after so many tokens, scored alone
+            base, toks = name.split("@")
+            d = w / base.replace("+", "_")
+            run = d / "snapshots" / toks
+            t0 = time.time()
+            ev = _evaluate(run, probs, arms[base], samples=run / "eval_samples.jsonl")
+            log = [json.loads(x) for x in (d / "run" / "log.jsonl").read_text().splitlines() if '"train"' in x]
+            at = max((r for r in log if r["tokens"] <= int(toks)), key=lambda r: r["tokens"])
+            res["arms"][name] = {"docs": len(arms[base]), "math_docs": sum(t.startswith(("Problem:", "Topic:")) for t in arms[base]),
+                                 "tokens": int(toks), "steps": at["step"], "train_loss": at["loss"], "tok_s": at["tok_s"],
+                                 **ev, "eval_minutes": round((time.time() - t0) / 60, 1)}
+            print(name, json.dumps(res["arms"][name]), flush=True)
+            save(w, res, name)
+            continue
         docs = arms[name]
         d = w / name.replace("+", "_")
         tr = train_arm(d, docs, a)
@@ -122,16 +155,24 @@ def main():
         res["arms"][name] = {"docs": len(docs), "math_docs": sum(t.startswith(("Problem:", "Topic:")) for t in docs), **tr, **ev,
                              "eval_minutes": round((time.time() - t0) / 60, 1)}
         print(name, json.dumps(res["arms"][name]), flush=True)
-        (w / "results.json").write_text(json.dumps(res, indent=2))
+        save(w, res, name)
     if not a.skip_selfplay:
         subprocess.run(GM + ["synth", "selfplay", str(HERE / "selfplay.yaml"), "-o", str(w / "selfplay")], check=True)
         res["selfplay"] = json.loads((w / "selfplay" / "results.json").read_text())["rounds"]
     elif (w / "selfplay" / "results.json").exists():
         res["selfplay"] = json.loads((w / "selfplay" / "results.json").read_text())["rounds"]
-    (w / "results.json").write_text(json.dumps(res, indent=2))
+    save(w, res, None)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "synth_math_lab.md").write_text("\n".join(report(res, a)) + "\n")
     print("\n".join(report(res, a)))
+
+
+def save(w: Path, res: dict, arm: str | None) -> None:
+    """results.json with this run's arm merged into whatever another invocation wrote meanwhile."""
+    cur = json.loads((w / "results.json").read_text()) if (w / "results.json").exists() else {}
+    arms = {**cur.get("arms", {}), **({arm: res["arms"][arm]} if arm else {})}
+    res["arms"] = dict(sorted(arms.items(), key=lambda kv: (kv[0].split("@")[0] != "text+math", kv[0])))
+    (w / "results.json").write_text(json.dumps(res, indent=2))
 
 
 def _kinds(ev: dict) -> str:
@@ -142,7 +183,8 @@ def _kinds(ev: dict) -> str:
 def report(res: dict, a) -> list[str]:
     lines = [f"### Synthetic math in the lab ({res['machine']}; shared 2-core box, noisy)", "",
              f"`GRISTMILL_CORPORA=/work/corpora python benchmarks/bench_synth_math_lab.py --tokens {a.tokens} --eval-n {a.eval_n}`", "",
-             f"Equal budgets of {a.tokens:,} tokens, lab preset `tiny` (4 layers x 128, byte tokens), seq_len {a.seq_len}, "
+             "Arms at equal tokens (column `tokens`; `arm@N` = that arm's checkpoint after N tokens of its run), "
+             f"lab preset `tiny` (4 layers x 128, byte tokens), seq_len {a.seq_len}, "
              f"batch {a.batch_size}, lr {a.lr}, seed 0; {res['heldout_problems']} held-out problems of `math.arithmetic` "
              f"difficulty 1 ({', '.join(f'{k} {n}' for k, n in res['by_kind'].items())}), held-out split of the key hash, "
              "never in training; greedy decoding of the worked solution to its `Answer: N` line.", "",
