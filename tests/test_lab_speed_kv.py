@@ -120,3 +120,40 @@ def test_bf16_training_is_deterministic_recorded_and_learns(tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads((tmp_path / "a" / "eval.json").read_text())
     assert res["precision"] == "bf16" and abs(res["bpb"]["held"] - ev["a"][-1]) < 1e-4
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fused_head_and_loss_equal_the_plain_path(precision):
+    """GPT.forward's chunked head + cross-entropy (lab/linear_ce.py) against logits -> F.cross_entropy:
+    same loss and same gradients (fp32 to rounding; bf16 to bf16's precision)."""
+    import torch.nn.functional as F
+
+    from gristmill.lab import linear_ce
+    from gristmill.lab.precision import autocast
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=300, seq_len=40, n_layer=2, n_head=2, d_model=32))
+    idx = torch.randint(0, 300, (6, 41))
+    old = linear_ce.CHUNK_ELEMENTS
+    linear_ce.CHUNK_ELEMENTS = 64 * 300  # several chunks, the last one partial (240 rows = 3 x 64 + 48)
+    try:
+        for reduction in ("mean", "sum"):
+            m.zero_grad()
+            with autocast(precision):
+                _, fused = m(idx[:, :-1], idx[:, 1:], reduction=reduction)
+            fused.backward()
+            g_fused = {n: p.grad.clone() for n, p in m.named_parameters()}
+            m.zero_grad()
+            with autocast(precision):
+                logits = m(idx[:, :-1])
+            plain = F.cross_entropy(logits.float().reshape(-1, 300), idx[:, 1:].reshape(-1), reduction=reduction)
+            plain.backward()
+            tol = 1e-5 if precision == "fp32" else 2e-2
+            assert abs(fused.item() - plain.item()) <= tol * abs(plain.item())
+            for n, p in m.named_parameters():
+                err = float((g_fused[n] - p.grad).abs().max() / p.grad.abs().max())
+                assert err < (1e-4 if precision == "fp32" else 5e-2), (n, err)
+        with torch.no_grad():  # evaluation: the loss alone
+            assert torch.allclose(m(idx[:, :-1], idx[:, 1:], reduction="sum")[1], plain.detach(), rtol=tol)
+    finally:
+        linear_ce.CHUNK_ELEMENTS = old

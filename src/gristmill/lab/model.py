@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gristmill.lab.linear_ce import linear_cross_entropy
+
 # Presets chosen to train usefully on 2 CPU cores (parameter counts exclude the embedding, which
 # depends on the vocabulary). Depth/width ratios follow nanoGPT's small configs (d_model/n_layer
 # around 32-64); head size 32-64 as in GPT-2 small.
@@ -171,9 +173,15 @@ class GPT(nn.Module):
         cos, sin = self.cos[:T], self.sin[:T]
         for b in self.blocks:
             x = b(x, cos, sin, mask)
-        logits = self.head(self.norm(x))
+        h = self.norm(x)
         if targets is None:
-            return logits
+            return self.head(h)
+        if reduction in ("mean", "sum") and type(self.head) is nn.Linear and not torch.compiler.is_compiling():
+            # head + loss fused, chunk by chunk (lab/linear_ce.py): the logits are never materialized, so
+            # none are returned. Compiled, inductor fuses the plain path itself; a wrapped head (e.g. an
+            # adapter) takes the plain path too.
+            return None, linear_cross_entropy(h.reshape(-1, h.size(-1)), self.head.weight, targets.reshape(-1), reduction)
+        logits = self.head(h)
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction=reduction)
         return logits, loss
 

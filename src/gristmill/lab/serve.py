@@ -58,11 +58,9 @@ def chat_prompt(messages: list[Message]) -> str:
 
 class Engine:
     def __init__(self, run: Path, name: str | None = None):
-        from gristmill.lab.precision import resolve
         from gristmill.lab.train import load_run
 
         self.model, self.tok, self.cfg, _ = load_run(run)
-        self.precision = resolve(self.cfg.precision)
         self.name = name or Path(run).resolve().name
         self.created = int(Path(run, "ckpt.pt").stat().st_mtime)
 
@@ -78,9 +76,11 @@ class Engine:
         def hit_stop(_row: int, new: list[int]) -> bool:
             return bool(stop) and new[-1] != eos and any(x in self.tok.decode(new) for x in stop)
 
-        # the n choices decode together: one batch through the KV cache (GPT.generate)
+        # the n choices decode together: one batch through the KV cache (GPT.generate). fp32 whatever the
+        # run trained in: decoding a few rows is overhead-bound, and bf16 autocast's casts made it slower
+        # (benchmarks/RESULTS.md, lab speed: generation)
         gens = self.model.generate([ids] * n, max_tokens, temperature=temperature, generator=g, stop_ids={eos},
-                                   stop_fn=hit_stop, precision=self.precision)
+                                   stop_fn=hit_stop)
         out = []
         for gen in gens:
             reason = "length"

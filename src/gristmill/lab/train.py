@@ -184,7 +184,7 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
             counts += torch.bincount(batch[:, 1:].reshape(-1), minlength=tok.vocab_size)
             for g in opt.param_groups:
                 g["lr"] = lr_at(cfg, tokens)
-            with autocast(precision):  # the loss itself is fp32 (GPT.forward upcasts the logits)
+            with autocast(precision):  # matmuls in bf16, the loss in fp32 (lab/linear_ce.py)
                 _, loss = fwd(batch[:, :-1], batch[:, 1:])
             opt.zero_grad(set_to_none=True)
             loss.backward()
