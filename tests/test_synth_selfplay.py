@@ -125,7 +125,7 @@ SELFPLAY = {
     "loop": {"endpoint": {"temperature": 1.0, "max_tokens": 12, "concurrency": 2, "timeout_s": 120, "seed": 0},
              "tasks": {"source": "generator", "kind": "math.arithmetic", "difficulty": 1, "n": 10},
              "samples_per_task": 3, "math_template": "Problem: {prompt}", "topic_math_template": "Topic: {topic}"},
-    "eval": {"n": 20},
+    "eval": {"n": 20, "max_new_tokens": 24},  # worked scoring, its budget cut to keep the test fast
 }
 
 
@@ -222,7 +222,9 @@ def test_selfplay_trains_on_what_verifies(tmp_path):
         docs = [d["text"] for d in read(rd / "train.jsonl")]
         assert x["docs"] == {"new": 5, "replay": 5} and len(docs) == 10  # replay 0.5: as many old as new
         new = docs[:5]
-        assert all(d.startswith("Problem: ") and "\n\nAnswer: " in d for d in new)
+        # worked: the model's own verified working is trained on (STaR), then its answer line
+        assert all(d.startswith("Problem: ") and "\n\nLet me work through it.\nFirst I read the numbers.\nAnswer: " in d
+                   for d in new)
         conf = json.loads((rd / "model" / "config.json").read_text())
         assert conf["init_from"] == str(prev.resolve()) and conf["tokens"] == 1500
         prev = rd / "model"

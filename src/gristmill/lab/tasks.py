@@ -5,6 +5,12 @@
 * **rank**: the answer and three distractors scored by the model's log-likelihood of each
   continuation, argmax wins (the multiple-choice scoring of lm-evaluation-harness).
 
+A *worked* problem (``Problem.worked``) is answered with a scratchpad, as the synthetic generators'
+solutions are written (Nye et al. 2021, "Show Your Work"; Lee et al. 2023, "Teaching Arithmetic to
+Small Transformers"): greedy decoding runs until the model has written an ``Answer: N`` line (or the
+budget ends) and N is checked; the rank score compares the choices as the value after the model's
+own working up to ``Answer:``. Results then carry accuracy per ``Problem.tag`` too.
+
 Held-out problems come from `EVAL_SEED`; training data for a task (`write_task_data`) comes from
 other seeds and drops any problem whose prompt is in the held-out set, and `gristmill lab eval`
 checks the run's training text for every held-out prompt and scores only the clean ones.
@@ -25,6 +31,8 @@ class Problem:
     prompt: str
     answer: int
     choices: tuple[int, ...]  # answer first
+    tag: str = ""             # reported separately (e.g. the generator's sub-kind: add, sub, mul, div)
+    worked: bool = False      # answered by a worked solution ending in an `Answer: N` line
 
     @property
     def text(self) -> str:  # the problem as a training document
@@ -116,9 +124,12 @@ _INT = re.compile(r"-?\d+")
 def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, batch_size: int = 64,
           precision: str = "fp32") -> dict:
     """Accuracy by greedy generation and by likelihood ranking of the choices. Generation decodes
-    `batch_size` problems at once (`GPT.generate`: KV cache, per-row stop at newline or EOS)."""
+    `batch_size` problems at once (`GPT.generate`: KV cache, per-row stop at newline or EOS).
+    Worked problems go to :func:`score_worked`."""
     from gristmill.lab.precision import autocast
 
+    if any(p.worked for p in probs):
+        return score_worked(model, tok, probs, max_new_tokens, batch_size=batch_size, precision=precision)
     model.eval()
     gen_ok = rank_ok = 0
     nl = set(tok.encode("\n")) | {tok.eos_id}
@@ -153,10 +164,76 @@ def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, b
 
 def contaminated(probs: list[Problem], texts) -> set[str]:
     """Held-out prompts whose question appears verbatim in any training text."""
-    qs = {p.prompt.removeprefix("Q: ").removesuffix("\nA:"): p.prompt for p in probs}
+    # the question without its wrapper (`Q: ... A:` or `Problem: ...`), so a problem quoted in another
+    # format (e.g. a self-play `Problem: ...\nSolution:` document) is found too
+    qs = {p.prompt.removeprefix("Q: ").removesuffix("\nA:").strip().removeprefix("Problem: "): p.prompt for p in probs}
     hit: set[str] = set()
     for t in texts:
         for q, prompt in qs.items():
             if prompt not in hit and q in t:
                 hit.add(prompt)
     return hit
+
+
+# ---------------------------------------------------------------- worked solutions
+
+_ANSWER_LINE = re.compile(r"(?m)^Answer:[ \t]*(-?[\d,]*\d)[ \t]*\.?[ \t]*(?:\n|$)")
+WORKED_BUDGET = 448  # new tokens: the longest difficulty-1 math.arithmetic solution is ~400 bytes
+
+
+def _answer_done(text: str) -> bool:
+    m = _ANSWER_LINE.search(text)
+    return bool(m) and text[m.end() - 1] == "\n"
+
+
+def _decode_worked(model, tok, ctxs: list[list[int]], budget: int, precision: str = "fp32") -> list[str]:
+    """Greedy decoding of each prompt up to its completed `Answer: N` line, EOS, or the budget (one
+    batch, KV-cached: `GPT.generate` stops each row on its own)."""
+    nl = tok.encode("\n")[-1]
+    outs = model.generate(ctxs, budget, temperature=0.0, stop_ids={tok.eos_id}, precision=precision,
+                          stop_fn=lambda r, new: new[-1] == nl and _answer_done(tok.decode(new)))
+    texts = []
+    for out in outs:
+        out = out[:out.index(tok.eos_id)] if tok.eos_id in out else out
+        text = tok.decode(out)
+        m = _ANSWER_LINE.search(text)
+        texts.append(text[:m.end()].rstrip("\n") if m and text[m.end() - 1] == "\n" else text)
+    return texts
+
+
+@torch.no_grad()
+def score_worked(model, tok, probs: list[Problem], max_new_tokens: int | None = None, samples: list | None = None,
+                 batch_size: int = 64, precision: str = "fp32") -> dict:
+    """Accuracy of worked solutions (greedy to the `Answer: N` line), overall and per `tag`; rank: the
+    choices scored as the value after the model's own working. `samples`, if a list, receives
+    (problem, generated text, correct) for every problem."""
+    from gristmill.lab.precision import autocast
+
+    model.eval()
+    gen_ok = rank_ok = 0
+    tags: dict[str, list[int]] = {}
+    for i in range(0, len(probs), batch_size):
+        chunk = probs[i:i + batch_size]
+        texts = _decode_worked(model, tok, [tok.encode(p.prompt) for p in chunk], max_new_tokens or WORKED_BUDGET, precision)
+        for p, text in zip(chunk, texts):
+            m = _ANSWER_LINE.search(text + "\n")
+            ok = bool(m) and int(m.group(1).replace(",", "")) == p.answer
+            head = text[:m.start()] if m else (text.rstrip("\n") + "\n" if text.strip() else "")
+            ctx = tok.encode(p.prompt + head + "Answer:")
+            lls = []
+            for ch in p.choices:
+                cont = tok.encode(f"{p.prompt}{head}Answer: {ch}")[len(ctx):] if tok.hf is None else tok.encode(f" {ch}")
+                full = (ctx + cont)[-(model.config.seq_len + 1):]  # keep the tail that fits the model
+                ids, k = torch.tensor([full]), len(full) - len(cont)
+                with autocast(precision):
+                    logp = torch.log_softmax(model(ids[:, :-1])[0].float(), -1)
+                lls.append(float(logp[k - 1:].gather(1, ids[0, k:, None]).sum()))
+            rk = max(range(len(lls)), key=lls.__getitem__) == 0
+            gen_ok, rank_ok = gen_ok + ok, rank_ok + rk
+            t = tags.setdefault(p.tag, [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + 1, t[1] + ok, t[2] + rk
+            if samples is not None:
+                samples.append((p, text, ok))
+    n = max(1, len(probs))
+    return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n,
+            "by_tag": {k: {"n": v[0], "generate_acc": v[1] / v[0], "rank_acc": v[2] / v[0]} for k, v in sorted(tags.items())}}

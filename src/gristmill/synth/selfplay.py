@@ -69,11 +69,20 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = Field(100, ge=1, description="held-out problems scored per round: 100 gives accuracy +-0.05 (1 s.e. at 50%)")
     seed: int = Field(1_000_003, description="draws the held-out problems (the lab's EVAL_SEED); the same every round")
+    max_new_tokens: Optional[int] = Field(None, ge=1, description="decoding budget per problem (default: the lab's "
+                                                                   "WORKED_BUDGET for worked solutions, else the answer's length)")
 
 
 class SelfPlayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rounds: int = Field(3, ge=1, description="three: the minimum issue 13 asks to report")
+    worked: bool = Field(True, description="documents carry the generator's worked solution (column steps, carries, long "
+                                           "division) before `Answer: N`, and scoring decodes the solution up to that line: a "
+                                           "scratchpad makes arithmetic learnable by small transformers (Nye et al. 2021, 'Show "
+                                           "Your Work'; Lee et al. 2023, 'Teaching Arithmetic to Small Transformers'); false: "
+                                           "`Answer: N` alone")
+    start_from: Optional[str] = Field(None, description="a finished `gristmill lab train` run (relative to this file) used as "
+                                                        "round 0 instead of training one on the seed data")
     seed_data: SeedConfig = Field(default_factory=SeedConfig)
     train: dict = Field(description="the lab training config of round 0 (gristmill lab train fields; `data:` is the seed)")
     round_tokens: int = Field(200_000, ge=1, description="tokens trained per self-play round; about a "
@@ -115,6 +124,12 @@ def load_config(path: Path):
     if train.get("data") or train.get("mixture"):
         raise SelfPlayError(f"{path} line {_line_index(node).get(('train',), '?')}: train: leave out data/mixture: "
                             "round 0 trains on the seed data (seed_data:), later rounds on what the model earned")
+    if cfg.start_from:
+        run = Path(cfg.start_from) if Path(cfg.start_from).is_absolute() else path.parent / cfg.start_from
+        if not (run / "ckpt.pt").is_file():
+            raise SelfPlayError(f"{path} line {lines.get(('start_from',), '?')}: start_from: {run} is not a finished lab run "
+                                "(no ckpt.pt); train it first or leave start_from out to train round 0 on the seed data")
+        cfg.start_from = str(run.resolve())
     train["data"] = ["seed.jsonl"]
     try:
         tcfg = TrainConfig.model_validate(train)
@@ -153,18 +168,30 @@ def _prompt(lcfg, kind: str, prompt: str) -> str:
     return "\n\n".join(m["content"] for m in _messages(lcfg, Task("-", kind, prompt))) + "\n\n"
 
 
-def solve_doc(lcfg, problem: str, answer: str) -> str:
-    return f"{_prompt(lcfg, 'math', problem)}Answer: {answer}"
+def _working(solution: str) -> str:
+    """A worked solution without its final `Answer:` line (and anything after it)."""
+    lines = solution.rstrip().splitlines()
+    last = max((i for i, ln in enumerate(lines) if ln.lstrip().lower().startswith("answer:")), default=len(lines))
+    return "\n".join(lines[:last]).rstrip()
 
 
-def pose_doc(lcfg, topic: str, problem: str, expression: str, answer: str) -> str:
-    return (f"{_prompt(lcfg, 'topic-math', topic)}Problem: {problem}\nSolution: {expression} = {answer}\n"
+def solve_doc(lcfg, problem: str, answer: str, solution: str | None = None) -> str:
+    """The solve prompt, then (with `solution`) its working, then `Answer: N`."""
+    work = _working(solution) if solution else ""
+    return f"{_prompt(lcfg, 'math', problem)}{work + chr(10) if work else ''}Answer: {answer}"
+
+
+def pose_doc(lcfg, topic: str, problem: str, expression: str, answer: str, solution: str | None = None) -> str:
+    work = _working(solution) if solution else f"{expression} = {answer}"
+    return (f"{_prompt(lcfg, 'topic-math', topic)}Problem: {problem}\nSolution: {work}\n"
             f"Expression: {expression}\nAnswer: {answer}")
 
 
-def heldout_problems(kind: str, difficulty: int, n: int, seed: int, heldout: float, lcfg) -> tuple[list, set[str]]:
-    """n distinct problems of the generator's held-out split, as lab task problems in the loop's format,
-    and their normalized problem texts (a model-posed problem equal to one of them is never trained on)."""
+def heldout_problems(kind: str, difficulty: int, n: int, seed: int, heldout: float, lcfg,
+                     worked: bool = False) -> tuple[list, set[str]]:
+    """n distinct problems of the generator's held-out split, as lab task problems in the loop's format
+    (tagged with the item's sub-kind, e.g. add/sub/mul/div), and their normalized problem texts (a
+    model-posed problem equal to one of them is never trained on)."""
     from gristmill.lab.tasks import Problem, _distractors
     from gristmill.synth.dataset import split_of
     from gristmill.synth.generators._verify import NotVerified
@@ -184,7 +211,8 @@ def heldout_problems(kind: str, difficulty: int, n: int, seed: int, heldout: flo
             ans = int(item.answer)
         except ValueError:  # the lab's scoring compares integers: fractions and systems are left out
             continue
-        out.append(Problem(solve_doc(lcfg, item.prompt, "").removesuffix(" "), ans, _distractors(rng, ans)))
+        prompt = _prompt(lcfg, "math", item.prompt) if worked else solve_doc(lcfg, item.prompt, "").removesuffix(" ")
+        out.append(Problem(prompt, ans, _distractors(rng, ans), tag=str(item.metadata.get("kind", "")), worked=worked))
         keys.add(normalize_key(item.prompt))
         if len(out) == n:
             return out, keys
@@ -247,14 +275,34 @@ def _write_jsonl(path: Path, texts: list[str]) -> None:
                                     for i, t in enumerate(texts)))
 
 
-def _evaluate(run: Path, probs: list, seen_texts: list[str]) -> dict:
-    from gristmill.lab.tasks import contaminated, score
+def _evaluate(run: Path, probs: list, seen_texts: list[str], max_new_tokens: int | None = None,
+              samples: Path | None = None) -> dict:
+    """Held-out accuracy of a run (overall and per sub-kind); `samples` gets every generation as JSONL."""
+    from gristmill.lab.tasks import contaminated, score, score_worked
     from gristmill.lab.train import load_run
 
-    model, tok, _, _ = load_run(run)
+    model, tok, tcfg, _ = load_run(run)
     dirty = contaminated(probs, seen_texts)
     clean = [p for p in probs if p.prompt not in dirty]
-    return {**score(model, tok, clean), "contaminated_skipped": len(probs) - len(clean)}
+    got: list = []
+    prec = getattr(tcfg, "precision", "fp32")  # the run's own (bf16 where the CPU has it)
+    ev = score_worked(model, tok, clean, max_new_tokens, samples=got, precision=prec) if any(p.worked for p in clean) \
+        else score(model, tok, clean, max_new_tokens, precision=prec)
+    res = {**ev, "contaminated_skipped": len(probs) - len(clean)}
+    if samples:
+        samples.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(samples, "".join(json.dumps({"prompt": p.prompt, "answer": p.answer, "tag": p.tag, "output": t,
+                                                       "correct": bool(ok)}, ensure_ascii=False) + "\n" for p, t, ok in got))
+    return res
+
+
+def _run_texts(run: Path) -> list[str]:
+    """Every document a lab run could have trained on (a `start_from` run: for the contamination check)."""
+    from gristmill.lab.evaluate import training_texts
+    from gristmill.lab.train import load_run
+
+    _, _, tcfg, state = load_run(run)
+    return list(training_texts(tcfg, Path(state["config"].get("_base", ".")), Path(state["config"].get("_cwd", "."))))
 
 
 def _seed(cfg: SelfPlayConfig, lcfg, out: Path, config: Path) -> tuple[list[str], set[str]]:
@@ -268,11 +316,12 @@ def _seed(cfg: SelfPlayConfig, lcfg, out: Path, config: Path) -> tuple[list[str]
     docs, topics = [], set()
     for line in (d / "train.jsonl").read_text().splitlines():
         r = json.loads(line)
-        docs.append(solve_doc(lcfg, r["prompt"], r["answer"]))
+        sol = r["solution"] if cfg.worked else None
+        docs.append(solve_doc(lcfg, r["prompt"], r["answer"], sol))
         m = r["metadata"]
         if m.get("expression") and m.get("kind"):
             topics.add(m["kind"])
-            docs.append(pose_doc(lcfg, m["kind"], r["prompt"], m["expression"], r["answer"]))
+            docs.append(pose_doc(lcfg, m["kind"], r["prompt"], m["expression"], r["answer"], sol))
     if lcfg.tasks.source == "topics":
         missing = [t for t in lcfg.tasks.topics if t not in topics]
         if missing:
@@ -283,14 +332,17 @@ def _seed(cfg: SelfPlayConfig, lcfg, out: Path, config: Path) -> tuple[list[str]
     return docs, topics
 
 
-def _kept_docs(lcfg, rows: list[dict], heldout_keys: set[str], pool: set[str]) -> tuple[list[str], dict]:
-    """Training documents from the loop's kept rows, and how many rows went where."""
+def _kept_docs(lcfg, rows: list[dict], heldout_keys: set[str], pool: set[str], worked: bool = False) -> tuple[list[str], dict]:
+    """Training documents from the loop's kept rows, and how many rows went where. With `worked`, the
+    model's own verified working is trained on (STaR, Zelikman et al. 2022: rationales that reached the
+    right answer)."""
     docs, fate = [], {"trained": 0, "heldout_problem": 0, "seen_before": 0}
     for r in rows:
         if normalize_key(r["prompt"]) in heldout_keys:
             fate["heldout_problem"] += 1  # the model posed an evaluation problem: never train on it
             continue
-        d = solve_doc(lcfg, r["prompt"], r["answer"])
+        sol = r.get("solution") if worked else None
+        d = solve_doc(lcfg, r["prompt"], r["answer"], sol)
         if d in pool:
             fate["seen_before"] += 1
             continue
@@ -298,7 +350,7 @@ def _kept_docs(lcfg, rows: list[dict], heldout_keys: set[str], pool: set[str]) -
         docs.append(d)
         m = r["metadata"]
         if m.get("kind") == "topic-math":
-            docs.append(pose_doc(lcfg, m["topic"], r["prompt"], m["expression"], r["answer"]))
+            docs.append(pose_doc(lcfg, m["topic"], r["prompt"], m["expression"], r["answer"], sol))
         fate["trained"] += 1
     return docs, fate
 
@@ -317,7 +369,7 @@ def run_selfplay(config: Path, out: Path, log=print, serve=None) -> dict:
     atomic_write_text(out / "config.lock.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     seed_docs, _ = _seed(cfg, lcfg, out, config)
     probs, heldout_keys = heldout_problems(cfg.seed_data.kind, cfg.seed_data.difficulty, cfg.eval.n, cfg.eval.seed,
-                                           cfg.heldout, lcfg)
+                                           cfg.heldout, lcfg, worked=cfg.worked)
     _write_jsonl(out / "seed.jsonl", seed_docs)
     history: list[list[str]] = [seed_docs]  # every document trained on, per round
     pool = set(seed_docs)
@@ -327,15 +379,26 @@ def run_selfplay(config: Path, out: Path, log=print, serve=None) -> dict:
     res0 = r0 / "result.json"
     if res0.exists():
         rounds.append(json.loads(res0.read_text()))
+    elif cfg.start_from:
+        from gristmill.lab.train import load_run
+
+        log(f"round 0: starting from {cfg.start_from}")
+        seen = _run_texts(Path(cfg.start_from))
+        ev = _evaluate(Path(cfg.start_from), probs, seed_docs + seen, cfg.eval.max_new_tokens, r0 / "eval_samples.jsonl")
+        tokens = json.loads((Path(cfg.start_from) / "final.json").read_text())["tokens"]
+        load_run(Path(cfg.start_from))  # fails loudly now if the run cannot be served
+        rounds.append({"round": 0, "eval": ev, "tokens": tokens, "loop": None, "docs": {"seed": len(seed_docs)},
+                       "model": cfg.start_from, "start_from": cfg.start_from})
+        atomic_write_text(res0, json.dumps(rounds[0], indent=2))
     else:
         log(f"round 0: training the base model on {len(seed_docs)} seed documents ({tcfg.tokens:,} tokens)")
         base_cfg = tcfg.model_copy(update={"data": [str((out / "seed.jsonl").resolve())]})
         lab_train(base_cfg, r0 / "model", base=out, progress=False)
-        ev = _evaluate(r0 / "model", probs, seed_docs)
+        ev = _evaluate(r0 / "model", probs, seed_docs, cfg.eval.max_new_tokens, r0 / "eval_samples.jsonl")
         rounds.append({"round": 0, "eval": ev, "tokens": tcfg.tokens, "loop": None, "docs": {"seed": len(seed_docs)}})
         atomic_write_text(res0, json.dumps(rounds[0], indent=2))
     log(f"round 0: held-out accuracy {rounds[0]['eval']['generate_acc']:.3f} (rank {rounds[0]['eval']['rank_acc']:.3f})")
-    model = r0 / "model"
+    model = Path(rounds[0].get("model") or r0 / "model")
     for r in range(1, cfg.rounds + 1):
         rd = out / f"round_{r}"
         res_file = rd / "result.json"
@@ -357,7 +420,7 @@ def run_selfplay(config: Path, out: Path, log=print, serve=None) -> dict:
         if summary["by_reason"].get("unreachable", {}).get("count", 0) == summary["rows"] and summary["rows"]:
             raise SelfPlayError(f"round {r}: the served model was never reached (see {rd / 'serve.log'})")
         kept = [json.loads(x) for x in (rd / "loop" / "train.jsonl").read_text().splitlines() if x.strip()]
-        new, fate = _kept_docs(lc, kept, heldout_keys, pool)
+        new, fate = _kept_docs(lc, kept, heldout_keys, pool, worked=cfg.worked)
         rec = {"round": r, "loop": {k: summary[k] for k in ("rows", "kept", "duplicates", "acceptance", "by_reason")},
                "kept_rows": fate}
         if new:
@@ -383,7 +446,8 @@ def run_selfplay(config: Path, out: Path, log=print, serve=None) -> dict:
             rec["trained"] = False
         rec["model"] = str(model)
         rec["tokens"] = rounds[-1]["tokens"] + (cfg.round_tokens if rec["trained"] else 0)
-        rec["eval"] = _evaluate(model, probs, [d for h in history for d in h])
+        rec["eval"] = _evaluate(model, probs, [d for h in history for d in h], cfg.eval.max_new_tokens,
+                                rd / "eval_samples.jsonl")
         log(f"round {r}: acceptance {summary['acceptance']:.3f}, held-out accuracy {rec['eval']['generate_acc']:.3f} "
             f"(rank {rec['eval']['rank_acc']:.3f})")
         atomic_write_text(res_file, json.dumps(rec, indent=2))

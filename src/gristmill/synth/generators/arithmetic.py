@@ -34,18 +34,38 @@ def column_add(nums: list[int]) -> list[str]:
 
 
 def column_sub(a: int, b: int) -> list[str]:
+    # a lent 1 is shown as its own step ("7 - 1 (lent) = 6") so every line follows from the line above
+    # and the two digits of its column (a scratchpad step a small model can learn locally: Nye et al. 2021)
     steps, borrow = [], 0
     for place in range(len(str(a))):
-        da, db = (a // 10 ** place) % 10 - borrow, (b // 10 ** place) % 10
+        top, db = (a // 10 ** place) % 10, (b // 10 ** place) % 10
+        da = top - borrow
+        lent = f"{top} - 1 (lent) = {da}; " if borrow else ""
         if da < db:
-            steps.append(f"{PLACES[place].capitalize()} column: {da} is less than {db}, so borrow 1 from the next column: "
-                         f"{da + 10} - {db} = {da + 10 - db}.")
+            steps.append(f"{PLACES[place].capitalize()} column: {lent}{da} is less than {db}, so borrow 1 from the next "
+                         f"column: {da + 10} - {db} = {da + 10 - db}.")
             borrow = 1
         else:
             if da or db or a // 10 ** (place + 1):
-                steps.append(f"{PLACES[place].capitalize()} column: {da} - {db} = {da - db}.")
+                steps.append(f"{PLACES[place].capitalize()} column: {lent}{da} - {db} = {da - db}.")
             borrow = 0
     return steps
+
+
+def times_digit(a: int, d: int) -> str:
+    """a × d digit by digit from the ones, with the carries written out (one table fact per step)."""
+    parts, carry, s = [], 0, str(a)
+    for i, ch in enumerate(reversed(s)):
+        x = int(ch) * d
+        t = x + carry
+        step = f"{ch} × {d} = {x}" + (f", + {carry} carried = {t}" if carry else "")
+        if i == len(s) - 1:
+            step += f", write {t}"
+        else:
+            step += f", write {t % 10}" + (f", carry {t // 10}" if t >= 10 else "")
+        parts.append(step)
+        carry = t // 10
+    return "; ".join(parts)
 
 
 def long_multiply(a: int, b: int) -> list[str]:
@@ -55,21 +75,24 @@ def long_multiply(a: int, b: int) -> list[str]:
         p = a * d * 10 ** place
         partials.append(p)
         shift = f", shifted {place} place{'s' if place > 1 else ''} left" if place else ""
-        steps.append(f"Multiply {a:,} by the {PLACES[place]} digit {d}: {a:,} × {d} = {a * d:,}{shift} → {p:,}.")
+        steps.append(f"Multiply {a:,} by the {PLACES[place]} digit {d}: {times_digit(a, d)}; so {a:,} × {d} = {a * d:,}"
+                     f"{shift} → {p:,}.")
     if len(partials) > 1:
         steps.append("Add the partial products: " + " + ".join(f"{p:,}" for p in partials) + f" = {sum(partials):,}.")
     return steps
 
 
 def long_divide(n: int, d: int) -> list[str]:
-    steps, rem, started = [], 0, False
+    # every digit gets its step, leading zero quotient digits too, so the remainder carried into the
+    # next partial number is always on the page; the quotient is then read off its digits
+    steps, rem, digits = [], 0, []
     for ch in str(n):
         cur = rem * 10 + int(ch)
         q = cur // d
-        if q or started:
-            started = True
-            steps.append(f"Bring down {ch}: {cur} ÷ {d} = {q} (since {d} × {q} = {d * q}), remainder {cur - d * q}.")
+        steps.append(f"Bring down {ch}: {cur} ÷ {d} = {q} (since {d} × {q} = {d * q}), remainder {cur - d * q}.")
+        digits.append(str(q))
         rem = cur - d * q
+    steps.append(f"The quotient digits are {', '.join(digits)}, so the quotient is {n // d:,}.")
     return steps
 
 
