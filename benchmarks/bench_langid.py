@@ -59,18 +59,29 @@ def roff_to_text(src: str) -> str:
     return " ".join(out)
 
 
-def manpage_docs(cache: Path, per_lang: int, rng: random.Random) -> list[tuple[str, str]]:
+def manpage_root(cache: Path, langs) -> Path | None:
+    """Debian's translated man pages (`apt-get download manpages-LANG`, cached), unpacked: the
+    directory holding usr/share/man; None when nothing could be fetched or was cached."""
     cache.mkdir(parents=True, exist_ok=True)
-    pkgs = [f"manpages-{k}" for k in MAN_LANGS if not list(cache.glob(f"manpages-{k}_*.deb"))]
+    pkgs = [f"manpages-{k}" for k in langs if not list(cache.glob(f"manpages-{k}_*.deb"))]
     if pkgs:
         r = subprocess.run(["apt-get", "download", *pkgs], cwd=cache, capture_output=True, text=True)
         if r.returncode:
-            print(f"apt-get download failed, skipping man pages: {r.stderr.strip()[:200]}", file=sys.stderr)
-            return []
+            print(f"apt-get download failed ({r.stderr.strip()[:200]}); man pages from what is cached", file=sys.stderr)
+    debs = list(cache.glob("*.deb"))
+    if not debs:
+        return None
     root = cache / "x"
     if not root.exists():
-        for deb in cache.glob("*.deb"):
+        for deb in debs:
             subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    return root
+
+
+def manpage_docs(cache: Path, per_lang: int, rng: random.Random) -> list[tuple[str, str]]:
+    root = manpage_root(cache, MAN_LANGS)
+    if root is None:
+        return []
     docs = []
     for pkg, iso in MAN_LANGS.items():
         d = root / "usr/share/man" / pkg.replace("-br", "_BR")

@@ -31,7 +31,6 @@ import json
 import random
 import re
 import string
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -93,26 +92,13 @@ def _real(corpora: Path) -> dict[str, list[dict]]:
     return out
 
 
-def _roff_text(src: str) -> str:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_langid import roff_to_text
-
-    return roff_to_text(src)
-
-
 def non_english(cache: Path, rng: random.Random, need_bytes: int) -> list[tuple[str, str]]:
     """(language, text): man pages (cached .debs, fetched with apt-get download when missing) and
     gettext catalogs (django wheel, /usr/share/locale), interleaved across languages."""
-    cache.mkdir(parents=True, exist_ok=True)
-    missing = [f"manpages-{k}" for k in MAN_LANGS if not list(cache.glob(f"manpages-{k}_*.deb"))]
-    if missing:
-        r = subprocess.run(["apt-get", "download", *missing], cwd=cache, capture_output=True, text=True)
-        if r.returncode:
-            print(f"apt-get download failed ({r.stderr.strip()[:200]}); man pages from what is cached", file=sys.stderr)
-    root = cache / "x"
-    if not root.exists():
-        for deb in cache.glob("*.deb"):
-            subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_langid import manpage_root, roff_to_text
+
+    root = manpage_root(cache, MAN_LANGS) or cache / "x"
     per_lang: dict[str, list[str]] = {}
     for lang in MAN_LANGS:
         files = sorted((root / "usr/share/man" / lang.replace("-br", "_BR")).rglob("*.gz"))
@@ -120,7 +106,7 @@ def non_english(cache: Path, rng: random.Random, need_bytes: int) -> list[tuple[
         docs = []
         for f in files[:400]:
             try:
-                body = _roff_text(gzip.decompress(f.read_bytes()).decode("utf-8", "replace"))
+                body = roff_to_text(gzip.decompress(f.read_bytes()).decode("utf-8", "replace"))
             except (OSError, EOFError):
                 continue
             body = re.sub(r"[ \t]+", " ", " ".join(body.split("\n")[3:])).strip()[:12000]
