@@ -34,9 +34,9 @@ def load(corpora: Path, name: str) -> list[dict]:
 
 
 def junk(kinds, n: int, seed: int) -> list[str]:
-    from gristmill.demo import _boilerplate, _gibberish, _spam
+    from gristmill.demo.noise import boilerplate, gibberish, spam
 
-    f = {"spam": _spam, "boilerplate": _boilerplate, "gibberish": _gibberish}
+    f = {"spam": spam, "boilerplate": boilerplate, "gibberish": gibberish}
     rng = random.Random(seed)
     return [f[kinds[i % len(kinds)]](rng) for i in range(n)]
 

@@ -44,7 +44,7 @@ def commands(recipe: Path) -> tuple[list[list[str]], list[list[str]]]:
 
 def _make_inputs(root: Path, recipe: Path) -> None:
     """The data a recipe's inputs name, built from real stdlib text (and the files its setup lines read)."""
-    from gristmill.demo import _boilerplate, _spam
+    from gristmill.demo.noise import boilerplate, spam
 
     spec = yaml.safe_load(recipe.read_text())
     docs = [d["text"] for d in stdlib_docs(120)]
@@ -68,7 +68,7 @@ def _make_inputs(root: Path, recipe: Path) -> None:
     rng = random.Random(0)
     (root / "data/benchmarks").mkdir(parents=True, exist_ok=True)
     write_jsonl(root / "data/good.jsonl", [{"text": t} for t in docs[:60]])
-    write_jsonl(root / "data/bad.jsonl", [{"text": (_spam if i % 2 else _boilerplate)(rng)} for i in range(60)])
+    write_jsonl(root / "data/bad.jsonl", [{"text": (spam if i % 2 else boilerplate)(rng)} for i in range(60)])
     write_jsonl(root / "data/benchmarks/quiz.jsonl", [{"question": " ".join(t.split()[:30]), "answer": "42"} for t in docs[100:110]])
 
 

@@ -25,10 +25,10 @@ def _cli(*args, ok=True):
 
 
 def _junk(n: int, seed: int) -> list[str]:
-    from gristmill.demo import _boilerplate, _gibberish, _spam
+    from gristmill.demo.noise import boilerplate, gibberish, spam
 
     rng = random.Random(seed)
-    return [[_spam, _boilerplate, _gibberish][i % 3](rng) for i in range(n)]
+    return [[spam, boilerplate, gibberish][i % 3](rng) for i in range(n)]
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def outcome(out: Path) -> dict:
 
 def _demo(tmp: Path) -> Path:
     from gristmill.demo import build_demo_corpus
-    from gristmill.demo_run import demo_recipe_dict
+    from gristmill.demo.run import demo_recipe_dict
     import yaml
 
     build_demo_corpus(tmp / "corpus")

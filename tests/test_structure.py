@@ -75,3 +75,43 @@ def test_io_modules_import_each_other_without_a_cycle():
     for m in ("gristmill.io.warc_reader", "gristmill.io.readers"):
         p = subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
+
+
+def _private_imports() -> list[str]:
+    """``from gristmill.X import _name`` where X is another package than the importing module's."""
+    out = []
+    for path in SRC.rglob("*.py"):
+        me = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("gristmill."):
+                theirs, mine = node.module.split(".")[1], me.split(".")[1]
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__") and theirs != mine:
+                        out.append(f"{me} <- {node.module}.{a.name}")
+    return out
+
+
+def test_cli_is_a_package_whose_groups_share_one_helper_module():
+    assert not (SRC / "cli.py").exists()
+    for group in ("main", "common", "mix", "stream", "lab", "synth", "quality"):
+        assert (SRC / "cli" / f"{group}.py").exists(), group
+    for pkg in ("mix", "stream", "lab", "synth", "quality"):
+        assert not (SRC / pkg / "cli.py").exists(), pkg
+    bad = [m for m in _private_imports() if ".cli." in m.split(" <- ")[1] or m.split(" <- ")[1].startswith("gristmill.cli.")]
+    assert not bad, bad
+
+
+def test_llm_client_lives_below_quality_and_synth():
+    for path in (SRC / "llm").glob("*.py"):
+        assert not {m for m in _imports(path) if m.startswith(("gristmill.synth", "gristmill.quality"))}, path
+    assert not (SRC / "synth" / "llm_client.py").exists()
+    users = [p for p in SRC.rglob("*.py") if "gristmill.llm.client" in _imports(p) or "gristmill.llm" in _imports(p)]
+    assert {p.parent.name for p in users} >= {"quality", "synth"}
+
+
+def test_demo_is_a_package_and_its_noise_is_public():
+    assert not (SRC / "demo.py").exists() and not (SRC / "demo_run.py").exists()
+    from gristmill.demo.noise import boilerplate, gibberish, spam
+    import random
+    rng = random.Random(0)
+    assert all(isinstance(f(rng), str) and f(rng) for f in (boilerplate, gibberish, spam))

@@ -20,7 +20,7 @@ import yaml
 def run_lab_demo(out: Path, tokens: int, seeds: list[int], model: str, threads: int | None, console=None,
                  progress: bool | None = None) -> dict:
     from gristmill.demo import build_demo_corpus
-    from gristmill.demo_run import demo_recipe_dict
+    from gristmill.demo.run import demo_recipe_dict
     from gristmill.engine.local import run
     from gristmill.lab.ablate import print_ablation, run_ablation
     from gristmill.recipe import recipe_from_dict

@@ -2,7 +2,7 @@
 
 The default rubric is additive, 0 to 5 points for educational value, in the style FineWeb-Edu used
 with Llama-3-70B (Penedo et al. 2024, Sec. 3.6.1; the reply ends with "Educational score: N").
-Requests go through :class:`gristmill.synth.llm_client.ChatClient`: concurrent, retried with
+Requests go through :class:`gristmill.llm.client.ChatClient`: concurrent, retried with
 backoff, timed out, and cached on disk by content, so a re-run pays for nothing twice and resumes
 after a crash. Every sampled document ends as one row: a score, or the reason it has none
 (unreachable, timeout, http_error, malformed, unparseable) with the detail.
@@ -67,7 +67,7 @@ def annotate(docs: list[dict], out: Path, *, base_url: str, model: str, rubric: 
              max_chars: int = 6000, concurrency: int = 8, timeout_s: float = 60.0, max_retries: int = 3,
              backoff_s: float = 1.0, api_key: str | None = None, temperature: float = 0.0, progress=None) -> dict:
     """Annotate ``docs`` into ``out/annotations.jsonl`` and ``out/summary.json``; returns the summary."""
-    from gristmill.synth.llm_client import ChatClient, RequestCache
+    from gristmill.llm.client import ChatClient, RequestCache
 
     if "{text}" not in rubric:
         raise ValueError("the rubric must contain {text} where the document goes")

@@ -311,7 +311,7 @@ def _verify_topic_math(text: str):
 
 
 def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
-    from gristmill.synth.llm_client import ChatClient, RequestCache
+    from gristmill.llm.client import ChatClient, RequestCache
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

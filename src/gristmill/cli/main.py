@@ -2,22 +2,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Curate, deduplicate and mix LLM training data.")
-console = Console(width=None if sys.stdout.isatty() else 120)  # CI logs: wide enough for reasons
-err_console = Console(stderr=True)
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)  # one line: grep-able, never cut
-    raise typer.Exit(code)
+from gristmill.cli.common import console, err_console, fail as _fail, write_report as _write_report  # noqa: E402,F401
 
 
 def _version(value: bool) -> None:
@@ -229,7 +220,7 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
 def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where the demo output goes"),
          workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes, 1 or more")):
     """Build the embedded demo corpus and run the demo recipe on it, then score the decisions against the labels."""
-    from gristmill.demo_run import run_demo
+    from gristmill.demo.run import run_demo
     from gristmill.engine.health import TooMuchQuarantined
     from gristmill.engine.local import StepFailed, WorkerDied
     from gristmill.engine.manifest import RecipeChanged
@@ -242,36 +233,23 @@ def demo(out: Path = typer.Option(Path("out/demo"), "-o", "--out", help="where t
         _fail(str(e), code=4)
 
 
-from gristmill.mix.cli import app as _mix_app  # noqa: E402  (the sub-apps import this module's helpers)
-from gristmill.stream.cli import export_app as _export_app, tokenizer_app as _tokenizer_app  # noqa: E402
+from gristmill.cli.mix import app as _mix_app  # noqa: E402  (the sub-apps import this module's helpers)
+from gristmill.cli.stream import export_app as _export_app, tokenizer_app as _tokenizer_app  # noqa: E402
 
 app.add_typer(_mix_app)
 app.add_typer(_tokenizer_app)
 app.add_typer(_export_app)
-from gristmill.lab.cli import app as _lab_app  # noqa: E402  (the lab's commands live in their own module)
+from gristmill.cli.lab import app as _lab_app  # noqa: E402  (the lab's commands live in their own module)
 app.add_typer(_lab_app, name="lab")
 
 
-from gristmill.synth.cli import app as _synth_app  # noqa: E402
+from gristmill.cli.synth import app as _synth_app  # noqa: E402
 
 app.add_typer(_synth_app, name="synth")
 
-from gristmill.quality.cli import app as _quality_app  # noqa: E402
+from gristmill.cli.quality import app as _quality_app  # noqa: E402
 
 app.add_typer(_quality_app)
-
-def _write_report(out: Path, truth: dict | None = None) -> None:
-    from gristmill.report.html import write_report
-
-    try:
-        path = write_report(out, truth=truth)
-    except Exception as e:  # noqa: BLE001 - the data is complete; say so, and fail loudly about the report
-        import traceback
-
-        traceback.print_exc()
-        _fail(f"the output in {out} is complete, but writing its report failed: {e!r}; "
-              f"`gristmill report {out}` tries again", code=1)
-    console.print(f"report: [bold]{path}[/]")
 
 
 @app.command("report")

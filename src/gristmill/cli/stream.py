@@ -6,7 +6,9 @@ from typing import Optional
 
 import typer
 
-from gristmill.mix.cli import _fail, _print
+from gristmill.cli.common import console, fail as _fail
+
+_print = console.print
 
 tokenizer_app = typer.Typer(name="tokenizer", no_args_is_help=True, help="Train tokenizers on curated outputs.")
 export_app = typer.Typer()

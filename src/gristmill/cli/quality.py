@@ -13,7 +13,7 @@ app = typer.Typer(name="quality", no_args_is_help=True,
 
 
 def _fail(msg: str, code: int = 2):
-    from gristmill.cli import _fail as fail
+    from gristmill.cli.common import fail
 
     fail(msg, code)
 
@@ -30,7 +30,7 @@ def train_cmd(pos: list[str] = typer.Option([], "--pos", help="positive examples
               max_examples: int = typer.Option(200_000, "--max-examples", help="cap per class (a uniform prefix of each list)"),
               seed: int = typer.Option(0, "--seed")):
     """Train a quality model; its file carries family, data hash, held-out metrics and suggested thresholds."""
-    from gristmill.cli import console
+    from gristmill.cli.common import console
     from gristmill.quality.examples import ExamplesError, load_annotations, load_texts
     from gristmill.quality.model import train
 
@@ -66,7 +66,7 @@ def train_cmd(pos: list[str] = typer.Option([], "--pos", help="positive examples
 @app.command("info")
 def info_cmd(model: Path = typer.Argument(..., help="a model file")):
     """Print a model file's metadata (family, data hash, metrics, thresholds)."""
-    from gristmill.cli import console
+    from gristmill.cli.common import console
     from gristmill.quality.model import ModelFileError, QualityModel
 
     try:
@@ -94,7 +94,7 @@ def annotate_cmd(inputs: list[str] = typer.Argument(..., help="documents: JSONL/
 
     from rich.progress import Progress
 
-    from gristmill.cli import console
+    from gristmill.cli.common import console
     from gristmill.quality.annotate import DEFAULT_RUBRIC, annotate, sample_documents
     from gristmill.quality.examples import ExamplesError
 

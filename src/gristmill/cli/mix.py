@@ -8,20 +8,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from gristmill.cli.common import console, fail as _fail, write_report as _write_report
+
 app = typer.Typer(name="mix", no_args_is_help=True, help="Plan a mixture or curriculum, and report what a stream used.")
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    # imported when called, not at import time: `python -m gristmill.cli` runs cli.py as __main__,
-    # and a top-level import of gristmill.cli from here would re-enter it half-initialized
-    from gristmill.cli import _fail as fail
-
-    fail(msg, code)
-
-
 def _print(*args, **kw) -> None:
-    from gristmill.cli import console
-
     console.print(*args, **kw)
 
 
@@ -98,7 +90,6 @@ def _into_report(out: Path, mix: Path, rows: list[dict]) -> None:
     multi = len({r["phase"] for r in rows}) > 1
     sources = [{"name": f"{r['phase']}/{r['source']}" if multi else r["source"], **r} for r in rows]
     atomic_write_json(out / "mixture.json", {"mixture": str(mix), "sources": sources})
-    from gristmill.cli import _write_report
 
     _write_report(out)
 

@@ -1,0 +1,3 @@
+from gristmill.cli.main import main
+
+main()

@@ -1,0 +1,3 @@
+from gristmill.demo.corpus import main
+
+main()
