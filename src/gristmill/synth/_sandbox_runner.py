@@ -401,6 +401,7 @@ def harness(cfg, chan):
     import builtins
 
     real = {n: getattr(builtins, n) for n in dir(builtins)}  # before the code can replace any of them
+    mro_of = type.__dict__["__mro__"].__get__  # read from type itself: a metaclass cannot lie about it
     _install_hook(cfg, rep)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     rep.send(ev="ready")
@@ -421,12 +422,12 @@ def harness(cfg, chan):
     def exc_info(e):
         # the names of the *real* builtin exception classes it is an instance of: a class the code
         # names ValueError is not one
-        kinds = [c.__name__ for c in type.__mro__(type(e)) if real.get(c.__name__) is c]
+        kinds = [n for c in mro_of(type(e)) if isinstance(n := type.__dict__["__name__"].__get__(c), str) and real.get(n) is c]
         try:
             msg = str.__str__(BaseException.__str__(e))[:500]
         except BaseException:  # noqa: BLE001
             msg = "?"
-        return kinds, f"{type.__getattribute__(type(e), '__name__')}: {msg}"[:600]
+        return kinds, f"{type.__dict__['__name__'].__get__(type(e))}: {msg}"[:600]
 
     try:
         exec(compile(cfg["code"], "<solution>", "exec"), ns)
@@ -501,7 +502,11 @@ def run_d(cfg, chan):
         _flush_exit(SETUP_FAILED)
     try:
         harness(cfg, chan)
-    except BaseException:  # noqa: BLE001
+    except BaseException as e:  # noqa: BLE001
+        try:
+            sys.stderr.write(f"gristmill sandbox: the harness stopped: {type(e).__name__}\n")
+        except BaseException:  # noqa: BLE001
+            pass
         _flush_exit(1)
 
 

@@ -572,8 +572,14 @@ class _Translator:
             return
         if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
             f = s.value.func
-            if isinstance(f, ast.Name) and (f.id == "check" or f.id in self.defs):
-                return  # check(entry) / test_x(): translated once, from its definition
+            if isinstance(f, ast.Name) and f.id == "check" and "check" in self.defs:
+                fn = self.defs["check"]
+                if len(s.value.args) != 1 or not isinstance(s.value.args[0], ast.Name) or s.value.keywords:
+                    self.refuse(s, "check() must be called with the solution's function by name")
+                self.block(fn.body, {fn.args.args[0].arg: ("func", s.value.args[0].id)})
+                return
+            if isinstance(f, ast.Name) and f.id in self.defs:
+                return  # test_x(): translated once, from its definition
             expr = self.expr(s.value, env)
             if not (isinstance(expr, ast.Name) and expr.id.startswith("__gm_r")):
                 self.refuse(s, "a bare expression that is not a call of the solution")
