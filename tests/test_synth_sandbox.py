@@ -53,6 +53,9 @@ def test_kernel_mode_chosen_for_this_user():
     r = run_python("import os\nprint(sorted(os.listdir('/')))\n")
     assert r.mode == expect and r.status == "passed"
     assert "etc" not in r.stdout and "home" not in r.stdout and "work" not in r.stdout, r.stdout
+    if expect == "userns":  # a real user namespace: our uid is root inside, and only that one uid is mapped
+        r = run_python("print(open('/proc/self/uid_map').read().split())\n")
+        assert r.stdout.strip() == str(["0", str(os.getuid()), "1"]), r.stdout
 
 
 def test_userns_mode_works_for_root_too():

