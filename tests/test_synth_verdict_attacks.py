@@ -80,12 +80,22 @@ def test_redefining_builtins_changes_nothing():
     ("for i in range(10 ** 6):\n    assert sq(i) == i * i\n", "range of"),
     ("for i in range(3000):\n    assert sq(i) == i * i\n", "more than 2000 calls"),
     ("x = 1\n", "no assertion"),
+    ("assert 1 == 1\nassert True\n", "no assertion"),
 ])
 def test_hostile_or_untranslatable_test_text_is_refused(tests, why):
     plan = plan_tests(tests, SQ)
     assert plan.error and why in plan.error, (why, plan.error)
     r = run_python(SQ, tests=tests)
     assert r.status == "rejected" and why in r.detail
+
+
+def test_a_solution_def_named_like_a_builtin_is_the_solution():
+    """``def sorted`` is tested as the solution's function; ``def abs`` cannot vouch for another call."""
+    code = "def sorted(xs):\n    return list(reversed(xs))\n"
+    assert run_python(code, tests="assert sorted([1, 2]) == [2, 1]\n").status == "passed"
+    assert run_python(code, tests="assert sorted([1, 2]) == [1, 2]\n").status == "failed"
+    r = run_python("def f():\n    return 3.0\ndef abs(v):\n    return 0.0\n", tests="assert abs(f() - 1.4) < 1e-4\n")
+    assert r.status == "rejected" and "calls the solution" in r.detail
 
 
 def test_structured_cases_and_comparisons():

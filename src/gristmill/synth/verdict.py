@@ -295,19 +295,24 @@ def plan_tests(tests: str, code: str | None = None) -> TestPlan:
         return TestPlan(error=str(e))
     except RecursionError:
         return TestPlan(error="the tests nest too deeply to translate")
-    if not tr.plan.checks:
+    if not tr.plan.checks or not tr.plan.calls:
         return TestPlan(error="no assertion on a call of the solution")
     return tr.plan
 
 
-def _last_function(code: str | None) -> str | None:
-    if not code:
-        return None
+def _functions(code: str | None) -> list[str]:
+    """The top-level functions the code defines with ``def`` (in order)."""
+    if not code or len(code) > (4 << 20):
+        return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    names = [s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        return []
+    return [s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _last_function(code: str | None) -> str | None:
+    names = _functions(code)
     return names[-1] if names else None
 
 
@@ -512,6 +517,9 @@ class _Translator:
         self.aliases = {"math": "math", "pytest": "pytest"}  # local name -> module whose whitelisted names apply
         self.funcs: dict[str, str] = {}  # parent function imported under a name (from math import isclose)
         self.defs: dict[str, ast.FunctionDef] = {}
+        # a function the solution defines by ``def`` under a builtin's name (``def sorted(...)``) is what the
+        # test calls, as in Python; an *assignment* such as ``abs = lambda v: 0`` never shadows the parent's
+        self.solution_defs = set(_functions(code))
 
     def refuse(self, node, why):
         raise Refused(f"line {getattr(node, 'lineno', '?')}: {why}")
@@ -714,7 +722,7 @@ class _Translator:
             if kind != "func":
                 self.refuse(n, f"{name} is a value here, not a function")
             name = v
-        elif name in _FUNCS:
+        elif name in _FUNCS and name not in self.solution_defs:
             if any(k.arg is None for k in n.keywords):
                 self.refuse(n, "** arguments")
             return ast.copy_location(ast.Call(ast.Name(name, ast.Load()), [self.expr(a, env) for a in n.args],
