@@ -576,7 +576,13 @@ def run_c(cfg, chan, w_c):
     libc = _libc()
     try:
         _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-        _mount(libc, "proc", cfg["root"] + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        try:
+            _mount(libc, "proc", cfg["root"] + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        except OSError:
+            # in a user namespace the kernel refuses a new /proc where the host's is partly masked (as in
+            # many containers); the code then runs without /proc, which costs it nothing it needs
+            if cfg["mode"] != "userns":
+                raise
         os.chroot(cfg["root"])
         os.chdir("/")
         os.setsid()  # D then shares no process group with P outside the namespace
