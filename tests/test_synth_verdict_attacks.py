@@ -80,6 +80,7 @@ def test_redefining_builtins_changes_nothing():
     ("for i in range(10 ** 6):\n    assert sq(i) == i * i\n", "range of"),
     ("for i in range(3000):\n    assert sq(i) == i * i\n", "more than 2000 calls"),
     ("x = 1\n", "no assertion"),
+    ("for i in range(100000):\n    for j in range(100000):\n        assert i == j\n", "statements once the loops"),
     ("assert 1 == 1\nassert True\n", "no assertion"),
 ])
 def test_hostile_or_untranslatable_test_text_is_refused(tests, why):
@@ -96,6 +97,12 @@ def test_a_solution_def_named_like_a_builtin_is_the_solution():
     assert run_python(code, tests="assert sorted([1, 2]) == [1, 2]\n").status == "failed"
     r = run_python("def f():\n    return 3.0\ndef abs(v):\n    return 0.0\n", tests="assert abs(f() - 1.4) < 1e-4\n")
     assert r.status == "rejected" and "calls the solution" in r.detail
+
+
+def test_arguments_are_bounded_in_total():
+    tests = "for i in range(200):\n    assert sq(['x' * 1000000, i]) == 0\n"
+    r = run_python(SQ, tests=tests)
+    assert r.status == "rejected" and "arguments pass" in r.detail, r.detail
 
 
 def test_structured_cases_and_comparisons():

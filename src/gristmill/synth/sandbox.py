@@ -288,8 +288,18 @@ def _read_paths() -> list[str]:
                                                  "/etc/localtime", "/dev/null", "/dev/urandom", "/dev/zero")})
 
 
+MAX_ARGS_BYTES = 64 << 20  # all calls' arguments together, as sent to the sandbox
+
+
 def _run(code, plan, timeout_s, memory_mb, max_procs, output_limit, tmp_mb, *, mode, stdin=None) -> SandboxResult:
     t0 = time.monotonic()
+    calls, total = [], 0
+    for c in plan.calls if plan is not None else ():
+        packed = marshal.dumps((c.args, c.kwargs))
+        total += len(packed)
+        if total > MAX_ARGS_BYTES:
+            return SandboxResult("rejected", f"tests refused: the calls' arguments pass {MAX_ARGS_BYTES} bytes", "", "", mode)
+        calls.append((c.name, packed))
     root = tempfile.mkdtemp(prefix="gristmill-sandbox-")
     # root: a uid of its own, so RLIMIT_NPROC counts only this run; userns: the one uid mapped (0 inside)
     uid = random.randrange(200_000, 260_000) if mode == "namespaces" else 0
@@ -300,7 +310,6 @@ def _run(code, plan, timeout_s, memory_mb, max_procs, output_limit, tmp_mb, *, m
     chan_r, chan_w = os.pipe()
     cfg_r, cfg_w = os.pipe()
     st_r, st_w = os.pipe()
-    calls = [(c.name, marshal.dumps((c.args, c.kwargs))) for c in plan.calls] if plan is not None else []
     cfg = {"mode": mode, "code": code, "calls": calls, "timeout_s": timeout_s, "memory_mb": memory_mb,
            "max_procs": max_procs, "tmp_mb": tmp_mb, "uid": uid, "root": root,
            "stdin": stdin.encode("utf-8", "surrogatepass") if stdin is not None else None,

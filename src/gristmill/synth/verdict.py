@@ -42,6 +42,7 @@ MAX_OPERATORS = 1_000  # binary operators in one statement: CPython builds their
 MAX_NESTING = 50  # brackets, unary operators, and the parsed tree below one statement
 MAX_NODES = 200_000
 MAX_CALLS = 2_000  # calls sent to the sandbox for one test file, loops unrolled
+MAX_STATEMENTS = 20_000  # statements translated, loops unrolled (nested loops multiply)
 MAX_VALUE_DEPTH = 64  # nesting of a value returned by the sandbox
 _MAX_INT_BITS = 1 << 17  # arithmetic in a test beyond ~40k digits is refused rather than computed
 _MAX_SEQ = 1 << 20
@@ -520,6 +521,7 @@ class _Translator:
         # a function the solution defines by ``def`` under a builtin's name (``def sorted(...)``) is what the
         # test calls, as in Python; an *assignment* such as ``abs = lambda v: 0`` never shadows the parent's
         self.solution_defs = set(_functions(code))
+        self.budget = MAX_STATEMENTS
 
     def refuse(self, node, why):
         raise Refused(f"line {getattr(node, 'lineno', '?')}: {why}")
@@ -564,6 +566,9 @@ class _Translator:
             self.stmt(s, env)
 
     def stmt(self, s, env):
+        self.budget -= 1
+        if self.budget < 0:
+            self.refuse(s, f"more than {MAX_STATEMENTS} statements once the loops are unrolled")
         if isinstance(s, (ast.Import, ast.ImportFrom)):
             for a in s.names:
                 mod = s.module if isinstance(s, ast.ImportFrom) else a.name
