@@ -69,6 +69,8 @@ def test_redefining_builtins_changes_nothing():
     ("assert sq(1) == " + "(" * 1000 + "1" + ")" * 1000 + "\n", "nested"),
     ("assert sq(1) == " + "+".join(["1"] * 5000) + "\n", "operators"),
     ("assert sq(1) == " + "+".join(["1"] * 120) + "\n", "nested deeper"),
+    ("assert sq(1) == x" + ".y" * 5000 + "\n", "operators"),
+    ("assert sq(1) == x" + "[0]" * 5000 + "\n", "operators"),
     ("x" * (300 << 10), "longer than"),
     ("def helper(v):\n    return True\nassert helper(sq(1))\n", "helper function"),
     ("assert sq(1).bit_length() == 1\n", "method call"),

@@ -230,13 +230,19 @@ def _prescreen(tests: str) -> str | None:
             if n > MAX_STATEMENT_TOKENS:
                 return f"line {tok.start[0]}: a statement of more than {MAX_STATEMENT_TOKENS} tokens"
             if tok.type == tokenize.OP:
+                # a trailer (call, subscript, attribute) nests the tree like a binary operator does
+                if tok.string in ("(", "[", ".") and prev is not None and (
+                        prev.type in (tokenize.NAME, tokenize.STRING, tokenize.NUMBER) or prev.string in (")", "]", "}")):
+                    ops += 1
+                    if ops > MAX_OPERATORS:
+                        return f"line {tok.start[0]}: more than {MAX_OPERATORS} operators in one statement"
                 if tok.string in "([{":
                     depth += 1
                     if depth > MAX_NESTING:
                         return f"line {tok.start[0]}: brackets nested deeper than {MAX_NESTING}"
                 elif tok.string in ")]}":
                     depth -= 1
-                elif tok.string not in (",", ":", ".", ";", "=", "->", "**=") and not tok.string.endswith("="):
+                elif tok.string not in (",", ":", ".", ";", "=", "->") and not (tok.string.endswith("=") and tok.string not in ("==", "<=", ">=", "!=")):
                     ops += 1
                     if ops > MAX_OPERATORS:
                         return f"line {tok.start[0]}: more than {MAX_OPERATORS} operators in one statement"
