@@ -28,7 +28,7 @@ def _leftovers():
     """Sandbox temp roots and cgroups that outlived their run."""
     import tempfile
 
-    roots = list(Path(tempfile.gettempdir()).glob("gristmill-sandbox-*"))
+    roots = list(Path(tempfile.gettempdir()).glob(f"gristmill-sandbox-{os.getpid()}-*"))
     cg = sandbox._memory_cgroup()
     groups = list(cg[0].glob(f"gristmill-sandbox-{os.getpid()}-*")) if cg else []
     return roots + groups

@@ -300,7 +300,7 @@ def _run(code, plan, timeout_s, memory_mb, max_procs, output_limit, tmp_mb, *, m
         if total > MAX_ARGS_BYTES:
             return SandboxResult("rejected", f"tests refused: the calls' arguments pass {MAX_ARGS_BYTES} bytes", "", "", mode)
         calls.append((c.name, packed))
-    root = tempfile.mkdtemp(prefix="gristmill-sandbox-")
+    root = tempfile.mkdtemp(prefix=f"gristmill-sandbox-{os.getpid()}-")
     # root: a uid of its own, so RLIMIT_NPROC counts only this run; userns: the one uid mapped (0 inside)
     uid = random.randrange(200_000, 260_000) if mode == "namespaces" else 0
     cg = _Cgroup(memory_mb) if mode == "namespaces" else _Cgroup.__new__(_Cgroup)
