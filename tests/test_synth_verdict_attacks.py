@@ -101,6 +101,15 @@ def test_a_solution_def_named_like_a_builtin_is_the_solution():
     assert r.status == "rejected" and "calls the solution" in r.detail
 
 
+def test_raises_needs_the_real_builtin_exception():
+    tests = "import pytest\nwith pytest.raises(ValueError):\n    f(0)\n"
+    assert run_python("def f(x):\n    raise ValueError('no')\n", tests=tests).status == "passed"
+    r = run_python("class ValueError(Exception):\n    pass\ndef f(x):\n    raise ValueError()\n", tests=tests)
+    assert r.status == "failed" and "not the builtin ValueError" in r.detail, r.detail
+    r = run_python("def f(x):\n    return 1\n", tests=tests)
+    assert r.status == "failed" and "instead of raising ValueError" in r.detail, r.detail
+
+
 def test_arguments_are_bounded_in_total():
     tests = "for i in range(200):\n    assert sq(['x' * 1000000, i]) == 0\n"
     r = run_python(SQ, tests=tests)

@@ -450,6 +450,10 @@ def harness(cfg, chan):
             rep.send(ev="memory", where=name)
             _flush_exit(1)
         except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt inside a call fail it too
+            try:
+                explain(e)  # the traceback goes to stderr, for whoever reads the failure
+            except BaseException:  # noqa: BLE001
+                pass
             kinds, msg = exc_info(e)
             rep.send(ev="result", i=i, error=msg, kinds=kinds)
             continue

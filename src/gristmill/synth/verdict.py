@@ -814,7 +814,7 @@ def judge(plan: TestPlan, outcomes: dict) -> tuple[str, str]:
                 if o[0] != "error":
                     return "failed", f"{where}: returned {_show(o[1])} instead of raising {' or '.join(c.names)}"
                 if not set(c.names) & set(o[1]):
-                    return "failed", f"{where}: raised {o[2]}, not {' or '.join(c.names)}"
+                    return "failed", f"{where}: raised {o[2]}, which is not the builtin {' or '.join(c.names)}"
             elif c.kind == "returns":
                 pass  # the call returned (checked above)
             elif c.kind == "case":
