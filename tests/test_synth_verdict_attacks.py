@@ -101,6 +101,14 @@ def test_a_solution_def_named_like_a_builtin_is_the_solution():
     assert r.status == "rejected" and "calls the solution" in r.detail
 
 
+def test_generators_and_views_are_read_in_the_sandbox():
+    code = "def evens(n):\n    for i in range(0, n, 2):\n        yield i\ndef keys():\n    return {'b': 1, 'a': 2}.keys()\n"
+    for tests in ("assert list(evens(5)) == [0, 2, 4]\n", "assert sorted(keys()) == ['a', 'b']\n", "assert len(list(evens(100))) == 50\n"):
+        assert run_python(code, tests=tests).status == "passed", tests
+    # as in Python, a generator is not equal to a list
+    assert run_python(code, tests="assert evens(5) == [0, 2, 4]\n").status == "failed"
+
+
 def test_raises_needs_the_real_builtin_exception():
     tests = "import pytest\nwith pytest.raises(ValueError):\n    f(0)\n"
     assert run_python("def f(x):\n    raise ValueError('no')\n", tests=tests).status == "passed"

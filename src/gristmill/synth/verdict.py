@@ -73,6 +73,22 @@ class Opaque:
         return f"<{self.what}>"
 
 
+class IterValue(tuple):
+    """What a generator, ``map``, ``range`` or dict view yielded: readable with ``list()``, ``sorted()``,
+    ``set()``, ``len()``, but, as in Python, not equal to a list or tuple itself."""
+
+    def __eq__(self, other):
+        return isinstance(other, IterValue) and tuple(self) == tuple(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self):
+        return f"<iterator of {list(self)!r}>"
+
+
 def decode(e, depth: int = 0):
     """A value from the sandbox's encoding (``_sandbox_runner._encode``); ValueError on anything malformed."""
     if depth > MAX_VALUE_DEPTH:
@@ -113,6 +129,8 @@ def decode(e, depth: int = 0):
         return frozenset(decode(x, d) for x in v)
     if k == "set":
         return {decode(x, d) for x in v}
+    if k == "it":
+        return IterValue(decode(x, d) for x in v)
     if k == "u":
         return Opaque(str(v)[:200])
     raise ValueError(f"unknown value tag {k!r}")
