@@ -233,3 +233,37 @@ def test_synth_run_with_hostile_replies_writes_its_failures_and_exits_0(tmp_path
             assert fails["forging"]["reason"] == "failing_tests" and fails["forging"]["detail"].startswith("failed")
             s = json.loads((tmp_path / "o" / "summary.json").read_text())
             assert s["sandbox_mode"] in ("namespaces", "userns") and s["sandbox_mode"] in r.output
+
+
+def test_task_file_with_structured_cases(tmp_path):
+    """A task file's code tasks may carry structured cases; malformed cases and a line nested past
+    json's limit are bad tasks with a reason, and the run still writes everything and exits 0."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from synth_fake_llm import FakeModel
+
+    from gristmill.cli import app
+
+    ok_prompt, wrong_prompt = "Write add(a, b) returning the sum.", "Write mul(a, b) returning the product."
+    lines = [json.dumps({"id": "add", "prompt": ok_prompt, "entry_point": "add",
+                         "cases": [{"call": "add", "args": [2, 3], "expected": 5},
+                                   {"call": "add", "args": [0.1, 0.2], "expected": 0.3, "compare": "tolerance", "tol": 1e-9}]}),
+             json.dumps({"id": "mul", "prompt": wrong_prompt, "entry_point": "mul",
+                         "cases": [{"call": "mul", "args": [2, 3], "expected": 6}]}),
+             json.dumps({"id": "bad", "prompt": "x", "cases": [{"call": "f", "args": 3, "expected": 1}]}),
+             '{"id": "deep", "prompt": "y", "tests": ' + "[" * 100_000 + "]" * 100_000 + "}"]
+    (tmp_path / "tasks.jsonl").write_text("\n".join(lines) + "\n")
+    table = {ok_prompt: {"kind": "code", "reference": "def add(a, b):\n    return a + b\n"},
+             wrong_prompt: {"kind": "code", "reference": "def mul(a, b):\n    return a + b\n"}}
+    with FakeModel(table, lambda p: "correct") as fm:
+        cfg = {"endpoint": {"base_url": fm.base_url, "model": "fake", "timeout_s": 30, "max_retries": 0},
+               "tasks": {"source": "file", "path": str(tmp_path / "tasks.jsonl")}}
+        (tmp_path / "loop.yaml").write_text(yaml.safe_dump(cfg))
+        r = CliRunner().invoke(app, ["synth", "run", str(tmp_path / "loop.yaml"), "-o", str(tmp_path / "o")])
+        assert r.exit_code == 0, (r.output, r.exception)
+    fails = {f["task_id"]: f for f in map(json.loads, (tmp_path / "o" / "failures.jsonl").read_text().splitlines())}
+    kept = [json.loads(x) for x in (tmp_path / "o" / "train.jsonl").read_text().splitlines()]
+    assert [k["metadata"]["task_id"] for k in kept] == ["add"]
+    assert "2 call(s), 2 check(s)" in kept[0]["metadata"]["verifier"]
+    assert fails["mul"]["reason"] == "failing_tests" and "got 5" in fails["mul"]["detail"]
+    assert fails["tasks.jsonl:3"]["reason"] == "bad_task" and "args must be a list" in fails["tasks.jsonl:3"]["detail"]
+    assert fails["tasks.jsonl:4"]["reason"] == "bad_task" and "RecursionError" not in r.output

@@ -221,15 +221,23 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
                     rec = json.loads(line)
                     if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
                         raise ValueError("needs a string 'prompt'")
-                    if rec.get("tests") is None and rec.get("answer") is None:
-                        raise ValueError("needs 'answer' (math) or 'tests' (code)")
-                except ValueError as e:
+                    if rec.get("tests") is None and rec.get("answer") is None and rec.get("cases") is None:
+                        raise ValueError("needs 'answer' (math), or 'tests' or 'cases' (code)")
+                    if rec.get("cases") is not None:
+                        from gristmill.synth.verdict import plan_cases
+
+                        why = plan_cases(rec["cases"]).error
+                        if why:
+                            raise ValueError(f"cases: {why}")
+                except (ValueError, RecursionError) as e:  # RecursionError: a line nested past json's limit
                     bad.append({"task_id": f"{Path(t.path).name}:{ln}", "sample": None, "reason": "bad_task",
                                 "detail": f"{t.path} line {ln}: {e}", "raw": line[:500]})
                     continue
                 tid = str(rec.get("id") or f"{Path(t.path).name}:{ln}")
-                if rec.get("tests") is not None:
-                    tasks.append(Task(tid, "code", rec["prompt"], None, str(rec["tests"]), rec.get("entry_point"), {"line": ln}))
+                if rec.get("tests") is not None or rec.get("cases") is not None:
+                    tests = str(rec["tests"]) if rec.get("tests") is not None else None
+                    tasks.append(Task(tid, "code", rec["prompt"], None, tests, rec.get("entry_point"), {"line": ln},
+                                      cases=rec.get("cases")))
                 else:
                     tasks.append(Task(tid, "math", rec["prompt"], str(rec["answer"]), meta={"line": ln}))
     else:
