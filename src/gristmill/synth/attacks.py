@@ -358,6 +358,11 @@ ATTACKS += [
            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.ptrace(16, {sibling_pid}, None, None)\n"  # PTRACE_ATTACH
            "if r != 0:\n    raise SystemExit('contained: ptrace refused')\n", ("failed", "blocked")),
     Attack("memory bomb in one allocation", "x = b'x' * (8 << 30)\n", ("memory",)),
+    # the x32 ABI numbers its syscalls with bit 30 set: a filter that checks only the numbers misses them
+    Attack("key and namespace syscalls through the x32 ABI",
+           "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+           "res = [libc.syscall(0x40000000 + 248, b'user', b'k', b'v', 1, -4), libc.syscall(0x40000000 + 272, 0x10000000)]\n"
+           "if all(x < 0 for x in res):\n    raise SystemExit('contained: refused')\n", ("crashed", "failed", "blocked")),
 ]
 
 # issue 19, items 2 and 3: forged verdicts and a hostile event channel (each solution is wrong)
