@@ -72,7 +72,8 @@ def test_attack_catalogue_as_a_non_root_user():
     cmd = [setpriv, f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--clear-groups", "--",
            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
            str(ROOT / "tests" / "test_synth_sandbox.py"), "-k",
-           "attack_contained or kernel_mode_chosen or seccomp_and_keyring or userns_mode_works"]
+           "attack_contained or kernel_mode_chosen or seccomp_and_keyring or userns_mode_works or ordinary_programs "
+           "or concurrent_runs or limits_are_parameters"]
     try:
         with _traversable([sys.executable, sys.base_prefix, sys.prefix, ROOT / "src", ROOT / "tests"]):
             r = subprocess.run(cmd, cwd=home, env=env, capture_output=True, text=True, timeout=900)
@@ -82,4 +83,4 @@ def test_attack_catalogue_as_a_non_root_user():
     assert r.returncode == 0, out[-4000:]
     from gristmill.synth.attacks import ATTACKS
 
-    assert f"{len(ATTACKS) + 3} passed" in out, out[-2000:]  # every attack, and none skipped
+    assert f"{len(ATTACKS) + 6} passed" in out, out[-2000:]  # every attack and the ordinary programs, none skipped
