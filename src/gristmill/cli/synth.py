@@ -69,8 +69,12 @@ def generators():
 def sandbox_check(json_out: bool = typer.Option(False, "--json", help="print JSON instead of a table")):
     """Run every attack in gristmill.synth.attacks against this machine's sandbox; exit 1 if any escaped."""
     from gristmill.synth.attacks import ATTACKS, attack_context, run_attack
-    from gristmill.synth.sandbox import isolation_mode
+    from gristmill.synth.sandbox import SandboxError, isolation_mode
 
+    try:
+        mode = isolation_mode()
+    except SandboxError as e:
+        _fail(str(e))
     rows = []
     with attack_context() as ctx:
         for a in ATTACKS:
@@ -80,7 +84,7 @@ def sandbox_check(json_out: bool = typer.Option(False, "--json", help="print JSO
     if json_out:
         print(json.dumps(rows, indent=2))
     else:
-        t = Table(title=f"sandbox attacks (isolation mode: {isolation_mode()})")
+        t = Table(title=f"sandbox attacks (isolation mode: {mode})")
         for c in ("attack", "status", "detail", "contained"):
             t.add_column(c)
         for r in rows:
@@ -97,6 +101,7 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
     """Generate with an OpenAI-compatible endpoint, verify (sympy / sandbox), keep: OUT/train.jsonl, failures.jsonl, summary.json."""
     from gristmill.synth.loop import ConfigError, load_config, run_loop
     from gristmill.synth.registry import UnknownGenerator
+    from gristmill.synth.sandbox import SandboxError
 
     try:
         cfg = load_config(config)
@@ -116,6 +121,8 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
                 s = run_loop(cfg, out)
     except UnknownGenerator as e:
         _fail(f"{config}: tasks.kind: {e}")
+    except SandboxError as e:
+        _fail(f"{config}: sandbox: {e}")
     except KeyboardInterrupt:
         _fail("interrupted; finished requests are cached: run the same command again to resume", code=130)
     t = Table(title=f"synth run: {s['rows']} rows, model {s['model']}")
@@ -126,7 +133,8 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
         t.add_row(reason, str(v["count"]), f"{100 * v['rate']:.1f}%")
     console.print(t)
     console.print(f"kept {s['kept']} of {s['rows']} (acceptance {100 * s['acceptance']:.1f}%); {s['requests_sent']} requests sent, "
-                  f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]")
+                  f"{s['cache_hits']} answered from the cache -> [bold]{out}[/]"
+                  + (f"; code ran in the sandbox mode [bold]{s['sandbox_mode']}[/]" if s.get("sandbox_mode") else ""))
     if s["rows"] and s["by_reason"].get("unreachable", {}).get("count") == s["rows"]:
         _fail(f"{config}: endpoint.base_url {cfg.endpoint.base_url} was never reached (every row is 'unreachable'); "
               "is the server up? The rows are in failures.jsonl", code=3)

@@ -4,7 +4,14 @@ for the machine at hand (which isolation mode is active, and what each attack ac
 
 The context gives the attacks something real to aim at: a TCP server and an abstract Unix socket
 that count connections, a secret file and a secret environment variable of the parent, a path
-outside the sandbox to write, and the parent's own PID.
+outside the sandbox to write, the parent's own PID and a sibling process of the same user.
+
+Issue 19 added the escapes found against the audit-hook "fallback" (reporter tamper through
+``gc``, subinterpreters, ``_posixsubprocess.fork_exec``, pidfds, FIFOs and device nodes, listing the
+host's root, the user keyring), the verdict forgeries (redefining ``abs``, ``round`` or ``range``;
+forged, unterminated or deeply nested records on the event channel), and test text built to break
+the parent's parser. Each new attack *fails* (raises) when it is contained, so the verdict of a
+contained attack is never ``passed``; ``check`` then looks for the leak on the host side.
 """
 from __future__ import annotations
 
@@ -31,11 +38,12 @@ class AttackContext:
     marker: str
     parent_pid: int
     connections: list = field(default_factory=list)
+    sibling_pid: int = 0  # a process of the caller's user, which no attack may signal
 
     def fmt(self) -> dict:
         return {"port": self.port, "unix_name": self.unix_name, "secret_path": self.secret_path,
                 "outside_path": self.outside_path, "marker": self.marker, "parent_pid": self.parent_pid,
-                "python": sys.executable}
+                "python": sys.executable, "sibling_pid": self.sibling_pid}
 
 
 def _serve(sock: socket.socket, hits: list, stop: threading.Event) -> None:
@@ -75,9 +83,15 @@ def attack_context(workdir: str | None = None) -> Iterator[AttackContext]:
         t.start()
     old_env = os.environ.get("GRISTMILL_ATTACK_SECRET")
     os.environ["GRISTMILL_ATTACK_SECRET"] = env_secret
+    import subprocess
+
+    sibling = subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    ctx.sibling_pid = sibling.pid
     try:
         yield ctx
     finally:
+        sibling.kill()
+        sibling.wait()
         stop.set()
         for t in threads:
             t.join(timeout=2)
@@ -117,10 +131,10 @@ class Attack:
     memory_mb: int = 256
 
 
-def _cgroup_available() -> bool:
+def _cgroup_available(mode: str) -> bool:
     from gristmill.synth import sandbox
 
-    return sandbox.isolation_mode() == "namespaces" and sandbox._memory_cgroup() is not None
+    return mode == "namespaces" and sandbox._memory_cgroup() is not None
 
 
 def _no_leak(ctx: AttackContext, r) -> str | None:
@@ -136,7 +150,63 @@ def _no_leak(ctx: AttackContext, r) -> str | None:
         return f"process(es) {processes_with(ctx.marker)} outlived the run"
     if not Path(ctx.secret_path).read_text() == ctx.secret:
         return "the secret file was changed"
+    for suffix in (".fifo", ".node", ".sh"):
+        if os.path.lexists(ctx.outside_path + suffix):
+            return f"{ctx.outside_path + suffix} was created"
+    if ctx.sibling_pid and not _alive(ctx.sibling_pid):
+        return f"the sibling process {ctx.sibling_pid} was killed"
     return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+# what a sandbox root may hold: the system directories it binds, and the Python install's top directory
+def _sandbox_root_names() -> set:
+    names = {"bin", "dev", "lib", "lib32", "lib64", "proc", "sbin", "tmp", "usr"}
+    for p in (sys.base_prefix, os.path.realpath(sys.executable)):
+        parts = Path(os.path.realpath(p)).parts
+        if len(parts) > 1:
+            names.add(parts[1])
+    return names
+
+
+def _host_tree_seen(ctx, r) -> str | None:
+    import json
+
+    try:
+        seen = set(json.loads(r.stdout.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        return None
+    extra = seen - _sandbox_root_names()
+    return f"the code listed the host's root: {sorted(extra)[:8]}" if extra else None
+
+
+def _keyring_persists(ctx, r) -> str | None:
+    """A second run, later, looks for the key the attack tried to add to its user keyring."""
+    from gristmill.synth.sandbox import run_python
+
+    later = run_python(_KEY_READ.format(**ctx.fmt()), timeout_s=5, mode=r.mode)
+    if ctx.marker in later.stdout.replace("desc", ""):
+        return f"a later run read the key from the keyring: {later.stdout[:200]!r}"
+    return None
+
+
+_KEY_ADD = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+            "k = libc.syscall(248, b'user', b'gm-{marker}', b'{marker}', len('{marker}'), -4)\n"  # add_key, KEY_SPEC_USER_KEYRING
+            "print('add_key', k, ctypes.get_errno())\nif k < 0:\n    raise SystemExit('contained: add_key refused')\n")
+_KEY_READ = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+             "k = libc.syscall(250, 10, -4, b'user', b'gm-{marker}', 0)\n"  # keyctl(KEYCTL_SEARCH, @u, ...)
+             "buf = ctypes.create_string_buffer(256)\nn = libc.syscall(250, 11, k, buf, 256) if k > 0 else -1\n"  # KEYCTL_READ
+             "print('found', k, buf.raw[:max(n, 0)].decode(errors='replace'))\n")
+
+_CHANNEL_WRITE = ("import os\ndef sq(x):\n    return 0\npayload = {payload}\nfor fd in range(3, 256):\n    try:\n"
+                  "        os.write(fd, payload)\n    except OSError:\n        pass\n")
 
 
 ATTACKS = [
@@ -150,7 +220,7 @@ ATTACKS = [
            "    if pid == 0:\n        b = bytearray(200 << 20)\n        for j in range(0, len(b), 4096):\n            b[j] = 1\n"
            "        time.sleep(3)\n        os._exit(0)\n    kids.append(pid)\nfor k in kids:\n    os.waitpid(k, 0)\n",
            ("memory", "blocked", "timeout", "passed", "failed"), timeout_s=5,
-           check=lambda ctx, r: None if r.status in ("memory", "blocked") or not _cgroup_available() else
+           check=lambda ctx, r: None if r.status in ("memory", "blocked") or not _cgroup_available(r.mode) else
            f"the cgroup should have stopped it (status {r.status})"),
     Attack("connect to a 127.0.0.1 server", "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\n",
            ("blocked",)),
@@ -187,7 +257,8 @@ ATTACKS = [
            "print('mount', libc.mount(b'none', b'/tmp', b'tmpfs', 0, None))\n"
            "fd = libc.open({outside_path!r}.encode(), 0o101, 0o644)\nprint('open', fd)\n"
            "s = libc.socket(2, 1, 0)\nimport struct\naddr = struct.pack('!HH4s8x', 2, {port}, bytes([127, 0, 0, 1]))\n"
-           "addr = struct.pack('=H', 2) + addr[2:]\nprint('connect', libc.connect(s, addr, 16))\nassert libc.getuid() == 0, 'still unprivileged'\n",
+           "addr = struct.pack('=H', 2) + addr[2:]\nprint('connect', libc.connect(s, addr, 16))\ncaps = open('/proc/self/status').read().split('CapEff:')[1].split()[0]\n"
+           "assert int(caps, 16) != 0, 'still unprivileged: no capability (uid %d)' % libc.getuid()\n",
            ("blocked", "failed")),
     Attack("sleep past the timeout", "import time\ntime.sleep(100)\n", ("timeout",), timeout_s=1),
     Attack("orphan child that outlives its parent",
@@ -228,7 +299,7 @@ ATTACKS = [
     Attack("forge the verdict: write fake events to every descriptor",
            "import os\ndef sq(x):\n    return 0\nfake = b'{{\"ev\": \"unit_start\", \"unit\": 0}}\\n{{\"ev\": \"unit_end\", \"unit\": 0, \"ok\": true}}\\n"
            "{{\"ev\": \"done\"}}\\n'\nfor fd in range(1, 300):\n    try:\n        os.write(fd, fake)\n    except OSError:\n        pass\nos._exit(0)\n",
-           ("failed",), tests="assert sq(12) == 144\n"),
+           ("failed", "crashed"), tests="assert sq(12) == 144\n"),
     Attack("forge the verdict: exit 0 from inside the test", "import sys\ndef sq(x):\n    sys.exit(0)\n", ("failed",),
            tests="assert sq(12) == 144\n"),
     Attack("forge the verdict: patch the harness's check function",
@@ -237,11 +308,111 @@ ATTACKS = [
 ]
 
 
+# issue 19, item 1: the audit-hook escapes, each now behind the kernel boundary
+ATTACKS += [
+    Attack("tamper with the harness's reporter through gc, then escape",
+           "import gc\nfor o in gc.get_objects():\n    if type(o).__name__ == '_Reporter':\n"
+           "        o.blocked = lambda what: None\n        o.send = lambda **k: None\n"
+           "import socket, os\ngot = []\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1); got.append('net')\n"
+           "except OSError as e:\n    print('net', e)\ntry:\n    print(open({secret_path!r}).read()); got.append('read')\n"
+           "except OSError as e:\n    print('read', e)\ntry:\n    open({outside_path!r}, 'w').write('pwned'); got.append('write')\n"
+           "except OSError as e:\n    print('write', e)\n"
+           "def sq(x):\n    return 0\n", ("failed", "crashed", "blocked"), tests="assert sq(3) == 9\n"),
+    Attack("run code in a subinterpreter (no audit hook there)",
+           "import _xxsubinterpreters as si\ni = si.create()\n"
+           "si.run_string(i, \"import socket\\ntry:\\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\\n"
+           "except OSError:\\n    pass\\ntry:\\n    open({outside_path!r}, 'w').write('pwned')\\nexcept OSError:\\n    pass\\n\")\n"
+           "raise SystemExit('contained: the subinterpreter reached nothing')\n", ("failed", "blocked")),
+    Attack("_posixsubprocess.fork_exec a shell that reads the secret and writes outside",
+           "import _posixsubprocess, os, sys\nr, w = os.pipe()\n"
+           "cmd = b'cat {secret_path} > {outside_path}; cat {secret_path}; echo x > {outside_path}.sh'\n"
+           "pid = _posixsubprocess.fork_exec([b'/bin/sh', b'-c', cmd], [b'/bin/sh'], True, (), None, None,"
+           " -1, -1, -1, -1, -1, -1, r, w, True, False, -1, None, None, None, -1, None, False)\n"
+           "os.close(w)\nos.waitpid(pid, 0)\nraise SystemExit('contained: the shell ran inside the sandbox')\n",
+           ("failed", "blocked")),
+    Attack("kill a sibling process through a pidfd",
+           "import os, signal\nfd = os.pidfd_open({sibling_pid})\nsignal.pidfd_send_signal(fd, signal.SIGKILL)\n",
+           ("failed", "blocked")),
+    Attack("kill a sibling process by pid (also through ctypes)",
+           "import os, signal, ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.kill({sibling_pid}, 9))\n"
+           "os.kill({sibling_pid}, signal.SIGKILL)\n", ("failed", "blocked")),
+    Attack("mkfifo and mknod outside the tmp dir",
+           "import os, stat\nerrs = []\nfor f in (lambda: os.mkfifo({outside_path!r} + '.fifo'),"
+           " lambda: os.mknod({outside_path!r} + '.node', stat.S_IFIFO | 0o600), lambda: os.mkfifo('/tmp/inside.fifo')):\n"
+           "    try:\n        f()\n    except OSError as e:\n        errs.append(str(e))\nif len(errs) == 3:\n"
+           "    raise SystemExit('contained: ' + '; '.join(errs))\n", ("failed", "blocked")),
+    Attack("list the host's root directory",
+           "import json, os\nprint(json.dumps(sorted(os.listdir('/'))))\n"
+           "if 'etc' not in os.listdir('/') and 'home' not in os.listdir('/'):\n    raise SystemExit('contained: no host tree')\n",
+           ("failed", "blocked"), check=_host_tree_seen),
+    Attack("add a key to the user keyring for a later run", _KEY_ADD, ("failed", "blocked"), check=_keyring_persists),
+    Attack("mount, unshare and setns from the code",
+           "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nres = [libc.unshare(0x10000000), libc.unshare(0x00020000),"
+           " libc.mount(b'none', b'/tmp', b'tmpfs', 0, None), libc.setns(0, 0), libc.syscall(321, 0, 0, 0)]\n"  # 321: bpf
+           "print(res)\nif all(x != 0 for x in res):\n    raise SystemExit('contained: all refused')\n", ("failed", "blocked")),
+    Attack("userfaultfd, io_uring and perf_event_open",
+           "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nres = [libc.syscall(323, 0), libc.syscall(425, 8, None),"
+           " libc.syscall(298, None, 0, -1, -1, 0)]\nprint(res)\nif all(x < 0 for x in res):\n"
+           "    raise SystemExit('contained: all refused')\n", ("failed", "blocked")),
+    Attack("ptrace a sibling process",
+           "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nr = libc.ptrace(16, {sibling_pid}, None, None)\n"  # PTRACE_ATTACH
+           "if r != 0:\n    raise SystemExit('contained: ptrace refused')\n", ("failed", "blocked")),
+    Attack("memory bomb in one allocation", "x = b'x' * (8 << 30)\n", ("memory",)),
+    # the x32 ABI numbers its syscalls with bit 30 set: a filter that checks only the numbers misses them
+    Attack("key and namespace syscalls through the x32 ABI",
+           "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+           "res = [libc.syscall(0x40000000 + 248, b'user', b'k', b'v', 1, -4), libc.syscall(0x40000000 + 272, 0x10000000)]\n"
+           "if all(x < 0 for x in res):\n    raise SystemExit('contained: refused')\n", ("crashed", "failed", "blocked")),
+]
+
+# issue 19, items 2 and 3: forged verdicts and a hostile event channel (each solution is wrong)
+ATTACKS += [
+    Attack("forge the verdict: redefine abs", "def sqrt2():\n    return 3.0\nabs = lambda v: 0.0\n", ("failed",),
+           tests="assert abs(sqrt2() - 1.41421) < 1e-4\n"),
+    Attack("forge the verdict: redefine round", "def area(r):\n    return 1.0\nround = lambda *a: 78.54\n", ("failed",),
+           tests="assert round(area(5), 2) == 78.54\n"),
+    Attack("forge the verdict: redefine range to skip a loop of asserts",
+           "def sq(x):\n    return 0\nrange = lambda *a: iter(())\n", ("failed",),
+           tests="for i in range(1, 4):\n    assert sq(i) == i * i\nassert sq(0) == 0\n"),
+    Attack("forge the verdict: redefine sorted, set and len",
+           "def evens(n):\n    return [1]\nsorted = lambda v: [0, 2]\nset = lambda v: {{0, 2}}\nlen = lambda v: 2\n", ("failed",),
+           tests="assert sorted(evens(3)) == [0, 2]\nassert set(evens(3)) == {{0, 2}}\nassert len(evens(3)) == 2\n"),
+    Attack("forge the verdict: an unterminated JSON string swallows the next record",
+           _CHANNEL_WRITE.format(payload="b'0000ffff{{\"ev\": \"x\", \"s\": \"'"), ("crashed", "failed"),
+           tests="assert sq(3) == 9\n"),
+    Attack("forge the verdict: an unterminated string without a header (newline framing)",
+           _CHANNEL_WRITE.format(payload="b'{{\"ev\": \"result\", \"i\": 0, \"v\": {{\"s\": \"'"), ("crashed", "failed"),
+           tests="assert sq(3) == 9\n"),
+    Attack("forge the verdict: a well-formed result record before the real one",
+           _CHANNEL_WRITE.format(payload="b'%08x' % len(b'{{\"ev\": \"result\", \"i\": 0, \"v\": {{\"i\": \"9\"}}}}') + "
+                                          "b'{{\"ev\": \"result\", \"i\": 0, \"v\": {{\"i\": \"9\"}}}}'"),
+           ("crashed", "failed"), tests="assert sq(3) == 9\n"),
+    Attack("channel flood: 200,000 nested brackets with a valid header",
+           _CHANNEL_WRITE.format(payload="b'%08x' % 200001 + b'[' * 200000 + b'\\n'"), ("crashed",),
+           tests="assert sq(3) == 9\n"),
+    Attack("channel flood: 200,000 brackets raw", _CHANNEL_WRITE.format(payload="b'[' * 200000 + b'\\n'"), ("crashed",),
+           tests="assert sq(3) == 9\n"),
+    Attack("channel flood: 100 MB of records",
+           "import os\ndef sq(x):\n    return 0\nrec = b'%08x' % 65536 + b'\"' + b'x' * 65534 + b'\"'\nfor fd in range(3, 256):\n"
+           "    try:\n        for _ in range(1600):\n            os.write(fd, rec)\n    except OSError:\n        pass\n",
+           ("output_limit", "crashed"), tests="assert sq(3) == 9\n", timeout_s=10),
+    Attack("test text: a 200,000-term sum", "def f(x):\n    return 0\n", ("rejected",),
+           tests="assert f(1) == " + "+".join(["1"] * 200_000) + "\n"),
+    Attack("test text: 100,000 unary minus signs", "def f(x):\n    return 0\n", ("rejected",),
+           tests="assert f(1) == " + "-" * 100_000 + "1\n"),
+    Attack("test text: 100,000 nested lists", "def f(x):\n    return 0\n", ("rejected",),
+           tests="assert f(1) == " + "[" * 100_000 + "]" * 100_000 + "\n"),
+    Attack("test text: a helper that hides the check", "def f(x):\n    return 0\n", ("rejected",),
+           tests="def ok(v):\n    return True\nassert ok(f(1))\n"),
+]
+
+
 def run_attack(attack: Attack, ctx: AttackContext, **kw):
     """Run one attack; return (result, what leaked or None, whether the status was one expected)."""
     from gristmill.synth.sandbox import run_python
 
-    r = run_python(attack.code.format(**ctx.fmt()), tests=attack.tests, timeout_s=attack.timeout_s,
+    tests = attack.tests.format(**ctx.fmt()) if attack.tests and len(attack.tests) < 10_000 else attack.tests
+    r = run_python(attack.code.format(**ctx.fmt()), tests=tests, timeout_s=attack.timeout_s,
                    memory_mb=attack.memory_mb, **kw)
     leak = _no_leak(ctx, r) or attack.check(ctx, r)
     return r, leak, r.status in attack.expect

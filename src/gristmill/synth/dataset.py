@@ -36,8 +36,11 @@ def split_of(key: str, heldout: float) -> str:
 def _verify_code(item: Item, timeout_s: float) -> tuple[bool, str]:
     from gristmill.synth.sandbox import run_python
 
-    r = run_python(item.answer, tests=item.tests, timeout_s=timeout_s)
-    return r.status == "passed", f"{r.status}: {r.detail}"
+    from gristmill.synth.loop import _item_cases
+
+    cases = _item_cases(item)  # structured tests when the generator gives them; its assert text otherwise
+    r = run_python(item.answer, tests=None if cases else item.tests, cases=cases, timeout_s=timeout_s)
+    return r.status == "passed", f"{r.status}: {r.detail} [sandbox {r.mode}]"
 
 
 class DatasetExists(RuntimeError):

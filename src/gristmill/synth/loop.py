@@ -104,6 +104,9 @@ class SandboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timeout_s: float = 5
     memory_mb: int = 512
+    # None: GRISTMILL_SANDBOX, else the kernel boundary this machine can build (gristmill.synth.sandbox);
+    # "unsafe-audit-hook" runs model code without a sandbox and must be named to be used
+    mode: Literal["auto", "namespaces", "userns", "unsafe-audit-hook"] | None = None
 
 
 class LoopConfig(BaseModel):
@@ -172,6 +175,15 @@ class Task:
     entry_point: str | None = None
     meta: dict = field(default_factory=dict)
     reference: str | None = None  # a generator's own solution (code): never sent, never written
+    cases: list | None = None  # a generator's structured tests (gristmill.synth.verdict), preferred to ``tests``
+
+
+def _item_cases(item) -> list | None:
+    """The structured cases a code generator attaches to its items, if it does."""
+    cases = getattr(item, "cases", None)
+    if cases is None and isinstance(getattr(item, "metadata", None), dict):
+        cases = item.metadata.get("cases")
+    return cases if isinstance(cases, list) and cases else None
 
 
 def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
@@ -198,7 +210,8 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
             seen.add(k)
             is_code = item.tests is not None
             tasks.append(Task(item.id, "code" if is_code else "math", item.prompt, None if is_code else item.answer,
-                              item.tests, item.metadata.get("entry_point"), {"generator": gname}, item.answer))
+                              item.tests, item.metadata.get("entry_point"), {"generator": gname}, item.answer,
+                              _item_cases(item)))
     elif t.source == "file":
         with open(t.path, encoding="utf-8") as f:
             for ln, line in enumerate(f, 1):
@@ -208,15 +221,23 @@ def build_tasks(cfg: LoopConfig) -> tuple[list[Task], list[dict]]:
                     rec = json.loads(line)
                     if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str):
                         raise ValueError("needs a string 'prompt'")
-                    if rec.get("tests") is None and rec.get("answer") is None:
-                        raise ValueError("needs 'answer' (math) or 'tests' (code)")
-                except ValueError as e:
+                    if rec.get("tests") is None and rec.get("answer") is None and rec.get("cases") is None:
+                        raise ValueError("needs 'answer' (math), or 'tests' or 'cases' (code)")
+                    if rec.get("cases") is not None:
+                        from gristmill.synth.verdict import plan_cases
+
+                        why = plan_cases(rec["cases"]).error
+                        if why:
+                            raise ValueError(f"cases: {why}")
+                except (ValueError, RecursionError) as e:  # RecursionError: a line nested past json's limit
                     bad.append({"task_id": f"{Path(t.path).name}:{ln}", "sample": None, "reason": "bad_task",
                                 "detail": f"{t.path} line {ln}: {e}", "raw": line[:500]})
                     continue
                 tid = str(rec.get("id") or f"{Path(t.path).name}:{ln}")
-                if rec.get("tests") is not None:
-                    tasks.append(Task(tid, "code", rec["prompt"], None, str(rec["tests"]), rec.get("entry_point"), {"line": ln}))
+                if rec.get("tests") is not None or rec.get("cases") is not None:
+                    tests = str(rec["tests"]) if rec.get("tests") is not None else None
+                    tasks.append(Task(tid, "code", rec["prompt"], None, tests, rec.get("entry_point"), {"line": ln},
+                                      cases=rec.get("cases")))
                 else:
                     tasks.append(Task(tid, "math", rec["prompt"], str(rec["answer"]), meta={"line": ln}))
     else:
@@ -275,10 +296,13 @@ def verify(cfg: LoopConfig, task: Task, text: str) -> tuple[str | None, str, str
         n_asserts = len(re.findall(r"^\s*assert\b", tests, re.M))
         if n_asserts < cfg.tasks.min_tests:
             return "malformed", f"{n_asserts} assert(s) in the tests block, fewer than min_tests={cfg.tasks.min_tests}", code
-    r = run_python(code, tests=tests, timeout_s=cfg.sandbox.timeout_s, memory_mb=cfg.sandbox.memory_mb)
+    r = run_python(code, tests=None if task.cases else tests, cases=task.cases, timeout_s=cfg.sandbox.timeout_s,
+                   memory_mb=cfg.sandbox.memory_mb, mode=cfg.sandbox.mode)
     if r.status == "passed":
         return None, f"sandbox ({r.mode}): {r.detail}", code + ("" if task.kind == "code" else "\n# tests\n" + tests)
-    return "failing_tests", f"{r.status}: {r.detail}"[:500], code
+    if r.status == "rejected":  # the model's tests are not evidence the parent can evaluate
+        return "rejected_tests", f"sandbox ({r.mode}): {r.detail}"[:500], code
+    return "failing_tests", f"{r.status}: {r.detail} [sandbox {r.mode}]"[:500], code
 
 
 _SECTION = re.compile(r"(?ims)^\s*problem\s*:\s*(?P<problem>.+?)^\s*solution\s*:\s*(?P<solution>.+?)"
@@ -317,6 +341,11 @@ def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.lock.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     tasks, bad = build_tasks(cfg)
+    sandbox_mode = None
+    if any(t.kind in ("code", "topic-code") for t in tasks):
+        from gristmill.synth.sandbox import isolation_mode
+
+        sandbox_mode = isolation_mode(cfg.sandbox.mode)  # SandboxError before any request when none can be built
     e = cfg.endpoint
     cache = RequestCache(out / "cache.sqlite")
     client = ChatClient(e.base_url, e.model, api_key=os.environ.get(e.api_key_env) if e.api_key_env else None,
@@ -385,7 +414,8 @@ def run_loop(cfg: LoopConfig, out: Path, progress=None) -> dict:
                              "duplicate": {"count": dup, "rate": round(dup / total, 4) if total else 0.0},
                              **{r: {"count": c, "rate": round(c / total, 4)} for r, c in sorted(by_reason.items())}},
                "requests_sent": client.requests_sent, "cache_hits": cache_hits, "cache_entries": n_cached,
-               "seconds": round(time.monotonic() - t0, 2), "model": e.model, "base_url": e.base_url}
+               "seconds": round(time.monotonic() - t0, 2), "model": e.model, "base_url": e.base_url,
+               "sandbox_mode": sandbox_mode}
     if len(kept) + dup + len(failures) != total:
         raise AssertionError(f"synth run ledger mismatch: {len(kept)} + {dup} + {len(failures)} != {total} (a bug)")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
