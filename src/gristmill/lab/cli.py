@@ -41,7 +41,7 @@ def train(config: Path = typer.Argument(..., help="training config YAML"),
     except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        _fail(f"interrupted; run the same command again to resume from {out}/ckpt.pt", code=130)
+        _fail(f"interrupted; run the same command again to resume from {out}/ckpt", code=130)
     _print_final(final, out)
 
 
@@ -58,7 +58,7 @@ def _print_final(final: dict, out: Path):
         for k, v in final["bpb"].items():
             t.add_row(k, f"{v:.4f}", f"{final['unigram_bpb'][k]:.4f}")
         console.print(t)
-    console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt.pt, final.json)")
+    console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt/, final.json)")
 
 
 @app.command("eval")
@@ -147,12 +147,14 @@ def serve(run: Path = typer.Argument(..., help="a `gristmill lab train` run dire
           host: str = typer.Option("127.0.0.1", "--host", help="interface to bind (default: this machine only)"),
           name: Optional[str] = typer.Option(None, "--name", help="model id clients ask for (default: the run directory's name)")):
     """Serve a run over an OpenAI-compatible API: /v1/models, /v1/completions, /v1/chat/completions."""
-    from gristmill.lab.serve import serve as run_server
+    from gristmill.lab.serve import Engine, serve as run_server
 
-    if not (run / "ckpt.pt").is_file():
-        _fail(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
-    console.print(f"serving [bold]{name or run.resolve().name}[/] on http://{host}:{port}/v1")
-    run_server(run, host, port, name)
+    try:
+        engine = Engine(run, name)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    console.print(f"serving [bold]{engine.name}[/] on http://{host}:{port}/v1")
+    run_server(engine, host, port)
 
 
 @app.command()

@@ -176,6 +176,7 @@ def lora_recover(qm, run: Path, steps: int):
 
 def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], group_size: int | None,
                  data: list[str], tasks: list[str], n_problems: int = 100, console=None, lora_steps: int = 0) -> dict:
+    from gristmill.lab import checkpoint
     from gristmill.lab.evaluate import evaluate_model
     from gristmill.lab.train import load_run
 
@@ -200,8 +201,10 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
             qm, err = quantize_model(model, method, b, group_size, H)
             d = out / f"{method}-{b}bit"
             d.mkdir(exist_ok=True)
-            torch.save({**state, "config": {**state["config"], "precision": "fp32"}, "model": qm.state_dict(), "quantization": {"method": method, "bits": b, "group_size": group_size}},
-                       d / "ckpt.pt")
+            keep = ("config", "model_config", "tokenizer", "step", "tokens", "stream", "rng", "schedule")
+            checkpoint.save(d, qm, {**{k: state[k] for k in keep if k in state}, "config": {**state["config"], "precision": "fp32"},
+                                    "quantization": {"method": method, "bits": b, "group_size": group_size}},
+                            counts=state["counts"])
             shutil.copy(run / "config.json", d / "config.json")
             row = {"method": method, "bits": b, "group_size": group_size, "recon_error": err, "run": str(d), **ev(qm)}
             if lora_steps:

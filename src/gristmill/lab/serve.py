@@ -60,9 +60,11 @@ class Engine:
     def __init__(self, run: Path, name: str | None = None):
         from gristmill.lab.train import load_run
 
+        from gristmill.lab import checkpoint
+
         self.model, self.tok, self.cfg, _ = load_run(run)
         self.name = name or Path(run).resolve().name
-        self.created = int(Path(run, "ckpt.pt").stat().st_mtime)
+        self.created = int((checkpoint.require(run) / "meta.json").stat().st_mtime)
 
     @torch.no_grad()
     def complete(self, prompt: str, max_tokens: int, temperature: float, stop: list[str], n: int,
