@@ -298,6 +298,9 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
              "params_non_embedding": model.n_params(embedding=False),
              "bpb": last_eval["bpb"] if last_eval else {}, "unigram_bpb": last_eval["unigram_bpb"] if last_eval else {},
              "train_loss": round(loss_v, 5) if loss_v is not None else None}
+    from gristmill.lab.evaluate import not_below_unigram
+
+    final["not_below_unigram"] = not_below_unigram(final["bpb"], final["unigram_bpb"])
     if step < total_steps:
         final["stopped_early"] = {"reason": "the training stream ended (its phases or data hold fewer tokens than `tokens:`)",
                                   "tokens_planned": total_steps * tokens_per_step, "tokens_trained": tokens,
