@@ -140,6 +140,7 @@ def test_stream_that_ends_early_checkpoints_and_evaluates_the_step_reached(lab):
     r = CliRunner().invoke(app, ["lab", "train", str(c), "-o", str(run)])
     assert r.exit_code == 0, r.output
     assert "warning" in r.output and "stream ended" in r.output
+    assert "phases hold 40 sequences" in r.output  # said before training, too
     final = json.loads((run / "final.json").read_text())
     meta = json.loads((run / "ckpt" / "meta.json").read_text())
     assert final["stopped_early"]["tokens_planned"] > final["tokens"] and final["step"] == 5

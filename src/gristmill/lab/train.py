@@ -139,6 +139,14 @@ def train(cfg: TrainConfig, out: Path, base: Path = Path("."), fresh: bool = Fal
         raise RunMismatch(str(e)) from None
 
 
+def _say(console, msg: str) -> None:
+    """A warning the user must see: on the run's console, else on stderr."""
+    if console is not None:
+        console.print(f"[bold yellow]{msg}[/]", highlight=False)
+    else:
+        print(msg, file=sys.stderr)
+
+
 def _progress_line(tokens: int, total: int, t_tokens: int, dt: float, loss: float) -> str:
     rate = (tokens - t_tokens) / max(dt, 1e-9)
     eta = f", ETA {(total - tokens) / rate:.0f} s" if rate > 0 and tokens < total else ""
@@ -177,6 +185,11 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
     tokens_per_step = cfg.batch_size * (cfg.seq_len - 1)
     total_steps = math.ceil(cfg.tokens / tokens_per_step)
     stream = open_stream(cfg, tok, base, tokens_needed=total_steps * cfg.batch_size * cfg.seq_len)
+    cap = getattr(stream, "planned_sequences", None)
+    if cap is not None and cap < total_steps * cfg.batch_size:
+        _say(console, f"warning: the curriculum's phases hold {cap:,} sequences ({cap // cfg.batch_size:,} steps of "
+                      f"{cfg.batch_size}), fewer than `tokens: {cfg.tokens:,}` needs ({total_steps:,} steps); training will "
+                      "stop when the stream ends, with the learning-rate schedule set for the full budget")
     if eval_sets is None:
         eval_sets = EvalSet.from_paths(cfg.eval.heldout, tok, cfg.seq_len, cfg.eval.max_bytes, base) if cfg.eval.heldout else []
     counts = torch.zeros(tok.vocab_size, dtype=torch.long)
@@ -308,10 +321,7 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
         msg = (f"warning: the training stream ended at {tokens:,} of {total_steps * tokens_per_step:,} planned tokens "
                f"(step {step} of {total_steps}); the checkpoint, evaluation and final.json are at step {step}. "
                "Give the data more tokens or lower `tokens:`")
-        if console is not None:
-            console.print(f"[bold yellow]{msg}[/]", highlight=False)
-        else:
-            print(msg, file=sys.stderr)
+        _say(console, msg)
     atomic_write_text(final_file, json.dumps(final, indent=2))
     return final
 
