@@ -112,11 +112,21 @@ def test_checkpoint_swap_killed_between_renames_is_taken_back(lab):
     from gristmill.lab.train import load_run
 
     run = lab / "run"
-    assert CliRunner().invoke(app, ["lab", "train", str(cfg(lab)), "-o", str(run)]).exit_code == 0
+    c = cfg(lab, extra="checkpoint_every_tokens: 1000\n")
+    assert CliRunner().invoke(app, ["lab", "train", str(c), "-o", str(run)]).exit_code == 0
+    final = json.loads((run / "final.json").read_text())
     before = load_run(run)[3]["step"]
     (run / "ckpt").rename(run / checkpoint.OLD)  # as a kill after `ckpt -> .ckpt.old`, before `.ckpt.new -> ckpt`
     (run / checkpoint.NEW).mkdir()  # a half-written new one: no meta.json
-    assert load_run(run)[3]["step"] == before and (run / "ckpt" / "meta.json").is_file()
+    assert load_run(run)[3]["step"] == before  # readers take the complete old one
+    r = CliRunner().invoke(app, ["lab", "eval", str(run), "--data", str(lab / "held.jsonl")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["lab", "train", str(c), "-o", str(run)])  # the trainer finds the run done
+    assert r.exit_code == 0 and json.loads((run / "final.json").read_text()) == final
+    (run / "final.json").unlink()  # and one that must write again puts ckpt/ back in place
+    r = CliRunner().invoke(app, ["lab", "train", str(c), "-o", str(run)])
+    assert r.exit_code == 0, r.output
+    assert (run / "ckpt" / "meta.json").is_file() and not (run / checkpoint.OLD).exists() and not (run / checkpoint.NEW).exists()
 
 
 def tokenizer(lab) -> Path:

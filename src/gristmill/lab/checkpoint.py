@@ -16,8 +16,9 @@ a message instead of opened.
 
 A checkpoint replaces the previous one as a unit: the new directory is written as ``.ckpt.new/``
 (``meta.json`` last), the old one is renamed to ``.ckpt.old/``, the new one to ``ckpt/``, and the old
-one removed. A kill between the two renames leaves ``.ckpt.old/``, which :func:`find` takes back, so a
-reader always sees one complete checkpoint, never a model of one step beside the optimizer of another.
+one removed. A kill between the two renames leaves ``.ckpt.old/``, which :func:`find` reads (and the
+next save replaces), so a reader always sees one complete checkpoint, never a model of one step beside
+the optimizer of another. Readers never rename anything: only the trainer, under the run's lock, writes.
 """
 from __future__ import annotations
 
@@ -44,16 +45,26 @@ def legacy_message(run: Path) -> str:
 
 
 def find(run: Path) -> Path | None:
-    """The run's complete checkpoint directory, or None. Takes back ``.ckpt.old`` left by a kill between
-    the renames of :func:`save`."""
+    """The run's complete checkpoint directory, or None: ``ckpt/``, else the ``.ckpt.old/`` that a kill
+    between the renames of :func:`save` left (or that a save in progress is about to remove)."""
     run = Path(run)
-    cur, old = run / NAME, run / OLD
-    if (cur / "meta.json").is_file():
-        return cur
-    if (old / "meta.json").is_file() and not cur.exists():
-        old.rename(cur)
-        return cur
+    for d in (run / NAME, run / OLD):
+        if (d / "meta.json").is_file():
+            return d
     return None
+
+
+def repair(run: Path) -> None:
+    """Finish what a killed :func:`save` left: ``.ckpt.old/`` back to ``ckpt/``, a partial ``.ckpt.new/``
+    removed. Only the trainer calls it, holding the run's lock."""
+    run = Path(run)
+    cur, old, new = run / NAME, run / OLD, run / NEW
+    if not (cur / "meta.json").is_file() and (old / "meta.json").is_file():
+        if cur.exists():
+            shutil.rmtree(cur)
+        old.rename(cur)
+    if new.exists():
+        shutil.rmtree(new)
 
 
 def exists(run: Path) -> bool:

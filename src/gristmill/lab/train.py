@@ -74,15 +74,22 @@ def load_run(run: Path):
     from gristmill.lab import checkpoint
 
     run = Path(run)
-    ck = checkpoint.require(run)
-    meta = checkpoint.read_meta(ck)
-    try:
-        cfg = TrainConfig.model_validate({k: v for k, v in meta["config"].items() if not k.startswith("_")})
-        tok = LabTokenizer(meta["tokenizer"], cfg.eos_token)
-        model = GPT(GPTConfig(**meta["model_config"]))
-    except (TypeError, ValueError, AttributeError) as e:
-        raise checkpoint.CheckpointError(f"{ck}/meta.json: {e}") from None
-    checkpoint.load_weights(ck, model)
+    for attempt in range(3):  # a training run may swap its checkpoint in while we read: read the new one
+        ck = checkpoint.require(run)
+        try:
+            meta = checkpoint.read_meta(ck)
+            try:
+                cfg = TrainConfig.model_validate({k: v for k, v in meta["config"].items() if not k.startswith("_")})
+                tok = LabTokenizer(meta["tokenizer"], cfg.eos_token)
+                model = GPT(GPTConfig(**meta["model_config"]))
+            except (TypeError, ValueError, AttributeError) as e:
+                raise checkpoint.CheckpointError(f"{ck}/meta.json: {e}") from None
+            checkpoint.load_weights(ck, model)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            time.sleep(0.5)
     model.eval()
     state = {**meta, "counts": checkpoint.counts_of(meta, tok.vocab_size)}
     return model, tok, cfg, state
@@ -174,6 +181,7 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
                 shutil.rmtree(out / d)
     if (out / "ckpt.pt").exists() and not checkpoint.exists(out):
         raise RunMismatch(checkpoint.legacy_message(out))
+    checkpoint.repair(out)
     if cfg_file.exists() and _public(json.loads(cfg_file.read_text())) != _public(resolved):
         raise RunMismatch(f"{out} holds a run with a different config; use another -o or --fresh")
     out.mkdir(parents=True, exist_ok=True)
