@@ -236,3 +236,36 @@ def test_progress_lines_off_a_terminal_and_no_torch_warning(lab):
         warnings.simplefilter("always")
         train(load_config(cfg(lab)), lab / "bar", base=lab, progress=True, console=Console(file=StringIO()))
     assert not [x for x in w if "requires_grad" in str(x.message)]
+
+
+def test_mixture_stream_resumes_exactly_from_the_json_checkpoint(lab):
+    """The MixtureDataset position crosses a checkpoint as JSON: a run interrupted mid-way and resumed
+    logs the same losses as one never interrupted."""
+    import yaml
+
+    from gristmill.lab.config import load_config
+    from gristmill.lab.train import read_log, train
+
+    (lab / "mix.yaml").write_text(yaml.safe_dump({"allow_repeat": True, "sources": [
+        {"name": "web", "path": str(lab / "train.jsonl"), "weight": 0.7}, {"name": "held", "path": str(lab / "held.jsonl"), "weight": 0.3}]}))
+    c = lab / "mixcfg.yaml"
+    c.write_text(TINY + f"mixture: mix.yaml\ntokenizer: {tokenizer(lab)}\nseq_len: 64\nbatch_size: 8\ntokens: 6000\nlog_every: 1\n"
+                 "checkpoint_every_tokens: 1000\neval: {heldout: [held.jsonl], max_bytes: 2000, every_tokens: 2500}\n")
+    cfg_ = load_config(c)
+    train(cfg_, lab / "a", base=lab, progress=False)
+    calls = []
+
+    def interrupt(_model):
+        calls.append(1)
+        if len(calls) == 3:  # the evaluation after ~5,000 tokens: past two checkpoints, before the end
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg_, lab / "b", base=lab, progress=False, on_eval=interrupt)
+    assert not (lab / "b" / "final.json").exists()
+    assert json.loads((lab / "b" / "ckpt" / "meta.json").read_text())["stream"]["gristmill_mixture_state"]
+    train(cfg_, lab / "b", base=lab, progress=False)
+    la = [(r["step"], r["loss"]) for r in read_log(lab / "a") if r["kind"] == "train"]
+    lb = [(r["step"], r["loss"]) for r in read_log(lab / "b") if r["kind"] == "train"]
+    assert la == lb and len(la) == 12
