@@ -66,19 +66,21 @@ def train_arm(d: Path, docs: list[str], a) -> dict:
     t0 = time.time()
     proc = subprocess.Popen(GM + ["lab", "train", str(d / "train.yaml"), "-o", str(d / "run"), "--no-progress"],
                             stdout=subprocess.DEVNULL)
-    # keep every checkpoint (the lab writes one each 10% of the budget, in place) as snapshots/TOKENS/ckpt.pt:
+    # keep every checkpoint (the lab writes one each 10% of the budget, in place) as snapshots/TOKENS/ckpt/:
     # an arm's accuracy at fewer tokens, for an equal-token comparison with a shorter arm
-    ck, last = d / "run" / "ckpt.pt", None
+    meta, last = d / "run" / "ckpt" / "meta.json", None
     while True:
         done = proc.poll() is not None
-        if ck.exists() and ck.stat().st_mtime != last:
-            time.sleep(2)  # the lab writes through a temp file and a rename: the file is whole
-            last = ck.stat().st_mtime
-            import torch
-
-            toks = torch.load(ck, map_location="cpu", weights_only=False)["tokens"]
-            (d / "snapshots" / str(toks)).mkdir(parents=True, exist_ok=True)
-            shutil.copy(ck, d / "snapshots" / str(toks) / "ckpt.pt")
+        if meta.exists() and meta.stat().st_mtime != last:
+            time.sleep(2)  # the lab swaps the whole ckpt/ directory in by renames: wait out a swap in progress
+            try:
+                last = meta.stat().st_mtime
+                toks = json.loads(meta.read_text())["tokens"]
+                snap = d / "snapshots" / str(toks)
+                snap.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(meta.parent, snap / "ckpt", dirs_exist_ok=True)
+            except (FileNotFoundError, ValueError):  # caught mid-swap: the next poll takes it
+                last = None
         if done:
             break
         time.sleep(5)

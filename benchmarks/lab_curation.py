@@ -126,6 +126,8 @@ arms:
 
 
 def summary(out: Path) -> str:
+    from gristmill.lab.ablate import pm
+
     res = json.loads((out / "abl" / "results.json").read_text())
     arms = res["arms"]
     sets = list(next(iter(arms.values()))["final_bpb"])
@@ -137,8 +139,8 @@ def summary(out: Path) -> str:
         te = a["token_efficiency"]
         eff = " / ".join("-" if x is None else f"{x:.2f}x" for x in te["per_seed"])
         if te["mean"] is not None:
-            eff = f"**{te['mean']:.2f}x ± {te['std']:.2f}** ({eff})"
-        lines.append(f"| {arm} | " + " | ".join(f"{a['final_bpb'][s]['mean']:.3f} ± {a['final_bpb'][s]['std']:.3f}" for s in sets)
+            eff = f"**{pm(te, '{:.2f}').replace(' ±', 'x ±', 1)}** ({eff})"
+        lines.append(f"| {arm} | " + " | ".join(pm(a["final_bpb"][s], "{:.3f}") for s in sets)
                      + f" | {a['final_mean_bpb']['mean']:.3f} ({per}) | {eff} |")
     uni = {s: statistics.fmean(x["unigram_bpb"][s] for a in arms.values() for x in a["seeds"].values()) for s in sets}
     lines.append("| unigram baseline | " + " | ".join(f"{uni[s]:.2f}" for s in sets) + " | | |")

@@ -61,6 +61,12 @@ def test_results_shape_plots_and_table(experiment):
         assert (tmp / "out" / name).stat().st_size > 10_000
     summary = (tmp / "out" / "summary.md").read_text()
     assert "| replay |" in summary and "| control |" in summary
+    # every run is checked against its unigram baseline, in the JSON and the table (issue 20 item 6)
+    assert all("not_below_unigram" in s for s in res["phase1"].values())
+    for a in res["arms"].values():
+        assert all(isinstance(s["not_below_unigram"], list) for s in a["seeds"].values())
+        assert "not_below_unigram" in a
+    assert "vs unigram baseline" in summary
     assert "forgetting" in output and "results.json" in output and "forgetting_vs_gain.png" in output
 
 

@@ -33,6 +33,7 @@ def test_gptq_beats_rtn_and_quantized_runs_evaluate(tmp_path):
     r = CliRunner().invoke(app, ["lab", "quantize", str(tmp_path / "run"), "--bits", "8,2", "--method", "rtn,gptq",
                                  "--group-size", "32", "--lora-steps", "15", "-o", str(tmp_path / "q")])
     assert r.exit_code == 0, r.output
+    r0 = r
     res = json.loads((tmp_path / "q" / "results.json").read_text())
     by = {(x["method"], x["bits"]): x for x in res["rows"]}
     assert abs(by[("rtn", 8)]["mean_bpb"] - by[("fp32", 32)]["mean_bpb"]) < 0.01
@@ -44,9 +45,20 @@ def test_gptq_beats_rtn_and_quantized_runs_evaluate(tmp_path):
     assert "gap recovered" in r.output
     # a quantized model is a run: eval takes it, and reproduces the figure in results.json
     r = CliRunner().invoke(app, ["lab", "eval", str(tmp_path / "q" / "gptq-2bit"), "--data", str(tmp_path / "held.jsonl"),
-                                 "--max-bytes", "200000"])
+                                 "--max-bytes", "3000"])
     assert r.exit_code == 0, r.output
     ev = json.loads((tmp_path / "q" / "gptq-2bit" / "eval.json").read_text())
     assert abs(ev["bpb"]["held"] - by[("gptq", 2)]["bpb"]["held"]) < 1e-4
+    # every figure rests on stated bytes: by default the run's eval.max_bytes, so fp32 is the run's final score
+    held = res["bytes"]["per_file"]["held"]
+    assert res["bytes"]["max_bytes_per_file"] == 3000 and 3000 <= held["bytes"] < 3000 + 20_000 and held["documents"] >= 1
+    assert res["run_final"]["max_bytes_per_file"] == 3000 and "3,000 bytes of each held-out file" in r0.output
+    if res["run_final"]["precision"] == "fp32":
+        assert abs(by[("fp32", 32)]["bpb"]["held"] - res["run_final"]["bpb"]["held"]) < 1e-4
+    r = CliRunner().invoke(app, ["lab", "quantize", str(tmp_path / "run"), "--bits", "8", "--method", "rtn", "--max-bytes", "1000",
+                                 "-o", str(tmp_path / "q3")])
+    assert r.exit_code == 0, r.output
+    small = json.loads((tmp_path / "q3" / "results.json").read_text())["bytes"]
+    assert small["max_bytes_per_file"] == 1000 and small["per_file"]["held"]["bytes"] < held["bytes"]
     r = CliRunner().invoke(app, ["lab", "quantize", str(tmp_path / "run"), "--bits", "1", "-o", str(tmp_path / "q2")])
     assert r.exit_code == 2 and "between 2 and 8" in r.output

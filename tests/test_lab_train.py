@@ -51,6 +51,7 @@ def test_short_run_lowers_loss_and_beats_unigram(lab):
     assert ls[max(ls)] < ls[1] - 1.0
     final = json.loads((lab / "run" / "final.json").read_text())
     assert final["bpb"] == ev[-1]["bpb"] and "held" in r.output
+    assert final["not_below_unigram"] == [] and "NOT below" not in r.output
 
 
 def test_killed_run_resumes_exactly_and_seed_is_deterministic(lab):

@@ -204,7 +204,7 @@ def test_selfplay_trains_on_what_verifies(tmp_path):
 
     @contextmanager
     def fake_serve(run, name, log=None):
-        assert (Path(run) / "ckpt.pt").is_file()  # the round's model exists before it would be served
+        assert (Path(run) / "ckpt" / "meta.json").is_file()  # the round's model exists before it would be served
         with FakeModel(table, plan.get) as fm:
             yield fm.base_url
 

@@ -41,7 +41,7 @@ def train(config: Path = typer.Argument(..., help="training config YAML"),
     except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        _fail(f"interrupted; run the same command again to resume from {out}/ckpt.pt", code=130)
+        _fail(f"interrupted; run the same command again to resume from {out}/ckpt", code=130)
     _print_final(final, out)
 
 
@@ -55,10 +55,22 @@ def _print_final(final: dict, out: Path):
         t.add_column("eval set")
         t.add_column("model", justify="right")
         t.add_column("unigram (train tokens)", justify="right")
+        t.add_column("vs unigram", justify="left")
+        flagged = final.get("not_below_unigram", [])
         for k, v in final["bpb"].items():
-            t.add_row(k, f"{v:.4f}", f"{final['unigram_bpb'][k]:.4f}")
+            t.add_row(k, f"{v:.4f}", f"{final['unigram_bpb'][k]:.4f}", "[bold red]NOT below[/]" if k in flagged else "below")
         console.print(t)
-    console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt.pt, final.json)")
+        _warn_unigram(flagged)
+    console.print(f"run: [bold]{out}[/]  (log.jsonl, ckpt/, final.json)")
+
+
+def _warn_unigram(flagged: list[str]) -> None:
+    from gristmill.lab.evaluate import UNIGRAM_MARGIN
+
+    if flagged:
+        console.print(f"[bold yellow]warning:[/] on {', '.join(flagged)} the model is not clearly below its unigram baseline "
+                      f"(less than {UNIGRAM_MARGIN:.0%} under it): it has learned little beyond token frequencies, so "
+                      "comparisons on these sets mean little; train longer or check the data", highlight=False)
 
 
 @app.command("eval")
@@ -91,11 +103,13 @@ def print_eval(res: dict):
 
     if res["bpb"]:
         t = Table(title="held-out bits per byte")
-        for c in ("eval set", "model", "unigram (train tokens)"):
-            t.add_column(c, justify="left" if c == "eval set" else "right")
+        for c in ("eval set", "model", "unigram (train tokens)", "vs unigram"):
+            t.add_column(c, justify="left" if c in ("eval set", "vs unigram") else "right")
+        flagged = res.get("not_below_unigram", [])
         for k, v in res["bpb"].items():
-            t.add_row(k, f"{v:.4f}", f"{res['unigram_bpb'][k]:.4f}")
+            t.add_row(k, f"{v:.4f}", f"{res['unigram_bpb'][k]:.4f}", "[bold red]NOT below[/]" if k in flagged else "below")
         console.print(t)
+        _warn_unigram(flagged)
     if res["tasks"]:
         t = Table(title="verifiable tasks (held-out problems)")
         for c in ("task", "problems", "generate acc", "rank acc (1 of 4)", "skipped: seen in training"):
@@ -147,12 +161,14 @@ def serve(run: Path = typer.Argument(..., help="a `gristmill lab train` run dire
           host: str = typer.Option("127.0.0.1", "--host", help="interface to bind (default: this machine only)"),
           name: Optional[str] = typer.Option(None, "--name", help="model id clients ask for (default: the run directory's name)")):
     """Serve a run over an OpenAI-compatible API: /v1/models, /v1/completions, /v1/chat/completions."""
-    from gristmill.lab.serve import serve as run_server
+    from gristmill.lab.serve import Engine, serve as run_server
 
-    if not (run / "ckpt.pt").is_file():
-        _fail(f"{run}: no ckpt.pt (is this a `gristmill lab train` output directory?)")
-    console.print(f"serving [bold]{name or run.resolve().name}[/] on http://{host}:{port}/v1")
-    run_server(run, host, port, name)
+    try:
+        engine = Engine(run, name)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    console.print(f"serving [bold]{engine.name}[/] on http://{host}:{port}/v1")
+    run_server(engine, host, port)
 
 
 @app.command()
@@ -163,6 +179,7 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
              data: list[str] = typer.Option([], "--data", help="held-out files (default: the run's eval.heldout)"),
              tasks: str = typer.Option("", "--tasks", help="comma-separated verifiable tasks to score too"),
              lora_steps: int = typer.Option(0, "--lora-steps", help="train LoRA adapters on each quantized model for N steps and report the gap recovered"),
+             max_bytes: Optional[int] = typer.Option(None, "--max-bytes", min=1, help="bytes read per held-out file (default: the run's eval.max_bytes, so fp32 matches its final evaluation)"),
              out: Path = typer.Option(..., "-o", "--out", help="output directory: one run dir per method x bits, results.json, bpb_vs_bits.png")):
     """Post-training quantization (RTN, GPTQ) of the linear layers; bpb and task accuracy against bit width."""
     from rich.table import Table
@@ -183,7 +200,7 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
         _fail("--group-size must be positive")
     try:
         res = run_quantize(run, out, b, methods, group_size, [f for d in data for f in _csv(d)], _csv(tasks), console=console,
-                           lora_steps=lora_steps)
+                           lora_steps=lora_steps, max_bytes=max_bytes)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     t = Table(title=f"quantization of {run}")
@@ -198,6 +215,13 @@ def quantize(run: Path = typer.Argument(..., help="a `gristmill lab train` run d
                   *([f"{r['lora']['mean_bpb']:.4f}" if "lora" in r else "-",
                      f"{r['lora']['gap_recovered']:.0%}" if r.get("lora", {}).get("gap_recovered") is not None else "-"] if lora else []))
     console.print(t)
+    per = res["bytes"]["per_file"]
+    console.print("every bpb above rests on the first " + f"{res['bytes']['max_bytes_per_file']:,} bytes of each held-out file: "
+                  + ", ".join(f"{k} {v['bytes']:,} bytes ({v['documents']} documents)" for k, v in per.items()), highlight=False)
+    rf = res["run_final"]
+    if rf["bpb"]:
+        console.print(f"the run's own final evaluation (final.json): {', '.join(f'{k} {v:.4f}' for k, v in rf['bpb'].items())} "
+                      f"over its eval.max_bytes {rf['max_bytes_per_file']:,} in {rf['precision']}", highlight=False)
     console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")
 
 

@@ -66,15 +66,24 @@ def interp_tokens(curve: list[tuple[int, float]], target: float) -> float | None
 
 
 def _spread(xs: list[float]) -> dict:
+    """Mean and spread over seeds; one seed has no spread (std null, printed n/a), not a spread of 0."""
     xs = [x for x in xs if x is not None]
     if not xs:
         return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
-    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else None,
             "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def pm(s: dict, fmt: str = "{:.4f}") -> str:
+    """`mean ± std` of a _spread; `± n/a` over a single seed, `-` when there is nothing."""
+    if s.get("mean") is None:
+        return "-"
+    return fmt.format(s["mean"]) + " ± " + ("n/a" if s.get("std") is None else fmt.format(s["std"]).lstrip("+"))
 
 
 def run_ablation(config: Path, out: Path, console=None, progress: bool | None = None) -> dict:
     from gristmill.lab.config import TrainConfig
+    from gristmill.lab.evaluate import not_below_unigram
     from gristmill.lab.tokenizer import LabTokenizer
     from gristmill.lab.train import read_log, train
 
@@ -107,6 +116,7 @@ def run_ablation(config: Path, out: Path, console=None, progress: bool | None = 
             final = train(tc, run, base=base, progress=progress, console=console, eval_sets=eval_sets)
             evs = [r for r in read_log(run) if r["kind"] == "eval"]
             entry = {"run": str(run), "final_bpb": final["bpb"], "unigram_bpb": final["unigram_bpb"],
+                     "not_below_unigram": not_below_unigram(final["bpb"], final["unigram_bpb"]),
                      "final_mean_bpb": statistics.fmean(final["bpb"].values()),
                      "curve": {"tokens": [e["tokens"] for e in evs],
                                "bpb": {k: [e["bpb"][k] for e in evs] for k in final["bpb"]},
@@ -165,6 +175,7 @@ def _summarize(results: dict, cfg: AblateConfig) -> None:
             frac = 1.0 if arm == arms[0] else None if t is None else t / ref["curve"]["tokens"][-1]
             s["tokens_to_first_arm_final"] = t
             fracs.append(frac)
+        a["not_below_unigram"] = {seed: s["not_below_unigram"] for seed, s in a["seeds"].items() if s["not_below_unigram"]}
         a["token_efficiency"] = {**_spread(fracs), "per_seed": fracs,
                                  "meaning": f"fraction of {arms[0]}'s tokens needed to reach {arms[0]}'s final held-out bpb; "
                                             "null = did not reach it within the budget"}
@@ -191,7 +202,10 @@ def plot_ablation(results: dict, out: Path) -> list[str]:
             x = np.array(seeds[0]["curve"]["tokens"][:n]) / scale
             ys = np.array([(s["curve"]["mean_bpb"] if es == "mean" else s["curve"]["bpb"][es])[:n] for s in seeds])
             col = f"C{i}"
-            ax.plot(x, ys.mean(0), color=col, lw=2, label=f"{arm} (final {ys[:, -1].mean():.3f}, {len(seeds)} seeds)")
+            flagged = [k for k, v in a.get("not_below_unigram", {}).items() if es == "mean" or es in v]
+            flag = f" NOT below unigram (seed {', '.join(flagged)})" if flagged else ""
+            ax.plot(x, ys.mean(0), color=col, lw=2, ls=":" if flagged else "-", marker="x" if flagged else None,
+                    label=f"{arm} (final {ys[:, -1].mean():.3f}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}){flag}")
             if len(seeds) > 1:
                 ax.fill_between(x, ys.min(0), ys.max(0), color=col, alpha=0.2, lw=0)
             uni = [s["unigram_bpb"][es] if es != "mean" else statistics.fmean(s["unigram_bpb"].values()) for s in seeds]
@@ -226,8 +240,20 @@ def print_ablation(results: dict, console) -> None:
     for s in sets:
         t.add_column(s, justify="right")
     t.add_column(f"tokens to reach {first}'s final bpb", justify="right")
+    t.add_column("vs unigram baseline")
     for arm, a in arms.items():
         te = a["token_efficiency"]
-        eff = "-" if te["mean"] is None else f"{te['mean']:.2f}x ± {te['std']:.2f}" + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
-        t.add_row(arm, *[f"{a['final_bpb'][s]['mean']:.4f} ± {a['final_bpb'][s]['std']:.4f}" for s in sets], eff)
+        eff = "-" if te["mean"] is None else pm(te, "{:.2f}").replace(" ±", "x ±", 1) + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
+        t.add_row(arm, *[pm(a["final_bpb"][s]) for s in sets], eff, unigram_flag(a))
     console.print(t)
+    flagged = [arm for arm, a in arms.items() if a.get("not_below_unigram")]
+    if flagged:
+        console.print(f"[bold yellow]warning:[/] {', '.join(flagged)}: not clearly below the unigram baseline in some runs; "
+                      "their ranking and token efficiency mean little (train longer or check the data)", highlight=False)
+
+
+def unigram_flag(a: dict) -> str:
+    bad = a.get("not_below_unigram") or {}
+    if not bad:
+        return "below"
+    return "NOT below: " + "; ".join(f"seed {seed} ({', '.join(sets)})" for seed, sets in bad.items())

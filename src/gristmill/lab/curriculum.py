@@ -36,7 +36,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gristmill.lab.ablate import _resolve, _spread
+from gristmill.lab.ablate import _resolve, _spread, pm, unigram_flag
+from gristmill.lab.evaluate import not_below_unigram
 from gristmill.lab.config import ConfigError, load_config
 
 ARMS = ("alone", "replay", "control")
@@ -277,6 +278,7 @@ def run_curriculum(config: Path, out: Path, console=None, progress: bool | None 
         f1 = train(tconf(mixtures["phase1"], cfg.phase1.tokens, seed, lr1), run1, base=base, progress=progress,
                    console=console, eval_sets=eval_sets)
         results["phase1"][str(seed)] = {"run": str(run1), "tokens": f1["tokens"], "bpb": f1["bpb"], "unigram_bpb": f1["unigram_bpb"],
+                                        "not_below_unigram": not_below_unigram(f1["bpb"], f1["unigram_bpb"]),
                                         "curve": _curve(read_log(run1), names1, names2)}
         for arm in ARMS:
             run = out / "runs" / f"seed{seed}" / arm
@@ -286,6 +288,7 @@ def run_curriculum(config: Path, out: Path, console=None, progress: bool | None 
             final = train(tc, run, base=base, progress=progress, console=console, eval_sets=eval_sets, on_eval=scorer)
             curve = _curve(read_log(run), names1, names2)
             results["arms"][arm]["seeds"][str(seed)] = {"run": str(run), "tokens": final["tokens"], "curve": curve,
+                                                        "not_below_unigram": not_below_unigram(final["bpb"], final["unigram_bpb"]),
                                                         **_deltas(curve), "audit": audit(tc, tok, base, final["step"] * cfg.batch_size)}
     _summarize(results)
     from gristmill.engine.atomic import atomic_path
@@ -342,6 +345,7 @@ def _summarize(results: dict) -> None:
     for arm, a in results["arms"].items():
         ss = list(a["seeds"].values())
         a["forgetting"] = _spread([s["forgetting"] for s in ss])
+        a["not_below_unigram"] = {seed: s["not_below_unigram"] for seed, s in a["seeds"].items() if s.get("not_below_unigram")}
         if "gain_bpb" in ss[0]:
             a["gain_bpb"] = _spread([s["gain_bpb"] for s in ss])
             a["phase2_bpb_end"] = _spread([s["phase2_bpb_end"] for s in ss])
@@ -364,7 +368,9 @@ def _band(ax, arm: str, seeds: list[dict], ys_of, label: str, scale: float):
     n = min(len(s["curve"]["tokens"]) for s in seeds)
     x = np.array(seeds[0]["curve"]["tokens"][:n]) / scale
     ys = np.array([ys_of(s)[:n] for s in seeds], dtype=float)
-    ax.plot(x, ys.mean(0), color=COLORS[arm], lw=2, label=label)
+    flagged = any(s.get("not_below_unigram") for s in seeds)  # drawn dotted and named: a model that learned little
+    ax.plot(x, ys.mean(0), color=COLORS[arm], lw=2, ls=":" if flagged else "-",
+            label=label + ("  [NOT below unigram]" if flagged else ""))
     if len(seeds) > 1:
         ax.fill_between(x, ys.min(0), ys.max(0), color=COLORS[arm], alpha=0.18, lw=0)
 
@@ -468,7 +474,7 @@ def _save(fig, path: Path) -> str:
 
 
 def _pm(s: dict, fmt: str = "{:+.4f}") -> str:
-    return "-" if s.get("mean") is None else (fmt.format(s["mean"]) + " ± " + fmt.format(s["std"]).lstrip("+"))
+    return pm(s, fmt)
 
 
 def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -480,6 +486,7 @@ def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
     if "gain_bpb" in some:
         cols += ["gain", "new-domain bpb"]
     cols += [f"{t} acc (greedy / ranked)" for t in tasks]
+    cols += ["vs unigram baseline"]
     rows = []
     for arm, a in arms.items():
         share = a["consumed_share"]
@@ -489,6 +496,7 @@ def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
         if "gain_bpb" in some:
             r += [_pm(a["gain_bpb"]), _pm(a["phase2_bpb_end"], "{:.4f}")]
         r += [f"{a['tasks'][t]['generate_acc']['end']['mean']:.2f} / {a['tasks'][t]['rank_acc']['end']['mean']:.2f}" for t in tasks]
+        r += [unigram_flag(a)]
         rows.append(r)
     return cols, rows
 
@@ -506,6 +514,11 @@ def print_curriculum(results: dict, console) -> None:
     for r in rows:
         t.add_row(*r)
     console.print(t)
+    bad1 = [seed for seed, v in results["phase1"].items() if v.get("not_below_unigram")]
+    bad = [arm for arm, a in results["arms"].items() if a.get("not_below_unigram")] + [f"phase 1 (seed {s})" for s in bad1]
+    if bad:
+        console.print(f"[bold yellow]warning:[/] {', '.join(bad)}: not clearly below the unigram baseline; forgetting and "
+                      "gain measured on a model that learned little mean little (train longer or check the data)", highlight=False)
 
 
 def summary_markdown(results: dict, config: Path, out: Path) -> str:

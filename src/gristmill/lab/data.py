@@ -134,8 +134,14 @@ def open_stream(cfg, tok: LabTokenizer, base: Path, tokens_needed: int | None = 
         # would have to repeat past its cap; a curriculum's phases carry their own budgets
         from gristmill.mix.spec import load_mixture
 
-        budget = None if load_mixture(str(mix)).is_curriculum else tokens_needed
-        return MixtureDataset(str(mix), tokenizer=tok.spec, seq_len=cfg.seq_len, seed=cfg.seed, tokens=budget)
+        m = load_mixture(str(mix))
+        budget = None if m.is_curriculum else tokens_needed
+        ds = MixtureDataset(str(mix), tokenizer=tok.spec, seq_len=cfg.seq_len, seed=cfg.seed, tokens=budget)
+        # a curriculum's phases cap what it can give (whole sequences per phase, as MixtureDataset counts
+        # them): known before training, so a budget past it is said up front (lab/train.py)
+        ds.planned_sequences = (sum(max(1, p.tokens // cfg.seq_len) for p in m.phases)
+                                if m.is_curriculum and all(p.tokens for p in m.phases) else None)
+        return ds
     return PackedTexts(read_texts(cfg.data, base), tok, cfg.seq_len, cfg.seed)
 
 

@@ -72,18 +72,20 @@ def run_lab_demo(out: Path, tokens: int, seeds: list[int], model: str, threads: 
 
 
 def summary_md(res: dict) -> str:
+    from gristmill.lab.ablate import pm, unigram_flag
+
     arms = res["arms"]
     sets = list(next(iter(arms.values()))["final_bpb"])
     lines = ["# gristmill lab demo: raw against curated at equal tokens", "",
              f"Curation kept {res['curation']['kept']:,} of {res['curation']['input']:,} documents. Each arm trained "
              f"{res['config']['tokens']:,} tokens per seed (seeds {res['config']['seeds']}); held-out bits per byte, "
-             "lower is better:", "", "| arm | " + " | ".join(sets) + " | unigram baseline | tokens to reach raw's final bpb |",
-             "|---|" + "---|" * (len(sets) + 2)]
+             "lower is better:", "", "| arm | " + " | ".join(sets) + " | unigram baseline | tokens to reach raw's final bpb | vs unigram |",
+             "|---|" + "---|" * (len(sets) + 3)]
     for arm, a in arms.items():
         te = a["token_efficiency"]
         uni = next(iter(a["seeds"].values()))["unigram_bpb"]
         eff = "did not reach it" if te["mean"] is None else f"{te['mean']:.2f}x ({te['n']} of {len(te['per_seed'])} seeds)"
-        lines.append(f"| {arm} | " + " | ".join(f"{a['final_bpb'][s]['mean']:.3f} ± {a['final_bpb'][s]['std']:.3f}" for s in sets)
-                     + f" | {' / '.join(f'{v:.3f}' for v in uni.values())} | {eff} |")
+        lines.append(f"| {arm} | " + " | ".join(pm(a["final_bpb"][s], "{:.3f}") for s in sets)
+                     + f" | {' / '.join(f'{v:.3f}' for v in uni.values())} | {eff} | {unigram_flag(a)} |")
     lines += ["", "Plots: " + ", ".join(Path(p).name for p in res["plots"]), ""]
     return "\n".join(lines)

@@ -16,6 +16,11 @@ the share of the bpb gap to full precision they recover (QLoRA-style).
 The tied embedding / output head stays in full precision (as in the GPTQ reference, which leaves
 embeddings and the head alone). Each quantized model is written as a run directory (dequantized
 weights), so `gristmill lab eval` and `gristmill lab serve` take it unchanged.
+
+Every bpb figure rests on the same bytes: the first `max_bytes` of each held-out file (whole documents),
+by default the run's own `eval.max_bytes`, so the fp32 row is the run's final evaluation re-measured in
+fp32 (a bf16-trained run's final.json was measured under bf16 autocast, hence a small difference).
+results.json records the bytes and documents per file, and the run's own final figure beside it.
 """
 from __future__ import annotations
 
@@ -175,7 +180,9 @@ def lora_recover(qm, run: Path, steps: int):
 
 
 def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], group_size: int | None,
-                 data: list[str], tasks: list[str], n_problems: int = 100, console=None, lora_steps: int = 0) -> dict:
+                 data: list[str], tasks: list[str], n_problems: int = 100, console=None, lora_steps: int = 0,
+                 max_bytes: int | None = None) -> dict:
+    from gristmill.lab import checkpoint
     from gristmill.lab.evaluate import evaluate_model
     from gristmill.lab.train import load_run
 
@@ -187,9 +194,12 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
     out.mkdir(parents=True, exist_ok=True)
 
     fp32 = cfg.model_copy(update={"precision": "fp32"})  # bf16 would round the weights again: measure quantization alone
+    max_bytes = max_bytes or cfg.eval.max_bytes
+    measured: dict = {}
 
     def ev(m):
-        r = evaluate_model(m, tok, fp32, state["counts"], data, tasks, n_problems, check_training=False)
+        r = evaluate_model(m, tok, fp32, state["counts"], data, tasks, n_problems, max_bytes=max_bytes, check_training=False)
+        measured.update(r["bytes"])
         return {"bpb": r["bpb"], "mean_bpb": sum(r["bpb"].values()) / len(r["bpb"]), "tasks": r["tasks"]}
 
     rows = [{"method": "fp32", "bits": 32, "group_size": None, "recon_error": 0.0, **ev(model)}]
@@ -200,8 +210,10 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
             qm, err = quantize_model(model, method, b, group_size, H)
             d = out / f"{method}-{b}bit"
             d.mkdir(exist_ok=True)
-            torch.save({**state, "config": {**state["config"], "precision": "fp32"}, "model": qm.state_dict(), "quantization": {"method": method, "bits": b, "group_size": group_size}},
-                       d / "ckpt.pt")
+            keep = ("config", "model_config", "tokenizer", "step", "tokens", "stream", "rng", "schedule")
+            checkpoint.save(d, qm, {**{k: state[k] for k in keep if k in state}, "config": {**state["config"], "precision": "fp32"},
+                                    "quantization": {"method": method, "bits": b, "group_size": group_size}},
+                            counts=state["counts"])
             shutil.copy(run / "config.json", d / "config.json")
             row = {"method": method, "bits": b, "group_size": group_size, "recon_error": err, "run": str(d), **ev(qm)}
             if lora_steps:
@@ -210,7 +222,13 @@ def run_quantize(run: Path, out: Path, bits: list[int], methods: list[str], grou
                 row["lora"] = {"steps": lora_steps, **lo,
                                "gap_recovered": None if gap <= 1e-6 else (row["mean_bpb"] - lo["mean_bpb"]) / gap}
             rows.append(row)
-    res = {"run": str(run), "eval": data, "rows": rows}
+    final_file = Path(run) / "final.json"
+    res = {"run": str(run), "eval": data, "rows": rows,
+           "bytes": {"max_bytes_per_file": max_bytes, "per_file": measured,
+                     "meaning": "every bpb above is over these bytes: the first max_bytes of each held-out file, whole documents"},
+           "run_final": {"bpb": json.loads(final_file.read_text()).get("bpb") if final_file.exists() else None,
+                         "max_bytes_per_file": cfg.eval.max_bytes, "precision": state["config"].get("_precision"),
+                         "meaning": "the run's own last evaluation (final.json), over its eval.max_bytes, in its training precision"}}
     res["plot"] = plot_quantize(res, out)
     (out / "results.json").write_text(json.dumps(res, indent=2))
     return res

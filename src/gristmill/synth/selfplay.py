@@ -126,9 +126,11 @@ def load_config(path: Path):
                             "round 0 trains on the seed data (seed_data:), later rounds on what the model earned")
     if cfg.start_from:
         run = Path(cfg.start_from) if Path(cfg.start_from).is_absolute() else path.parent / cfg.start_from
-        if not (run / "ckpt.pt").is_file():
+        from gristmill.lab.train import has_checkpoint
+
+        if not has_checkpoint(run):
             raise SelfPlayError(f"{path} line {lines.get(('start_from',), '?')}: start_from: {run} is not a finished lab run "
-                                "(no ckpt.pt); train it first or leave start_from out to train round 0 on the seed data")
+                                "(no ckpt/); train it first or leave start_from out to train round 0 on the seed data")
         cfg.start_from = str(run.resolve())
     train["data"] = ["seed.jsonl"]
     try:
