@@ -23,7 +23,7 @@ import string
 from collections import Counter
 
 from gristmill.synth.generators.code_spec import (ORDINAL_WORDS, Family, Spec, call_text, make_spec, ordinal, spec_key,
-                                                  structured_cases, test_lines)
+                                                  structured_cases, assert_source)
 from gristmill.synth.items import Item
 from gristmill.synth.registry import register
 
@@ -575,8 +575,9 @@ def caesar(p):
     wrap = "z wraps around to a" if fwd else "a wraps around to z"
     casing = {"keep": "each letter keeps its case", "lower": "then write every letter in lower case",
               "upper": "then write every letter in upper case"}[case]
-    dig = (f" Shift every digit {k} places {direction} too, modulo 10." if digits else " Digits stay as they are.")
-    prose = (f"Shift every ASCII letter of text {k} places {direction} in the alphabet ({wrap}); {casing}.{dig} "
+    places = "1 place" if k == 1 else f"{k} places"
+    dig = (f" Shift every digit {places} {direction} too, modulo 10." if digits else " Digits stay as they are.")
+    prose = (f"Shift every ASCII letter of text {places} {direction} in the alphabet ({wrap}); {casing}.{dig} "
              "Every other character stays as it is.")
     s = k if fwd else -k
     fix = {"keep": "c", "lower": "c.lower()", "upper": "c.upper()"}[case]
@@ -594,7 +595,7 @@ def caesar(p):
         sl = su
     dg = string.digits
     table = str.maketrans(lo + up + (dg if digits else ""), sl + su + ((dg[s % 10:] + dg[:s % 10]) if digits else ""))
-    must = [direction, f"{k} places", "modulo 10" if digits else "Digits stay"]
+    must = [direction, places, "modulo 10" if digits else "Digits stay"]
     must += [{"keep": "keeps its case", "lower": "lower case", "upper": "upper case"}[case]]
     return Spec("caesar", p, fname, [("text", "str")], "str", prose, ref, lambda t: t.translate(table), must,
                 ["modulo 10" if not digits else "Digits stay"],
@@ -1008,18 +1009,19 @@ def digits(p):
     elif k == "prod":
         what, fname, acc0, step = "the product of the non-zero", "nonzero_digit_product", "1", "acc *= d if d else 1"
     elif k == "count":
-        what, fname, acc0, step = f"how many are equal to {op[1]} among the", f"count_digit_{op[1]}", "0", f"acc += d == {op[1]}"
+        what, fname, acc0, step = f"how many of the {{dw}} of n are equal to {op[1]}", f"count_digit_{op[1]}", "0", f"acc += d == {op[1]}"
     elif k in ("even", "odd"):
-        what, fname, acc0, step = f"how many are {k} among the", f"count_{k}_digits", "0", f"acc += d % 2 == {int(k == 'odd')}"
+        what, fname, acc0, step = f"how many of the {{dw}} of n are {k}", f"count_{k}_digits", "0", f"acc += d % 2 == {int(k == 'odd')}"
     elif k == "count_gt":
-        what, fname = f"how many are greater than {op[1]} among the", f"count_digits_greater_than_{op[1]}"
+        what, fname = f"how many of the {{dw}} of n are greater than {op[1]}", f"count_digits_greater_than_{op[1]}"
         acc0, step = "0", f"acc += d > {op[1]}"
     else:
         what, fname = f"the {'largest' if k == 'max' else 'smallest'} of the", f"{'largest' if k == 'max' else 'smallest'}_digit"
         acc0, step = "None", f"acc = d if acc is None or d {'>' if k == 'max' else '<'} acc else acc"
     if base != 10:
         fname += f"_base_{base}"
-    prose = f"Return {what} {dw} of the non-negative integer n (0 has the single digit 0)."
+    what = what.format(dw=dw) if "{dw}" in what else f"{what} {dw} of n"
+    prose = f"Return {what}, where n is a non-negative integer (0 has the single digit 0)."
     ref = (f"def {fname}(n):\n    acc = {acc0}\n    while True:\n        d = n % {base}\n        {step}\n        n //= {base}\n"
            f"        if n == 0:\n            return int(acc)\n")
 
@@ -1214,7 +1216,7 @@ def divisors(p):
              "smallest": "smallest_divisor"}[op]
     fname += {"all": "", "proper": "_proper", "even": "_even", "odd": "_odd"}.get(k, f"_{k}_{filt[-1]}".replace("_gt_", "_greater_than_")
                                                                              .replace("_lt_", "_less_than_").replace("_div_", "_multiple_of_"))
-    prose = f"For a positive integer n, return {what} (a divisor d divides n with no remainder, 1 and n included)."
+    prose = f"For a positive integer n, return {what} (d is a divisor of n when n % d == 0)."
     cond = {"all": "True", "proper": "d < n", "even": "d % 2 == 0", "odd": "d % 2 == 1", "gt": f"d > {filt[-1]}",
             "lt": f"d < {filt[-1]}", "div": f"d % {filt[-1]} == 0"}[k]
     fin = {"list": "ds", "count": "len(ds)", "sum": "sum(ds)", "largest": "ds[-1] if ds else 0", "smallest": "ds[0] if ds else 0"}[op]
@@ -1416,7 +1418,7 @@ def _render(spec: Spec, cases, difficulty: int) -> Item:
     return Item(prompt, solution, spec.reference, "code.functions", difficulty, spec_key(spec),
                 {"kind": spec.family, "area": next(f.area for f in FAMILIES if f.name == spec.family),
                  "entry_point": spec.fname, "answer_type": "code", "params": repr(spec.params)},
-                tests=test_lines(spec.fname, cases), cases=structured_cases(spec.fname, cases))
+                tests=assert_source(spec.fname, cases), cases=structured_cases(spec.fname, cases))
 
 
 @register("code.functions", verifier="the reference solution must pass every unit test in the sandbox; the prose must "

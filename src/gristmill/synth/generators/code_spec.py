@@ -147,9 +147,6 @@ def rename(source: str, old: str, new: str) -> str:
     return re.sub(rf"\bdef {re.escape(old)}\(", f"def {new}(", source, count=1)
 
 
-_MISSING = object()
-
-
 def _safe(fn, args):
     try:
         return fn(*_copy(args))
@@ -221,7 +218,7 @@ def call_text(fname: str, args) -> str:
     return f"{fname}({', '.join(repr(a) for a in args)})"
 
 
-def test_lines(fname: str, cases) -> str:
+def assert_source(fname: str, cases) -> str:
     """``assert f(args) == literal``, one per line: the form :mod:`gristmill.synth.verdict` accepts with the
     expected value kept outside the sandbox."""
     return "".join(f"assert {call_text(fname, a)} == {e!r}\n" for a, e in cases)
