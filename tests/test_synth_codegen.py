@@ -36,6 +36,7 @@ def test_families_cover_four_areas():
     assert len(names) == len(set(names)) >= 25
     areas = Counter(f.area for f in code.FAMILIES)
     assert set(areas) == {"lists", "strings", "numbers", "dicts"} and min(areas.values()) >= 3
+    assert f"({len(names)} families" in code.functions.__doc__  # what `synth generators` prints stays true
 
 
 def test_ordinals():

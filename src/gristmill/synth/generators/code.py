@@ -1403,6 +1403,46 @@ def top_keys(p):
                 "Sort by name first and then, stably, by value: equal values keep the name order of the first sort.")
 
 
+_MERGE = {"sum": ("their sum", "a[k] + b[k]", lambda x, y: x + y),
+          "larger": ("the larger of the two values", "max(a[k], b[k])", lambda x, y: x if x >= y else y),
+          "smaller": ("the smaller of the two values", "min(a[k], b[k])", lambda x, y: y if y <= x else x),
+          "difference": ("a's value minus b's value", "a[k] - b[k]", lambda x, y: x - y),
+          "from_a": ("the value from a", "a[k]", lambda x, y: x), "from_b": ("the value from b", "b[k]", lambda x, y: y)}
+
+
+def _draw_merge(rng, d):
+    return rng.choice(sorted(_MERGE)), rng.random() < 0.5, draw_pred(rng, d) if rng.random() < 0.9 else None
+
+
+@family("dict_merge", "dicts", _draw_merge,
+        lambda rng, d, p: tuple({k: rng.choice((pred_hot(p[2]) if p[2] else []) + [rng.randint(-6, 6)])
+                                 for k in rng.sample(_NAMES[:5 + d], rng.randint(0, 3 + d))} for _ in range(2)),
+        lambda p: [({"sum": "difference", "difference": "sum", "larger": "smaller", "smaller": "larger", "from_a": "from_b",
+                     "from_b": "from_a"}[p[0]], p[1], p[2]), (p[0], not p[1], p[2])]
+        + ([(p[0], p[1], o) for o in pred_opposites(p[2])] + [(p[0], p[1], None)] if p[2] else []))
+def dict_merge(p):
+    how, keep_single, pred = p
+    what, expr, fn = _MERGE[how]
+    single = ("a name found in only one dict keeps its value" if keep_single else
+              "a name found in only one dict is left out")
+    only = f" Finally, keep only the items whose value is {pred_words(pred)}." if pred else ""
+    fname = f"merge_{how}" + ("" if keep_single else "_common") + (f"_{pred_name(pred)}" if pred else "")
+    prose = (f"a and b map names to integers. Merge them into a new dict: a name found in both gets {what}; {single}."
+             f"{only} Order the result by name, A to Z.")
+    tail = f"\n    return {{k: v for k, v in out.items() if {pred_expr(pred, 'v')}}}\n" if pred else "\n    return out\n"
+    ref = (f"def {fname}(a, b):\n    out = {{}}\n    for k in sorted(set(a) | set(b)):\n        if k in a and k in b:\n"
+           f"            out[k] = {expr}\n" + ("        else:\n            out[k] = a[k] if k in a else b[k]\n" if keep_single else "")
+           + tail.rstrip("\n") + "\n")
+    f = pred_fn(pred) if pred else (lambda x: True)
+
+    def oracle(a, b):
+        merged = {k: fn(a[k], b[k]) for k in a.keys() & b.keys()}
+        if keep_single:
+            merged.update({k: v for k, v in list(a.items()) + list(b.items()) if k not in merged})
+        return {k: merged[k] for k in sorted(merged) if f(merged[k])}
+    return Spec("dict_merge", p, fname, [("a", "dict[str, int]"), ("b", "dict[str, int]")], "dict[str, int]", prose, ref,
+                oracle, [what, single] + (pred_must(pred) if pred else []), pred_forbid(pred) if pred else [],
+                "Walk the union of the names once; names in both combine, the others follow the rule for single names.")
 
 
 def _render(spec: Spec, cases, difficulty: int) -> Item:
@@ -1424,7 +1464,7 @@ def _render(spec: Spec, cases, difficulty: int) -> Item:
 @register("code.functions", verifier="the reference solution must pass every unit test in the sandbox; the prose must "
           "name the operation and no opposite; every mutant of the specification must fail a test")
 def functions(rng: random.Random, difficulty: int) -> Item:
-    """Python function exercises (30 families over lists, strings, numbers and dicts, drawn uniformly); one
+    """Python function exercises (34 families over lists, strings, numbers and dicts, drawn uniformly); one
     specification renders the name, prose, reference and tests; difficulty widens the parameters,
     lengthens inputs and adds tests (3 + difficulty)."""
     fam = rng.choice(FAMILIES)
