@@ -99,6 +99,13 @@ def main():
                     f"{med(new, 'kinds'):.0f} | {100 * med(new, 'top_share'):.1f}% | {med(new, 'per_s'):,.0f} | "
                     + (f"{med(prev, 'prompt_tests'):,.0f} | {med(prev, 'keys'):,.0f} | {med(prev, 'kinds'):.0f} | "
                        f"{100 * med(prev, 'top_share'):.1f}% |" if prev else "n/a | n/a | n/a | n/a |"))
+    from gristmill.synth.generators import code_expr
+
+    expr_rows = []
+    for d in range(1, 6):
+        e = [variety(code_expr.expressions, d, args.draws, s) for s in range(args.seeds)]
+        expr_rows.append(f"| {d} | {statistics.median(r['prompt_tests'] for r in e):,.0f} | "
+                         f"{statistics.median(r['keys'] for r in e):,.0f} |")
     refs, ref_ok, muts, mut_failed, dt = sandbox_pass(args.sandbox_per_family, 7)
     text = "\n".join([
         "## Code generator variety and soundness (bench_synth_codegen.py)", "",
@@ -116,7 +123,11 @@ def main():
         f"{ref_ok}/{refs} references pass their tests; {mut_failed}/{muts} mutants (the opposite operation, an "
         "off-by-one bound, the other tie-break, a dropped condition; each is the same family with other parameters) "
         "fail them. Every item also passes the word check (the prose names the operation, no antonym of it appears "
-        "in the prose or the name, ordinals are spelled 1st/2nd/3rd) before it leaves the generator.", ""])
+        "in the prose or the name, ordinals are spelled 1st/2nd/3rd) before it leaves the generator.", "",
+        "`code.expressions` (one-line `def f(xs): return <reducer over a mapped, filtered comprehension>`, the domain "
+        "for a small model, issue 22 part 3), same seeds and draws; one family, so its distinct specifications are "
+        "bounded by its combinations (7 reducers x up to 16 maps x the conditions):", "",
+        "| difficulty | distinct prompt+tests / 1,000 | distinct specs / 1,000 |", "|---|---|---|", *expr_rows, ""])
     write_fragment("synth_codegen", text)
 
 

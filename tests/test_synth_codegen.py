@@ -211,3 +211,57 @@ def _fixed(name, params, seed=0):
     spec = fam.build(params)
     muts = [fam.build(m) for m in fam.mutants(params)]
     return spec, build_cases(spec, muts, [fam.inputs(rng, 2, params) for _ in range(80)], 5, rng)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# code.expressions: one-line expressions a tiny model can learn (issue 22, part 3)
+
+def test_expressions_are_one_line_checked_and_pass_in_the_sandbox():
+    import ast
+
+    from gristmill.synth.generators import code_expr
+
+    rng = random.Random(9)
+    seen_reducers = set()
+    for i in range(14):
+        d = 1 + i % 5
+        it = code_expr.expressions(rng, d)
+        tree = ast.parse(it.answer)
+        (fn,) = tree.body
+        assert fn.name == "f" and len(fn.body) == 1 and isinstance(fn.body[0], ast.Return)
+        assert it.prompt.startswith("f(xs): ") and it.answer in it.solution and it.metadata["expression"] in it.answer
+        red, mp, pred = eval(it.metadata["params"])  # noqa: S307 - our own repr of tuples and ints
+        seen_reducers.add(red)
+        before, after, _ = code_expr.REDUCERS[red]
+        assert (before if red != "count" else "how many") in it.prompt and after.strip(", ") in it.prompt
+        assert run_python(it.answer, tests=it.tests).status == "passed", (it.answer, it.tests)
+        for mp_ in code_expr.FAMILY.mutants((red, mp, pred)):
+            m = code_expr.build(mp_)
+            if m.params != (red, mp, pred):
+                assert run_python(m.reference, tests=it.tests).status == "failed", (it.answer, m.reference)
+    assert len(seen_reducers) >= 5
+
+
+def test_expressions_through_the_cli_with_heldout_combinations(tmp_path):
+    out = tmp_path / "expr"
+    p = subprocess.run([sys.executable, "-m", "gristmill.cli", "synth", "generate", "code.expressions", "--n", "24",
+                        "--seed", "2", "--heldout", "0.25", "-o", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["kept"] == 24 and not s["rejected"], s
+    train, held = _read(out / "train.jsonl"), _read(out / "heldout.jsonl")
+    assert held and not ({r["metadata"]["key"] for r in train} & {r["metadata"]["key"] for r in held})
+    for r in train + held:
+        assert r["metadata"]["generator"] == "code.expressions" and r["metadata"]["cases"]
+        assert r["text"].startswith("f(xs): ") and "```python\ndef f(xs):\n    return " in r["text"]
+
+
+def test_code_prefix_draws_both_code_generators():
+    assert resolve("code") == pytest.approx({"code.expressions": 0.5, "code.functions": 0.5})
+
+
+def test_expression_variety_per_1000():
+    comp = Composite(resolve("code.expressions"), 0, 2)
+    items = [comp.draw()[1] for _ in range(1000)]
+    assert len({normalize_key(i.prompt + "\n" + i.tests) for i in items}) >= 990
+    assert len({normalize_key(i.key) for i in items}) >= 750  # one family: ~6,000 combinations at difficulty 2
