@@ -457,7 +457,8 @@ def chunks(p):
         step = size if how == "chunks" else 1
         pieces = [xs[i:i + size] for i in range(0, len(xs), step)]
         return [red(pc) for pc in pieces if partial or len(pc) == size]
-    must = [how[:-1], f"chunks of {size} elements" if how == "chunks" else f"window of {size} consecutive elements"] + (pred_must(agg[1]) if agg[0] == "count" else [agg[0]])
+    must = [how[:-1], f"chunks of {size} elements" if how == "chunks" else f"window of {size} consecutive elements"]
+    must += pred_must(agg[1]) if agg[0] == "count" else [agg[0]]
     return Spec("chunks", p, fname, [("xs", "list[int]")], "list[int]", prose, ref, oracle, must,
                 pred_forbid(agg[1]) if agg[0] == "count" else [],
                 "Slice from each start position; the slice is shorter near the end, which decides whether it counts.")
@@ -732,7 +733,8 @@ def filter_words(p):
              f"{wpred_words(wp)}, and return the {'kept' if keep else 'remaining'} words in their original order, "
              "joined by single spaces.")
     cond = wpred_expr(wp) if keep else f"not ({wpred_expr(wp)})"
-    ref = f"def {fname}(text):\n    out = []\n    for w in text.split():\n        if {cond}:\n            out.append(w)\n    return ' '.join(out)\n"
+    ref = (f"def {fname}(text):\n    out = []\n    for w in text.split():\n        if {cond}:\n            out.append(w)\n"
+           "    return ' '.join(out)\n")
     f = wpred_fn(wp)
     return Spec("filter_words", p, fname, [("text", "str")], "str", prose, ref,
                 lambda t: " ".join(w for w in t.split(" ") if w and f(w) == keep), _wmust(wp) + ["keep" if keep else "remove"],
@@ -839,7 +841,8 @@ def _draw_brackets(rng, d):
 
 
 @family("brackets", "strings", _draw_brackets,
-        lambda rng, d, p: ("".join(rng.choice("".join(p[0]) * 3 + "x" + rng.choice("()[]{}<>")) for _ in range(rng.randint(0, 4 + 2 * d))),),
+        lambda rng, d, p: ("".join(rng.choice("".join(p[0]) * 3 + "x" + rng.choice("()[]{}<>"))
+                                   for _ in range(rng.randint(0, 4 + 2 * d))),),
         lambda p: [(p[0], p[1], not p[2]), (p[0], {"balanced": "depth", "depth": "pairs", "pairs": "depth",
                                                     "first_error": "depth"}[p[1]], p[2])]
         + [(tuple(sorted(set(_BRACKETS) - set(p[0])))[:1] + p[0][1:], p[1], p[2])])
@@ -854,7 +857,8 @@ def brackets(p):
         bad, ok = "False", "not stack"
     elif op == "depth":
         fname = "max_depth"
-        ask = "Return the maximum nesting depth of the brackets in s (0 when there are none), or -1 if they are not balanced and properly nested"
+        ask = ("Return the maximum nesting depth of the brackets in s (0 when there are none), or -1 if they are not "
+               "balanced and properly nested")
         bad, ok = "-1", "deepest if not stack else -1"
     elif op == "pairs":
         fname = "count_pairs"
@@ -1145,7 +1149,8 @@ def to_base(p):
             s = "_".join(rev[i:i + group] for i in range(0, len(rev), group))[::-1]
         return ("-" if n < 0 else "") + s
     return Spec("to_base", p, fname, [("n", "int")], "str", prose, ref, oracle,
-                [f"base-{base}"] + ([f"at least {width} digits"] if width else []) + ([f"{'upper' if upper else 'lower'}-case"] if base > 10 else []) + ([f"groups of {group}"] if group else []),
+                [f"base-{base}"] + ([f"at least {width} digits"] if width else [])
+                + ([f"{'upper' if upper else 'lower'}-case"] if base > 10 else []) + ([f"groups of {group}"] if group else []),
                 [], "Repeated division by the base yields the digits from the last one; prepend each, then add the sign.")
 
 
@@ -1172,7 +1177,8 @@ def _poly_text(cs):
 
 
 @family("polynomial", "numbers", _draw_poly, lambda rng, d, p: (rng.randint(-10, 10),),
-        lambda p: [((-p[0][0],) + p[0][1:], p[1]), (p[0][:-1] + (p[0][-1] + 1,), p[1]), (p[0][::-1] if p[0][-1] else p[0][:1] + (1,) + p[0][2:], p[1])]
+        lambda p: [((-p[0][0],) + p[0][1:], p[1]), (p[0][:-1] + (p[0][-1] + 1,), p[1]),
+                   (p[0][::-1] if p[0][-1] else p[0][:1] + (1,) + p[0][2:], p[1])]
         + ([(p[0], None)] if p[1] else []))
 def polynomial(p):
     cs, mod = p
@@ -1180,7 +1186,8 @@ def polynomial(p):
     fname = "poly_mod" if mod else "poly"
     prose = f"Return the value of the polynomial {shown} at the integer x" + (
         f", reduced modulo {mod} (a result in 0..{mod - 1})." if mod else ".")
-    ref = f"def {fname}(x):\n    acc = 0\n    for c in {list(cs)!r}:\n        acc = acc * x + c\n    return acc{f' % {mod}' if mod else ''}\n"
+    ref = (f"def {fname}(x):\n    acc = 0\n    for c in {list(cs)!r}:\n        acc = acc * x + c\n"
+           f"    return acc{f' % {mod}' if mod else ''}\n")
 
     def oracle(x):
         v = sum(c * x ** (len(cs) - 1 - i) for i, c in enumerate(cs))
@@ -1200,7 +1207,8 @@ _DIV_WORDS = {"all": "", "proper": "proper (smaller than n) ", "even": "even ", 
 
 @family("divisors", "numbers", _draw_div, lambda rng, d, p: (rng.randint(1, 60 * d),),
         lambda p: [({"list": "count", "count": "sum", "sum": "count", "largest": "smallest", "smallest": "largest"}[p[0]], p[1])]
-        + [(p[0], f) for f in ([("odd",)] if p[1] == ("even",) else [("even",)] if p[1] == ("odd",) else [("all",), ("proper",)]) if f != p[1]]
+        + [(p[0], f) for f in ([("odd",)] if p[1] == ("even",) else [("even",)] if p[1] == ("odd",) else [("all",), ("proper",)])
+           if f != p[1]]
         + ([(p[0], (p[1][0], p[1][1] + 1))] if len(p[1]) > 1 else []))
 def divisors(p):
     op, filt = p
@@ -1214,13 +1222,14 @@ def divisors(p):
             "smallest": f"the smallest {adj}divisor of n{tail}, or 0 if there is none"}[op]
     fname = {"list": "divisors", "count": "count_divisors", "sum": "sum_divisors", "largest": "largest_divisor",
              "smallest": "smallest_divisor"}[op]
-    fname += {"all": "", "proper": "_proper", "even": "_even", "odd": "_odd"}.get(k, f"_{k}_{filt[-1]}".replace("_gt_", "_greater_than_")
-                                                                             .replace("_lt_", "_less_than_").replace("_div_", "_multiple_of_"))
+    fname += {"all": "", "proper": "_proper", "even": "_even", "odd": "_odd", "gt": f"_greater_than_{filt[-1]}",
+              "lt": f"_less_than_{filt[-1]}", "div": f"_multiple_of_{filt[-1]}"}[k]
     prose = f"For a positive integer n, return {what} (d is a divisor of n when n % d == 0)."
     cond = {"all": "True", "proper": "d < n", "even": "d % 2 == 0", "odd": "d % 2 == 1", "gt": f"d > {filt[-1]}",
             "lt": f"d < {filt[-1]}", "div": f"d % {filt[-1]} == 0"}[k]
     fin = {"list": "ds", "count": "len(ds)", "sum": "sum(ds)", "largest": "ds[-1] if ds else 0", "smallest": "ds[0] if ds else 0"}[op]
-    ref = f"def {fname}(n):\n    ds = []\n    for d in range(1, n + 1):\n        if n % d == 0 and {cond}:\n            ds.append(d)\n    return {fin}\n"
+    ref = (f"def {fname}(n):\n    ds = []\n    for d in range(1, n + 1):\n        if n % d == 0 and {cond}:\n"
+           f"            ds.append(d)\n    return {fin}\n")
     keep = {"all": lambda dv, n: True, "proper": lambda dv, n: dv != n, "even": lambda dv, n: not dv & 1,
             "odd": lambda dv, n: dv & 1, "gt": lambda dv, n: dv >= filt[-1] + 1, "lt": lambda dv, n: dv <= filt[-1] - 1,
             "div": lambda dv, n: divmod(dv, filt[-1])[1] == 0}[k]
@@ -1230,7 +1239,8 @@ def divisors(p):
         ds = sorted(set(small) | {n // i for i in small})
         ds = [x for x in ds if keep(x, n)]
         return {"list": ds, "count": len(ds), "sum": sum(ds), "largest": max(ds, default=0), "smallest": min(ds, default=0)}[op]
-    must = [{"list": "list", "count": "how many", "sum": "sum", "largest": "largest", "smallest": "smallest"}[op]] + ([adj.strip()] if adj else [])
+    must = [{"list": "list", "count": "how many", "sum": "sum", "largest": "largest", "smallest": "smallest"}[op]]
+    must += [adj.strip()] if adj else []
     return Spec("divisors", p, fname, [("n", "int")], {"list": "list[int]"}.get(op, "int"), prose, ref, oracle, must, [],
                 "A divisor is any d in 1..n with n % d == 0; filter them and reduce.")
 
@@ -1351,7 +1361,8 @@ def word_freq(p):
     only = f", counting only the words that {wpred_words(wp)} (after lower-casing)" if wp else ""
     at_least = f" Report only the words that occur at least {min_count} times." if min_count > 1 else ""
     fname = "word_counts" + ("_ignore_case" if fold else "")
-    prose = f"text is words separated by single spaces. Return a dict mapping each word to how many times it occurs, {case}{only}.{at_least}"
+    prose = (f"text is words separated by single spaces. Return a dict mapping each word to how many times it occurs, "
+             f"{case}{only}.{at_least}")
     low = "w.lower()" if fold else "w"
     cond = f" and {wpred_expr(wp, 'w.lower()')}" if wp else ""
     ref = (f"def {fname}(text):\n    out = {{}}\n    for w in text.split():\n        if True{cond}:\n"
@@ -1362,7 +1373,8 @@ def word_freq(p):
         c = Counter((w.lower() if fold else w) for w in t.split(" ") if w and f(w.lower()))
         return {k: n for k, n in c.items() if n >= min_count}
     return Spec("word_freq", p, fname, [("text", "str")], "dict[str, int]", prose, ref, oracle,
-                ["ignoring case" if fold else "case-sensitive"] + (_wmust(wp) if wp else []) + ([f"at least {min_count} times"] if min_count > 1 else []),
+                ["ignoring case" if fold else "case-sensitive"] + (_wmust(wp) if wp else [])
+                + ([f"at least {min_count} times"] if min_count > 1 else []),
                 ["case-sensitive" if fold else "ignoring case"] + (_wforbid(wp) if wp else []),
                 "A dict of counts keyed by the (possibly lower-cased) word; drop the rare ones at the end.")
 
