@@ -126,7 +126,7 @@ def main():
         "in the prose or the name, ordinals are spelled 1st/2nd/3rd) before it leaves the generator.", "",
         "`code.expressions` (one-line `def f(xs): return <reducer over a mapped, filtered comprehension>`, the domain "
         "for a small model, issue 22 part 3), same seeds and draws; one family, so its distinct specifications are "
-        "bounded by its combinations (7 reducers x up to 16 maps x the conditions):", "",
+        "bounded by its combinations (7 reducers x up to 19 maps x the conditions):", "",
         "| difficulty | distinct prompt+tests / 1,000 | distinct specs / 1,000 |", "|---|---|---|", *expr_rows, ""])
     write_fragment("synth_codegen", text)
 

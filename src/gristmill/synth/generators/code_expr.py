@@ -137,7 +137,7 @@ FAMILY = Family("expression", "expressions", _draw, build, _inputs, _mutants)
           "must name the reducer, map and condition and no opposite; every mutant must fail a test")
 def expressions(rng: random.Random, difficulty: int) -> Item:
     """One-line Python expressions over a small list (a reducer over a mapped, filtered comprehension:
-    7 reducers x up to 16 maps x conditions), in a fixed short phrasing a small model can learn; difficulty
+    7 reducers x up to 19 maps x conditions), in a fixed short phrasing a small model can learn; difficulty
     adds modulo maps, compound conditions, longer lists and tests (3 + difficulty)."""
     spec, cases = make_spec(FAMILY, rng, difficulty, n_tests=3 + difficulty)
     code_line = spec.reference.splitlines()[1].strip()
