@@ -163,7 +163,7 @@ def test_generate_cli_records_split_and_dedup(tmp_path):
     """Through the CLI: 32 draws give 32 distinct items (the newcomer saw 12 duplicates in 32); every record
     carries tests and the same tests as data; the held-out split is by specification."""
     out = tmp_path / "code"
-    p = subprocess.run([sys.executable, "-m", "gristmill.cli", "synth", "generate", "code", "--n", "32", "--seed", "5",
+    p = subprocess.run([sys.executable, "-m", "gristmill.cli", "synth", "generate", "code.functions", "--n", "32", "--seed", "5",
                         "--heldout", "0.3", "-o", str(out)], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     summary = json.loads((out / "summary.json").read_text())
