@@ -116,7 +116,7 @@ def test_a_broken_reference_is_rejected_with_a_reason(tmp_path, monkeypatch):
         return it
     monkeypatch.setitem(registry._REGISTRY, "code.functions",
                         registry.GeneratorInfo("code.functions", broken, "broken", "sandbox"))
-    s = generate_dataset("code", 3, 1, 2, tmp_path / "o", max_draws=6)
+    s = generate_dataset("code.functions", 3, 1, 2, tmp_path / "o", max_draws=6)
     assert s["kept"] == 0 and s["drawn"] == 6 == s["rejected"]["failing_tests"] and s["shortfall"] == 3
     rej = read(tmp_path / "o" / "rejected.jsonl")
     assert rej and all(r["reason"] == "failing_tests" and r["detail"].startswith("failed") for r in rej)
@@ -124,7 +124,7 @@ def test_a_broken_reference_is_rejected_with_a_reason(tmp_path, monkeypatch):
 
 def test_composite_weights_and_errors():
     w = resolve("math.linear=3,code=1")
-    assert w == pytest.approx({"math.linear": 0.75, "code.functions": 0.25})
+    assert w == pytest.approx({"math.linear": 0.75, "code.functions": 0.125, "code.expressions": 0.125})
     assert resolve("math") == pytest.approx({g: 0.25 for g in all_generators() if g.startswith("math.")})
     with pytest.raises(UnknownGenerator, match="did you mean 'math.linear'"):
         resolve("math.lineer")

@@ -22,6 +22,9 @@ class Item:
     key: str  # the problem's identity (template and numbers, not the wording): dedup and the split use it
     metadata: dict = field(default_factory=dict)
     tests: str | None = None  # code items: the unit tests the reference passed
+    # code items: the same tests as data, [{"call", "args", "expected", "compare"}], for a verdict that
+    # compares values without parsing test source
+    cases: list[dict] | None = None
 
     @property
     def id(self) -> str:
@@ -31,6 +34,8 @@ class Item:
         meta = {"generator": self.generator, "difficulty": self.difficulty, "key": self.key, **self.metadata}
         if self.tests is not None:
             meta["tests"] = self.tests
+        if self.cases is not None:
+            meta["cases"] = self.cases
         # ``text`` makes the file readable by `gristmill run` with no field mapping (text_field: text)
         return {"id": self.id, "prompt": self.prompt, "solution": self.solution, "answer": self.answer,
                 "metadata": meta, "text": f"{self.prompt}\n\n{self.solution}"}

@@ -44,7 +44,7 @@ def register(name: str, verifier: str):
 
 
 def _load() -> None:
-    from gristmill.synth.generators import arithmetic, code, fractions, linear, word_problems  # noqa: F401
+    from gristmill.synth.generators import arithmetic, code, code_expr, fractions, linear, word_problems  # noqa: F401
 
 
 def all_generators() -> dict[str, GeneratorInfo]:
