@@ -221,6 +221,9 @@ def tour(root: Path) -> None:
             f.write(json.dumps({"text": p_}) + "\n")
     (root / "train.yaml").write_text("model: {preset: tiny, n_layer: 1, d_model: 64, n_head: 2}\nmixture: mix.yaml\ntokenizer: tok.json\n"
                                      "tokens: 20000\nseq_len: 64\nbatch_size: 8\neval: {heldout: [eval/held.jsonl], max_bytes: 5000}\n")
+    (root / "nanogpt.yaml").write_text((root / "train.yaml").read_text().replace("d_model", "n_embd"))
+    p = gm("lab", "train", "nanogpt.yaml", "-o", "runs/typo", cwd=root, ok=False)
+    check("d_model" in p.stderr and "Traceback" not in p.stderr, f"nanoGPT's n_embd gave no hint: {p.stderr[-800:]}")
     gm("lab", "train", "train.yaml", "-o", "runs/a", cwd=root)
     final = json.loads((root / "runs/a/final.json").read_text())
     check(final, "lab train wrote an empty final.json")

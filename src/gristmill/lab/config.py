@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class EvalConfig(BaseModel):
@@ -50,6 +50,37 @@ class TrainConfig(BaseModel):
     # start from another run's weights (fresh optimizer, schedule and data stream): continued training,
     # e.g. each self-play round of `gristmill synth selfplay`. Resolved against the config's directory.
     init_from: Optional[str] = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v):
+        """A preset name, or {preset, ...GPTConfig fields}: a misspelled key is named with the fields
+        there are (a newcomer wrote nanoGPT's `n_embd`), not left to a TypeError at model build."""
+        import dataclasses
+        import difflib
+
+        from gristmill.lab.model import PRESETS, GPTConfig
+
+        if isinstance(v, dict):
+            fields = {f.name for f in dataclasses.fields(GPTConfig)} - {"vocab_size", "seq_len", "eos_id", "doc_mask"}
+            for k in v:
+                if k != "preset" and k not in fields:
+                    # nanoGPT's and Hugging Face's names for the same fields, then spelling
+                    near = [{"n_embd": "d_model", "hidden_size": "d_model", "num_hidden_layers": "n_layer",
+                             "num_attention_heads": "n_head", "block_size": "seq_len"}.get(str(k))] if str(k) in (
+                        "n_embd", "hidden_size", "num_hidden_layers", "num_attention_heads", "block_size") else \
+                        difflib.get_close_matches(str(k), sorted(fields | {"preset"}), n=1)
+                    hint = f"did you mean {near[0]!r}? " if near else ""
+                    raise ValueError(f"unknown model field {k!r} ({hint}fields: preset, {', '.join(sorted(fields))};"
+                                     " seq_len is a top-level key)")
+            name = v.get("preset", "tiny")
+        else:
+            name = v
+        if name not in PRESETS:
+            near = difflib.get_close_matches(str(name), PRESETS, n=1)
+            raise ValueError(f"unknown model preset {name!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+                             + f"; choose one of {', '.join(PRESETS)}")
+        return v
 
     @model_validator(mode="after")
     def _one_source(self):
