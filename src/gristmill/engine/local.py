@@ -402,6 +402,8 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
             if rd.done(unit) is None:
                 t0 = time.perf_counter()
                 inputs = [prev_dir / f"{s.shard_id}.parquet" for s in shards if (prev_dir / f"{s.shard_id}.parquet").exists()]
+                if g.only_sources is not None:
+                    inputs = _scoped_inputs(rd, f"scope-{offset:02d}", inputs, g.only_sources, recipe.output.batch_rows)
                 label = f"stage {k + 1}/{len(stages)}: {g.name} fit"
                 log(f"{label} on {len(inputs)} shards")
                 g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log, progress=prog, stage=label))
@@ -441,8 +443,36 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     for k in range(len(stages) - 1):  # intermediate stage outputs are no longer needed; fitted state stays
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
+        shutil.rmtree(rd.work / f"scope-{stages[k + 1][0]:02d}", ignore_errors=True)
     check_quarantine(summary, out, recipe.errors)
     return summary
+
+
+def _scoped_inputs(rd: RunDir, unit: str, inputs: list[Path], sources: list[str], batch_rows: int) -> list[Path]:
+    """The rows of ``inputs`` whose source is in ``sources``, copied to ``_work/<unit>/``: what a
+    global step with ``sources:`` fits on. A fit reads its shards itself (a threshold over every
+    score, a hash over every document), so the scope is applied to the files it is given: a
+    ``top_percent`` then counts only the step's own sources, and a dedup never matches a document
+    against a source it was told to leave alone (issue 19, item 10). Rows of other sources skip
+    the step's annotate/select as for any step (:meth:`_ShardRunner.apply`)."""
+    done = rd.done(unit)
+    if done is not None:
+        return [Path(f) for f in done["files"]]
+    dest = rd.work / unit
+    dest.mkdir(parents=True, exist_ok=True)
+    want = pa.array(sources, pa.string())
+    out: list[Path] = []
+    for src in inputs:
+        target = dest / src.name
+        w = _Writer(target)
+        for rb in pq.ParquetFile(src).iter_batches(batch_size=batch_rows):
+            t = pa.Table.from_batches([rb])
+            w.write(t.filter(pc.fill_null(pc.is_in(t.column("source"), want), False)))
+        w.close()
+        if w.rows:
+            out.append(target)
+    rd.mark_done(unit, {"files": [str(p) for p in out], "sources": sources})
+    return out
 
 
 def _execute(tasks: list[ShardTask], workers: int, prog: Progress, by_docs: bool) -> None:

@@ -1,0 +1,62 @@
+"""Issue 19 items 10 and 12: a global step with `sources:` fits only on its sources; a step used
+twice is keyed by its position in the summary, the ledger and the rejections."""
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from conftest import stdlib_docs, write_jsonl
+from gristmill.engine.local import run
+from gristmill.recipe import load_recipe
+
+
+def _two_sources(tmp_path: Path, web_docs, books_docs) -> list[dict]:
+    write_jsonl(tmp_path / "web.jsonl", web_docs)
+    write_jsonl(tmp_path / "books.jsonl", books_docs)
+    return [{"paths": [str(tmp_path / "web.jsonl")], "source": "web", "fields": ["score", "url"]},
+            {"paths": [str(tmp_path / "books.jsonl")], "source": "books", "fields": ["score", "url"]}]
+
+
+def _run(tmp_path: Path, inputs, steps, name="r") -> tuple[dict, Path]:
+    out = tmp_path / f"out-{name}"
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(yaml.safe_dump({"inputs": inputs, "steps": steps, "output": {"path": str(out)}}, sort_keys=False))
+    return run(load_recipe(f), out, workers=1, progress=False, log=lambda m: None), out
+
+
+def _kept_by_source(out: Path) -> dict[str, int]:
+    t = pq.read_table(out / "data")
+    src = t.column("source").to_pylist()
+    return {s: src.count(s) for s in sorted(set(src))}
+
+
+def test_quality_select_top_percent_with_sources_fits_on_its_sources_only(tmp_path):
+    base = stdlib_docs(200)
+    web = [{**d, "id": f"w{i}", "score": float(i), "url": f"https://w/{i}"} for i, d in enumerate(base[:100])]
+    books = [{**d, "id": f"b{i}", "score": 1000.0 + i, "url": f"https://b/{i}"} for i, d in enumerate(base[100:])]
+    s, out = _run(tmp_path, _two_sources(tmp_path, web, books),
+                  [{"quality_select": {"top_percent": 50, "column": "score", "sources": ["web"]}}])
+    kept = _kept_by_source(out)
+    assert kept["books"] == 100  # outside the scope: untouched
+    assert 48 <= kept["web"] <= 52, kept  # half of web, by web's own scores
+    web_kept = sorted(r["score"] for r in pq.read_table(out / "data").to_pylist() if r["source"] == "web")
+    assert web_kept[0] >= 48.0
+    assert s["input"] == 200 == s["kept"] + sum(s["rejected"].values())
+
+
+def test_dedup_with_sources_never_compares_against_other_sources(tmp_path):
+    base = stdlib_docs(100)
+    # web: 90 distinct texts and 10 repeats of its own; books: the same 100 texts as web's originals
+    web = [{**d, "id": f"w{i}", "score": 0.0, "url": f"https://w/{i}"} for i, d in enumerate(base[:90] + base[:10])]
+    books = [{**d, "id": f"b{i}", "score": 0.0, "url": f"https://b/{i}"} for i, d in enumerate(base)]
+    inputs = _two_sources(tmp_path, web, books)
+    for step in ("exact_dedup", "minhash_dedup", "paragraph_dedup"):
+        _, alone = _run(tmp_path, inputs[:1], [{step: {}}], name=step + "-web-alone")
+        # books read first: a fit that saw them would keep each book and drop its web copy
+        s, out = _run(tmp_path, inputs[::-1], [{step: {"sources": ["web"]}}], name=step)
+        kept = _kept_by_source(out)
+        assert kept["books"] == 100 and kept["web"] == _kept_by_source(alone)["web"] <= 90, (step, kept, s["rejected"])
+        web_docs = lambda d: sorted((r["id"], r["text"]) for r in pq.read_table(d / "data").to_pylist() if r["source"] == "web")  # noqa: E731
+        assert web_docs(out) == web_docs(alone), step  # same decisions and same rewritten text as web on its own
+        assert all(r["source"] == "web" for r in pq.read_table(out / "rejected").to_pylist())
