@@ -60,3 +60,34 @@ def test_dedup_with_sources_never_compares_against_other_sources(tmp_path):
         web_docs = lambda d: sorted((r["id"], r["text"]) for r in pq.read_table(d / "data").to_pylist() if r["source"] == "web")  # noqa: E731
         assert web_docs(out) == web_docs(alone), step  # same decisions and same rewritten text as web on its own
         assert all(r["source"] == "web" for r in pq.read_table(out / "rejected").to_pylist())
+
+
+def test_a_step_used_twice_is_keyed_by_position_everywhere(tmp_path):
+    base = stdlib_docs(60)
+    # web: 10 pairs share a url (different texts), 10 pairs share a text (different urls)
+    web = [{**d, "id": f"w{i}", "score": 0.0, "url": f"https://w/{i}"} for i, d in enumerate(base[:40])]
+    web += [{**base[40 + i], "id": f"u{i}", "score": 0.0, "url": f"https://w/{i}"} for i in range(10)]
+    web += [{**base[i], "id": f"t{i}", "score": 0.0, "url": f"https://t/{i}"} for i in range(10, 20)]
+    inputs = _two_sources(tmp_path, web, [])[:1]
+    s, out = _run(tmp_path, inputs, [{"exact_dedup": {"key": "url"}}, {"min_length": {"min_words": 1}}, {"exact_dedup": {"key": "text"}}])
+    assert s["rejected"] == {"exact_dedup#1/duplicate": 10, "exact_dedup#2/duplicate": 10}, s["rejected"]
+    assert [r["step"] for r in s["steps"]] == ["exact_dedup#1", "min_length", "exact_dedup#2"]
+    assert [r.get("name") for r in s["steps"]] == ["exact_dedup", None, "exact_dedup"]
+    assert [r["rejected"] for r in s["steps"]] == [10, 0, 10]
+    assert set(s["step_columns"]) >= {"exact_dedup#1", "exact_dedup#2"}
+    assert set(s.get("reports", {})) <= {"exact_dedup#1", "exact_dedup#2"}
+    rej = pq.read_table(out / "rejected").to_pylist()
+    assert sorted(r["reject_step"] for r in rej) == ["exact_dedup#1"] * 10 + ["exact_dedup#2"] * 10
+    assert sorted(r["text"] for r in rej if r["reject_step"] == "exact_dedup#1") == sorted(d["text"] for d in base[40:50])
+    assert all(r["reject_reason"] == r["reject_step"] + "/duplicate" for r in rej)
+    lock = yaml.safe_load((out / "recipe.lock.yaml").read_text())
+    assert [next(iter(st)) for st in lock["steps"]] == ["exact_dedup", "min_length", "exact_dedup"]
+    assert [st["exact_dedup"]["key"] for st in (lock["steps"][0], lock["steps"][2])] == ["url", "text"]
+    # re-selection reads the keyed reasons back: a loosened min_length changes nothing here
+    from gristmill.engine.reselect import reselect
+
+    s2 = reselect(out, tmp_path / "resel", ["min_length.min_words=2"])
+    assert s2["rejected"] == s["rejected"] and s2["kept"] == s["kept"]
+    # a step used once keeps its plain name, as in outputs and docs before keys
+    s3, _ = _run(tmp_path, inputs, [{"exact_dedup": {"key": "url"}}], name="once")
+    assert s3["rejected"] == {"exact_dedup/duplicate": 10} and s3["steps"][0]["step"] == "exact_dedup" and "name" not in s3["steps"][0]

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gristmill import __version__
-from gristmill.step import Step, UnknownStep, get_step
+from gristmill.step import Step, UnknownStep, get_step, position_keys
 
 FORMATS = ("jsonl", "parquet", "text", "warc")
 
@@ -99,7 +99,10 @@ class Recipe(BaseModel):
     source_file: str | None = None
 
     def build_steps(self) -> list[Step]:
-        return [s.build() for s in self.steps]
+        steps = [s.build() for s in self.steps]
+        for st, key in zip(steps, position_keys([s.name for s in steps])):
+            st.step_key = key
+        return steps
 
     def resolved(self) -> dict:
         """The recipe with every default filled in, as written to recipe.lock.yaml."""

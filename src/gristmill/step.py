@@ -21,7 +21,7 @@ from typing import Callable, ClassVar, Iterator
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Step", "StepConfig", "GlobalStep", "FitContext", "register", "get_step", "all_steps", "UnknownStep"]
+__all__ = ["Step", "StepConfig", "GlobalStep", "FitContext", "register", "get_step", "all_steps", "UnknownStep", "position_keys"]
 
 
 class StepConfig(BaseModel):
@@ -45,6 +45,13 @@ class Step:
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()
         self.stats: Counter[str] = Counter()
+
+    @property
+    def key(self) -> str:
+        """What the ledger calls this step in this recipe: its name, or ``name#k`` for the k-th use
+        of a name the recipe uses more than once (:func:`position_keys`). Reject reasons
+        (``key/rule``), ``summary.json`` and the rejected files are keyed by it."""
+        return self.__dict__.get("step_key") or self.name
 
     def annotate(self, table: pa.Table) -> pa.Table:
         """Return ``table`` with this step's columns added (or ``text`` rewritten)."""
@@ -145,6 +152,25 @@ class GlobalStep(Step):
 
         f = Path(getattr(self, "workdir", "")) / "report.json"
         return json.loads(f.read_text()) if getattr(self, "workdir", None) and f.exists() else None
+
+
+def position_keys(names: list[str]) -> list[str]:
+    """Ledger keys for a recipe's steps, by position: a name used once is its own key (so outputs
+    and docs of recipes without repeats keep their reasons, e.g. ``exact_dedup/duplicate``); a name
+    used more than once gets ``#1``, ``#2``... in recipe order (``exact_dedup#2/duplicate``), so
+    ``exact_dedup`` on ``url`` and then on ``text`` are two entries, never one merged count."""
+    seen: Counter[str] = Counter()
+    total = Counter(names)
+    out = []
+    for n in names:
+        seen[n] += 1
+        out.append(n if total[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
+def step_name_of(key: str) -> str:
+    """The registered step name of a ledger key (``exact_dedup#2`` -> ``exact_dedup``)."""
+    return key.split("#", 1)[0]
 
 
 _REGISTRY: dict[str, type[Step]] = {}

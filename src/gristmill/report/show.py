@@ -53,11 +53,11 @@ def step_params(out: Path) -> dict[str, dict]:
     if not f.exists():
         return {}
     lock = yaml.safe_load(f.read_text()) or {}
-    params: dict[str, dict] = {}
-    for s in lock.get("steps", []):
-        (name, cfg), = s.items()
-        params.setdefault(name, cfg or {})
-    return params
+    from gristmill.step import position_keys
+
+    steps = [next(iter(s.items())) for s in lock.get("steps", []) if isinstance(s, dict) and len(s) == 1]
+    # keyed as reject reasons are: a step used twice is `name#1`, `name#2`
+    return {key: cfg or {} for key, (_, cfg) in zip(position_keys([n for n, _ in steps]), steps)}
 
 
 def filter_reason(table: pa.Table, reason: str) -> pa.Table:
