@@ -132,19 +132,20 @@ class Recipe(BaseModel):
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _source_names(inputs: list[InputSpec]) -> set[str]:
-    """Every value the ``source`` column can take: an input's ``source:``, else its files' names."""
+def _input_sources(spec: InputSpec) -> set[str]:
+    """Every value the ``source`` column takes for one input: its ``source:``, else its files' names."""
     from gristmill.io.readers import default_source  # readers import this module
 
-    names: set[str] = set()
-    for spec in inputs:
-        if spec.source:
-            names.add(spec.source)
-        elif spec.format == "text":  # a text directory is one source, named after the directory
-            names.add(default_source(spec, Path(spec.paths[0].rstrip("/"))))
-        else:
-            names.update(default_source(spec, f) for f, _ in expand_paths(spec))
-    return names
+    if spec.source:
+        return {spec.source}
+    if spec.format == "text":  # a text directory is one source, named after the directory
+        return {default_source(spec, Path(spec.paths[0].rstrip("/")))}
+    return {default_source(spec, f) for f, _ in expand_paths(spec)}
+
+
+def _source_names(inputs: list[InputSpec]) -> set[str]:
+    """Every value the ``source`` column can take."""
+    return set().union(*(_input_sources(spec) for spec in inputs)) if inputs else set()
 
 
 def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
@@ -353,19 +354,77 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
     return recipe_from_dict(data, str(path), lines, check_inputs)
 
 
-def _check_score_columns(declared: list[tuple[int, str, dict]], inputs: list[InputSpec], err) -> None:
-    """A selector on a score column that no earlier step writes and no input carries would fail on
-    every document (a step error deep in the run); say so at load time, naming the step to add.
-    Steps count as written even when their own parameters are wrong (that has its own error)."""
-    carried = {f for spec in inputs for f in spec.fields}
-    written: set[str] = set()
-    for i, name, params in declared:
-        col = params.get("column", "quality_score")
-        if name == "quality_select" and col not in written and col not in carried:
-            err(("steps", i, name), f"no earlier step writes the column {col!r} and no input carries it in "
-                f"fields: put 'quality_score: {{model: MODEL}}' before quality_select (or list {col!r} in an input's fields)")
-        if name == "quality_score":
-            written.add(col)
+def _input_columns(spec: InputSpec) -> set[str]:
+    """The columns an input's rows carry into the first step."""
+    from gristmill.io.warc_reader import WARC_FIELDS  # readers import this module
+
+    return {"id", "text", "source", *spec.fields, *(WARC_FIELDS if spec.format == "warc" else ())}
+
+
+def _writers_of(col: str) -> list[str]:
+    """Registered steps that write ``col`` with their defaults: the hint for a missing column."""
+    from gristmill.step import all_steps
+
+    out = []
+    for name, cls in all_steps().items():
+        try:
+            if col in cls.writes(cls.Config.model_construct()):
+                out.append(name)
+        except Exception:  # noqa: BLE001 - a hint only; a step whose defaults cannot say is skipped
+            continue
+    return out
+
+
+def _check_columns(declared: list[tuple], inputs: list[InputSpec], err, with_sources: bool) -> None:
+    """Every column a step reads (:meth:`Step.reads`) must reach it on every input it applies to:
+    carried by that input's ``fields:`` (or its reader), or written by an earlier step
+    (:meth:`Step.writes`). Otherwise the step would fail on every document deep in the run, as "a
+    step failing this often is a bug" (issue 20, item 4: ``html`` read from JSONL without
+    ``fields: [html]``). Steps count as written even when their own parameters are wrong (that has
+    its own error). The check knows no step by name: each step declares what it reads and writes."""
+    missing: dict[tuple[int, str, str], list[int]] = {}
+    for k, spec in enumerate(inputs):
+        have = _input_columns(spec)
+        names = _input_sources(spec) if with_sources else None
+        for i, name, cls, cfg, sources in declared:
+            if sources is not None and names is not None and not names & set(sources):
+                continue  # the step never sees this input's rows
+            try:
+                reads, writes = set(cls.reads(cfg)), set(cls.writes(cfg))
+            except Exception:  # noqa: BLE001 - an invalid config has its own error
+                continue
+            for col in sorted(reads - have):
+                missing.setdefault((i, name, col), []).append(k)
+            have |= writes
+    for (i, name, col), ks in missing.items():
+        if not with_sources and len(ks) < len(inputs):
+            continue  # which inputs a scoped step sees is unknown here: only a column no input has is certain
+        writers = [w for w in _writers_of(col) if w != name]
+        put = (f"put '{writers[0]}: {{...}}' before {name} (it writes {col!r}), or " if writers else "")
+        if len(ks) == len(inputs):
+            where = "no input carries it in fields"
+        else:
+            where = "input " + ", ".join(f"{k} ({', '.join(inputs[k].paths)[:80]})" for k in ks) + " does not carry it in fields"
+        err(("steps", i, name), f"no earlier step writes the column {col!r} and {where}: {put}list {col!r} in the "
+            f"input's fields (e.g. fields: [{col}]) so the reader carries it")
+
+
+def _check_packages(cls, cfg, name: str, i: int, err) -> None:
+    """A step's optional packages (:meth:`Step.packages`) must be importable before any work starts:
+    otherwise stage 1 runs for nothing and the run ends in an ImportError traceback."""
+    import importlib.util
+
+    missing = {}
+    for mod, req in cls.packages(cfg).items():
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing[mod] = req
+    if missing:
+        err(("steps", i, name), f"needs the Python package{'s' if len(missing) > 1 else ''} {', '.join(missing)}, not installed "
+            f"here; install with: pip install {' '.join(repr(r) if any(c in r for c in '<>') else r for r in missing.values())}")
 
 
 def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = None, check_inputs: bool = True) -> Recipe:
@@ -417,7 +476,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
     if not isinstance(raw_steps, list):
         err(("steps",), "steps is a list, e.g. '- min_length: {min_words: 50}'")
         raw_steps = []
-    declared: list[tuple[int, str, dict]] = []  # every step as written, valid or not: (index, name, params)
+    declared: list[tuple] = []  # every known step as written, valid or not: (index, name, class, config, sources)
     for i, rs in enumerate(raw_steps):
         if isinstance(rs, str):
             rs = {rs: {}}
@@ -425,7 +484,6 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             err(("steps", i), "each step is one mapping 'name: {params}'")
             continue
         (name, params), = rs.items()
-        declared.append((i, name, params if isinstance(params, dict) else {}))
         params = params or {}
         ln = _nearest_line(lines, ("steps", i))
         try:
@@ -455,10 +513,16 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             for loc, msg in _pydantic_messages(e):
                 fields = ", ".join(cls.Config.model_fields)
                 err(("steps", i, name) + loc, f"{msg} for step {name!r} (parameters: {fields})")
+            declared.append((i, name, cls, cls.Config.model_construct(**{k: v for k, v in params.items() if k in cls.Config.model_fields}),
+                             sources if isinstance(sources, list) else None))
             continue
+        declared.append((i, name, cls, cfg, sources))
+        if check_inputs:  # this machine is the one that will run it (select replays a finished run)
+            _check_packages(cls, cfg, name, i, err)
         steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
-    _check_score_columns(declared, inputs, err)
+    if len(inputs) == len(raw_inputs):
+        _check_columns(declared, inputs, err, with_sources=check_inputs)
     try:
         output = OutputSpec(**(data.get("output") or {}))
     except ValidationError as e:

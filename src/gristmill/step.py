@@ -41,6 +41,10 @@ class Step:
     # Config parameter -> the annotated column (or columns) it thresholds; the report marks it on
     # the column's histogram.
     thresholds: ClassVar[dict[str, str | tuple[str, ...]]] = {}
+    # Optional Python packages the step imports, {import name: pip requirement}: the recipe check
+    # reports a missing one before any work, with the install command (not a traceback after
+    # stage 1). Config-dependent needs override :meth:`packages`.
+    requires: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()
@@ -61,6 +65,26 @@ class Step:
         """Return a string array, one entry per row: null keeps the row, a rule name rejects it.
         Return None when the step never rejects."""
         return None
+
+    # What a step declares about itself, so the recipe check needs no step's name: the optional
+    # packages it imports and the columns it reads and writes beyond id, text and source. A
+    # config that failed validation is given as an unvalidated model (defaults filled in).
+    @classmethod
+    def packages(cls, config: StepConfig) -> dict[str, str]:
+        """Optional packages this configuration needs, {import name: pip requirement}."""
+        return dict(cls.requires)
+
+    @classmethod
+    def reads(cls, config: StepConfig) -> set[str]:
+        """Columns besides id, text and source that this configuration reads: each must be an
+        input's ``fields:`` or written by an earlier step, or the recipe fails at load."""
+        return set()
+
+    @classmethod
+    def writes(cls, config: StepConfig) -> set[str]:
+        """Columns this configuration adds that later steps may read (declared where a later step's
+        ``reads`` can name them)."""
+        return set()
 
     @classmethod
     def example_steps(cls, workdir: Path) -> list[dict]:
