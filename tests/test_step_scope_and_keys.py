@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from conftest import stdlib_docs, write_jsonl
@@ -91,3 +92,36 @@ def test_a_step_used_twice_is_keyed_by_position_everywhere(tmp_path):
     # a step used once keeps its plain name, as in outputs and docs before keys
     s3, _ = _run(tmp_path, inputs, [{"exact_dedup": {"key": "url"}}], name="once")
     assert s3["rejected"] == {"exact_dedup/duplicate": 10} and s3["steps"][0]["step"] == "exact_dedup" and "name" not in s3["steps"][0]
+
+
+def test_step_versions_are_locked_and_a_resume_after_an_upgrade_is_refused(tmp_path, monkeypatch):
+    """Issue 20: a step's version and gristmill's are in recipe.lock.yaml and the run's fingerprint;
+    an output started by other code is never resumed (it would mix two algorithms)."""
+    import gristmill
+    from gristmill.engine.manifest import RecipeChanged
+    from gristmill.step import get_step
+
+    base = stdlib_docs(40)
+    inputs = _two_sources(tmp_path, [{**d, "score": 0.0, "url": "u"} for d in base], [])[:1]
+    steps = [{"min_length": {"min_words": 5}}, {"exact_dedup": {}}, {"exact_dedup": {"key": "url"}}]
+    s, out = _run(tmp_path, inputs, steps)
+    lock = yaml.safe_load((out / "recipe.lock.yaml").read_text())
+    assert lock["step_versions"] == {"min_length": 1, "exact_dedup#1": 1, "exact_dedup#2": 1}
+    assert lock["gristmill_version"] == gristmill.__version__
+    assert json.loads((out / "_manifest/versions.json").read_text())["gristmill"] == gristmill.__version__
+    recipe = load_recipe(tmp_path / "r.yaml")
+    assert run(recipe, out, workers=1, progress=False, log=lambda m: None)["kept"] == s["kept"]  # same code: complete
+    fp = recipe.fingerprint()
+
+    monkeypatch.setattr(get_step("exact_dedup"), "version", 2)  # the step's algorithm changed in an upgrade
+    assert load_recipe(tmp_path / "r.yaml").fingerprint() != fp
+    (out / "summary.json").unlink()  # as if the run had been interrupted before the upgrade
+    with pytest.raises(RecipeChanged, match=r"step exact_dedup#1 version 1 then, 2 now; step exact_dedup#2 version 1 then, 2 now"):
+        run(load_recipe(tmp_path / "r.yaml"), out, workers=1, progress=False, log=lambda m: None)
+    monkeypatch.undo()
+    monkeypatch.setattr("gristmill.recipe.__version__", "999.0")
+    with pytest.raises(RecipeChanged, match=r"gristmill .* then, 999.0 now"):
+        run(load_recipe(tmp_path / "r.yaml"), out, workers=1, progress=False, log=lambda m: None)
+    monkeypatch.undo()
+    s2 = run(load_recipe(tmp_path / "r.yaml"), out, workers=1, progress=False, log=lambda m: None)  # resumes with the same code
+    assert s2["kept"] == s["kept"]

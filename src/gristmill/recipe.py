@@ -111,9 +111,18 @@ class Recipe(BaseModel):
             "gristmill_version": __version__,
             "inputs": [i.model_dump() for i in self.inputs],
             "steps": [{s.name: {**s.config, **({"sources": s.sources} if s.sources else {})}} for s in self.steps],
+            "step_versions": self.step_versions(),
             "output": self.output.model_dump(),
             "errors": self.errors.model_dump(),
         }
+
+    def step_versions(self) -> dict[str, int]:
+        """Each step's :attr:`Step.version`, keyed as the ledger keys steps (name, or name#k)."""
+        return {key: get_step(s.name).version for key, s in zip(position_keys([s.name for s in self.steps]), self.steps)}
+
+    def versions(self) -> dict:
+        """What made the code that runs this recipe: gristmill's version and each step's."""
+        return {"gristmill": __version__, "steps": self.step_versions()}
 
     def protected_paths(self) -> list[Path]:
         """The files this recipe reads (and the recipe itself): what ``--fresh`` must never delete."""
@@ -124,9 +133,9 @@ class Recipe(BaseModel):
         return out
 
     def fingerprint(self) -> str:
-        """What decides the output: inputs and steps, not the output path or the version."""
+        """What decides the output: inputs, steps, and the versions of gristmill and of each step
+        (a resume after an upgrade must not mix shards of two algorithms); not the output path."""
         d = self.resolved()
-        d.pop("gristmill_version")
         d.pop("errors")  # when to give up does not change what a finished run wrote
         d["output"] = {k: v for k, v in d["output"].items() if k != "path"}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -45,6 +45,11 @@ class Step:
     # reports a missing one before any work, with the install command (not a traceback after
     # stage 1). Config-dependent needs override :meth:`packages`.
     requires: ClassVar[dict[str, str]] = {}
+    # The version of what the step computes. Raise it whenever a change to the step would change
+    # its output for the same input and config: it is written to recipe.lock.yaml and is part of a
+    # run's fingerprint (with gristmill's version), so a run resumed after an upgrade refuses to
+    # mix shards made by two algorithms.
+    version: ClassVar[int] = 1
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()

@@ -365,7 +365,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
 
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
-    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())
+    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths(), versions=recipe.versions())
     if resumed:
         _check_inputs_unchanged(rd, out)
     if resumed and (out / "summary.json").exists():

@@ -60,6 +60,26 @@ FORMAT_VERSION = 1
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16}\n?$")
 
 
+def _version_change(ver_file: Path, now: dict | None) -> str:
+    """What differs between the versions that started an output and ``now``; "" if unknown or equal."""
+    if now is None or not ver_file.is_file():
+        return ""
+    try:
+        old = json.loads(ver_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(old, dict):
+        return ""
+    out = []
+    if old.get("gristmill") != now.get("gristmill"):
+        out.append(f"gristmill {old.get('gristmill')} then, {now.get('gristmill')} now")
+    old_steps, new_steps = old.get("steps") or {}, now.get("steps") or {}
+    for key in sorted(set(old_steps) & set(new_steps)):
+        if old_steps[key] != new_steps[key]:
+            out.append(f"step {key} version {old_steps[key]} then, {new_steps[key]} now")
+    return "; ".join(out)
+
+
 class RunDir:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -70,18 +90,26 @@ class RunDir:
         self.work = self.root / "_work"
         self.stale_temps: list[Path] = []
 
-    def prepare(self, fingerprint: str, fresh: bool, protect: list[Path] = ()) -> bool:
+    def prepare(self, fingerprint: str, fresh: bool, protect: list[Path] = (), versions: dict | None = None) -> bool:
         """Create or reopen the run directory. Returns True when resuming a started run.
 
         ``fresh`` removes a previous gristmill output first, and only that: see :meth:`remove_own_files`.
-        ``protect`` are the run's inputs (and recipe); a directory holding one of them is never cleared."""
+        ``protect`` are the run's inputs (and recipe); a directory holding one of them is never cleared.
+        ``versions`` (gristmill's and each step's, part of the fingerprint) are recorded so that a
+        refused resume after an upgrade can say which version changed."""
         fp_file = self.manifest / "recipe.fingerprint"
+        ver_file = self.manifest / "versions.json"
         if self.root.exists() and any(self.root.iterdir()):
             if fresh:
                 self.remove_own_files(protect)
             elif fp_file.exists() and self.is_output():
                 old = fp_file.read_text().strip()
                 if old != fingerprint:
+                    changed = _version_change(ver_file, versions)
+                    if changed:
+                        raise RecipeChanged(
+                            f"{self.root} was started by other code ({changed}); resuming would mix shards made by two "
+                            "versions of an algorithm. Use --fresh to start over, or a new output path")
                     raise RecipeChanged(
                         f"{self.root} holds the output of a different recipe (fingerprint {old}, this one {fingerprint}); "
                         "use another output path, or --fresh to delete it and start over")
@@ -97,6 +125,8 @@ class RunDir:
         self._write_marker()  # first: from here on --fresh may clear this directory
         for d in (self.data, self.rejected, self.quarantine, self.work):
             d.mkdir(parents=True, exist_ok=True)
+        if versions is not None:
+            atomic_write_text(ver_file, json.dumps(versions, sort_keys=True) + "\n")
         atomic_write_text(fp_file, fingerprint + "\n")
         return False
 

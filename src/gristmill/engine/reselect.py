@@ -176,7 +176,7 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
             rd.remove_own_files(protect=[src])
         except RuntimeError as e:
             raise RecipeError(str(e)) from None
-    rd.prepare(recipe.fingerprint(), fresh=False)
+    rd.prepare(recipe.fingerprint(), fresh=False, versions=recipe.versions())
     lock_out = {**recipe.resolved(), "reselected_from": str(src)}
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
