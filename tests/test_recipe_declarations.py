@@ -77,3 +77,37 @@ def test_recipe_py_names_no_step():
     src = (REPO / "src/gristmill/recipe.py").read_text()
     strings = {n.value for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     assert not strings & set(all_steps()), strings & set(all_steps())
+
+
+def test_third_party_steps_register_through_entry_points(tmp_path):
+    """Issue 20: a package registers steps under the entry-point group gristmill.steps."""
+    site = tmp_path / "site"
+    (site / "shout_step").mkdir(parents=True)
+    (site / "shout_step/__init__.py").write_text(
+        "import pyarrow as pa, pyarrow.compute as pc\n"
+        "from gristmill.step import Step, StepConfig, register\n"
+        "class Cfg(StepConfig):\n    word: str = 'pickle'\n"
+        "@register\nclass Shout(Step):\n    '''Rejects documents that mention a word.'''\n    name = 'no_word'\n    Config = Cfg\n"
+        "    def select(self, table):\n"
+        "        hit = pc.match_substring(pc.utf8_lower(table.column('text')), self.config.word)\n"
+        "        return pc.if_else(hit, pa.scalar('has_word'), pa.scalar(None, pa.string()))\n")
+    (site / "broken_step.py").write_text("raise RuntimeError('this plugin is broken')\n")
+    dist = site / "shout_step-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-step\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[gristmill.steps]\nno_word = shout_step\nbroken = broken_step\n")
+    docs = stdlib_docs(30)
+    write_jsonl(tmp_path / "a.jsonl", docs)
+    r = _recipe(tmp_path, [{"paths": [str(tmp_path / "a.jsonl")]}], [{"no_word": {"word": "the"}}])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(site)])}
+    res = subprocess.run([sys.executable, "-m", "gristmill", "run", str(r), "-w", "1", "--no-report"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    import json
+
+    s = json.loads((tmp_path / "out/summary.json").read_text())
+    assert s["rejected"] == {"no_word/has_word": sum("the" in d["text"].lower() for d in docs)}
+    r = _recipe(tmp_path, [{"paths": [str(tmp_path / "a.jsonl")]}], [{"no_wrd": {}}])
+    res = subprocess.run([sys.executable, "-m", "gristmill", "run", str(r)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    err = " ".join(res.stderr.split())
+    assert res.returncode == 2 and "did you mean 'no_word'" in err and "step plugin 'broken' (broken_step, package shout-step) failed to load" in err

@@ -205,12 +205,18 @@ def step_name_of(key: str) -> str:
 _REGISTRY: dict[str, type[Step]] = {}
 
 
+_PLUGIN_GROUP = "gristmill.steps"
+_plugin_errors: list[str] = []  # plugins that failed to load: named when a recipe asks for an unknown step
+_plugins_loaded = False
+
+
 class UnknownStep(KeyError):
     def __init__(self, name: str):
         self.name = name
         self.suggestions = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(s) for s in self.suggestions)}?)" if self.suggestions else ""
-        super().__init__(f"unknown step {name!r}{hint}; `gristmill steps` lists them")
+        broken = f"; note: {'; '.join(_plugin_errors)}" if _plugin_errors else ""
+        super().__init__(f"unknown step {name!r}{hint}; `gristmill steps` lists them{broken}")
 
     def __str__(self) -> str:
         return self.args[0]
@@ -228,6 +234,30 @@ def register(cls: type[Step]) -> type[Step]:
 
 def _load_builtin_steps() -> None:
     from gristmill import steps_index  # noqa: F401  (imports every module that registers steps)
+
+    _load_plugin_steps()
+
+
+def _load_plugin_steps() -> None:
+    """Third-party steps, registered through the entry-point group ``gristmill.steps`` (as Dolma's
+    registry accepts user taggers): each entry point names a module that registers its steps with
+    :func:`register` when imported, or a :class:`Step` subclass. A plugin that fails to load does
+    not break the built-in steps; its error is named when a recipe asks for a step it would have
+    provided."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=_PLUGIN_GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Step):
+                register(obj)
+        except Exception as e:  # noqa: BLE001 - third-party code: report it, keep the built-in steps
+            _plugin_errors.append(f"step plugin {ep.name!r} ({ep.value}, package {dist}) failed to load: {type(e).__name__}: {e}")
 
 
 def get_step(name: str) -> type[Step]:
