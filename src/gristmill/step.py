@@ -197,11 +197,6 @@ def position_keys(names: list[str]) -> list[str]:
     return out
 
 
-def step_name_of(key: str) -> str:
-    """The registered step name of a ledger key (``exact_dedup#2`` -> ``exact_dedup``)."""
-    return key.split("#", 1)[0]
-
-
 _REGISTRY: dict[str, type[Step]] = {}
 
 
