@@ -19,11 +19,11 @@ def _two_sources(tmp_path: Path, web_docs, books_docs) -> list[dict]:
             {"paths": [str(tmp_path / "books.jsonl")], "source": "books", "fields": ["score", "url"]}]
 
 
-def _run(tmp_path: Path, inputs, steps, name="r") -> tuple[dict, Path]:
+def _run(tmp_path: Path, inputs, steps, name="r", workers=1) -> tuple[dict, Path]:
     out = tmp_path / f"out-{name}"
     f = tmp_path / f"{name}.yaml"
     f.write_text(yaml.safe_dump({"inputs": inputs, "steps": steps, "output": {"path": str(out)}}, sort_keys=False))
-    return run(load_recipe(f), out, workers=1, progress=False, log=lambda m: None), out
+    return run(load_recipe(f), out, workers=workers, progress=False, log=lambda m: None), out
 
 
 def _kept_by_source(out: Path) -> dict[str, int]:
@@ -37,7 +37,7 @@ def test_quality_select_top_percent_with_sources_fits_on_its_sources_only(tmp_pa
     web = [{**d, "id": f"w{i}", "score": float(i), "url": f"https://w/{i}"} for i, d in enumerate(base[:100])]
     books = [{**d, "id": f"b{i}", "score": 1000.0 + i, "url": f"https://b/{i}"} for i, d in enumerate(base[100:])]
     s, out = _run(tmp_path, _two_sources(tmp_path, web, books),
-                  [{"quality_select": {"top_percent": 50, "column": "score", "sources": ["web"]}}])
+                  [{"quality_select": {"top_percent": 50, "column": "score", "sources": ["web"]}}], workers=2)
     kept = _kept_by_source(out)
     assert kept["books"] == 100  # outside the scope: untouched
     assert 48 <= kept["web"] <= 52, kept  # half of web, by web's own scores

@@ -404,7 +404,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
                 t0 = time.perf_counter()
                 inputs = [prev_dir / f"{s.shard_id}.parquet" for s in shards if (prev_dir / f"{s.shard_id}.parquet").exists()]
                 if g.only_sources is not None:
-                    inputs = _scoped_inputs(rd, f"scope-{offset:02d}", inputs, g.only_sources, recipe.output.batch_rows)
+                    inputs = _scoped_inputs(rd, f"scope-{offset:02d}", inputs, g.only_sources, recipe.output.batch_rows, workers)
                 label = f"stage {k + 1}/{len(stages)}: {g.key} fit"
                 log(f"{label} on {len(inputs)} shards")
                 g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log, progress=prog, stage=label))
@@ -449,7 +449,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
     return summary
 
 
-def _scoped_inputs(rd: RunDir, unit: str, inputs: list[Path], sources: list[str], batch_rows: int) -> list[Path]:
+def _scoped_inputs(rd: RunDir, unit: str, inputs: list[Path], sources: list[str], batch_rows: int, workers: int) -> list[Path]:
     """The rows of ``inputs`` whose source is in ``sources``, copied to ``_work/<unit>/``: what a
     global step with ``sources:`` fits on. A fit reads its shards itself (a threshold over every
     score, a hash over every document), so the scope is applied to the files it is given: a
@@ -461,19 +461,22 @@ def _scoped_inputs(rd: RunDir, unit: str, inputs: list[Path], sources: list[str]
         return [Path(f) for f in done["files"]]
     dest = rd.work / unit
     dest.mkdir(parents=True, exist_ok=True)
-    want = pa.array(sources, pa.string())
-    out: list[Path] = []
-    for src in inputs:
-        target = dest / src.name
-        w = _Writer(target)
-        for rb in pq.ParquetFile(src).iter_batches(batch_size=batch_rows):
-            t = pa.Table.from_batches([rb])
-            w.write(t.filter(pc.fill_null(pc.is_in(t.column("source"), want), False)))
-        w.close()
-        if w.rows:
-            out.append(target)
+    tasks = [(str(src), str(dest / src.name), sources, batch_rows) for src in inputs]
+    kept = {path for path, rows in run_tasks(_scope_shard, tasks, workers) if rows}
+    out = [dest / src.name for src in inputs if str(dest / src.name) in kept]  # in the stable shard order
     rd.mark_done(unit, {"files": [str(p) for p in out], "sources": sources})
     return out
+
+
+def _scope_shard(args: tuple[str, str, list[str], int]) -> tuple[str, int]:
+    src, target, sources, batch_rows = args
+    want = pa.array(sources, pa.string())
+    w = _Writer(Path(target))
+    for rb in pq.ParquetFile(src).iter_batches(batch_size=batch_rows):
+        t = pa.Table.from_batches([rb])
+        w.write(t.filter(pc.fill_null(pc.is_in(t.column("source"), want), False)))
+    w.close()
+    return target, w.rows
 
 
 def _execute(tasks: list[ShardTask], workers: int, prog: Progress, by_docs: bool) -> None:
