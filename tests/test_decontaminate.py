@@ -153,3 +153,52 @@ output: {{path: "{tmp_path}/o"}}
     assert r.returncode == 2 and "corrupt decontamination index" in " ".join(r.stderr.split())
     r = _cli("decontam", "index", tmp / "mathqa.jsonl", "--fields", "questoin", "-o", tmp_path / "i2", ok=False)
     assert r.returncode == 2 and "questoin" in r.stderr
+
+
+def test_a_corrupt_index_fails_the_recipe_at_load_naming_file_and_problem(tmp_path):
+    """Issue 19 item 13: n: 0, unsorted n-grams, sizes that disagree, a meta of the wrong shape: each
+    fails before any work, naming the file and what is wrong (it used to decontaminate nothing)."""
+    import shutil
+
+    import numpy as np
+
+    from gristmill.annotate.contamination import build_index
+    from gristmill.recipe import RecipeError, load_recipe
+
+    bench = write_jsonl(tmp_path / "bench.jsonl", [{"q": d["text"]} for d in stdlib_docs(20)])
+    good = tmp_path / "good"
+    build_index([bench], good, ["q"], n=8)
+    write_jsonl(tmp_path / "c.jsonl", stdlib_docs(5))
+
+    def meta(**kw):
+        return lambda d: (d / "meta.json").write_text(json.dumps({**json.loads((good / "meta.json").read_text()), **kw}))
+
+    def arr(name, f):
+        return lambda d: np.save(d / name, f(np.load(good / name)))
+
+    cases = {
+        "n0": (meta(n=0), "meta.json", "n is 0"),
+        "nstr": (meta(n="13"), "meta.json", "n is '13'"),
+        "metalist": (lambda d: (d / "meta.json").write_text("[1, 2]"), "meta.json", "expected a JSON object, got list"),
+        "nobench": (meta(benchmarks=[]), "meta.json", "benchmarks"),
+        "unsorted": (arr("ngrams.npy", lambda h: h[::-1].copy()), "ngrams.npy", "not sorted"),
+        "count": (arr("ngrams.npy", lambda h: h[:-3].copy()), "ngrams.npy", "meta.json says"),
+        "owners": (arr("owners.npy", lambda o: o[:-1].copy()), "owners.npy", "entries for"),
+        "ownerrange": (arr("owners.npy", lambda o: o + 5), "owners.npy", "names benchmark 5"),
+        "dtype": (arr("ngrams.npy", lambda h: h.astype(np.int64)), "ngrams.npy", "int64"),
+        "pickle": (lambda d: np.save(d / "owners.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True), "owners.npy", "not a plain .npy"),
+    }
+    for name, (corrupt, file, what) in cases.items():
+        d = tmp_path / name
+        shutil.copytree(good, d)
+        corrupt(d)
+        r = tmp_path / f"{name}.yaml"
+        r.write_text(f'input: {{paths: ["{tmp_path}/c.jsonl"]}}\nsteps:\n  - decontaminate: {{index: "{d}"}}\noutput: {{path: "{tmp_path}/o-{name}"}}\n')
+        with pytest.raises(RecipeError) as e:
+            load_recipe(r)
+        msg = " ".join(str(e.value).split())
+        assert f"{d}/{file}" in msg and what in msg and "corrupt decontamination index" in msg and "line 3" in msg, (name, msg)
+    # through the CLI: exit 2, nothing written
+    res = _cli("run", tmp_path / "unsorted.yaml", ok=False)
+    assert res.returncode == 2 and "not sorted" in " ".join(res.stderr.split()) and not (tmp_path / "o-unsorted").exists()
+    assert "Traceback" not in res.stderr

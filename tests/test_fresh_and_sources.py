@@ -132,3 +132,55 @@ def test_two_runs_on_one_output_the_second_is_refused_while_the_first_writes(tmp
     summary = json.loads((tmp_path / "out/summary.json").read_text())
     n = len((tmp_path / "a.jsonl").read_text().splitlines())
     assert summary["input"] == n and summary["kept"] + sum(summary["rejected"].values()) + summary["quarantined"] == n
+
+
+def test_fresh_refuses_a_project_folder_with_its_own_summary_json_and_keeps_its_data(tmp_path):
+    """Issue 19 item 9: a common file name (summary.json) does not make a folder a gristmill output;
+    only gristmill's own manifest marker does."""
+    write_jsonl(tmp_path / "a.jsonl", stdlib_docs(30))
+    proj = tmp_path / "project"
+    (proj / "data").mkdir(parents=True)
+    (proj / "summary.json").write_text('{"accuracy": 0.91}')
+    (proj / "data/train_labels.csv").write_text("id,label\n1,cat\n")
+    recipe(tmp_path / "r.yaml", {"paths": [str(tmp_path / "a.jsonl")]}, proj)
+    for args in (("--fresh",), ()):
+        r = cli("run", "r.yaml", "-w", "1", "--no-report", *args, cwd=tmp_path)
+        assert r.returncode == 2 and "not a gristmill output" in r.stderr, r.stderr
+        assert (proj / "data/train_labels.csv").read_text() == "id,label\n1,cat\n"
+        assert (proj / "summary.json").read_text() == '{"accuracy": 0.91}' and not (proj / "_manifest").exists()
+    # nor does a _manifest/ folder that gristmill did not write
+    (proj / "_manifest").mkdir()
+    (proj / "_manifest/recipe.fingerprint").write_text("not a fingerprint of ours\n")
+    r = cli("run", "r.yaml", "-w", "1", "--no-report", "--fresh", cwd=tmp_path)
+    assert r.returncode == 2 and "not a gristmill output" in r.stderr
+    assert (proj / "data/train_labels.csv").exists() and (proj / "_manifest/recipe.fingerprint").exists()
+
+
+def test_fresh_still_recognises_outputs_with_a_manifest_and_the_marker_is_written(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", stdlib_docs(30))
+    out = tmp_path / "out"
+    recipe(tmp_path / "r.yaml", {"paths": [str(tmp_path / "a.jsonl")]}, out)
+    assert cli("run", "r.yaml", "-w", "1", "--no-report", cwd=tmp_path).returncode == 0
+    marker = json.loads((out / "_manifest/format.json").read_text())
+    assert marker["format"] == "gristmill-output" and marker["version"] >= 1
+    # an output written before the marker existed (only _manifest/recipe.fingerprint) is still one
+    (out / "_manifest/format.json").unlink()
+    r = cli("run", "r.yaml", "-w", "1", "--no-report", "--fresh", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "_manifest/format.json").exists() and json.loads((out / "summary.json").read_text())["input"] == 30
+
+
+def test_fresh_no_report_leaves_no_stale_report(tmp_path):
+    """Issue 19 item 14: the old run's report.html (and mixture.json) must not survive --fresh --no-report."""
+    write_jsonl(tmp_path / "a.jsonl", stdlib_docs(30))
+    out = tmp_path / "out"
+    recipe(tmp_path / "r.yaml", {"paths": [str(tmp_path / "a.jsonl")]}, out)
+    assert cli("run", "r.yaml", "-w", "1", cwd=tmp_path).returncode == 0
+    assert (out / "report.html").exists()
+    (out / "mixture.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    recipe(tmp_path / "r.yaml", {"paths": [str(tmp_path / "a.jsonl")]}, out, steps=[{"min_length": {"min_words": 5}}])
+    r = cli("run", "r.yaml", "-w", "1", "--fresh", "--no-report", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (out / "report.html").exists() and not (out / "mixture.json").exists()
+    assert (out / "notes.txt").read_text() == "mine"

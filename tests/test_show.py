@@ -48,3 +48,24 @@ def test_show_explains_rejections_and_clusters(tmp_path):
     assert len(panels) == 2 and panels[1].lstrip().startswith("KEPT (the member of this cluster that stays)")
     assert "copy1" in r.output and "rejected: exact_dedup/duplicate measured: exact_dup_cluster=d3" in flat(r.output)
     assert flat(r.output).index("d3 kept") < flat(r.output).index("copy1")
+
+
+def test_show_makes_terminal_escapes_in_documents_visible(tmp_path):
+    """Issue 19: a document's OSC 0 (title), OSC 52 (clipboard), erase, hidden-text and C1 controls
+    must reach the terminal as visible text, never as escape sequences."""
+    base = stdlib_docs(3)
+    evil = ["\x1b]0;pwned title\x07", "\x1b]52;c;ZWNobyBoaQ==\x07", "\x1b[2J\x1b[H", "\x1b[8mhidden\x1b[0m", "\x9b31m", "\u202eevil", "\rover"]
+    recs = [{"id": f"d{k}\x1b[2J", "text": e + " " + base[k % 3]["text"], "note": "n\x1b]52;c;eA==\x07"} for k, e in enumerate(evil)]
+    write_jsonl(tmp_path / "a.jsonl", recs)
+    rec = tmp_path / "r.yaml"
+    rec.write_text(yaml.safe_dump({"input": {"paths": [str(tmp_path / "a.jsonl")], "id_field": "id", "fields": ["note"]},
+                                   "steps": [{"min_length": {"min_words": 1}}], "output": {"path": str(tmp_path / "out")}}))
+    run = lambda *a: CliRunner().invoke(app, [str(x) for x in a], terminal_width=200)
+    assert run("run", rec, "-w", "1", "--no-report").exit_code == 0
+    r = run("show", tmp_path / "out", "-n", "10", "--chars", "60")
+    assert r.exit_code == 0, r.output
+    bad = [c for c in r.output if (ord(c) < 32 and c not in "\n") or 0x7f <= ord(c) <= 0x9f or 0x202a <= ord(c) <= 0x202e]
+    assert not bad, bad
+    for shown in (r"\x1b]0;pwned title\x07", r"\x1b]52;c;ZWNobyBoaQ==\x07", r"\x1b[2J\x1b[H", r"\x1b[8mhidden", r"\x9b31m", r"\u202eevil", r"\x0dover"):
+        assert shown in r.output, shown
+    assert r"d0\x1b[2J" in r.output and r"note=n\x1b]52;c;eA==\x07" in r.output

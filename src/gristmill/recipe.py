@@ -10,6 +10,7 @@ import difflib
 import glob
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gristmill import __version__
-from gristmill.step import Step, UnknownStep, get_step
+from gristmill.step import Step, UnknownStep, get_step, position_keys
 
 FORMATS = ("jsonl", "parquet", "text", "warc")
 
@@ -99,7 +100,10 @@ class Recipe(BaseModel):
     source_file: str | None = None
 
     def build_steps(self) -> list[Step]:
-        return [s.build() for s in self.steps]
+        steps = [s.build() for s in self.steps]
+        for st, key in zip(steps, position_keys([s.name for s in steps])):
+            st.step_key = key
+        return steps
 
     def resolved(self) -> dict:
         """The recipe with every default filled in, as written to recipe.lock.yaml."""
@@ -107,9 +111,18 @@ class Recipe(BaseModel):
             "gristmill_version": __version__,
             "inputs": [i.model_dump() for i in self.inputs],
             "steps": [{s.name: {**s.config, **({"sources": s.sources} if s.sources else {})}} for s in self.steps],
+            "step_versions": self.step_versions(),
             "output": self.output.model_dump(),
             "errors": self.errors.model_dump(),
         }
+
+    def step_versions(self) -> dict[str, int]:
+        """Each step's :attr:`Step.version`, keyed as the ledger keys steps (name, or name#k)."""
+        return {key: get_step(s.name).version for key, s in zip(position_keys([s.name for s in self.steps]), self.steps)}
+
+    def versions(self) -> dict:
+        """What made the code that runs this recipe: gristmill's version and each step's."""
+        return {"gristmill": __version__, "steps": self.step_versions()}
 
     def protected_paths(self) -> list[Path]:
         """The files this recipe reads (and the recipe itself): what ``--fresh`` must never delete."""
@@ -120,27 +133,28 @@ class Recipe(BaseModel):
         return out
 
     def fingerprint(self) -> str:
-        """What decides the output: inputs and steps, not the output path or the version."""
+        """What decides the output: inputs, steps, and the versions of gristmill and of each step
+        (a resume after an upgrade must not mix shards of two algorithms); not the output path."""
         d = self.resolved()
-        d.pop("gristmill_version")
         d.pop("errors")  # when to give up does not change what a finished run wrote
         d["output"] = {k: v for k, v in d["output"].items() if k != "path"}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _source_names(inputs: list[InputSpec]) -> set[str]:
-    """Every value the ``source`` column can take: an input's ``source:``, else its files' names."""
+def _input_sources(spec: InputSpec) -> set[str]:
+    """Every value the ``source`` column takes for one input: its ``source:``, else its files' names."""
     from gristmill.io.readers import default_source  # readers import this module
 
-    names: set[str] = set()
-    for spec in inputs:
-        if spec.source:
-            names.add(spec.source)
-        elif spec.format == "text":  # a text directory is one source, named after the directory
-            names.add(default_source(spec, Path(spec.paths[0].rstrip("/"))))
-        else:
-            names.update(default_source(spec, f) for f, _ in expand_paths(spec))
-    return names
+    if spec.source:
+        return {spec.source}
+    if spec.format == "text":  # a text directory is one source, named after the directory
+        return {default_source(spec, Path(spec.paths[0].rstrip("/")))}
+    return {default_source(spec, f) for f, _ in expand_paths(spec)}
+
+
+def _source_names(inputs: list[InputSpec]) -> set[str]:
+    """Every value the ``source`` column can take."""
+    return set().union(*(_input_sources(spec) for spec in inputs)) if inputs else set()
 
 
 def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
@@ -209,22 +223,135 @@ def _pydantic_messages(err: ValidationError) -> list[tuple[tuple, str]]:
     return out
 
 
+# Bounds on what a config file may make the loader do. A recipe is a page of YAML: these are far
+# above any real one and far below what hurts. PyYAML shares an aliased node rather than copying
+# it, so "billion laughs" (nine levels of ten aliases each) costs nothing to parse but 10^9 nodes
+# to anything that walks the result (validation, the fingerprint, the lock), and a recursive alias
+# (`a: &a [*a]`) never ends; both are refused here, before anything walks the data.
+MAX_YAML_BYTES = 4 << 20
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 1000
+MAX_YAML_NODES = 100_000  # nodes of the document with every alias expanded
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def read_yaml_text(path: str | os.PathLike, error: type[Exception], what: str) -> str:
+    """The text of a YAML config file, or ``error`` naming the file: missing, too large, UTF-16 or
+    UTF-32, binary, or not UTF-8 (with the line of the first bad byte)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} file not found")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise error(f"{path}: {size:,} bytes is too large for a {what} file (at most {MAX_YAML_BYTES:,})")
+    raw = path.read_bytes()
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            raise error(f"{path}: the file is {enc}; save the {what} as UTF-8 (e.g. `iconv -f {enc} -t UTF-8`)")
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise error(f"{path} line {line}: NUL bytes: this is a binary file or UTF-16 without a byte-order mark, "
+                    f"not a YAML {what}; save it as UTF-8 text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise error(f"{path} line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                    f"save the {what} as UTF-8") from None
+
+
+def load_yaml(text: str, where: str, error: type[Exception]) -> tuple[Any, yaml.Node | None]:
+    """``(data, node)`` of YAML ``text`` within the bounds above, every number finite; any problem
+    raises ``error`` naming ``where`` and the line. The one way gristmill parses a config file."""
+    def fail(mark, msg: str):
+        raise error(f"{where}{f' line {mark.line + 1}' if mark is not None else ''}: {msg}")
+
+    try:
+        depth = aliases = 0
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):  # events: no recursion, nothing expanded
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    fail(ev.start_mark, f"nested more than {MAX_YAML_DEPTH} levels deep; a config is never this deep")
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(ev, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_YAML_ALIASES:
+                    fail(ev.start_mark, f"more than {MAX_YAML_ALIASES} aliases (*name); write the values out")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        fail(mark, f"not valid YAML: {getattr(e, 'problem', None) or e}")
+    if node is None:
+        return None, None
+    _check_node_graph(node, fail)
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, OverflowError) as e:  # e.g. a timestamp out of range
+        fail(getattr(e, "problem_mark", None), f"not valid YAML: {getattr(e, 'problem', None) or e}")
+    return data, node
+
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _check_node_graph(root: yaml.Node, fail) -> None:
+    """Refuse a recursive alias, a document that expands past MAX_YAML_NODES, and a non-finite
+    number (``.inf``, ``.nan``, ``1e999``: a weight or threshold that is not a number would
+    otherwise surface as a confusing error far from the file). Iterative, and each distinct node
+    is visited once, so the check itself is linear in the file."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    state: dict[int, int] = {}  # 1: its subtree is being explored, 2: done
+    key_of: dict[int, str] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        nid = id(node)
+        kids = ([x for kv in node.value for x in kv] if isinstance(node, yaml.MappingNode)
+                else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if closing:
+            size[nid] = 1 + sum(size[id(k)] for k in kids)
+            depth[nid] = 1 + max((depth[id(k)] for k in kids), default=0)
+            state[nid] = 2
+            if depth[nid] > MAX_YAML_DEPTH:  # aliases nested in aliases deepen the expanded document
+                fail(node.start_mark, f"aliases nest this more than {MAX_YAML_DEPTH} levels deep; write the values out")
+            if size[nid] > MAX_YAML_NODES:
+                fail(node.start_mark, f"aliases expand this to more than {MAX_YAML_NODES:,} values (a 'billion laughs' "
+                                      "document); write the values out instead of nesting aliases")
+            continue
+        if state.get(nid) == 2:
+            continue
+        if state.get(nid) == 1:
+            fail(node.start_mark, "recursive alias: an anchor (&name) is used inside its own value")
+        state[nid] = 1
+        if isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT_TAG:
+            v = node.value.replace("_", "").lower()
+            try:
+                finite = v.lstrip("+-") not in (".inf", ".nan") and (":" in v or math.isfinite(float(v)))
+            except ValueError:
+                finite = True  # a form PyYAML reads and Python's float() does not; its value is finite
+            if not finite:
+                key = key_of.get(nid)
+                fail(node.start_mark, f"{key + ': ' if key else ''}{node.value} is not a finite number "
+                                      "(.inf, .nan and overflowing numbers are not allowed)")
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    key_of.setdefault(id(v), k.value)
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids)
+
+
 def read_yaml_mapping(path: str | os.PathLike, error: type[Exception], what: str, shape: str) -> tuple[dict, dict]:
     """``(data, lines)`` of a YAML file that must hold a mapping; every problem raises ``error``
     naming the file (and the line when YAML knows it). ``lines`` maps key paths to line numbers,
     so the caller's validation errors can point at the line. Recipes, mixture files and synth
-    configs all read their files through here."""
+    configs all read their files through here (lab and self-play configs through
+    :func:`read_yaml_text` and :func:`load_yaml`), within the bounds above."""
     path = Path(path)
-    if not path.exists():
-        raise error(f"{path}: {what} file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise error(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    data, node = load_yaml(read_yaml_text(path, error, what), str(path), error)
     if not isinstance(data, dict):
         raise error(f"{path}: {shape}")
     return data, (_line_index(node) if node is not None else {})
@@ -236,19 +363,77 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
     return recipe_from_dict(data, str(path), lines, check_inputs)
 
 
-def _check_score_columns(declared: list[tuple[int, str, dict]], inputs: list[InputSpec], err) -> None:
-    """A selector on a score column that no earlier step writes and no input carries would fail on
-    every document (a step error deep in the run); say so at load time, naming the step to add.
-    Steps count as written even when their own parameters are wrong (that has its own error)."""
-    carried = {f for spec in inputs for f in spec.fields}
-    written: set[str] = set()
-    for i, name, params in declared:
-        col = params.get("column", "quality_score")
-        if name == "quality_select" and col not in written and col not in carried:
-            err(("steps", i, name), f"no earlier step writes the column {col!r} and no input carries it in "
-                f"fields: put 'quality_score: {{model: MODEL}}' before quality_select (or list {col!r} in an input's fields)")
-        if name == "quality_score":
-            written.add(col)
+def _input_columns(spec: InputSpec) -> set[str]:
+    """The columns an input's rows carry into the first step."""
+    from gristmill.io.warc_reader import WARC_FIELDS  # readers import this module
+
+    return {"id", "text", "source", *spec.fields, *(WARC_FIELDS if spec.format == "warc" else ())}
+
+
+def _writers_of(col: str) -> list[str]:
+    """Registered steps that write ``col`` with their defaults: the hint for a missing column."""
+    from gristmill.step import all_steps
+
+    out = []
+    for name, cls in all_steps().items():
+        try:
+            if col in cls.writes(cls.Config.model_construct()):
+                out.append(name)
+        except Exception:  # noqa: BLE001 - a hint only; a step whose defaults cannot say is skipped
+            continue
+    return out
+
+
+def _check_columns(declared: list[tuple], inputs: list[InputSpec], err, with_sources: bool) -> None:
+    """Every column a step reads (:meth:`Step.reads`) must reach it on every input it applies to:
+    carried by that input's ``fields:`` (or its reader), or written by an earlier step
+    (:meth:`Step.writes`). Otherwise the step would fail on every document deep in the run, as "a
+    step failing this often is a bug" (issue 20, item 4: ``html`` read from JSONL without
+    ``fields: [html]``). Steps count as written even when their own parameters are wrong (that has
+    its own error). The check knows no step by name: each step declares what it reads and writes."""
+    missing: dict[tuple[int, str, str], list[int]] = {}
+    for k, spec in enumerate(inputs):
+        have = _input_columns(spec)
+        names = _input_sources(spec) if with_sources else None
+        for i, name, cls, cfg, sources in declared:
+            if sources is not None and names is not None and not names & set(sources):
+                continue  # the step never sees this input's rows
+            try:
+                reads, writes = set(cls.reads(cfg)), set(cls.writes(cfg))
+            except Exception:  # noqa: BLE001 - an invalid config has its own error
+                continue
+            for col in sorted(reads - have):
+                missing.setdefault((i, name, col), []).append(k)
+            have |= writes
+    for (i, name, col), ks in missing.items():
+        if not with_sources and len(ks) < len(inputs):
+            continue  # which inputs a scoped step sees is unknown here: only a column no input has is certain
+        writers = [w for w in _writers_of(col) if w != name]
+        put = (f"put '{writers[0]}: {{...}}' before {name} (it writes {col!r}), or " if writers else "")
+        if len(ks) == len(inputs):
+            where = "no input carries it in fields"
+        else:
+            where = "input " + ", ".join(f"{k} ({', '.join(inputs[k].paths)[:80]})" for k in ks) + " does not carry it in fields"
+        err(("steps", i, name), f"no earlier step writes the column {col!r} and {where}: {put}list {col!r} in the "
+            f"input's fields (e.g. fields: [{col}]) so the reader carries it")
+
+
+def _check_packages(cls, cfg, name: str, i: int, err) -> None:
+    """A step's optional packages (:meth:`Step.packages`) must be importable before any work starts:
+    otherwise stage 1 runs for nothing and the run ends in an ImportError traceback."""
+    import importlib.util
+
+    missing = {}
+    for mod, req in cls.packages(cfg).items():
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing[mod] = req
+    if missing:
+        err(("steps", i, name), f"needs the Python package{'s' if len(missing) > 1 else ''} {', '.join(missing)}, not installed "
+            f"here; install with: pip install {' '.join(repr(r) if any(c in r for c in '<>') else r for r in missing.values())}")
 
 
 def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = None, check_inputs: bool = True) -> Recipe:
@@ -300,7 +485,7 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
     if not isinstance(raw_steps, list):
         err(("steps",), "steps is a list, e.g. '- min_length: {min_words: 50}'")
         raw_steps = []
-    declared: list[tuple[int, str, dict]] = []  # every step as written, valid or not: (index, name, params)
+    declared: list[tuple] = []  # every known step as written, valid or not: (index, name, class, config, sources)
     for i, rs in enumerate(raw_steps):
         if isinstance(rs, str):
             rs = {rs: {}}
@@ -308,7 +493,6 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             err(("steps", i), "each step is one mapping 'name: {params}'")
             continue
         (name, params), = rs.items()
-        declared.append((i, name, params if isinstance(params, dict) else {}))
         params = params or {}
         ln = _nearest_line(lines, ("steps", i))
         try:
@@ -338,10 +522,16 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
             for loc, msg in _pydantic_messages(e):
                 fields = ", ".join(cls.Config.model_fields)
                 err(("steps", i, name) + loc, f"{msg} for step {name!r} (parameters: {fields})")
+            declared.append((i, name, cls, cls.Config.model_construct(**{k: v for k, v in params.items() if k in cls.Config.model_fields}),
+                             sources if isinstance(sources, list) else None))
             continue
+        declared.append((i, name, cls, cfg, sources))
+        if check_inputs:  # this machine is the one that will run it (select replays a finished run)
+            _check_packages(cls, cfg, name, i, err)
         steps.append(StepSpec(name=name, config=cfg.model_dump(mode="json"), sources=sources, line=ln))
 
-    _check_score_columns(declared, inputs, err)
+    if len(inputs) == len(raw_inputs):
+        _check_columns(declared, inputs, err, with_sources=check_inputs)
     try:
         output = OutputSpec(**(data.get("output") or {}))
     except ValidationError as e:

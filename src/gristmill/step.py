@@ -21,7 +21,7 @@ from typing import Callable, ClassVar, Iterator
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Step", "StepConfig", "GlobalStep", "FitContext", "register", "get_step", "all_steps", "UnknownStep"]
+__all__ = ["Step", "StepConfig", "GlobalStep", "FitContext", "register", "get_step", "all_steps", "UnknownStep", "position_keys"]
 
 
 class StepConfig(BaseModel):
@@ -41,10 +41,26 @@ class Step:
     # Config parameter -> the annotated column (or columns) it thresholds; the report marks it on
     # the column's histogram.
     thresholds: ClassVar[dict[str, str | tuple[str, ...]]] = {}
+    # Optional Python packages the step imports, {import name: pip requirement}: the recipe check
+    # reports a missing one before any work, with the install command (not a traceback after
+    # stage 1). Config-dependent needs override :meth:`packages`.
+    requires: ClassVar[dict[str, str]] = {}
+    # The version of what the step computes. Raise it whenever a change to the step would change
+    # its output for the same input and config: it is written to recipe.lock.yaml and is part of a
+    # run's fingerprint (with gristmill's version), so a run resumed after an upgrade refuses to
+    # mix shards made by two algorithms.
+    version: ClassVar[int] = 1
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config if config is not None else self.Config()
         self.stats: Counter[str] = Counter()
+
+    @property
+    def key(self) -> str:
+        """What the ledger calls this step in this recipe: its name, or ``name#k`` for the k-th use
+        of a name the recipe uses more than once (:func:`position_keys`). Reject reasons
+        (``key/rule``), ``summary.json`` and the rejected files are keyed by it."""
+        return self.__dict__.get("step_key") or self.name
 
     def annotate(self, table: pa.Table) -> pa.Table:
         """Return ``table`` with this step's columns added (or ``text`` rewritten)."""
@@ -54,6 +70,26 @@ class Step:
         """Return a string array, one entry per row: null keeps the row, a rule name rejects it.
         Return None when the step never rejects."""
         return None
+
+    # What a step declares about itself, so the recipe check needs no step's name: the optional
+    # packages it imports and the columns it reads and writes beyond id, text and source. A
+    # config that failed validation is given as an unvalidated model (defaults filled in).
+    @classmethod
+    def packages(cls, config: StepConfig) -> dict[str, str]:
+        """Optional packages this configuration needs, {import name: pip requirement}."""
+        return dict(cls.requires)
+
+    @classmethod
+    def reads(cls, config: StepConfig) -> set[str]:
+        """Columns besides id, text and source that this configuration reads: each must be an
+        input's ``fields:`` or written by an earlier step, or the recipe fails at load."""
+        return set()
+
+    @classmethod
+    def writes(cls, config: StepConfig) -> set[str]:
+        """Columns this configuration adds that later steps may read (declared where a later step's
+        ``reads`` can name them)."""
+        return set()
 
     @classmethod
     def example_steps(cls, workdir: Path) -> list[dict]:
@@ -147,7 +183,26 @@ class GlobalStep(Step):
         return json.loads(f.read_text()) if getattr(self, "workdir", None) and f.exists() else None
 
 
+def position_keys(names: list[str]) -> list[str]:
+    """Ledger keys for a recipe's steps, by position: a name used once is its own key (so outputs
+    and docs of recipes without repeats keep their reasons, e.g. ``exact_dedup/duplicate``); a name
+    used more than once gets ``#1``, ``#2``... in recipe order (``exact_dedup#2/duplicate``), so
+    ``exact_dedup`` on ``url`` and then on ``text`` are two entries, never one merged count."""
+    seen: Counter[str] = Counter()
+    total = Counter(names)
+    out = []
+    for n in names:
+        seen[n] += 1
+        out.append(n if total[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
 _REGISTRY: dict[str, type[Step]] = {}
+
+
+_PLUGIN_GROUP = "gristmill.steps"
+_plugin_errors: list[str] = []  # plugins that failed to load: named when a recipe asks for an unknown step
+_plugins_loaded = False
 
 
 class UnknownStep(KeyError):
@@ -155,7 +210,8 @@ class UnknownStep(KeyError):
         self.name = name
         self.suggestions = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(s) for s in self.suggestions)}?)" if self.suggestions else ""
-        super().__init__(f"unknown step {name!r}{hint}; `gristmill steps` lists them")
+        broken = f"; note: {'; '.join(_plugin_errors)}" if _plugin_errors else ""
+        super().__init__(f"unknown step {name!r}{hint}; `gristmill steps` lists them{broken}")
 
     def __str__(self) -> str:
         return self.args[0]
@@ -173,6 +229,30 @@ def register(cls: type[Step]) -> type[Step]:
 
 def _load_builtin_steps() -> None:
     from gristmill import steps_index  # noqa: F401  (imports every module that registers steps)
+
+    _load_plugin_steps()
+
+
+def _load_plugin_steps() -> None:
+    """Third-party steps, registered through the entry-point group ``gristmill.steps`` (as Dolma's
+    registry accepts user taggers): each entry point names a module that registers its steps with
+    :func:`register` when imported, or a :class:`Step` subclass. A plugin that fails to load does
+    not break the built-in steps; its error is named when a recipe asks for a step it would have
+    provided."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=_PLUGIN_GROUP):
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Step):
+                register(obj)
+        except Exception as e:  # noqa: BLE001 - third-party code: report it, keep the built-in steps
+            _plugin_errors.append(f"step plugin {ep.name!r} ({ep.value}, package {dist}) failed to load: {type(e).__name__}: {e}")
 
 
 def get_step(name: str) -> type[Step]:

@@ -165,24 +165,42 @@ def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, na
     return meta
 
 
+_MAX_META_BYTES = 16 << 20  # a meta.json lists benchmarks, not data: anything larger is not ours
+_MAX_N = 64  # GPT-3 used 13-grams and Llama 3 8-grams; an n far above that matches nothing
+_VALIDATED: dict[tuple, bool] = {}  # (path, size and mtime of its files) already checked in this process
+
+
 class NgramIndex:
+    """A decontamination index, validated in full when opened: a corrupt index must fail the run
+    before any work, never decontaminate nothing in silence (issue 19, item 13: ``n: 0`` in the
+    meta, or unsorted n-grams that ``searchsorted`` cannot find, kept 25 of 25 contaminated
+    documents). Every problem names the file and what is wrong."""
+
     def __init__(self, path: Path):
         path = Path(path)
         try:
-            meta = json.loads((path / "meta.json").read_text())
-            if meta.get("version") != INDEX_VERSION:
-                raise IndexError_(f"{path}: index version {meta.get('version')}, this gristmill reads {INDEX_VERSION}; rebuild it")
-            self.hashes = np.load(path / "ngrams.npy", mmap_mode="r")
-            self.owners = np.load(path / "owners.npy", mmap_mode="r")
+            mf = path / "meta.json"
+            if mf.stat().st_size > _MAX_META_BYTES:
+                raise IndexError_(f"{mf}: {mf.stat().st_size:,} bytes is not a decontamination index's meta (at most "
+                                  f"{_MAX_META_BYTES:,}); rebuild it")
+            meta = json.loads(mf.read_text(encoding="utf-8"))
+            _check_meta(mf, meta)
+            self.hashes = _load_array(path / "ngrams.npy")
+            self.owners = _load_array(path / "owners.npy")
         except FileNotFoundError as e:
             raise IndexError_(f"{path}: not a decontamination index ({Path(e.filename).name} missing); "
                               "build one with `gristmill decontam index BENCH... --fields F -o IDX`") from None
-        except (ValueError, OSError, KeyError) as e:
+        except (ValueError, OSError, KeyError, TypeError) as e:
+            if isinstance(e, IndexError_):
+                raise
             raise IndexError_(f"{path}: corrupt decontamination index ({e}); rebuild it") from None
-        if len(self.hashes) != len(self.owners) or self.hashes.dtype != np.uint64:
-            raise IndexError_(f"{path}: corrupt decontamination index (arrays disagree); rebuild it")
         self.n = int(meta["n"])
         self.names = [b["benchmark"] for b in meta["benchmarks"]]
+        key = tuple([str(path.resolve())] + [(f.stat().st_size, f.stat().st_mtime_ns) for f in
+                                              (path / "meta.json", path / "ngrams.npy", path / "owners.npy")])
+        if key not in _VALIDATED:
+            _check_arrays(path, meta, self.hashes, self.owners)
+            _VALIDATED[key] = True
 
     def lookup(self, h: np.ndarray) -> np.ndarray:
         """Benchmark index of each hash, or -1."""
@@ -192,6 +210,69 @@ class NgramIndex:
         i = np.minimum(i, len(self.hashes) - 1)
         hit = np.asarray(self.hashes[i]) == h
         return np.where(hit, np.asarray(self.owners[i]).astype(np.int32), -1)
+
+
+def _load_array(f: Path) -> np.ndarray:
+    try:  # allow_pickle=False: an index is data, never code (np.load's default, stated)
+        return np.load(f, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError) as e:
+        raise IndexError_(f"{f}: corrupt decontamination index: not a plain .npy array ({e}); rebuild it with "
+                          "`gristmill decontam index`") from None
+
+
+def _check_meta(mf: Path, meta) -> None:
+    def bad(what: str):
+        raise IndexError_(f"{mf}: corrupt decontamination index: {what}; rebuild it with `gristmill decontam index`")
+
+    if not isinstance(meta, dict):
+        bad(f"expected a JSON object, got {type(meta).__name__}")
+    if meta.get("version") != INDEX_VERSION:
+        raise IndexError_(f"{mf}: index version {meta.get('version')!r}, this gristmill reads {INDEX_VERSION}; rebuild it")
+    n = meta.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= _MAX_N:
+        bad(f"n is {n!r}; an index holds word n-grams with 2 <= n <= {_MAX_N} (13 as GPT-3, 8 as Llama 3)")
+    fields = meta.get("fields")
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+        bad(f"fields is {fields!r}, not a non-empty list of field names")
+    bench = meta.get("benchmarks")
+    if not isinstance(bench, list) or not 1 <= len(bench) <= 1 << 16:
+        bad("benchmarks is not a list of 1 to 65,536 benchmarks")
+    for i, b in enumerate(bench):
+        if not (isinstance(b, dict) and isinstance(b.get("benchmark"), str) and isinstance(b.get("ngrams"), int)
+                and not isinstance(b.get("ngrams"), bool) and b["ngrams"] >= 0):
+            bad(f"benchmarks[{i}] is not {{benchmark: name, ngrams: count >= 0, ...}}")
+    total = meta.get("ngrams")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        bad(f"ngrams is {total!r}, not a count")
+    if total > sum(b["ngrams"] for b in bench):
+        bad(f"ngrams is {total:,} but the benchmarks hold {sum(b['ngrams'] for b in bench):,} together")
+
+
+def _check_arrays(path: Path, meta: dict, hashes: np.ndarray, owners: np.ndarray) -> None:
+    def bad(file: str, what: str):
+        raise IndexError_(f"{path / file}: corrupt decontamination index: {what}; rebuild it with `gristmill decontam index`")
+
+    if hashes.ndim != 1 or hashes.dtype != np.uint64:
+        bad("ngrams.npy", f"holds {hashes.dtype} of shape {hashes.shape}, not a 1-d uint64 array of n-gram hashes")
+    if owners.ndim != 1 or owners.dtype != np.uint16:
+        bad("owners.npy", f"holds {owners.dtype} of shape {owners.shape}, not a 1-d uint16 array of benchmark numbers")
+    if len(hashes) != meta["ngrams"]:
+        bad("ngrams.npy", f"holds {len(hashes):,} n-grams but meta.json says {meta['ngrams']:,}")
+    if len(owners) != len(hashes):
+        bad("owners.npy", f"holds {len(owners):,} entries for {len(hashes):,} n-grams")
+    # in chunks: an index is memory-mapped and may be far larger than what one check should hold
+    step = 1 << 22
+    for lo in range(0, len(hashes), step):
+        h = np.asarray(hashes[lo: lo + step + 1])
+        if len(h) > 1 and not bool(np.all(h[1:] > h[:-1])):
+            at = lo + int(np.argmin(h[1:] > h[:-1])) + 1
+            bad("ngrams.npy", f"is not sorted and unique at position {at:,} (lookups search it, so an unsorted index "
+                              "finds nothing)")
+        o = np.asarray(owners[lo: lo + step])
+        if len(o) and int(o.max()) >= len(meta["benchmarks"]):
+            bad("owners.npy", f"names benchmark {int(o.max())} but meta.json lists {len(meta['benchmarks'])}")
 
 
 class DecontaminateConfig(StepConfig):

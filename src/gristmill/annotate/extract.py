@@ -356,6 +356,18 @@ class HtmlExtract(Step):
             raise ValueError("html_extract: engine 'trafilatura' needs the trafilatura package; install it with "
                              "`pip install trafilatura==2.3.1`, or use engine: resiliparse")
 
+    @classmethod
+    def packages(cls, config) -> dict[str, str]:
+        return {"trafilatura": "trafilatura==2.3.1"} if config.engine == "trafilatura" else {}
+
+    @classmethod
+    def reads(cls, config) -> set[str]:
+        return {config.html_column}
+
+    @classmethod
+    def writes(cls, config) -> set[str]:
+        return {"html_extract_status", "html_extract_chars"}
+
     def _one(self, html: str | None) -> tuple[str, str]:
         if html is None or not html.strip():
             return "", "no_html"

@@ -70,6 +70,10 @@ class Factoid(Step):
     Config = FactoidConfig
     thresholds = {"max_factoid_score": "factoid_score"}
 
+    @classmethod
+    def writes(cls, config) -> set[str]:
+        return {"knowledge_density", "reasoning_density", "factoid_score", "reasoning_score"}
+
     def annotate(self, table: pa.Table) -> pa.Table:
         text = pc.fill_null(table.column("text"), "")
         words = pc.list_value_length(pc.utf8_split_whitespace(text)).to_numpy(zero_copy_only=False).astype(np.float64)

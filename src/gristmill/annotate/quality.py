@@ -59,6 +59,10 @@ class QualityScore(Step):
             train(good + bad, np.r_[np.ones(30), np.zeros(30)], "fast").save(path)
         return [{cls.name: {"model": str(path)}}]
 
+    @classmethod
+    def writes(cls, config) -> set[str]:
+        return {config.column}
+
     def _model(self):
         # once per worker process or Ray actor, not once per shard (the step is pickled per task)
         from gristmill.quality.model import load_cached
@@ -98,6 +102,10 @@ class QualitySelect(GlobalStep):
     @classmethod
     def example_steps(cls, workdir: Path) -> list[dict]:
         return QualityScore.example_steps(workdir) + [{cls.name: {"top_percent": 50}}]
+
+    @classmethod
+    def reads(cls, config) -> set[str]:
+        return {config.column}
 
     def fit(self, ctx: FitContext) -> None:
         c = self.config

@@ -124,7 +124,7 @@ def show(out: Path = typer.Argument(..., help="output directory of a run"),
     from rich.markup import escape
     from rich.panel import Panel
 
-    from gristmill.report.show import filter_reason, load_summary, measured, read_part, step_params
+    from gristmill.report.show import filter_reason, load_summary, measured, read_part, step_params, visible
 
     if not (out / "summary.json").exists() and not (out / "data").is_dir():
         _fail(f"{out}: not a gristmill output (no summary.json); give the directory `gristmill run` wrote")
@@ -155,16 +155,16 @@ def show(out: Path = typer.Argument(..., help="output directory of a run"),
             except ValueError as e:
                 _fail(str(e))
     for row in t.slice(0, n).to_pylist():
-        text = row.pop("text", "") or ""
+        text = visible(str(row.pop("text", "") or ""))  # a document's escape sequences are shown, not run
         kept = row.pop("_kept", "reject_reason" not in row or row.get("reject_reason") is None)
         why = row.get("reject_reason")
         lines = []
         shown = {"id", "reject_reason", "reject_step", "html"}
         if why:
             vals, thresholds = measured(row, why, summary.get("step_columns", {}), params.get(why.split("/")[0], {}))
-            head = f"[bold red]rejected: {escape(why)}[/]"
+            head = f"[bold red]rejected: {escape(visible(why))}[/]"
             if vals:
-                head += "   measured: " + ", ".join(f"[bold]{escape(c)}={escape(_short(v))}[/]" if i == 0 else f"{escape(c)}={escape(_short(v))}"
+                head += "   measured: " + ", ".join(f"[bold]{escape(c)}={escape(visible(_short(v)))}[/]" if i == 0 else f"{escape(c)}={escape(visible(_short(v)))}"
                                                       for i, (c, v) in enumerate(vals))
                 shown |= {c for c, _ in vals}
             if thresholds:
@@ -174,8 +174,8 @@ def show(out: Path = typer.Argument(..., help="output directory of a run"),
             lines.append("[bold green]KEPT[/] (the member of this cluster that stays)")
         body = escape(text[:chars] + ("…" if len(text) > chars else ""))
         meta = ", ".join(f"{k}={_short(v)}" for k, v in row.items() if v is not None and k not in shown)
-        title = escape(str(row.get('id'))) + ("  [green]kept[/]" if kept and not why else "")
-        console.print(Panel("\n".join([*lines, body]), title=title, subtitle=escape(meta[:300]), title_align="left"))
+        title = escape(visible(str(row.get('id')))) + ("  [green]kept[/]" if kept and not why else "")
+        console.print(Panel("\n".join([*lines, body]), title=title, subtitle=escape(visible(meta[:300])), title_align="left"))
     console.print(f"{min(n, t.num_rows)} of {t.num_rows:,} shown")
 
 

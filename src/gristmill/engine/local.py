@@ -147,6 +147,7 @@ class _ShardRunner:
         self.res.quarantine_errors[q.kind] += 1
 
     def reject(self, table: pa.Table, label: str, reasons: pa.Array) -> None:
+        """``label`` is ``key@position``: the step's ledger key (:attr:`Step.key`) names the reasons."""
         for reason, n in zip(*_value_counts(reasons)):
             self.res.rejected[f"{label.split('@')[0]}/{reason}"] += n
         if self.t.keep_rejected:
@@ -201,7 +202,7 @@ class _ShardRunner:
         for step in self.t.steps:
             c = step.take_stats()
             if c:
-                mine = self.res.counters.setdefault(step.name, {})
+                mine = self.res.counters.setdefault(step.key, {})
                 for k, v in c.items():
                     mine[k] = mine.get(k, 0) + v
         return self.res.to_json()
@@ -224,7 +225,7 @@ class _ShardRunner:
                 annotated = step.annotate(table)
                 reasons = step.select(annotated)
                 if annotated.num_rows != table.num_rows or (reasons is not None and len(reasons) != table.num_rows):
-                    raise RuntimeError(f"step {step.name!r} changed the number of rows ({n_in} in); steps must not drop rows")
+                    raise RuntimeError(f"step {step.key!r} changed the number of rows ({n_in} in); steps must not drop rows")
             except StepFailed:
                 raise  # the run must stop, not quarantine
             except Exception as e:  # noqa: BLE001
@@ -237,29 +238,29 @@ class _ShardRunner:
                 if n_in == 1:
                     doc_id = str(table.column("id")[0])
                     self.quarantine(Quarantined(doc_id, None, None,
-                                                f"step {step.name} failed on this document: {type(e).__name__}: {e}",
+                                                f"step {step.key} failed on this document: {type(e).__name__}: {e}",
                                                 str(table.column("text")[0])[:1024], "step_error"))
-                    self.res.step_errors[step.name] += 1
-                    if step.name not in self.first_error:
+                    self.res.step_errors[step.key] += 1
+                    if step.key not in self.first_error:
                         import traceback
 
-                        self.first_error[step.name] = (doc_id, "".join(traceback.format_exception(e, chain=False)))
-                    if self.res.step_errors[step.name] > self.t.errors.max_step_errors:
-                        self._step_failed(step.name, f"on more than errors.max_step_errors={self.t.errors.max_step_errors} "
+                        self.first_error[step.key] = (doc_id, "".join(traceback.format_exception(e, chain=False)))
+                    if self.res.step_errors[step.key] > self.t.errors.max_step_errors:
+                        self._step_failed(step.key, f"on more than errors.max_step_errors={self.t.errors.max_step_errors} "
                                           f"documents of shard {self.sid}")
                     return
                 half = n_in // 2
                 self.apply(table.slice(0, half), i)
                 self.apply(table.slice(half), i)
                 return
-            if step.name not in self.res.columns:
-                self.res.columns[step.name] = [c for c in annotated.column_names if c not in table.column_names]
+            if step.key not in self.res.columns:
+                self.res.columns[step.key] = [c for c in annotated.column_names if c not in table.column_names]
             table = annotated
             if reasons is not None and reasons.null_count < len(reasons):
                 if isinstance(reasons, pa.ChunkedArray):
                     reasons = reasons.combine_chunks()
                 bad = pc.is_valid(reasons)
-                self.reject(table.filter(bad), f"{step.name}@{gi:02d}", reasons.filter(bad))
+                self.reject(table.filter(bad), f"{step.key}@{gi:02d}", reasons.filter(bad))
                 table = table.filter(pc.invert(bad))
             if passing is not None:
                 # rows of other sources get this step's columns as nulls, so every batch has one schema
@@ -364,7 +365,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
 
     workers = max(1, workers or os.cpu_count() or 1)
     rd = RunDir(out)
-    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths())
+    resumed = rd.prepare(recipe.fingerprint(), fresh, protect=recipe.protected_paths(), versions=recipe.versions())
     if resumed:
         _check_inputs_unchanged(rd, out)
     if resumed and (out / "summary.json").exists():
@@ -402,11 +403,13 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
             if rd.done(unit) is None:
                 t0 = time.perf_counter()
                 inputs = [prev_dir / f"{s.shard_id}.parquet" for s in shards if (prev_dir / f"{s.shard_id}.parquet").exists()]
-                label = f"stage {k + 1}/{len(stages)}: {g.name} fit"
+                if g.only_sources is not None:
+                    inputs = _scoped_inputs(rd, f"scope-{offset:02d}", inputs, g.only_sources, recipe.output.batch_rows, workers)
+                label = f"stage {k + 1}/{len(stages)}: {g.key} fit"
                 log(f"{label} on {len(inputs)} shards")
                 g.fit(FitContext(shards=inputs, workdir=workdir, workers=workers, log=log, progress=prog, stage=label))
                 rd.mark_done(unit, {"seconds": time.perf_counter() - t0})
-            fit_seconds[g.name] = rd.done(unit)["seconds"]
+            fit_seconds[g.key] = rd.done(unit)["seconds"]
             g.bind(workdir)
             g.take_stats()  # fit-time figures belong to the report; counters are summed per shard and would multiply
         tasks = []
@@ -417,7 +420,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
                                    in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
-        names = ", ".join((["read"] if k == 0 else []) + [st.name for st in ssteps])
+        names = ", ".join((["read"] if k == 0 else []) + [st.key for st in ssteps])
         if k > 0:  # rows are known from the previous stage's files: the bar moves per batch, within a shard
             total = sum(pq.ParquetFile(t.in_path).metadata.num_rows for t in tasks if os.path.exists(t.in_path))
             prog.start(f"stage {k + 1}/{len(stages)}: {names}", total, "docs", shards=len(shards))
@@ -441,8 +444,39 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     for k in range(len(stages) - 1):  # intermediate stage outputs are no longer needed; fitted state stays
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)
+        shutil.rmtree(rd.work / f"scope-{stages[k + 1][0]:02d}", ignore_errors=True)
     check_quarantine(summary, out, recipe.errors)
     return summary
+
+
+def _scoped_inputs(rd: RunDir, unit: str, inputs: list[Path], sources: list[str], batch_rows: int, workers: int) -> list[Path]:
+    """The rows of ``inputs`` whose source is in ``sources``, copied to ``_work/<unit>/``: what a
+    global step with ``sources:`` fits on. A fit reads its shards itself (a threshold over every
+    score, a hash over every document), so the scope is applied to the files it is given: a
+    ``top_percent`` then counts only the step's own sources, and a dedup never matches a document
+    against a source it was told to leave alone (issue 19, item 10). Rows of other sources skip
+    the step's annotate/select as for any step (:meth:`_ShardRunner.apply`)."""
+    done = rd.done(unit)
+    if done is not None:
+        return [Path(f) for f in done["files"]]
+    dest = rd.work / unit
+    dest.mkdir(parents=True, exist_ok=True)
+    tasks = [(str(src), str(dest / src.name), sources, batch_rows) for src in inputs]
+    kept = {path for path, rows in run_tasks(_scope_shard, tasks, workers) if rows}
+    out = [dest / src.name for src in inputs if str(dest / src.name) in kept]  # in the stable shard order
+    rd.mark_done(unit, {"files": [str(p) for p in out], "sources": sources})
+    return out
+
+
+def _scope_shard(args: tuple[str, str, list[str], int]) -> tuple[str, int]:
+    src, target, sources, batch_rows = args
+    want = pa.array(sources, pa.string())
+    w = _Writer(Path(target))
+    for rb in pq.ParquetFile(src).iter_batches(batch_size=batch_rows):
+        t = pa.Table.from_batches([rb])
+        w.write(t.filter(pc.fill_null(pc.is_in(t.column("source"), want), False)))
+    w.close()
+    return target, w.rows
 
 
 def _execute(tasks: list[ShardTask], workers: int, prog: Progress, by_docs: bool) -> None:
@@ -513,16 +547,18 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     step_rows = []
     for gi, st in enumerate(steps):
         a, b, c = per_step.get(gi, [0, 0, 0.0])
-        row = {"step": st.name, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.name, 0), "seconds": round(c, 4)}
-        if st.name in fit_seconds:
-            row["fit_seconds"] = round(fit_seconds[st.name], 4)
+        row = {"step": st.key, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.key, 0), "seconds": round(c, 4)}
+        if st.key != st.name:  # a name the recipe uses more than once: "step" is its position key
+            row["name"] = st.name
+        if st.key in fit_seconds:
+            row["fit_seconds"] = round(fit_seconds[st.key], 4)
         step_rows.append(row)
     reports = {}
     for st in steps:
         if isinstance(st, GlobalStep):
             rep = st.report() if hasattr(st, "report") else None
             if rep:
-                reports[st.name] = rep
+                reports[st.key] = rep
     summary = {
         "input": total_in,
         "kept": kept,

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -49,6 +50,36 @@ def exclusive_output(root: Path):
         os.close(fd)
 
 
+# The marker that makes a directory a gristmill output. ``--fresh`` deletes only directories that
+# carry it: a common file name (``summary.json``, ``data/``) says nothing about who made a folder,
+# and a user's project with its own ``summary.json`` lost its ``data/`` to that guess (issue 19,
+# item 9). Outputs written before the marker existed are recognised by the fingerprint file that
+# only gristmill writes, with the exact shape :meth:`Recipe.fingerprint` gives it.
+FORMAT_NAME = "gristmill-output"
+FORMAT_VERSION = 1
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}\n?$")
+
+
+def _version_change(ver_file: Path, now: dict | None) -> str:
+    """What differs between the versions that started an output and ``now``; "" if unknown or equal."""
+    if now is None or not ver_file.is_file():
+        return ""
+    try:
+        old = json.loads(ver_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(old, dict):
+        return ""
+    out = []
+    if old.get("gristmill") != now.get("gristmill"):
+        out.append(f"gristmill {old.get('gristmill')} then, {now.get('gristmill')} now")
+    old_steps, new_steps = old.get("steps") or {}, now.get("steps") or {}
+    for key in sorted(set(old_steps) & set(new_steps)):
+        if old_steps[key] != new_steps[key]:
+            out.append(f"step {key} version {old_steps[key]} then, {new_steps[key]} now")
+    return "; ".join(out)
+
+
 class RunDir:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -59,46 +90,82 @@ class RunDir:
         self.work = self.root / "_work"
         self.stale_temps: list[Path] = []
 
-    def prepare(self, fingerprint: str, fresh: bool, protect: list[Path] = ()) -> bool:
+    def prepare(self, fingerprint: str, fresh: bool, protect: list[Path] = (), versions: dict | None = None) -> bool:
         """Create or reopen the run directory. Returns True when resuming a started run.
 
         ``fresh`` removes a previous gristmill output first, and only that: see :meth:`remove_own_files`.
-        ``protect`` are the run's inputs (and recipe); a directory holding one of them is never cleared."""
+        ``protect`` are the run's inputs (and recipe); a directory holding one of them is never cleared.
+        ``versions`` (gristmill's and each step's, part of the fingerprint) are recorded so that a
+        refused resume after an upgrade can say which version changed."""
         fp_file = self.manifest / "recipe.fingerprint"
+        ver_file = self.manifest / "versions.json"
         if self.root.exists() and any(self.root.iterdir()):
             if fresh:
                 self.remove_own_files(protect)
-            elif fp_file.exists():
+            elif fp_file.exists() and self.is_output():
                 old = fp_file.read_text().strip()
                 if old != fingerprint:
+                    changed = _version_change(ver_file, versions)
+                    if changed:
+                        raise RecipeChanged(
+                            f"{self.root} was started by other code ({changed}); resuming would mix shards made by two "
+                            "versions of an algorithm. Use --fresh to start over, or a new output path")
                     raise RecipeChanged(
                         f"{self.root} holds the output of a different recipe (fingerprint {old}, this one {fingerprint}); "
                         "use another output path, or --fresh to delete it and start over")
                 # a killed run's workers leave truncated files under temporary names; nothing will finish them
                 self.stale_temps = clean_stale_temps(self.root)
+                self._write_marker()  # an output from before the marker existed gets one
                 return True
             else:
                 what = "is a gristmill output that never started" if self.is_output() else "is not a gristmill output"
                 raise RecipeChanged(f"{self.root} exists, is not empty and {what}; choose a new or empty output path "
                                     "(--fresh only ever replaces a previous gristmill output)")
-        for d in (self.manifest, self.data, self.rejected, self.quarantine, self.work):
+        self.manifest.mkdir(parents=True, exist_ok=True)
+        self._write_marker()  # first: from here on --fresh may clear this directory
+        for d in (self.data, self.rejected, self.quarantine, self.work):
             d.mkdir(parents=True, exist_ok=True)
+        if versions is not None:
+            atomic_write_text(ver_file, json.dumps(versions, sort_keys=True) + "\n")
         atomic_write_text(fp_file, fingerprint + "\n")
         return False
 
-    # What a run writes at the top of its directory; nothing else there is ever deleted.
+    # What a run (and the commands that add to an output: report, demo, mix) writes at the top of
+    # its directory; nothing else there is ever deleted. ``report.html`` is here so that
+    # ``--fresh --no-report`` cannot leave the old run's report beside the new data.
     OWN_DIRS = ("_manifest", "data", "rejected", "quarantine", "_work")
-    OWN_FILES = ("summary.json", "recipe.lock.yaml", "demo_report.json")
+    OWN_FILES = ("summary.json", "recipe.lock.yaml", "demo_report.json", "report.html", "mixture.json")
+
+    @property
+    def marker(self) -> Path:
+        return self.manifest / "format.json"
+
+    def _write_marker(self) -> None:
+        if not self.marker.is_file():
+            atomic_write_text(self.marker, json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}) + "\n")
 
     def is_output(self) -> bool:
-        return (self.manifest / "recipe.fingerprint").is_file() or (self.root / "summary.json").is_file()
+        """True only for a directory gristmill made: its ``_manifest/format.json`` names the format,
+        or (outputs from before the marker) ``_manifest/recipe.fingerprint`` holds a fingerprint."""
+        if self.manifest.is_symlink() or not self.manifest.is_dir():
+            return False
+        try:
+            if self.marker.is_file():
+                if self.marker.stat().st_size > 4096:
+                    return False
+                meta = json.loads(self.marker.read_text(encoding="utf-8"))
+                return isinstance(meta, dict) and meta.get("format") == FORMAT_NAME and isinstance(meta.get("version"), int)
+            fp = self.manifest / "recipe.fingerprint"
+            return fp.is_file() and fp.stat().st_size <= 64 and _FINGERPRINT.match(fp.read_text(encoding="utf-8")) is not None
+        except (OSError, ValueError):
+            return False
 
     def remove_own_files(self, protect: list[Path] = ()) -> None:
         """``--fresh``: delete a previous output, refusing anything that is not recognisably one.
 
         Refused: ``/``, the home directory, the current directory and its ancestors, any directory
-        that holds (at any depth) an input or the recipe, and any directory without a gristmill
-        manifest or summary. Even then only gristmill's own entries go; other files stay."""
+        that holds (at any depth) an input or the recipe, and any directory without gristmill's
+        manifest (:meth:`is_output`). Even then only gristmill's own entries go; other files stay."""
         root = self.root.resolve()
         danger = {Path("/"), Path.home().resolve(), *Path.cwd().resolve().parents, Path.cwd().resolve()}
         if root in danger:
@@ -111,8 +178,8 @@ class RunDir:
                                     "write the output somewhere else, e.g. -o out/run")
         if not self.is_output():
             raise RecipeChanged(f"--fresh refuses to clear {self.root}: it is not a gristmill output (no "
-                                "_manifest/recipe.fingerprint or summary.json); choose a new or empty output path")
-        for name in self.OWN_DIRS:
+                                "_manifest/format.json marker); nothing was deleted. Choose a new or empty output path")
+        for name in self.OWN_DIRS[::-1]:  # the manifest (which makes this an output) last
             d = self.root / name
             if d.is_dir() and not d.is_symlink():
                 shutil.rmtree(d)

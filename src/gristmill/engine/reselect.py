@@ -33,7 +33,7 @@ from gristmill.engine.manifest import RunDir, atomic_write_text, exclusive_outpu
 from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
-from gristmill.step import GlobalStep, Step, UnknownStep, get_step
+from gristmill.step import GlobalStep, Step, UnknownStep, get_step, position_keys
 
 _REJECT_FILE = re.compile(r"^s\d+-(?P<shard>\d+)-(?P<name>.+)-(?P<gi>\d+|rd)\.parquet$")
 
@@ -41,7 +41,7 @@ _REJECT_FILE = re.compile(r"^s\d+-(?P<shard>\d+)-(?P<name>.+)-(?P<gi>\d+|rd)\.pa
 class _SelectOnly(Step):
     def __init__(self, inner: Step):
         super().__init__(inner.config)
-        self.inner, self.name, self.only_sources = inner, inner.name, inner.only_sources
+        self.inner, self.name, self.only_sources, self.step_key = inner, inner.name, inner.only_sources, inner.key
 
     def select(self, table):
         return self.inner.select(table)
@@ -52,12 +52,12 @@ class _Replay(Step):
 
     def __init__(self, inner: Step, gi: int, rejected_here: bool):
         super().__init__(inner.config)
-        self.name, self.gi, self.rejected_here, self.only_sources = inner.name, gi, rejected_here, inner.only_sources
+        self.name, self.gi, self.rejected_here, self.only_sources, self.step_key = inner.name, gi, rejected_here, inner.only_sources, inner.key
 
     def select(self, table):
         if not self.rejected_here:
             return None
-        prefix = self.name + "/"
+        prefix = self.key + "/"
         return pc.utf8_slice_codeunits(table.column("_orig_reason"), len(prefix))
 
 
@@ -112,8 +112,9 @@ def not_reselectable(cls: type[Step], param: str) -> str | None:
 
 def _apply_overrides(steps_cfg: list[dict], overrides: list[str], lock_file: Path) -> None:
     names = [next(iter(s)) for s in steps_cfg]
+    keys = position_keys(names)
     for step, param, val in parse_overrides(overrides):
-        hits = [i for i, n in enumerate(names) if n == step or step == str(i)]
+        hits = [i for i, n in enumerate(names) if n == step or keys[i] == step or step == str(i)]
         if not hits:
             close = difflib.get_close_matches(step, names, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -175,7 +176,7 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
             rd.remove_own_files(protect=[src])
         except RuntimeError as e:
             raise RecipeError(str(e)) from None
-    rd.prepare(recipe.fingerprint(), fresh=False)
+    rd.prepare(recipe.fingerprint(), fresh=False, versions=recipe.versions())
     lock_out = {**recipe.resolved(), "reselected_from": str(src)}
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
@@ -204,8 +205,8 @@ def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: di
         table = table.rename_columns([c if c != "reject_reason" else "_orig_reason" for c in table.column_names])
         table = table.drop_columns(["reject_step"])
     if gi is not None and gi >= 0:
-        never = {c for st in steps[gi + 1:] for c in step_columns.get(st.name, [])}
-        never -= {c for st in steps[:gi + 1] for c in step_columns.get(st.name, [])} | {"id", "text", "source", "_orig_reason"}
+        never = {c for st in steps[gi + 1:] for c in step_columns.get(st.key, [])}
+        never -= {c for st in steps[:gi + 1] for c in step_columns.get(st.key, [])} | {"id", "text", "source", "_orig_reason"}
         table = table.drop_columns([c for c in table.column_names if c in never])
     return table
 
@@ -288,7 +289,7 @@ class _ReaderReject(Step):
 class _Unreachable(Step):
     def __init__(self, inner: Step, path: Path):
         super().__init__(inner.config)
-        self.name, self.path = inner.name, path
+        self.name, self.path, self.step_key = inner.name, path, inner.key
 
     def annotate(self, table):
         if table.num_rows:  # a safety net: reselect checks this before writing anything
@@ -346,7 +347,9 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
     rows = []
     for gi, st in enumerate(steps):
         a, b, c = per_step.get(gi, [0, 0, 0.0])
-        rows.append({"step": st.name, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.name, 0), "seconds": round(c, 4)})
+        rows.append({"step": st.key, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.key, 0), "seconds": round(c, 4)})
+        if st.key != st.name:
+            rows[-1]["name"] = st.name
     summary = {"input": src_summary["input"], "kept": kept, "rejected": dict(sorted(rejected.items())), "quarantined": quarantined,
                "quarantine_errors": dict(qerr.most_common()), "step_errors": dict(step_errors.most_common()),
                "reselected_from": str(src), "steps": rows, "counters": {}, "step_columns": step_columns}

@@ -130,13 +130,12 @@ def parse_config(raw: dict, source: str = "config", text: str = "", model=TrainC
 
 
 def load_config(path: Path, overrides: dict | None = None, model=TrainConfig):
+    from gristmill.recipe import load_yaml, read_yaml_text  # the one bounded YAML loader
+
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    text = read_yaml_text(path, ConfigError, "config")
+    raw = load_yaml(text, str(path), ConfigError)[0] or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top")
     raw.update(overrides or {})

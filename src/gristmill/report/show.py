@@ -20,6 +20,19 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _NOISE = {"too", "few", "many", "min", "max", "the", "of", "per", "ratio", "frac", "fraction", "doc", "docs", "long", "short", "count"}
 
 
+# Every C0 control but newline and tab, DEL, every C1 control, and the Unicode bidi overrides and
+# isolates ("Trojan Source", Boucher & Anderson 2021): a document that reaches a terminal with these
+# can set the window title (OSC 0), write the clipboard (OSC 52), erase the screen, hide text (SGR 8)
+# or reorder what is shown. They are printed as visible escapes instead.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(s: str) -> str:
+    """``s`` safe for a terminal: control characters become ``\\x1b``-style escapes, so a document's
+    escape sequences are shown, never executed. Newlines and tabs stay (text is shown as text)."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", s)
+
+
 def read_part(out: Path, rejected: bool) -> pa.Table | None:
     files = sorted((out / ("rejected" if rejected else "data")).glob("*.parquet"))
     tables = [pq.read_table(f) for f in files]
@@ -53,11 +66,11 @@ def step_params(out: Path) -> dict[str, dict]:
     if not f.exists():
         return {}
     lock = yaml.safe_load(f.read_text()) or {}
-    params: dict[str, dict] = {}
-    for s in lock.get("steps", []):
-        (name, cfg), = s.items()
-        params.setdefault(name, cfg or {})
-    return params
+    from gristmill.step import position_keys
+
+    steps = [next(iter(s.items())) for s in lock.get("steps", []) if isinstance(s, dict) and len(s) == 1]
+    # keyed as reject reasons are: a step used twice is `name#1`, `name#2`
+    return {key: cfg or {} for key, (_, cfg) in zip(position_keys([n for n, _ in steps]), steps)}
 
 
 def filter_reason(table: pa.Table, reason: str) -> pa.Table:

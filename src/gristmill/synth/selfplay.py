@@ -104,14 +104,9 @@ def load_config(path: Path):
     from gristmill.synth.loop import EndpointConfig, LoopConfig, SandboxConfig, TasksConfig, format_errors
 
     path = Path(path)
-    if not path.is_file():
-        raise SelfPlayError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise SelfPlayError(f"{path}{f' line {mark.line + 1}' if mark else ''}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    from gristmill.recipe import load_yaml, read_yaml_text  # the one bounded YAML loader
+
+    data, node = load_yaml(read_yaml_text(path, SelfPlayError, "config"), str(path), SelfPlayError)
     if not isinstance(data, dict):
         raise SelfPlayError(f"{path}: the config is a mapping with rounds, train, loop, ...")
     lines = _line_index(node) if node is not None else {}
