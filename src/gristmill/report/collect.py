@@ -100,13 +100,19 @@ def collect(out: Path, *, sample_per_reason: int = 40, sample_kept: int = 120, s
     have_rejected_text = bool(rejects) or not any(s.get("rejected") for s in steps)
     after_bytes = kept_bytes + sum(v[0] for gi, v in by_gi.items() if gi is not None)
     after_words = kept_words + sum(v[1] for gi, v in by_gi.items() if gi is not None)
-    funnel = [{"stage": "read", "docs": summary["input"] - summary.get("quarantined", 0) + _step_errors(summary),
+    # Every row counts the same population: all documents that reached the stage. A step limited by
+    # ``sources:`` passes the others untouched, so its row also says what it saw within its scope.
+    read_rejected = sum(n for r, n in summary.get("rejected", {}).items() if r.startswith("read/"))
+    funnel = [{"stage": "read", "docs": summary["input"] - summary.get("quarantined", 0) + _step_errors(summary) - read_rejected,
                "bytes": after_bytes if have_rejected_text else None, "words": after_words if have_rejected_text else None}]
     for gi, s in enumerate(steps):
         after_bytes -= by_gi.get(gi, [0, 0])[0]
         after_words -= by_gi.get(gi, [0, 0])[1]
-        funnel.append({"stage": s["step"], "docs": s["out"], "bytes": after_bytes if have_rejected_text else None,
-                       "words": after_words if have_rejected_text else None})
+        row = {"stage": s["step"], "docs": s["out"], "bytes": after_bytes if have_rejected_text else None,
+               "words": after_words if have_rejected_text else None}
+        if "sources" in s:
+            row.update(sources=s["sources"], scope_in=s["scope_in"], scope_out=s["scope_out"])
+        funnel.append(row)
     if not have_rejected_text:
         rep.notes.append("output.keep_rejected is off: bytes and words are known only for the kept documents")
     funnel[-1]["docs"] = summary["kept"] if steps else funnel[-1]["docs"]
