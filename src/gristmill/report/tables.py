@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -44,8 +45,9 @@ def print_summary(summary: dict, out: str | None = None, console: Console | None
     for step, c in summary.get("counters", {}).items():
         console.print(f"[bold]{step}[/]: " + ", ".join(f"{k}={v:,}" for k, v in sorted(c.items())))
     for step, rep in summary.get("reports", {}).items():
-        flat = {k: v for k, v in rep.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        console.print(f"[bold]{step}[/] report: " + ", ".join(f"{k}={v:,}" for k, v in flat.items()))
+        items = report_items(rep)
+        if items:
+            console.print(f"[bold]{step}[/] report: " + escape(", ".join(items)))
 
 
 def _mb(n: int) -> str:
@@ -66,3 +68,32 @@ def print_sources(summary: dict, console: Console, top: int = 3) -> None:
         t.add_row(name, f"{e['input']:,}", f"{e['kept']:,}", f"{100 * e['kept'] / n:.1f}", f"{e['rejected']:,}",
                   f"{e['quarantined']:,}", _mb(e["bytes_in"]), _mb(e["bytes_kept"]), reasons or "-")
     console.print(t)
+
+
+def _value(v) -> str | None:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if v is not None else "none"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, str) and len(v) <= 60:
+        return v
+    return None
+
+
+def report_items(rep: dict, limit: int = 8) -> list[str]:
+    """``key=value`` for a global step's report: scalars, and one level of mappings as ``key[sub]``
+    (quality_select's per-source thresholds; ``*`` is every source). Lists (example clusters) are
+    left to the HTML report."""
+    out = []
+    for k, v in (rep or {}).items():
+        if isinstance(v, dict):
+            subs = [(sk, _value(sv)) for sk, sv in v.items()]
+            subs = [(sk, sv) for sk, sv in subs if sv is not None]
+            out += [f"{k}[{'all' if sk == '*' else sk}]={sv}" for sk, sv in subs[:limit]]
+            if len(subs) > limit:
+                out.append(f"{k}: {len(subs) - limit} more in summary.json")
+        elif (sv := _value(v)) is not None:
+            out.append(f"{k}={sv}")
+    return out
