@@ -44,6 +44,8 @@ def _table(headers: list[str], rows: list[list], cls: str = "") -> str:
 
 
 def _num(n) -> str:
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)  # a count stored as a float (an older mixture.json) still prints as a count
     return "–" if n is None else f"{n:,}" if isinstance(n, int) else _e(n)
 
 
