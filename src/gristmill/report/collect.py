@@ -142,12 +142,23 @@ def collect(out: Path, *, sample_per_reason: int = 40, sample_kept: int = 120, s
     sampled: list[dict] = []
 
     def text_pass(p: Path, outcome: str) -> tuple[int, int]:
-        t = _read(p, ["text", "id", "source", "reject_reason"] if p in picks else ["text"])
-        if p in picks:
-            for r in t.take(pa.array(picks[p])).to_pylist():
-                sampled.append({"id": r.get("id"), "source": r.get("source"), "outcome": outcome,
-                                "reason": r.get("reject_reason") or "", "text": _preview(r.get("text"))})
-        return _text_sizes(t)
+        # row group by row group (the engine writes one per batch), so memory is bounded by a batch and
+        # not by the file; iter_batches reads ahead and held 2.5x as much here
+        pf = _pf(p)
+        cols = [c for c in (["text", "id", "source", "reject_reason"] if p in picks else ["text"]) if c in pf.schema_arrow.names]
+        want = np.asarray(picks.get(p, []), dtype=np.int64)
+        nbytes = words = start = 0
+        for g in range(pf.metadata.num_row_groups):
+            t = pf.read_row_group(g, columns=cols)
+            b, w = _text_sizes(t)
+            nbytes, words = nbytes + b, words + w
+            mine = want[(want >= start) & (want < start + t.num_rows)] - start
+            if len(mine):
+                for r in t.take(pa.array(mine)).to_pylist():
+                    sampled.append({"id": r.get("id"), "source": r.get("source"), "outcome": outcome,
+                                    "reason": r.get("reject_reason") or "", "text": _preview(r.get("text"))})
+            start += t.num_rows
+        return nbytes, words
 
     # -- funnel: documents from the ledger; bytes and words from the files (text as written)
     kept_bytes = kept_words = 0
