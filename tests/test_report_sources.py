@@ -170,3 +170,48 @@ def test_report_funnel_and_sources(run_out):
         assert rows[name][1:6] == [f"{e['input']:,}", f"{e['kept']:,}", f"{100 * e['kept'] / e['input']:.1f}%",
                                    f"{e['rejected']:,}", f"{e['quarantined']:,}"]
         assert next(iter(e["top_reasons"])) in rows[name][8]
+
+
+def test_demo_recipe_source_limited_steps_count_like_the_others(tmp_path):
+    """The packaged demo recipe limits language_id and three rule families to `web`: they count
+    every document that reached them, and say what they saw within web."""
+    import yaml
+
+    from gristmill.demo import build_demo_corpus
+
+    corpus = tmp_path / "c"
+    build_demo_corpus(corpus, n_docs=600)
+    recipe = yaml.safe_load((Path(__file__).resolve().parent.parent / "recipes" / "demo.yaml").read_text())
+    for inp in recipe["inputs"]:
+        inp["paths"] = [str(corpus / p) for p in inp["paths"]]
+    recipe["output"]["path"] = str(tmp_path / "out")
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(recipe))
+    r = subprocess.run(GRISTMILL + ["run", str(tmp_path / "demo.yaml"), "-w", "2", "--no-progress", "--no-report"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    steps = s["steps"]
+    for a, b in zip(steps, steps[1:]):
+        assert b["in"] == a["out"], (a, b)
+    assert steps[-1]["out"] == s["kept"]
+    lang = next(st for st in steps if st["step"] == "language_id")
+    web = s["sources"]["web"]["input"] - s["sources"]["web"]["quarantined"]
+    assert lang["sources"] == ["web"] and lang["in"] == steps[0]["out"] and lang["scope_in"] <= web < lang["in"]
+    for e in s["sources"].values():
+        assert e["input"] == e["kept"] + e["rejected"] + e["quarantined"]
+
+
+def test_select_keeps_the_per_source_ledger(run_out, tmp_path):
+    r = subprocess.run(GRISTMILL + ["select", str(run_out), "-o", str(tmp_path / "re"), "--set", "gopher_quality.min_doc_words=20"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads((tmp_path / "re" / "summary.json").read_text())
+    src = json.loads((run_out / "summary.json").read_text())["sources"]
+    assert set(s["sources"]) == set(src)
+    for name, e in s["sources"].items():
+        assert e["input"] == src[name]["input"] and e["quarantined"] == src[name]["quarantined"]
+        assert e["input"] == e["kept"] + e["rejected"] + e["quarantined"]
+        assert e["bytes_in"] == src[name]["bytes_in"]
+    assert s["sources"]["mail"]["kept"] >= src["mail"]["kept"]  # a lower minimum keeps at least as many
+    for a, b in zip(s["steps"], s["steps"][1:]):
+        assert b["in"] == a["out"]
