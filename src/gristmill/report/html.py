@@ -220,6 +220,7 @@ th{background:#f1f3f5}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1
 .meta{font-size:12px;color:#495057}.meta b{color:#212529}.doc{white-space:pre-wrap;font-family:ui-monospace,Menlo,monospace;font-size:12px;max-height:14em;overflow:auto;margin-top:4px}
 .tag{font-size:11px;padding:0 6px;border-radius:8px;background:#e9ecef}ul.cluster{list-style:none;padding-left:0}
 li.kept .tag{background:#d3f9d8}li.rejected .tag{background:#ffe3e3}
+table.sources td:last-child,table.sources th:last-child{text-align:left}
 """
 
 _JS = r"""
