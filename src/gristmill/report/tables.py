@@ -89,7 +89,8 @@ def report_items(rep: dict, limit: int = 8) -> list[str]:
     out = []
     for k, v in (rep or {}).items():
         if isinstance(v, dict):
-            subs = [(sk, _value(sv)) for sk, sv in v.items()]
+            # empty bins (a dedup run's cluster sizes with no cluster of that size) say nothing
+            subs = [(sk, _value(sv)) for sk, sv in v.items() if not (isinstance(sv, int) and not isinstance(sv, bool) and sv == 0)]
             subs = [(sk, sv) for sk, sv in subs if sv is not None]
             out += [f"{k}[{'all' if sk == '*' else sk}]={sv}" for sk, sv in subs[:limit]]
             if len(subs) > limit:
