@@ -142,7 +142,7 @@ def test_report_is_self_contained_and_escaped(run_out):
     page = (run_out / "report.html").read_text()
     p = _Collect()
     p.feed(page)
-    assert p.srcs and all(s.startswith("data:image/png;base64,") for s in p.srcs)
+    assert p.srcs and all(s.startswith("data:image/svg+xml;base64,") for s in p.srcs)
     assert all(h.startswith("#") for h in p.hrefs)
     # the payload's markup never appears as markup: only the page's own script tag exists
     assert page.count("<script") == 2  # the JSON data block and the page's script

@@ -80,7 +80,8 @@ def test_a_rare_bad_document_is_quarantined_and_shown(tmp_path):
     assert any(l.split("│")[1:3] and "quarantined" in l.split("│")[1] and l.split("│")[2].strip() == "2" for l in lines if "│" in l)
     assert any("step_error" in l and "a step raised" in l for l in lines)
     row = next(l for l in lines if "explode_on_marked" in l)
-    assert [c.strip() for c in row.split("│")][1:6] == ["explode_on_marked", "298", "298", "0", "2"]
+    # the two documents reached the step (in) and did not pass it (out): errors, not rejections
+    assert [c.strip() for c in row.split("│")][1:6] == ["explode_on_marked", "300", "298", "0", "2"]
     # `stats` prints the same, and the quarantined total shows even without a per-kind breakdown
     s.pop("quarantine_errors")
     (tmp_path / "out/summary.json").write_text(json.dumps(s))

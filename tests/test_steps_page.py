@@ -40,3 +40,21 @@ def test_step_list_and_unknown_name():
     assert r.exit_code == 0 and "PydanticUndefined" not in r.output and "against = []" in r.output
     r = CliRunner().invoke(app, ["steps", "gopher_qualty"])
     assert r.exit_code == 2 and "did you mean 'gopher_quality'" in r.output
+
+
+@pytest.mark.parametrize("name,text", [("minhash_dedup", ">= 0.998 and recall"), ("html_extract", ">= 0.90 on every family"),
+                                       ("decontaminate", ">= min_matches")])
+def test_a_line_starting_with_ge_is_text_not_a_quote(name, text):
+    """Issue 20 item 9: a wrapped ``>= 0.90`` at the start of a docstring line rendered as a quote block."""
+    r = CliRunner().invoke(app, ["steps", name], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    line = next(l for l in r.output.splitlines() if text in l)
+    assert "▌" not in line and "\\>" not in line
+
+
+def test_markdown_escapes_only_what_reST_never_means():
+    from gristmill.report.steps_page import rst_to_markdown
+
+    md = rst_to_markdown("Keep a document when its score is\n>= 0.5 and\n# of words > 3.\n\n>= starts this one\n\n    >>> code stays\n")
+    assert md.splitlines()[0] == "Keep a document when its score is >= 0.5 and # of words > 3."
+    assert md.splitlines()[2] == "\\>= starts this one" and md.splitlines()[-1] == "    >>> code stays"

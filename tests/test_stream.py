@@ -454,3 +454,25 @@ def test_same_data_in_two_phases_continues_its_cursor(world):
             ids, st = ex["doc_ids"].numpy(), ex["doc_starts"].numpy()
             started += ids[st].tolist()
     assert len(started) > 10 and len(started) == len(set(started))  # phase b did not start books over
+
+
+def test_mix_report_tokens_budget_in_whole_numbers(world, mix2, tmp_path):
+    """Issue 20 item 9: the mixture panel printed planned tokens as 120000.0 and `--tokens` was ignored."""
+    import shutil
+
+    ds = MixtureDataset(mix2)
+    it = iter(ds)
+    for _ in range(10):
+        next(it)
+    (tmp_path / "state.json").write_text(json.dumps(ds.state_dict()))
+    rows = json.loads(cli("mix", "report", mix2, tmp_path / "state.json", "--tokens", "120000", "--json").output)
+    assert [(r["source"], r["planned_tokens"]) for r in rows] == [("web", 72000), ("books", 48000)]
+    assert all(isinstance(r["planned_tokens"], int) for r in rows)
+    table = cli("mix", "report", mix2, tmp_path / "state.json", "--tokens", "120000").output
+    assert "72,000" in table and "72000.0" not in table
+    run_out = shutil.copytree(world / "out" / "web", tmp_path / "web")
+    cli("mix", "report", mix2, tmp_path / "state.json", "--tokens", "120000", "--into", run_out)
+    html = (run_out / "report.html").read_text()
+    panel = html[html.index("id='mixture'"):]
+    panel = panel[:panel.index("</section>")]
+    assert "72,000" in panel and "48,000" in panel and ".0<" not in panel

@@ -185,6 +185,19 @@ def test_config_errors_are_loud(tmp_path):
     assert r.exit_code == 2 and "needs path" in r.output
 
 
+def test_a_field_at_the_wrong_level_names_where_it_belongs(tmp_path):
+    """Issue 20 item 9: ``api:`` at the top of a loop config said only "unknown field"."""
+    p = tmp_path / "c.yaml"
+    p.write_text("api: completions\nendpoint:\n  base_url: http://127.0.0.1:1/v1\n  model: m\n"
+                 "tasks:\n  source: generator\n  kind: math\n  timeout_s: 3\n")
+    r = invoke("synth", "run", str(p), "-o", str(tmp_path / "o"))
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert "line 1: api: unknown field here; 'api' belongs under endpoint: (move it to endpoint.api)" in out
+    assert "tasks.timeout_s: unknown field here; 'timeout_s' belongs under" in out  # endpoint or sandbox
+    assert not (tmp_path / "o").exists()
+
+
 def test_resume_after_a_crash_pays_nothing_twice(tmp_path):
     """Kill the real CLI mid-run (SIGKILL), run it again: it finishes, and no completed request is repeated."""
     p, cfg = write_cfg(tmp_path, "http://x/v1", {"source": "generator", "kind": "math.arithmetic", "n": 30, "seed": 9})

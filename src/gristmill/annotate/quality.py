@@ -110,6 +110,7 @@ class QualitySelect(GlobalStep):
     def fit(self, ctx: FitContext) -> None:
         c = self.config
         wd = Path(ctx.workdir)
+        scored: dict[str, int] = {}
         if c.top_percent is None:
             thr = {"*": c.min_score}
         else:
@@ -129,11 +130,13 @@ class QualitySelect(GlobalStep):
             for key, parts in by_source.items():
                 v = np.concatenate(parts)
                 v = v[np.isfinite(v)]
+                scored[key] = len(v)
                 thr[key] = float(np.quantile(v, 1 - c.top_percent / 100, method="higher")) if len(v) else None
         from gristmill.engine.atomic import atomic_write_text
 
         atomic_write_text(wd / "thresholds.json", json.dumps(thr))
-        atomic_write_text(wd / "report.json", json.dumps({"thresholds": thr}))
+        rule = f"min_score={c.min_score:g}" if c.top_percent is None else f"top_percent={c.top_percent:g}" + (" per source" if c.per_source else "")
+        atomic_write_text(wd / "report.json", json.dumps({"rule": rule, "thresholds": thr, **({"scored": scored} if scored else {})}))
 
     def select(self, table: pa.Table) -> pa.Array:
         c = self.config

@@ -99,6 +99,8 @@ def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
            states: list[Path] = typer.Argument(..., help="state files (JSON or torch.save of state_dict(); one per rank) or export directories"),
            tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", "-t"),
            as_json: bool = typer.Option(False, "--json"),
+           tokens: Optional[int] = typer.Option(None, "--tokens", min=1, help="total budget of a single-phase mixture "
+                                                "(as in `mix plan`): planned tokens are its weights times this"),
            into: Optional[Path] = typer.Option(None, "--into", help="a gristmill run's output directory: write "
                                                "mixture.json there and add the mixture panel to its report.html")):
     """Planned against actual tokens per source after streaming."""
@@ -109,6 +111,8 @@ def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
         m = load_mixture(mix, tokenizer=str(tokenizer) if tokenizer else None)
     except MixtureError as e:
         _fail(str(e))
+    if tokens is not None and len(m.phases) != 1:
+        _fail(f"--tokens applies to a single-phase mixture; {mix} has {len(m.phases)} phases, each with its own tokens:")
     actual = tokens_per_source([_read_state(p) for p in states])
     if not actual:
         _fail(f"{', '.join(map(str, states))}: no MixtureDataset state inside (look for the key gristmill_mixture_state)")
@@ -116,10 +120,11 @@ def report(mix: Path = typer.Argument(..., help="the mixture the stream ran"),
     for ph in m.phases:
         got = actual.get(ph.name, {})
         total = sum(got.values())
-        budget = ph.tokens
+        budget = tokens if tokens is not None else ph.tokens
         for s in ph.sources:
             a = got.get(s.name, 0)
-            planned = s.weight * (budget if budget is not None else total)
+            # whole tokens: the panel and the table print counts, not 120000.0
+            planned = round(s.weight * (budget if budget is not None else total))
             rows.append({"phase": ph.name, "source": s.name, "weight": s.weight, "planned_tokens": planned,
                          "actual_tokens": a, "actual_share": a / total if total else 0.0,
                          "share_diff_pct_points": 100 * ((a / total if total else 0.0) - s.weight)})

@@ -30,9 +30,13 @@ def train_cmd(pos: list[str] = typer.Option([], "--pos", help="positive examples
               max_examples: int = typer.Option(200_000, "--max-examples", help="cap per class (a uniform prefix of each list)"),
               seed: int = typer.Option(0, "--seed")):
     """Train a quality model; its file carries family, data hash, held-out metrics and suggested thresholds."""
+    from collections import Counter
+
     from gristmill.cli.common import console
     from gristmill.quality.examples import ExamplesError, load_annotations, load_texts
     from gristmill.quality.model import train
+
+    counted: dict[str, Counter] = {}
 
     if family not in ("fast", "embedding"):
         _fail(f"--family {family!r}: choose fast or embedding")
@@ -40,18 +44,22 @@ def train_cmd(pos: list[str] = typer.Option([], "--pos", help="positive examples
         if from_annotations is not None:
             if pos or neg:
                 _fail("--from-annotations trains on the annotation scores; leave out --pos/--neg")
-            texts, scores = load_annotations(from_annotations, text_field=text_field)
+            counted["annotations"] = Counter()
+            texts, scores = load_annotations(from_annotations, text_field=text_field, counts=counted["annotations"])
             y = np.asarray(scores)
             task, sources = "regression", {"annotations": str(from_annotations)}
         else:
             if not pos or not neg:
                 _fail("give both --pos and --neg (files, globs or gristmill output directories)")
-            p = load_texts(pos, text_field, pos_where, limit=max_examples)
-            n = load_texts(neg, text_field, neg_where, limit=max_examples)
+            counted["positives"], counted["negatives"] = Counter(), Counter()
+            p = load_texts(pos, text_field, pos_where, limit=max_examples, counts=counted["positives"])
+            n = load_texts(neg, text_field, neg_where, limit=max_examples, counts=counted["negatives"])
             if not p or not n:
                 _fail(f"no {'positive' if not p else 'negative'} examples found (check the paths and --{'pos' if not p else 'neg'}-where)")
             texts, y = p + n, np.concatenate([np.ones(len(p)), np.zeros(len(n))])
             task, sources = "classification", {"pos": pos, "neg": neg, "pos_where": pos_where, "neg_where": neg_where}
+        for what, c in counted.items():
+            console.print(example_counts(what, c, text_field), highlight=False)
         model = train(texts, y, family, task=task, seed=seed, sources=sources)
     except (ExamplesError, ValueError) as e:
         _fail(str(e))
@@ -61,6 +69,22 @@ def train_cmd(pos: list[str] = typer.Option([], "--pos", help="positive examples
                   ", ".join(f"{k}={v}" for k, v in m["metrics"].items() if v is not None))
     console.print("suggested thresholds: " + json.dumps(m["suggested_thresholds"]))
     console.print(f"model: [bold]{out}[/]")
+
+
+# why a record was not used, in words (the keys load_texts and load_annotations count)
+_WHY = {"where": "filtered out by --{side}-where", "no_text": "no {field} string", "blank_text": "blank {field}",
+        "over_max_examples": "past --max-examples", "no_score": "no score (a failed call)"}
+
+
+def example_counts(what: str, c, text_field: str = "text") -> str:
+    """``positives: 6,046 records read, 6,043 used; 3 not used: blank text 3``: every record accounted for."""
+    side = "pos" if what == "positives" else "neg"
+    why = {k: v for k, v in c.items() if k not in ("read", "used") and v}
+    line = f"{what}: {c['read']:,} records read, {c['used']:,} used"
+    if why:
+        line += f"; {sum(why.values()):,} not used: " + ", ".join(
+            f"{_WHY.get(k, k).format(side=side, field=text_field)} {v:,}" for k, v in sorted(why.items(), key=lambda kv: -kv[1]))
+    return line
 
 
 @app.command("info")

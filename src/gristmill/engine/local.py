@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -26,6 +27,7 @@ from gristmill.engine.atomic import atomic_write_text, tmp_path
 from gristmill.engine.manifest import RecipeChanged, RunDir, exclusive_output
 from gristmill.engine.pool import WorkerDied, report, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
 from gristmill.engine.progress import Progress
+from gristmill.io.items import default_source
 from gristmill.io.readers import Batch, Counted, Quarantined, Shard, plan_shards, read_shard
 from gristmill.recipe import ErrorPolicy, InputSpec, Recipe
 from gristmill.engine.health import StepFailed, check_quarantine  # noqa: F401 - StepFailed is part of this API (the CLI catches it)
@@ -64,16 +66,19 @@ class ShardResult:
     quarantined: int = 0
     read_quarantined: int = 0  # records that never became rows (the rest failed in a step)
     quarantine_errors: Counter = field(default_factory=Counter)
-    steps: dict = field(default_factory=dict)  # global step index -> [in, out, seconds]
+    # global step index -> [in, out, seconds, in, out within the step's sources:, step errors]; in and out count
+    # every row that reached the step (rows of other sources pass it untouched), so each step's in is the last one's out
+    steps: dict = field(default_factory=dict)
     counters: dict = field(default_factory=dict)  # step name -> {key: n}
     step_errors: Counter = field(default_factory=Counter)  # step name -> documents it raised on
     columns: dict = field(default_factory=dict)  # step name -> the columns it added (`gristmill show` explains rejects with them)
+    sources: dict = field(default_factory=dict)  # source -> per-source ledger (see source_entry)
 
     def to_json(self) -> dict:
         return {"read": self.read, "kept": self.kept, "text_bytes": self.text_bytes, "rejected": dict(self.rejected),
                 "quarantined": self.quarantined, "read_quarantined": self.read_quarantined, "quarantine_errors": dict(self.quarantine_errors),
                 "steps": {str(k): v for k, v in self.steps.items()}, "counters": self.counters, "step_errors": dict(self.step_errors),
-                "columns": self.columns}
+                "columns": self.columns, "sources": self.sources}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,19 +142,32 @@ class _ShardRunner:
         self.qfh = None
         self.first_error: dict[str, tuple[str, str]] = {}  # step name -> (document id, traceback)
 
+    def _src(self, source: str) -> dict:
+        return self.res.sources.setdefault(source, source_entry())
+
     # -- outputs
-    def quarantine(self, q: Quarantined, unread: bool = False) -> None:
+    def quarantine(self, q: Quarantined, unread: bool = False, source: str | None = None) -> None:
         if self.qfh is None:
             self.qfh = open(self.qtmp, "w", encoding="utf-8")
         self.qfh.write(q.to_json() + "\n")
         self.res.quarantined += 1
         self.res.read_quarantined += unread
         self.res.quarantine_errors[q.kind] += 1
+        if source is None:  # a record that never became a row belongs to the source its file names
+            source = default_source(self.t.spec, Path(q.path)) if self.t.spec is not None else "(unknown)"
+        e = self._src(source)
+        e["quarantined"] += 1
+        e["read_quarantined"] += unread
 
     def reject(self, table: pa.Table, label: str, reasons: pa.Array) -> None:
         """``label`` is ``key@position``: the step's ledger key (:attr:`Step.key`) names the reasons."""
         for reason, n in zip(*_value_counts(reasons)):
             self.res.rejected[f"{label.split('@')[0]}/{reason}"] += n
+        by = pa.table({"s": table.column("source"), "r": reasons}).group_by(["s", "r"]).aggregate([("r", "count")])
+        for src, reason, n in zip(*(by.column(c).to_pylist() for c in ("s", "r", "r_count"))):
+            e = self._src(src)
+            key = f"{label.split('@')[0]}/{reason}"
+            e["rejected"][key] = e["rejected"].get(key, 0) + n
         if self.t.keep_rejected:
             w = self.rejected.get(label)
             if w is None:
@@ -181,6 +199,10 @@ class _ShardRunner:
             self.res.read += table.num_rows
             nbytes = int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0)
             self.res.text_bytes += nbytes
+            for src, n, b in _by_source(table, "text", "html"):
+                e = self._src(src)
+                e["read"] += n
+                e["bytes_in"] += b
             if item.reject_reason:
                 self.reject(table, "read@rd", pa.array([item.reject_reason] * table.num_rows, pa.string()))
             else:
@@ -216,11 +238,12 @@ class _ShardRunner:
                 return
             step, gi = steps[i], self.t.step_offset + i
             t0 = time.perf_counter()
-            n_in = table.num_rows
+            n_all = table.num_rows
             passing = None
             if step.only_sources is not None:  # rows of other sources skip this step untouched
                 mine = pc.is_in(table.column("source"), pa.array(step.only_sources, pa.string()))
                 passing, table = table.filter(pc.invert(mine)), table.filter(mine)
+            n_in = table.num_rows
             try:
                 annotated = step.annotate(table)
                 reasons = step.select(annotated)
@@ -231,16 +254,17 @@ class _ShardRunner:
             except Exception as e:  # noqa: BLE001
                 self._timing(gi, 0, 0, time.perf_counter() - t0)
                 if passing is not None:
+                    self._timing(gi, passing.num_rows, passing.num_rows, 0.0, 0, 0)  # they passed it untouched
                     self.apply(passing, i + 1)
-                    n_in = table.num_rows
                 if n_in == 0:
                     return
                 if n_in == 1:
                     doc_id = str(table.column("id")[0])
                     self.quarantine(Quarantined(doc_id, None, None,
                                                 f"step {step.key} failed on this document: {type(e).__name__}: {e}",
-                                                str(table.column("text")[0])[:1024], "step_error"))
+                                                str(table.column("text")[0])[:1024], "step_error"), source=str(table.column("source")[0]))
                     self.res.step_errors[step.key] += 1
+                    self._timing(gi, 1, 0, 0.0, 1, 0, errors=1)
                     if step.key not in self.first_error:
                         import traceback
 
@@ -262,12 +286,17 @@ class _ShardRunner:
                 bad = pc.is_valid(reasons)
                 self.reject(table.filter(bad), f"{step.key}@{gi:02d}", reasons.filter(bad))
                 table = table.filter(pc.invert(bad))
+            n_scope_out = table.num_rows
             if passing is not None:
                 # rows of other sources get this step's columns as nulls, so every batch has one schema
                 table = pa.concat_tables([table, _pad_like(passing, annotated.schema)])
-            self._timing(gi, n_in, table.num_rows, time.perf_counter() - t0)
+            self._timing(gi, n_all, table.num_rows, time.perf_counter() - t0, n_in, n_scope_out)
         self.kept.write(table)
         self.res.kept += table.num_rows
+        for src, n, b in _by_source(table, "text"):
+            e = self._src(src)
+            e["kept"] += n
+            e["bytes_kept"] += b
 
     def _step_failed(self, name: str, how: str) -> None:
         doc_id, tb = self.first_error[name]
@@ -276,11 +305,52 @@ class _ShardRunner:
                          f"misconfiguration, not bad input, so the run stops (the limits are the recipe's errors: section). "
                          f"First error, on document {doc_id!r}:\n{tb.rstrip()}")
 
-    def _timing(self, gi: int, n_in: int, n_out: int, secs: float) -> None:
-        s = self.res.steps.setdefault(gi, [0, 0, 0.0])
-        s[0] += n_in
-        s[1] += n_out
-        s[2] += secs
+    def _timing(self, gi: int, n_in: int, n_out: int, secs: float, scope_in: int | None = None,
+                scope_out: int | None = None, errors: int = 0) -> None:
+        s = self.res.steps.setdefault(gi, [0, 0, 0.0, 0, 0, 0])
+        for j, v in enumerate((n_in, n_out, secs, n_in if scope_in is None else scope_in,
+                               n_out if scope_out is None else scope_out, errors)):
+            s[j] += v
+
+
+def source_entry() -> dict:
+    return {"read": 0, "read_quarantined": 0, "kept": 0, "quarantined": 0, "bytes_in": 0, "bytes_kept": 0, "rejected": {}}
+
+
+def _by_source(table: pa.Table, *byte_columns: str) -> list[tuple[str, int, int]]:
+    """(source, rows, UTF-8 bytes of ``byte_columns``) per source of ``table``, by one group-by."""
+    if table.num_rows == 0:
+        return []
+    nbytes = pa.array(np.zeros(table.num_rows, dtype=np.int64))
+    for c in byte_columns:
+        if c in table.column_names:
+            nbytes = pc.add(nbytes, pc.fill_null(pc.binary_length(table.column(c)), 0).cast(pa.int64()))
+    by = pa.table({"s": table.column("source"), "b": nbytes}).group_by("s").aggregate([("b", "count"), ("b", "sum")])
+    return list(zip(by.column("s").to_pylist(), by.column("b_count").to_pylist(), by.column("b_sum").to_pylist()))
+
+
+def merge_step_counts(per_step: dict, rec_steps: dict) -> None:
+    """Add one manifest unit's step counts into ``per_step`` (also for units written before the
+    counts grew their scope and error fields)."""
+    for gi, vals in rec_steps.items():
+        vals = list(vals) + [None] * (6 - len(vals))
+        if vals[3] is None:
+            vals[3], vals[4] = vals[0], vals[1]
+        p = per_step[int(gi)]
+        for j, v in enumerate(vals):
+            p[j] += v or 0
+
+
+def step_row(st: Step, counts: list) -> dict:
+    """The summary row of one step: ``in``/``out`` over every row that reached it, and for a step
+    limited by ``sources:`` what it saw within them (``scope_in``/``scope_out``)."""
+    a, b, c, sa, sb, e = counts  # e: documents quarantined by this step (they reached it and did not pass)
+    row = {"step": st.key, "in": a, "out": b, "rejected": a - b - e, "step_errors": e, "seconds": round(c, 4)}
+    if st.key != st.name:  # a name the recipe uses more than once: "step" is its position key
+        row["name"] = st.name
+    if st.only_sources is not None:
+        row.update(sources=list(st.only_sources), scope_in=sa, scope_out=sb)
+    return row
 
 
 def _pad_like(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -492,7 +562,8 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     n_read = quarantined = kept = 0
     rejected: Counter = Counter()
     qerr: Counter = Counter()
-    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
+    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0, 0, 0, 0])
+    by_source: dict[str, dict] = defaultdict(source_entry)
     counters: dict[str, dict] = {}
     step_errors: Counter = Counter()
     step_columns: dict[str, list] = {}
@@ -517,11 +588,8 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
             for name, cols in rec.get("columns", {}).items():
                 step_columns.setdefault(name, cols)
             rejected.update(rec["rejected"])
-            for gi, (a, b, c) in rec["steps"].items():
-                p = per_step[int(gi)]
-                p[0] += a
-                p[1] += b
-                p[2] += c
+            merge_step_counts(per_step, rec["steps"])
+            merge_sources(by_source, rec.get("sources", {}), first=k == 0, last=k == last)
             for name, c in rec["counters"].items():
                 mine = counters.setdefault(name, {})
                 for key, v in c.items():
@@ -542,14 +610,12 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     on_disk_q = sum(sum(1 for _ in open(p, encoding="utf-8")) for p in rd.quarantine.glob("*.jsonl"))
     if on_disk_q != quarantined:
         problems.append(f"quarantine/ holds {on_disk_q} records but the manifest says {quarantined}")
+    sources = source_summary(by_source, problems)
     if problems:
         raise LedgerMismatch(f"{rd.root}: the ledger does not reconcile (a bug; please report it):\n  " + "\n  ".join(problems))
     step_rows = []
     for gi, st in enumerate(steps):
-        a, b, c = per_step.get(gi, [0, 0, 0.0])
-        row = {"step": st.key, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.key, 0), "seconds": round(c, 4)}
-        if st.key != st.name:  # a name the recipe uses more than once: "step" is its position key
-            row["name"] = st.name
+        row = step_row(st, per_step.get(gi, [0, 0, 0.0, 0, 0, 0]))
         if st.key in fit_seconds:
             row["fit_seconds"] = round(fit_seconds[st.key], 4)
         step_rows.append(row)
@@ -571,7 +637,44 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
         "steps": step_rows,
         "counters": counters,
         "step_columns": step_columns,
+        "sources": sources,
     }
     if reports:
         summary["reports"] = reports
     return summary
+
+
+def merge_sources(acc: dict, rec: dict, first: bool, last: bool) -> None:
+    """Input is counted where it was read (stage 0), kept where it was written last, rejections and
+    quarantine wherever they happened."""
+    for src, e in rec.items():
+        a = acc[src]
+        if first:
+            a["read"] += e["read"]
+            a["read_quarantined"] += e["read_quarantined"]
+            a["bytes_in"] += e["bytes_in"]
+        if last:
+            a["kept"] += e["kept"]
+            a["bytes_kept"] += e["bytes_kept"]
+        a["quarantined"] += e["quarantined"]
+        for reason, n in e["rejected"].items():
+            a["rejected"][reason] = a["rejected"].get(reason, 0) + n
+
+
+SOURCE_TOP_REASONS = 5  # reasons listed per source in summary.json; the full table is `rejected`
+
+
+def source_summary(acc: dict, problems: list[str]) -> dict:
+    """summary.json's ``sources``: the ledger of each source, which must reconcile on its own."""
+    out = {}
+    for src in sorted(acc):
+        a = acc[src]
+        n_in = a["read"] + a["read_quarantined"]
+        n_rej = sum(a["rejected"].values())
+        if n_in != a["kept"] + n_rej + a["quarantined"]:
+            problems.append(f"source {src!r}: input {n_in} != kept {a['kept']} + rejected {n_rej} + quarantined {a['quarantined']}")
+        reasons = sorted(a["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))
+        out[src] = {"input": n_in, "kept": a["kept"], "rejected": n_rej, "quarantined": a["quarantined"],
+                    "bytes_in": a["bytes_in"], "bytes_kept": a["bytes_kept"],
+                    "top_reasons": dict(reasons[:SOURCE_TOP_REASONS]), "other_reasons": sum(n for _, n in reasons[SOURCE_TOP_REASONS:])}
+    return out

@@ -27,9 +27,11 @@ class Progress:
     beside it for the rate. A ``total`` of None shows a count without an ETA.
     """
 
-    def __init__(self, enabled: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)):
+    def __init__(self, enabled: bool | None = None, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+                 console=None):
         self.tty = sys.stderr.isatty() if enabled is None else enabled
         self.log = log
+        self.console = console  # rich Console for the bar (default: rich's own, on the terminal)
         self.bar = None
         self.label = ""
 
@@ -41,9 +43,16 @@ class Progress:
         self.t0 = self.last = time.monotonic()
         if self.tty:
             from rich.progress import BarColumn, Progress as RP, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.table import Column
 
-            self.bar = RP(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
-                          TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+            # The title takes what the numbers leave and is cut with an ellipsis: a long stage title
+            # ("stage 1/3: read, normalize, language_id, ...") must not push the bar, counts and ETA
+            # off the terminal.
+            title = TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1, min_width=12))
+            count = TextColumn("{task.fields[count]}", table_column=Column(no_wrap=True))
+            rate = TextColumn("{task.fields[rate]}", table_column=Column(no_wrap=True))
+            self.bar = RP(title, BarColumn(bar_width=24), count, rate, TimeElapsedColumn(), TimeRemainingColumn(),
+                          transient=True, expand=True, **({"console": self.console} if self.console is not None else {}))
             self.bar.start()
             self.task_id = self.bar.add_task(label, total=total, count=self._count(), rate="")
         else:

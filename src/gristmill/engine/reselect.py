@@ -317,7 +317,10 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
     qerr: Counter = Counter(src_summary.get("quarantine_errors", {}))
     step_errors: Counter = Counter()
     step_columns: dict = dict(src_summary.get("step_columns", {}))
-    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0])
+    from gristmill.engine.local import merge_sources, source_entry, source_summary, merge_step_counts, step_row
+
+    per_step: dict[int, list] = defaultdict(lambda: [0, 0, 0.0, 0, 0, 0])
+    by_source: dict[str, dict] = defaultdict(source_entry)
     n_rows = 0
     for f in sorted(rd.manifest.glob("s0-*.json")):
         rec = json.loads(f.read_text())
@@ -328,11 +331,8 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
         step_errors.update(rec.get("step_errors", {}))
         for name, cols in rec.get("columns", {}).items():
             step_columns.setdefault(name, cols)
-        for gi, (a, b, c) in rec["steps"].items():
-            p = per_step[int(gi)]
-            p[0] += a
-            p[1] += b
-            p[2] += c
+        merge_step_counts(per_step, rec["steps"])
+        merge_sources(by_source, rec.get("sources", {}), first=True, last=True)
         n_rows += rec["read"]
     quarantined += src_summary["quarantined"]
     problems = []
@@ -340,18 +340,22 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
         problems.append(f"re-selected {n_rows} rows + {src_summary['quarantined']} quarantined, but the source had {src_summary['input']} inputs")
     if src_summary["input"] != kept + sum(rejected.values()) + quarantined:
         problems.append("input != kept + rejected + quarantined")
+    for src, e in (src_summary.get("sources") or {}).items():
+        # the source run's quarantined records are not read again, and its input bytes are the bytes as read
+        a = by_source[src]
+        a["read_quarantined"] += e["quarantined"]
+        a["quarantined"] += e["quarantined"]
+        a["bytes_in"] = e["bytes_in"]
+    sources = source_summary(by_source, problems) if src_summary.get("sources") else None
     if problems:
         from gristmill.engine.local import LedgerMismatch
 
         raise LedgerMismatch(f"{dest}: " + "; ".join(problems))
-    rows = []
-    for gi, st in enumerate(steps):
-        a, b, c = per_step.get(gi, [0, 0, 0.0])
-        rows.append({"step": st.key, "in": a, "out": b, "rejected": a - b, "step_errors": step_errors.get(st.key, 0), "seconds": round(c, 4)})
-        if st.key != st.name:
-            rows[-1]["name"] = st.name
+    rows = [step_row(st, per_step.get(gi, [0, 0, 0.0, 0, 0, 0])) for gi, st in enumerate(steps)]
     summary = {"input": src_summary["input"], "kept": kept, "rejected": dict(sorted(rejected.items())), "quarantined": quarantined,
                "quarantine_errors": dict(qerr.most_common()), "step_errors": dict(step_errors.most_common()),
                "reselected_from": str(src), "steps": rows, "counters": {}, "step_columns": step_columns}
+    if sources is not None:
+        summary["sources"] = sources
     atomic_write_text(dest / "summary.json", json.dumps(summary, indent=2))
     return summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import gzip
 import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,36 +71,63 @@ def tables(specs: list[str], text_field: str = "text"):
             yield path, t
 
 
-def load_texts(specs: list[str], text_field: str = "text", where: str | None = None, limit: int | None = None) -> list[str]:
-    """Texts of every record in ``specs`` (files, directories, globs) that passes ``where``."""
+def load_texts(specs: list[str], text_field: str = "text", where: str | None = None, limit: int | None = None,
+               counts: Counter | None = None) -> list[str]:
+    """Texts of every record in ``specs`` (files, directories, globs) that passes ``where``.
+
+    ``counts`` (if given) receives ``read``, ``used`` and one count per reason a record was not used
+    (``where``, ``no_text``, ``blank_text``, ``over_max_examples``), so read == used + the reasons."""
     from gristmill.mix.where import WhereError, compile_where
 
+    counts = Counter() if counts is None else counts
     out: list[str] = []
     for path, t in tables(specs, text_field):
+        counts["read"] += t.num_rows
         if where:
             try:
-                t = t.filter(compile_where(where, t.column_names))
+                kept = t.filter(compile_where(where, t.column_names))
             except WhereError as e:
                 raise ExamplesError(f"{path}: --where {e}") from None
-        out.extend(x for x in t.column(text_field).to_pylist() if isinstance(x, str) and x.strip())
+            counts["where"] += t.num_rows - kept.num_rows
+            t = kept
+        for x in t.column(text_field).to_pylist():
+            if not isinstance(x, str):
+                counts["no_text"] += 1  # null, missing in this record, or not a string
+            elif not x.strip():
+                counts["blank_text"] += 1
+            else:
+                out.append(x)
         if limit and len(out) >= limit:
-            return out[:limit]
+            # the cap is a prefix: the rest of this file is counted, later files are not read
+            counts["over_max_examples"] += len(out) - limit
+            out = out[:limit]
+            break
+    counts["used"] = len(out)
     return out
 
 
-def load_annotations(path: Path, text_field: str = "text", score_field: str = "score") -> tuple[list[str], list[float]]:
+def load_annotations(path: Path, text_field: str = "text", score_field: str = "score",
+                     counts: Counter | None = None) -> tuple[list[str], list[float]]:
     """(texts, scores) from ``gristmill quality annotate`` output; rows without a score (failed
-    calls, which the annotation file keeps with their error) are skipped."""
+    calls, which the annotation file keeps with their error) are skipped, and counted in ``counts``
+    (``read``, ``used``, ``no_score``, ``no_text``) as :func:`load_texts` does."""
+    counts = Counter() if counts is None else counts
     texts, scores = [], []
     for p in _files(str(path)):
         t = _table(p)
         if t.num_rows == 0:
             continue
+        counts["read"] += t.num_rows
         for r in t.select([c for c in (text_field, score_field) if c in t.column_names]).to_pylist():
             s = r.get(score_field)
-            if isinstance(r.get(text_field), str) and isinstance(s, (int, float)):
+            if not isinstance(s, (int, float)) or isinstance(s, bool):
+                counts["no_score"] += 1
+            elif not isinstance(r.get(text_field), str):
+                counts["no_text"] += 1
+            else:
                 texts.append(r[text_field])
                 scores.append(float(s))
+    counts["used"] = len(texts)
     if not texts:
         raise ExamplesError(f"{path}: no annotated rows with a {score_field!r} (did every call fail?)")
     return texts, scores

@@ -44,6 +44,8 @@ def _table(headers: list[str], rows: list[list], cls: str = "") -> str:
 
 
 def _num(n) -> str:
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)  # a count stored as a float (an older mixture.json) still prints as a count
     return "–" if n is None else f"{n:,}" if isinstance(n, int) else _e(n)
 
 
@@ -65,15 +67,34 @@ def render(rep: ReportData) -> str:
     # funnel
     rows = []
     prev = None
+    scoped = any("sources" in f for f in rep.funnel)
     for f in rep.funnel:
         drop = "" if prev is None else f"{prev - f['docs']:,}"
-        rows.append([_e(f["stage"]), _num(f["docs"]), drop, _e(fmt_bytes(f["bytes"])), _num(f["words"])])
+        scope = ([_e(", ".join(f["sources"])), f"{f['scope_in']:,} → {f['scope_out']:,}"] if "sources" in f
+                 else ["all" if prev is not None else "", ""]) if scoped else []
+        rows.append([_e(f["stage"]), _num(f["docs"]), drop, *scope, _e(fmt_bytes(f["bytes"])), _num(f["words"])])
         prev = f["docs"]
     parts.append("<section id='funnel'><h2>Funnel</h2>"
                  f"<img class='chart' id='funnel-chart' alt='funnel chart' src='{plots.funnel_chart(rep.funnel)}'>"
-                 + _table(["after step", "documents", "removed", "text bytes", "words"], rows, "funnel")
-                 + "<p class='note'>Bytes and words count the text as written (after any rewriting steps). "
-                   "Documents quarantined while reading are not in the funnel.</p></section>")
+                 + _table(["after step", "documents", "removed", *(["scope", "in scope: in → out"] if scoped else []),
+                           "text bytes", "words"], rows, "funnel")
+                 + "<p class='note'>Every row counts all documents. A step limited to some sources passes the others "
+                   "untouched; its scope columns say what it saw. Bytes and words count the text as written (after any "
+                   "rewriting steps). Documents quarantined or rejected while reading are not in the funnel.</p></section>")
+
+    if s.get("sources"):
+        srows = []
+        for name, e in s["sources"].items():
+            n = e["input"] or 1
+            why = "<br>".join(f"{_e(r)}: {k:,} ({_pct(k / n)})" for r, k in e.get("top_reasons", {}).items())
+            if e.get("other_reasons"):
+                why += f"<br>other reasons: {e['other_reasons']:,}"
+            srows.append([_e(name), f"{e['input']:,}", f"{e['kept']:,}", _pct(e["kept"] / n), f"{e['rejected']:,}",
+                          f"{e['quarantined']:,}", _e(fmt_bytes(e["bytes_in"])), _e(fmt_bytes(e["bytes_kept"])), why or "–"])
+        parts.append("<section id='by-source'><h2>By source</h2>"
+                     + _table(["source", "input", "kept", "kept %", "rejected", "quarantined", "bytes in", "bytes kept",
+                               "top reasons (share of the source's input)"], srows, "sources")
+                     + "<p class='note'>bytes in: the text (and HTML) as read; bytes kept: the text as written.</p></section>")
 
     # reasons
     if rep.reasons:
@@ -143,8 +164,11 @@ def render(rep: ReportData) -> str:
 
     # steps table (timing)
     strows = [[_e(r["step"]), f"{r['in']:,}", f"{r['out']:,}", f"{r['rejected']:,}",
+               _e(", ".join(r["sources"])) if "sources" in r else "all",
+               f"{r['scope_in']:,} → {r['scope_out']:,}" if "sources" in r else "",
                f"{r['seconds'] + r.get('fit_seconds', 0):.2f}"] for r in s.get("steps", [])]
-    parts.append("<section id='steps'><h2>Steps</h2>" + _table(["step", "in", "out", "rejected", "seconds"], strows, "steps") + "</section>")
+    parts.append("<section id='steps'><h2>Steps</h2>" + _table(["step", "in", "out", "rejected", "scope", "in scope: in → out", "seconds"],
+                                                              strows, "steps") + "</section>")
 
     # sample browser
     reasons = sorted({x["reason"] for x in rep.samples if x["reason"]})
@@ -196,6 +220,7 @@ th{background:#f1f3f5}.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1
 .meta{font-size:12px;color:#495057}.meta b{color:#212529}.doc{white-space:pre-wrap;font-family:ui-monospace,Menlo,monospace;font-size:12px;max-height:14em;overflow:auto;margin-top:4px}
 .tag{font-size:11px;padding:0 6px;border-radius:8px;background:#e9ecef}ul.cluster{list-style:none;padding-left:0}
 li.kept .tag{background:#d3f9d8}li.rejected .tag{background:#ffe3e3}
+table.sources td:last-child,table.sources th:last-child{text-align:left}
 """
 
 _JS = r"""
@@ -240,6 +265,6 @@ _PAGE = """<!DOCTYPE html>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'">
 <title>{title}</title><style>{css}</style></head>
 <body><header><h1>gristmill report</h1><p>{out} · gristmill {version}</p></header>
-<nav><a href="#funnel">funnel</a><a href="#reasons">reasons</a><a href="#distributions">distributions</a><a href="#sensitivity">sensitivity</a><a href="#clusters">clusters</a><a href="#samples">samples</a></nav>
+<nav><a href="#funnel">funnel</a><a href="#by-source">sources</a><a href="#reasons">reasons</a><a href="#distributions">distributions</a><a href="#sensitivity">sensitivity</a><a href="#clusters">clusters</a><a href="#samples">samples</a></nav>
 <main>{notes}{body}</main><script nonce="{nonce}">{js}</script></body></html>
 """

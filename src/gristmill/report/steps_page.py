@@ -49,7 +49,12 @@ def rst_to_markdown(doc: str) -> str:
     doc = inspect.cleandoc(doc)
     doc = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", doc)  # :func:`x`, :class:`~a.B`
     doc = doc.replace("``", "`")
-    return doc
+    # A wrapped sentence can put ">= 0.90" or "# of ..." at the start of a line: Markdown would make it
+    # a quote block or a heading, which reST never means there. Inside a paragraph the line is joined
+    # to the one before (Markdown reflows paragraphs anyway, and a backslash would show inside a code
+    # span that crosses the line); a paragraph that starts with one gets the character escaped.
+    doc = re.sub(r"(?<=\S)\n {0,3}(?=[>#])", " ", doc)
+    return re.sub(r"^( {0,3})([>#])", r"\1\\\2", doc, flags=re.M)
 
 
 def params_table(cls: type[Step]) -> Table:

@@ -134,7 +134,16 @@ def format_errors(path: Path, e: ValidationError, lines: dict, models: dict, pre
         if err["type"] == "extra_forbidden":
             model = models.get(loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
-            msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
+            # a field of another section written at the wrong level (``api:`` at the top of a loop
+            # config belongs under ``endpoint:``) is named with the section it belongs to
+            home = [where for where, m in models.items() if where != loc[:-1] and str(loc[-1]) in m.model_fields]
+            if home and home[0]:
+                dest = ".".join(map(str, home[0]))
+                msg = f"unknown field here; {loc[-1]!r} belongs under {dest}: (move it to {dest}.{loc[-1]})"
+            elif home:
+                msg = f"unknown field here; {loc[-1]!r} belongs at the top level of the file"
+            else:
+                msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
         ln = _nearest_line(lines, loc)
