@@ -130,7 +130,7 @@ def parse_config(raw: dict, source: str = "config", text: str = "", model=TrainC
 
 
 def load_config(path: Path, overrides: dict | None = None, model=TrainConfig):
-    from gristmill.recipe import load_yaml, read_yaml_text  # the one bounded YAML loader
+    from gristmill.config import load_yaml, read_yaml_text  # the one bounded YAML loader
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gristmill.mix.sources import Part, SourceData, SourceError
 from gristmill.mix.where import WhereError
-from gristmill.recipe import _nearest_line, _pydantic_messages, read_yaml_mapping
+from gristmill.config import nearest_line, pydantic_messages, read_yaml_mapping
 
 
 class MixtureError(ValueError):
@@ -119,7 +119,7 @@ def mixture_from_dict(data: dict, where: str = "<mixture>", lines: dict | None =
     errors: list[str] = []
 
     def err(loc: tuple, msg: str):
-        ln = _nearest_line(lines, loc)
+        ln = nearest_line(lines, loc)
         errors.append(f"{where}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc)) or '(top)'}: {msg}")
 
     def fail():
@@ -135,7 +135,7 @@ def mixture_from_dict(data: dict, where: str = "<mixture>", lines: dict | None =
     try:
         spec = MixtureSpec(**data)
     except ValidationError as e:
-        for loc, msg in _pydantic_messages(e):
+        for loc, msg in pydantic_messages(e):
             if loc and loc[-1] in SourceSpec.model_fields and msg == "unknown parameter":
                 pass
             if msg == "unknown parameter":
@@ -222,7 +222,7 @@ def mixture_from_dict(data: dict, where: str = "<mixture>", lines: dict | None =
                 key = f"replay:{pname}.{ss.name}"
             weight = float(ss.weight if ss.weight is not None else ss.tokens)
             sources.append(Source(name=ss.name, weight=weight, max_epochs=ss.max_epochs, data=SourceData(parts),
-                                  key=key, line=_nearest_line(lines, loc), spec=ss))
+                                  key=key, line=nearest_line(lines, loc), spec=ss))
         if sources:
             kinds = {s.spec.tokens is not None for s in sources}
             if len(kinds) > 1:

@@ -125,7 +125,7 @@ class LoopConfig(BaseModel):
 def format_errors(path: Path, e: ValidationError, lines: dict, models: dict, prefix: tuple = ()) -> str:
     """One line per validation error: the file, the line, the key path, and a did-you-mean for
     unknown keys (``models`` maps a key path to the model whose fields are valid there)."""
-    from gristmill.recipe import _nearest_line
+    from gristmill.config import nearest_line
 
     msgs = []
     for err in e.errors():
@@ -146,13 +146,13 @@ def format_errors(path: Path, e: ValidationError, lines: dict, models: dict, pre
                 msg = "unknown field" + (f" (did you mean {close[0]!r}?)" if close else "")
         elif err["type"] == "missing":
             msg = "required field is missing"
-        ln = _nearest_line(lines, loc)
+        ln = nearest_line(lines, loc)
         msgs.append(f"{path}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc)) or '(top)'}: {msg}")
     return "\n".join(msgs)
 
 
 def load_config(path: Path) -> LoopConfig:
-    from gristmill.recipe import _nearest_line, read_yaml_mapping
+    from gristmill.config import read_yaml_mapping
 
     path = Path(path)
     data, lines = read_yaml_mapping(path, ConfigError, "config", "the config is a mapping with endpoint, tasks, ...")

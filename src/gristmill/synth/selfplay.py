@@ -100,16 +100,16 @@ class SelfPlayConfig(BaseModel):
 def load_config(path: Path):
     """(SelfPlayConfig, the round-0 TrainConfig, the LoopConfig template); every error names the line."""
     from gristmill.lab.config import TrainConfig
-    from gristmill.recipe import _line_index
+    from gristmill.config import line_index
     from gristmill.synth.loop import EndpointConfig, LoopConfig, SandboxConfig, TasksConfig, format_errors
 
     path = Path(path)
-    from gristmill.recipe import load_yaml, read_yaml_text  # the one bounded YAML loader
+    from gristmill.config import load_yaml, read_yaml_text  # the one bounded YAML loader
 
     data, node = load_yaml(read_yaml_text(path, SelfPlayError, "config"), str(path), SelfPlayError)
     if not isinstance(data, dict):
         raise SelfPlayError(f"{path}: the config is a mapping with rounds, train, loop, ...")
-    lines = _line_index(node) if node is not None else {}
+    lines = line_index(node) if node is not None else {}
     try:
         cfg = SelfPlayConfig(**data)
     except ValidationError as e:
@@ -117,7 +117,7 @@ def load_config(path: Path):
                                                              ("eval",): EvalConfig})) from None
     train = dict(cfg.train)
     if train.get("data") or train.get("mixture"):
-        raise SelfPlayError(f"{path} line {_line_index(node).get(('train',), '?')}: train: leave out data/mixture: "
+        raise SelfPlayError(f"{path} line {line_index(node).get(('train',), '?')}: train: leave out data/mixture: "
                             "round 0 trains on the seed data (seed_data:), later rounds on what the model earned")
     if cfg.start_from:
         run = Path(cfg.start_from) if Path(cfg.start_from).is_absolute() else path.parent / cfg.start_from
