@@ -35,7 +35,9 @@ class InputSpec(BaseModel):
     text_field: str = "text"
     id_field: str | None = Field(None, description="stable ids are derived from file and line when absent")
     source: str | None = Field(None, description="name of this input; defaults to the file name without extensions")
-    fields: list[str] = Field(default_factory=list, description="extra fields to carry into the output")
+    fields: list[str] | dict[str, str] = Field(
+        default_factory=list, description="extra fields to carry into the output: a list of names, or names with a type "
+        "(string, int64, float64, bool, json); undeclared types are sampled from the first records (gristmill.io.fields)")
     max_doc_bytes: int = Field(
         10_000_000, gt=0, description="larger documents are quarantined (no real page is 10 MB of text)"
     )
@@ -44,6 +46,16 @@ class InputSpec(BaseModel):
     @classmethod
     def _one_path(cls, v):
         return [v] if isinstance(v, str) else v
+
+    @field_validator("fields")
+    @classmethod
+    def _field_types(cls, v):
+        from gristmill.io.fields import canonical
+
+        return {k: canonical(t) for k, t in v.items()} if isinstance(v, dict) else v
+
+    def declared_field_types(self) -> dict[str, str]:
+        return dict(self.fields) if isinstance(self.fields, dict) else {}
 
 
 class OutputSpec(BaseModel):

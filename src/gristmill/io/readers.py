@@ -20,6 +20,8 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 # Batch, Quarantined, Counted and Shard are re-exported: the engine and the tests import them from here.
+from gristmill.io import fields as fields_mod
+from gristmill.io.fields import SAMPLE_BYTES, SAMPLE_RECORDS, SHARD_HEAD_BYTES, Sampler, conform, fit
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
 from gristmill.io.warc_reader import read_warc
 from gristmill.recipe import InputSpec, expand_paths
@@ -99,7 +101,53 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
                         start, acc = rg + 1, 0
             else:
                 add(input_index=ii, path=str(f), rel=rel, size=size)
+        if spec.format == "jsonl" and spec.fields:
+            types = sample_field_types(spec, [s for s in shards if s.input_index == ii])
+            for s in shards:
+                if s.input_index == ii:
+                    s.field_types = types
     return shards
+
+
+def sample_field_types(spec: InputSpec, shards: list[Shard]) -> dict[str, str]:
+    """One type per carried field of a JSON Lines input (see :mod:`gristmill.io.fields`): the declared
+    one, else the widest kind in the first records of the input and the head of each shard."""
+    declared = spec.declared_field_types()
+    todo = [f for f in spec.fields if f not in declared]
+    if not todo:
+        return dict(declared)
+    sampler = Sampler(todo)
+    budget_rec, budget_bytes = SAMPLE_RECORDS, SAMPLE_BYTES
+    heads = set()
+    for sh in shards:  # the input's first records, in file order, up to the budget
+        if budget_rec <= 0 or budget_bytes <= 0:
+            break
+        n, nb = _sample_range(Path(sh.path), sh.start, sh.end, sampler, budget_rec, budget_bytes)
+        budget_rec, budget_bytes = budget_rec - n, budget_bytes - nb
+        heads.add(sh.shard_id)
+    for sh in shards:  # and the head of every other shard, so a late change of kind is seen
+        if sh.shard_id not in heads:
+            _sample_range(Path(sh.path), sh.start, sh.end, sampler, SAMPLE_RECORDS, SHARD_HEAD_BYTES)
+    return sampler.resolved(declared)
+
+
+def _sample_range(path: Path, start: int, end: int | None, sampler: Sampler, max_rec: int, max_bytes: int) -> tuple[int, int]:
+    n = nb = 0
+    for item in _iter_lines(path, start, end, 1, chunk=min(max_bytes, 1 << 22)):
+        if isinstance(item, Quarantined):
+            break
+        for raw in item[1].split(b"\n"):
+            nb += len(raw) + 1
+            try:
+                rec = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue  # the reader quarantines it
+            if isinstance(rec, dict):
+                sampler.add(rec)
+                n += 1
+            if n >= max_rec or nb >= max_bytes:
+                return n, nb
+    return n, nb
 
 
 def _line_ranges(path: Path, shard_bytes: int) -> list[tuple[int, int, int]]:
@@ -200,12 +248,12 @@ def _iter_chunks(path: Path, start: int = 0, end: int | None = None, chunk: int 
                 raise TruncatedStream(f"{label} stream is truncated (the last {'member' if label == 'gzip' else 'frame'} does not end)")
 
 
-def _iter_lines(path: Path, start: int, end: int | None, first_line: int) -> Iterator[tuple[int, list[bytes]] | Quarantined]:
+def _iter_lines(path: Path, start: int, end: int | None, first_line: int, chunk: int = 1 << 22) -> Iterator[tuple[int, list[bytes]] | Quarantined]:
     """Yield (first line number, block of whole lines as bytes) and finally a Quarantined for a cut stream."""
     line = first_line
     buf = b""
     try:
-        for chunk in _iter_chunks(path, start, end):
+        for chunk in _iter_chunks(path, start, end, chunk):
             buf += chunk
             k = buf.rfind(b"\n")
             if k < 0:
@@ -241,19 +289,32 @@ def read_shard(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
 class _Rows:
     """Accumulates documents and emits Arrow batches of a bounded size."""
 
-    def __init__(self, spec: InputSpec, source: str, batch_rows: int):
-        self.spec, self.source, self.batch_rows = spec, source, batch_rows
+    def __init__(self, spec: InputSpec, source: str, batch_rows: int, types: dict[str, str] | None = None):
+        self.spec, self.source, self.batch_rows, self.types = spec, source, batch_rows, types
         self.ids: list[str] = []
         self.texts: list[str] = []
         self.extra: dict[str, list] = {f: [] for f in spec.fields}
         self.nbytes = 0
 
-    def add(self, id_: str, text: str, record: dict | None = None):
+    def check(self, record: dict) -> tuple[dict | None, str | None]:
+        """The record's carried values in their field types, or a reason one does not fit."""
+        if self.types is None:
+            return {f: record.get(f) for f in self.extra}, None
+        out = {}
+        for f in self.extra:
+            out[f], why = fit(record.get(f), self.types[f])
+            if why:
+                how = "declared" if f in self.spec.declared_field_types() else "sampled from the first records of this input"
+                wider = fields_mod.widen(self.types[f], fields_mod.kind_of(record.get(f)))
+                return None, f"field {f!r}: {why} ({self.types[f]} {how}); to keep it, declare fields: {{{f}: {wider}}}"
+        return out, None
+
+    def add(self, id_: str, text: str, values: dict | None = None):
         self.ids.append(id_)
         self.texts.append(text)
         self.nbytes += len(text)
         for f in self.extra:
-            self.extra[f].append(None if record is None else record.get(f))
+            self.extra[f].append(None if values is None else values.get(f))
 
     def full(self) -> bool:
         return len(self.ids) >= self.batch_rows or self.nbytes >= 64 << 20
@@ -264,8 +325,8 @@ class _Rows:
         cols = {"id": pa.array(self.ids, pa.string()), "text": pa.array(self.texts, pa.large_string()),
                 "source": pa.array([self.source] * len(self.ids), pa.string())}
         for f, vals in self.extra.items():
-            cols[f] = _carried(vals)
-        self.__init__(self.spec, self.source, self.batch_rows)
+            cols[f] = _carried(vals) if self.types is None else pa.array(vals, fields_mod.arrow_type(self.types[f]))
+        self.__init__(self.spec, self.source, self.batch_rows, self.types)
         return Batch(pa.table(cols))
 
 
@@ -292,7 +353,7 @@ def _doc_id(record: dict, spec: InputSpec, rel: str, line: int) -> str | None:
 def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch | Quarantined]:
     path = Path(shard.path)
     source = default_source(spec, path)
-    rows = _Rows(spec, source, batch_rows)
+    rows = _Rows(spec, source, batch_rows, shard.field_types)
     seen_any = False
     for item in _iter_lines(path, shard.start, shard.end, shard.first_line):
         if isinstance(item, Quarantined):
@@ -307,7 +368,7 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
                               block[:RAW_LIMIT], "binary")
             return
         seen_any = True
-        fast = _fast_block(block, spec, shard.rel, first, source)
+        fast = _fast_block(block, spec, shard.rel, first, source, shard.field_types)
         if fast is not None:
             b = rows.flush()
             if b:
@@ -364,11 +425,14 @@ def _parse_line(raw: bytes, spec: InputSpec, rel: str, line: int, path: str, row
     id_ = _doc_id(rec, spec, rel, line)
     if id_ is None:
         return Quarantined(path, line, None, f"id field {spec.id_field!r} is missing or not a string/int", raw[:RAW_LIMIT], "bad_id_field")
-    rows.add(id_, text, rec)
+    values, why = rows.check(rec)
+    if why:
+        return Quarantined(path, line, None, why, raw[:RAW_LIMIT], "bad_field")
+    rows.add(id_, text, values)
     return None
 
 
-def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str) -> Batch | None:
+def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str, types: dict[str, str] | None = None) -> Batch | None:
     """Parse a block of lines with Arrow's JSON reader; None means 'take the careful path'.
 
     The careful per-line path is exact about every bad record; this one is several times faster
@@ -378,7 +442,10 @@ def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str
         return None
     n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
     try:
-        t = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(block_size=len(block) + 1))
+        # the fields' resolved types parse directly; "infer" keeps text, id and everything else as before
+        explicit = pa.schema([(f, fields_mod.arrow_type(ty)) for f, ty in (types or {}).items() if ty != "json"])
+        t = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(block_size=len(block) + 1),
+                             parse_options=pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
         return None
     if t.num_rows != n_lines or spec.text_field not in t.column_names:
@@ -401,7 +468,12 @@ def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str
         ids = pa.array([f"{rel}:{first + k}" for k in range(n_lines)], pa.string())
     cols = {"id": ids, "text": text.cast(pa.large_string()), "source": pa.array([source] * n_lines, pa.string())}
     for f in spec.fields:
-        if f in t.column_names:
+        if types is not None:
+            col = conform(t.column(f), types[f]) if f in t.column_names else pa.nulls(n_lines, fields_mod.arrow_type(types[f]))
+            if col is None:
+                return None  # a value that needs widening, or does not fit: record by record
+            cols[f] = col
+        elif f in t.column_names:
             col = t.column(f)
             if pa.types.is_struct(col.type) or pa.types.is_list(col.type):
                 return None  # nested: the careful path turns it into JSON strings consistently
