@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 # Batch, Quarantined, Counted and Shard are re-exported: the engine and the tests import them from here.
 from gristmill.io import fields as fields_mod
 from gristmill.io.fields import SAMPLE_BYTES, SAMPLE_RECORDS, SHARD_HEAD_BYTES, Sampler, conform, fit
+from gristmill.io.sniff import compression, sniff, sniff_bytes, wrong_format
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
 from gristmill.io.warc_reader import read_warc
 from gristmill.recipe import InputSpec, expand_paths
@@ -84,7 +85,7 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
             continue
         for f, rel in files:
             size = f.stat().st_size
-            if spec.format == "jsonl" and not _compression(f) and size > shard_bytes:
+            if spec.format == "jsonl" and sniff(f) is None and size > shard_bytes:
                 for start, end, line in _line_ranges(f, shard_bytes):
                     add(input_index=ii, path=str(f), rel=rel, start=start, end=end, first_line=line, size=end - start)
             elif spec.format == "parquet" and size > shard_bytes:
@@ -187,12 +188,8 @@ def _line_ranges(path: Path, shard_bytes: int) -> list[tuple[int, int, int]]:
 
 
 def _compression(path: Path) -> str | None:
-    name = path.name
-    if name.endswith(".gz"):
-        return "gzip"
-    if name.endswith((".zst", ".zstd")):
-        return "zstd"
-    return None
+    """By content, not name: a gzip file need not be called .gz (gristmill.io.sniff)."""
+    return compression(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,12 +352,21 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
     source = default_source(spec, path)
     rows = _Rows(spec, source, batch_rows, shard.field_types)
     seen_any = False
+    if shard.start == 0:
+        why = wrong_format(_content_kind(path), "jsonl")
+        if why:
+            with open(path, "rb") as fh:
+                raw = fh.read(RAW_LIMIT)
+            yield Quarantined(str(path), None, 0, f"{why}; or remove it from the input paths", raw, "wrong_format")
+            return
     for item in _iter_lines(path, shard.start, shard.end, shard.first_line):
         if isinstance(item, Quarantined):
             yield item
             seen_any = True
             continue
         first, block = item
+        if not seen_any and shard.start == 0 and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]  # a UTF-8 byte-order mark: RFC 8259 section 8.1 lets a parser ignore it
         if not seen_any and b"\x00" in block[:8192]:
             # JSON never holds a raw NUL byte: this is a binary file in the glob, quarantined once
             # as a whole rather than as thousands of "lines".
@@ -386,6 +392,18 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
         yield b
     if not seen_any and shard.start == 0:
         yield Quarantined(str(path), 0, 0, "empty file: no records; remove it or check how it was written", kind="empty_file")
+
+
+def _content_kind(path: Path) -> str | None:
+    """What the file holds (gristmill.io.sniff), looking inside gzip and zstd."""
+    kind = sniff(path)
+    if kind in ("gzip", "zstd"):
+        try:
+            head = next(_iter_chunks(path, chunk=1 << 16), b"")
+        except TruncatedStream:
+            return None  # the line reader quarantines the cut stream with its own reason
+        return sniff_bytes(head)
+    return kind
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -491,7 +509,10 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
     except Exception as e:  # noqa: BLE001 - any unreadable file is quarantined, not fatal
         with open(path, "rb") as fh:
             raw = fh.read(RAW_LIMIT)
-        yield Quarantined(str(path), None, 0, f"not a readable parquet file: {e}", raw, "unreadable")
+        looks = sniff_bytes(raw[:16])
+        hint = f"; it looks like {looks}, not Parquet" if looks and looks != "parquet" else (
+            "; it looks like text (JSON Lines?): use format: jsonl" if raw[:1] in (b"{", b"[") else "")
+        yield Quarantined(str(path), None, 0, f"not a readable parquet file: {e}{hint}", raw, "unreadable")
         return
     md = pf.metadata
     if md.num_rows == 0:
@@ -560,11 +581,19 @@ def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
         if not raw.strip():
             yield Quarantined(p, None, 0, "empty file", kind="empty_file")
             continue
-        if b"\x00" in raw[:8192]:
-            yield Quarantined(p, None, 0, "binary file (NUL bytes), not text", raw[:RAW_LIMIT], "binary")
-            continue
+        kind = sniff_bytes(raw[:16])
+        # A whole text file is in memory, so UTF-16/32 is decoded by its byte-order mark (a JSONL
+        # file is quarantined instead: its byte-range shards split at b"\n").
+        enc = kind if kind and kind.startswith("utf-") else "utf-8-sig"
+        if enc == "utf-8-sig":
+            why = wrong_format(kind, "text") or ("binary file (NUL bytes), not text" if b"\x00" in raw[:8192] else None)
+            if why:
+                yield Quarantined(p, None, 0, why, raw[:RAW_LIMIT], "wrong_format" if kind else "binary")
+                continue
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode(enc)
+            if enc != "utf-8-sig":
+                text = text.lstrip("\ufeff")
         except UnicodeDecodeError as e:
             yield Quarantined(p, None, e.start, f"invalid UTF-8 at byte {e.start}; convert the file to UTF-8", raw[:RAW_LIMIT], "invalid_utf8")
             continue
