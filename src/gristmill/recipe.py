@@ -33,7 +33,9 @@ class InputSpec(BaseModel):
     paths: list[str] = Field(min_length=1, description="files, directories or globs; relative to the current directory")
     format: Literal["jsonl", "parquet", "text", "warc"] = "jsonl"
     text_field: str = "text"
-    id_field: str | None = Field(None, description="stable ids are derived from file and line when absent")
+    id_field: str | Literal[False] | None = Field(
+        None, description="the field holding each record's id; by default a record's own 'id' is used when it has one, "
+        "and '<file>:<line>' is derived where it has none; false: always derive")
     source: str | None = Field(None, description="name of this input; defaults to the file name without extensions")
     fields: list[str] | dict[str, str] = Field(
         default_factory=list, description="extra fields to carry into the output: a list of names, or names with a type "

@@ -428,7 +428,9 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
             _execute(tasks, workers, prog, by_docs=k > 0)
         finally:
             prog.stop()
-        if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
+        # before any global step looks ids up: a named id_field must be unique; a record's own 'id'
+        # (used by default) must be where a global step will look documents up by it
+        if k == 0 and any(spec.id_field or (spec.id_field is None and len(stages) > 1) for spec in recipe.inputs):
             from gristmill.engine.ids import check_run_ids
 
             check_run_ids(recipe, rd, shards, final)

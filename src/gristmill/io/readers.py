@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
@@ -26,6 +27,8 @@ from gristmill.io.sniff import compression, sniff, sniff_bytes, wrong_format
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
 from gristmill.io.warc_reader import read_warc
 from gristmill.recipe import InputSpec, expand_paths
+
+IMPLICIT_ID = "id"  # a record's own id, used when the input names no id_field (issue 20 item 5)
 
 # ---------------------------------------------------------------------------------------------
 # Planning
@@ -339,12 +342,32 @@ def _carried(vals: list) -> pa.Array:
 
 
 def _doc_id(record: dict, spec: InputSpec, rel: str, line: int) -> str | None:
+    """The record's own id (``id_field``, or by default its ``id`` when it has a usable one), so that
+    outputs join back to their sources; else the derived ``<file>:<line>``. None: a required
+    ``id_field`` is missing. ``id_field: false`` always derives."""
     if spec.id_field:
         v = record.get(spec.id_field)
         if isinstance(v, (str, int)) and not isinstance(v, bool):
             return str(v)
         return None
+    if spec.id_field is None:
+        v = record.get(IMPLICIT_ID)
+        if (isinstance(v, str) and v) or (isinstance(v, int) and not isinstance(v, bool)):
+            return str(v)
     return f"{rel}:{line}"
+
+
+def _implicit_ids(t: pa.Table, derived: list[str]) -> pa.Array | None:
+    """A table's ``id`` column as ids, with the derived id where a record has none; None: a type
+    that needs the record-by-record path."""
+    col = t.column(IMPLICIT_ID).combine_chunks()
+    if pa.types.is_null(col.type):
+        return pa.array(derived, pa.string())
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_integer(col.type)):
+        return None
+    col = col.cast(pa.string())
+    missing = pc.or_kleene(pc.is_null(col), pc.equal(col, ""))
+    return pc.if_else(missing, pa.array(derived, pa.string()), col) if pc.any(missing).as_py() else col
 
 
 def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch | Quarantined]:
@@ -482,6 +505,10 @@ def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str
         if ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_integer(ids.type)):
             return None
         ids = ids.cast(pa.string())
+    elif spec.id_field is None and IMPLICIT_ID in t.column_names:
+        ids = _implicit_ids(t, [f"{rel}:{first + k}" for k in range(n_lines)])
+        if ids is None:
+            return None
     else:
         ids = pa.array([f"{rel}:{first + k}" for k in range(n_lines)], pa.string())
     cols = {"id": ids, "text": text.cast(pa.large_string()), "source": pa.array([source] * n_lines, pa.string())}
@@ -523,7 +550,8 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
         return
     groups = list(range(shard.start, shard.end if shard.end is not None else md.num_row_groups))
     row0 = sum(md.row_group(g).num_rows for g in range(groups[0])) if groups else 0
-    cols = [c for c in [spec.text_field, spec.id_field, *spec.fields] if c and c in pf.schema_arrow.names]
+    implicit = IMPLICIT_ID if spec.id_field is None else None
+    cols = list(dict.fromkeys(c for c in [spec.text_field, spec.id_field or implicit, *spec.fields] if c and c in pf.schema_arrow.names))
     for g in groups:
         end = row0 + md.row_group(g).num_rows
         try:
@@ -545,7 +573,14 @@ def _parquet_batch(t: pa.Table, row0: int, path: Path, shard: Shard, spec: Input
         yield Quarantined(str(path), None, row0, f"column {spec.text_field!r} is {text.type}, not a string; set input.text_field", kind="bad_text_field")
         return
     text = text.cast(pa.large_string())
-    ids = t.column(spec.id_field).cast(pa.string()) if spec.id_field else pa.array([f"{shard.rel}:{row0 + k}" for k in range(n)], pa.string())
+    derived = [f"{shard.rel}:{row0 + k}" for k in range(n)]
+    if spec.id_field:
+        ids = t.column(spec.id_field).cast(pa.string())
+    elif spec.id_field is None and IMPLICIT_ID in t.column_names:
+        ids = _implicit_ids(t, derived)
+        ids = pa.array(derived, pa.string()) if ids is None else ids
+    else:
+        ids = pa.array(derived, pa.string())
     bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
     # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
     big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
