@@ -7,7 +7,6 @@ default filled in) is what the engine runs and what it writes to ``recipe.lock.y
 from __future__ import annotations
 
 import difflib
-import glob
 import hashlib
 import json
 import os
@@ -158,26 +157,12 @@ def _source_names(inputs: list[InputSpec]) -> set[str]:
 
 
 def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
-    """Each matching file with its id prefix: the path relative to the glob's fixed part."""
-    exts = {"text": (".txt", ".md"), "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".jsonl.zstd", ".gz", ".zst"),
-            "parquet": (".parquet",), "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
-    out: list[tuple[Path, str]] = []
-    for pattern in spec.paths:
-        base = Path(pattern.split("*")[0].split("?")[0].split("[")[0])
-        if not glob.has_magic(pattern) and Path(pattern).is_dir():
-            files = [p for p in sorted(Path(pattern).rglob("*")) if p.is_file() and p.name.endswith(exts)]
-            base = Path(pattern)
-        else:
-            files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
-        if not base.is_dir():
-            base = base.parent
-        for f in files:
-            try:
-                rel = f.relative_to(base).as_posix()
-            except ValueError:
-                rel = f.name
-            out.append((f, rel))
-    return out
+    """Each matching file with its id prefix: the path relative to the glob's fixed part
+    (gristmill.io.paths, the one expander). A pattern that matches nothing is reported elsewhere."""
+    from gristmill.io.paths import JSONL, PARQUET, TEXT, expand
+
+    exts = {"text": TEXT, "jsonl": JSONL + (".gz", ".zst"), "parquet": PARQUET, "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
+    return expand(spec.paths, exts, strict=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from gristmill.io.readers import TruncatedStream, _iter_chunks
 from gristmill.io.sniff import compression
 
 UNIT_BYTES = 8 << 20  # about a Parquet row group's worth of text (Arrow writes 1M rows / 64 MB at most)
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r\f\v]*\n")
+# a literal first byte lets re skip ahead with a fast scan; "(?:^|\n)" tried a match at every byte (10x slower)
+_WS_LINE = re.compile(rb"\n[ \t\r\f\v]+\n")
+_WS_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
 
 
 class UnitError(ValueError):
@@ -30,7 +32,7 @@ class UnitError(ValueError):
 
 def _records_in(block: bytes) -> int:
     """Non-blank lines of ``block`` (whole lines, ending with a newline)."""
-    if not _BLANK_LINE.search(block):
+    if b"\n\n" not in block and not _WS_LINE.search(block) and not _WS_FIRST.match(block):
         return block.count(b"\n")
     return sum(1 for line in block.split(b"\n") if line.strip())
 

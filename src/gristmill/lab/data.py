@@ -2,7 +2,6 @@
 text files packed here (jsonl/parquet/txt, or a gristmill output directory), plus held-out sets."""
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import json
@@ -15,25 +14,16 @@ from gristmill.lab.tokenizer import LabTokenizer
 
 
 def expand(patterns: list[str] | str, base: Path | None = None) -> list[Path]:
-    """Files named by paths, globs or directories (a gristmill output dir contributes data/*.parquet)."""
-    out: list[Path] = []
-    for pat in [patterns] if isinstance(patterns, str) else patterns:
-        p = Path(pat)
-        if base is not None and not p.is_absolute():
-            p = base / p
-        hits = sorted(Path(h) for h in glob.glob(str(p), recursive=True)) if any(c in str(p) for c in "*?[") else [p]
-        if not hits or not all(h.exists() for h in hits):
-            raise ValueError(f"{pat}: no such file (paths resolve against {base or Path.cwd()})")
-        for h in hits:
-            if h.is_dir():
-                sub = sorted((h / "data").glob("*.parquet")) if (h / "data").is_dir() else sorted(
-                    q for q in h.rglob("*") if q.suffix in (".jsonl", ".json", ".gz", ".zst", ".parquet", ".txt", ".md"))
-                if not sub:
-                    raise ValueError(f"{h}: a directory with no .jsonl/.parquet/.txt files and no data/")
-                out += sub
-            else:
-                out.append(h)
-    return out
+    """Files named by paths, globs or directories (gristmill.io.paths; a gristmill output dir
+    contributes data/*.parquet)."""
+    from gristmill.io.paths import JSONL, PARQUET, TEXT, PathsError, expand as expand_paths
+
+    try:
+        return [f for f, _ in expand_paths(patterns, JSONL + PARQUET + TEXT + (".gz", ".zst"), base=base)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise ValueError(f"{e.pattern}: no such file (paths resolve against {base or Path.cwd()})") from None
+        raise ValueError(f"{e.pattern}: a directory with no .jsonl/.parquet/.txt files and no data/") from None
 
 
 def _open_text(p: Path):

@@ -20,11 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
 from gristmill.io.units import UnitError, jsonl_columns, jsonl_units, read_jsonl_unit
 from gristmill.mix.where import compile_where
 
-PARQUET = (".parquet",)
-JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".jsonl.zstd")
 
 
 class SourceError(ValueError):
@@ -32,25 +31,14 @@ class SourceError(ValueError):
 
 
 def expand_source_paths(patterns: list[str]) -> list[Path]:
-    """Files behind the patterns: an output dir means its data/, a dir means its parquet/jsonl files."""
-    files: list[Path] = []
-    for pat in patterns:
-        p = Path(pat)
-        if glob.has_magic(pat):
-            found = [Path(x) for x in sorted(glob.glob(pat, recursive=True)) if Path(x).is_file()]
-        elif p.is_dir():
-            root = p / "data" if (p / "data").is_dir() else p
-            found = [x for x in sorted(root.rglob("*")) if x.is_file() and x.name.endswith(PARQUET + JSONL)]
-        elif p.is_file():
-            found = [p]
-        else:
-            raise SourceError(f"path {pat!r} does not exist (relative to the current directory {Path.cwd()})")
-        found = [f for f in found if f.name.endswith(PARQUET + JSONL)]
-        if not found:
-            raise SourceError(f"path {pat!r} holds no parquet or jsonl files; give a gristmill output directory "
-                              "(it reads OUT/data/*.parquet), parquet/jsonl files or a glob")
-        files.extend(found)
-    return files
+    """Files behind the patterns (gristmill.io.paths): an output dir means its data/, a dir its parquet/jsonl files."""
+    try:
+        return [f for f, _ in expand(patterns, PARQUET + JSONL, filter_globs=True)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise SourceError(f"path {e.pattern!r} does not exist (relative to the current directory {Path.cwd()})") from None
+        raise SourceError(f"path {e.pattern!r} holds no parquet or jsonl files; give a gristmill output directory "
+                          "(it reads OUT/data/*.parquet), parquet/jsonl files or a glob") from None
 
 
 @dataclass

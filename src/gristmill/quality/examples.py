@@ -3,7 +3,6 @@ output directories, optionally filtered by a ``where:`` expression over stored c
 language as mixture files), so positives can be "the top of an earlier run's scores"."""
 from __future__ import annotations
 
-import glob
 import gzip
 import json
 from pathlib import Path
@@ -17,20 +16,15 @@ class ExamplesError(ValueError):
 
 
 def _files(spec: str) -> list[Path]:
-    p = Path(spec)
-    if p.is_dir():
-        if (p / "data").is_dir():  # a gristmill output: its kept documents
-            return sorted((p / "data").glob("*.parquet"))
-        found = sorted(x for x in p.iterdir() if x.suffix in (".parquet", ".jsonl") or x.name.endswith((".jsonl.gz", ".jsonl.zst")))
-        if not found:
-            raise ExamplesError(f"{spec}: a directory with no data/, .parquet or .jsonl files")
-        return found
-    if p.exists():
-        return [p]
-    hits = sorted(Path(h) for h in glob.glob(spec))
-    if not hits:
-        raise ExamplesError(f"{spec}: no such file, directory or glob match")
-    return hits
+    """Files behind ``spec`` (gristmill.io.paths): a gristmill output means its kept documents."""
+    from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
+
+    try:
+        return [f for f, _ in expand(spec, PARQUET + JSONL)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise ExamplesError(f"{spec}: no such file, directory or glob match") from None
+        raise ExamplesError(f"{spec}: a directory with no data/, .parquet or .jsonl files") from None
 
 
 def _table(path: Path) -> pa.Table:
