@@ -67,3 +67,24 @@ def test_utf16_text_files_are_decoded_by_their_bom_and_jsonl_given_as_parquet_sa
     assert set(q) == {"c.txt", "data.parquet"}
     assert "looks like a Parquet file" in q["c.txt"]["error"] and "format: parquet" in q["c.txt"]["error"]
     assert "format: jsonl" in q["data.parquet"]["error"]
+
+
+def test_decontam_index_reads_through_the_same_layer(tmp_path):
+    """`decontam index` expands paths and reads JSON Lines as recipes do: a directory and zstd work,
+    a UTF-16 file is a one-line error naming it, not a UnicodeDecodeError traceback."""
+    import zstandard
+
+    d = tmp_path / "bench"
+    d.mkdir()
+    qs = [{"question": f"What is the capital of country number {k} in the atlas of the world today?"} for k in range(20)]
+    (d / "quiz.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress("".join(json.dumps(q) + "\n" for q in qs).encode()))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run([sys.executable, "-m", "gristmill.cli", "decontam", "index", str(d), "--fields", "question", "--n", "8",
+                        "-o", str(tmp_path / "idx")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "quiz: 20 records" in r.stdout
+    (d / "wide.jsonl").write_bytes("".join(json.dumps(q) + "\n" for q in qs).encode("utf-16"))
+    r = subprocess.run([sys.executable, "-m", "gristmill.cli", "decontam", "index", str(d), "--fields", "question",
+                        "-o", str(tmp_path / "idx2")], capture_output=True, text=True, env=env)
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "wide.jsonl" in err and "UTF-16" in err, r.stderr[-2000:]

@@ -268,6 +268,27 @@ def _iter_lines(path: Path, start: int, end: int | None, first_line: int, chunk:
         yield line, buf
 
 
+def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` of every non-blank line of a JSON Lines file (plain, gzip or zstd by
+    content), for tools that read a whole file strictly (benchmark indexes, examples). Raises
+    ValueError naming the file for a cut stream or a file in another format."""
+    path = Path(path)
+    why = wrong_format(_content_kind(path), "jsonl")
+    if why:
+        raise ValueError(f"{path}: {why}")
+    first = True
+    for item in _iter_lines(path, 0, None, 1):
+        if isinstance(item, Quarantined):
+            raise ValueError(f"{path}: {item.error}")
+        line, block = item
+        if first and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        first = False
+        for k, raw in enumerate(block.split(b"\n")):
+            if raw.strip():
+                yield line + k, raw
+
+
 # ---------------------------------------------------------------------------------------------
 # Readers
 
