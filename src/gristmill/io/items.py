@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from gristmill.recipe import InputSpec
+from gristmill.io.spec import InputSpec
 
 RAW_LIMIT = 1024  # bytes of a bad record kept in quarantine: enough to see what it was
 

@@ -10,7 +10,7 @@ import difflib
 import json
 from pathlib import Path
 
-from gristmill.recipe import InputSpec, expand_paths
+from gristmill.io.spec import InputSpec, expand_paths
 
 FILES = 3  # files looked at per input: a misconfiguration shows in every file
 RECORDS = 100  # records looked at per file

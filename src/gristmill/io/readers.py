@@ -26,7 +26,7 @@ from gristmill.io.fields import SAMPLE_BYTES, SAMPLE_RECORDS, SHARD_HEAD_BYTES, 
 from gristmill.io.sniff import compression, sniff, sniff_bytes, wrong_format
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
 from gristmill.io.warc_reader import read_warc
-from gristmill.recipe import InputSpec, expand_paths
+from gristmill.io.spec import InputSpec, expand_paths
 
 IMPLICIT_ID = "id"  # a record's own id, used when the input names no id_field (issue 20 item 5)
 

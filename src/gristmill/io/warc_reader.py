@@ -14,7 +14,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from gristmill.io.items import Batch, Counted, Quarantined, Shard, default_source
-from gristmill.recipe import InputSpec
+from gristmill.io.spec import InputSpec
 
 WARC_FIELDS = ("url", "fetch_time", "content_type", "html")
 

@@ -9,8 +9,6 @@ stream can seek to any document by number without reading the ones before it, an
 """
 from __future__ import annotations
 
-import glob
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
