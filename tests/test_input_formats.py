@@ -88,3 +88,26 @@ def test_decontam_index_reads_through_the_same_layer(tmp_path):
                         "-o", str(tmp_path / "idx2")], capture_output=True, text=True, env=env)
     err = " ".join(r.stderr.split())
     assert r.returncode == 2 and "Traceback" not in r.stderr and "wide.jsonl" in err and "UTF-16" in err, r.stderr[-2000:]
+
+
+def test_lab_and_quality_examples_read_jsonl_through_the_same_layer(tmp_path):
+    """The lab's text files and quality's example files: compressed by content, and a file in the
+    wrong format or a bad line is a ValueError naming the file and line, never a traceback of another kind."""
+    import pytest
+    import zstandard
+
+    from gristmill.lab.data import read_texts
+    from gristmill.quality.examples import ExamplesError, load_texts
+
+    body = "".join(json.dumps({"text": f"{k} {PROSE}"}) + "\n" for k in range(4))
+    (tmp_path / "z.jsonl").write_bytes(zstandard.ZstdCompressor().compress(body.encode()))  # zstd without .zst
+    assert len(read_texts([str(tmp_path / "z.jsonl")])) == 4
+    assert len(load_texts([str(tmp_path / "z.jsonl")])) == 4
+    (tmp_path / "w.jsonl").write_bytes(body.encode("utf-16"))
+    with pytest.raises(ValueError, match="w.jsonl.*UTF-16"):
+        read_texts([str(tmp_path / "w.jsonl")])
+    with pytest.raises(ExamplesError, match="w.jsonl.*UTF-16"):
+        load_texts([str(tmp_path / "w.jsonl")])
+    (tmp_path / "l.jsonl").write_text(body + "[1, 2]\n")
+    with pytest.raises(ValueError, match="l.jsonl line 5: no string field 'text'"):
+        read_texts([str(tmp_path / "l.jsonl")])

@@ -48,15 +48,18 @@ def read_texts(patterns: list[str] | str, base: Path | None = None, text_field: 
             col = pq.read_table(p, columns=[text_field]).column(text_field).to_pylist()
             texts += [t for t in col if isinstance(t, str) and t]
         elif name.endswith((".jsonl", ".json")):
-            with _open_text(p) as f:
-                for i, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    t = json.loads(line).get(text_field)
-                    if not isinstance(t, str):
-                        raise ValueError(f"{p} line {i}: no string field {text_field!r}")
-                    if t:
-                        texts.append(t)
+            from gristmill.io.readers import json_lines  # gzip/zstd by content; a wrong format says what it is
+
+            for i, line in json_lines(p):
+                try:
+                    rec = json.loads(line)
+                except (ValueError, RecursionError) as e:
+                    raise ValueError(f"{p} line {i}: not JSON ({e})") from None
+                t = rec.get(text_field) if isinstance(rec, dict) else None
+                if not isinstance(t, str):
+                    raise ValueError(f"{p} line {i}: no string field {text_field!r}")
+                if t:
+                    texts.append(t)
         else:  # a text file is one document
             with _open_text(p) as f:
                 texts.append(f.read())

@@ -3,7 +3,6 @@ output directories, optionally filtered by a ``where:`` expression over stored c
 language as mixture files), so positives can be "the top of an earlier run's scores"."""
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -31,23 +30,19 @@ def _table(path: Path) -> pa.Table:
     name = path.name
     if name.endswith(".parquet"):
         return pq.read_table(path)
-    if name.endswith(".zst"):
-        import zstandard
+    from gristmill.io.readers import json_lines  # gzip/zstd by content; a wrong format says what it is
 
-        opener = lambda: __import__("io").TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), encoding="utf-8")  # noqa: E731
-    elif name.endswith(".gz"):
-        opener = lambda: gzip.open(path, "rt", encoding="utf-8")  # noqa: E731
-    else:
-        opener = lambda: open(path, encoding="utf-8")  # noqa: E731
     rows = []
-    with opener() as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    try:
+        for n, line in json_lines(path):
             try:
                 rows.append(json.loads(line))
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
                 raise ExamplesError(f"{path} line {n}: not JSON ({e})") from None
+    except ExamplesError:
+        raise
+    except ValueError as e:
+        raise ExamplesError(str(e)) from None
     return pa.Table.from_pylist(rows) if rows else pa.table({})
 
 
