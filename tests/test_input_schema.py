@@ -113,3 +113,17 @@ def test_an_unknown_field_type_fails_before_any_work(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "unknown field type 'decimal'" in r.stdout + r.stderr and "float64" in r.stdout + r.stderr
     assert not (tmp_path / "out/data").exists()
+
+
+def test_declared_types_hold_for_parquet_inputs_too(tmp_path):
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"text": [f"{k} {PAD}" for k in range(6)], "score": pa.array([1, 2, None, 4, 5, 6], pa.int32()),
+                             "tag": ["a", "b", "c", "d", "e", "f"]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"text": [f"b{k} {PAD}" for k in range(3)], "score": [0.5, 1.5, 2.5], "tag": [1, 2, 3]}), tmp_path / "b.parquet")
+    summary, quarantine, t = run_ok(tmp_path, {"input": {"paths": [str(tmp_path / "*.parquet")], "format": "parquet",
+                                                         "fields": {"score": "float64", "tag": "string"}},
+                                               "steps": [{"normalize": {}}], "output": {"path": "out"}})
+    assert summary["input"] == 9 and summary["kept"] == 6 and summary["quarantined"] == 3
+    assert {q["kind"] for q in quarantine} == {"bad_field"} and all("field 'tag'" in q["error"] for q in quarantine)
+    assert str(t.schema.field("score").type) == "double" and str(t.schema.field("tag").type) == "string"

@@ -99,10 +99,14 @@ def conform(col: pa.ChunkedArray | pa.Array, typ: str) -> pa.ChunkedArray | pa.A
     if pa.types.is_null(t):
         return pa.nulls(len(col), TYPES[typ])
     want = TYPES[typ]
-    if typ == "json":
-        return col if pa.types.is_string(t) else None
     if t == want:
         return col
+    if typ in ("json", "string") and pa.types.is_large_string(t):
+        return col.cast(want)
+    if typ == "json":
+        return None
+    if typ == "float64" and pa.types.is_floating(t):
+        return col.cast(want)
     if typ == "float64" and pa.types.is_integer(t):
         try:
             return col.cast(want, safe=True)  # safe: fails on an int that float64 cannot hold exactly

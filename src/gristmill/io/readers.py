@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -605,13 +606,32 @@ def _parquet_batch(t: pa.Table, row0: int, path: Path, shard: Shard, spec: Input
     bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
     # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
     big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
-    for k in [*bad.nonzero()[0], *big.nonzero()[0]]:
-        msg = "null text or id" if bad[k] else f"document over input.max_doc_bytes={spec.max_doc_bytes}"
-        yield Quarantined(str(path), None, row0 + int(k), f"row {row0 + int(k)}: {msg}", (text[int(k)].as_py() or "")[:RAW_LIMIT], "too_large" if big[k] else "bad_text_field")
-    keep = ~(bad | big)
     out = {"id": ids, "text": text, "source": pa.array([source] * n, pa.string())}
+    misfit: dict[int, str] = {}
+    declared = spec.declared_field_types()
     for f in spec.fields:
-        out[f] = t.column(f) if f in t.column_names else pa.nulls(n, pa.string())
+        col = t.column(f) if f in t.column_names else None
+        if f not in declared:
+            out[f] = col if col is not None else pa.nulls(n, pa.string())
+            continue
+        typ = declared[f]
+        conformed = pa.nulls(n, fields_mod.arrow_type(typ)) if col is None else conform(col, typ)
+        if conformed is None:  # value by value: what does not fit is quarantined with its reason
+            vals = []
+            for k, v in enumerate(col.to_pylist()):
+                v2, why = fit(v, typ)
+                if why:
+                    misfit.setdefault(k, f"field {f!r}: {why} ({typ} declared)")
+                vals.append(v2)
+            conformed = pa.array(vals, fields_mod.arrow_type(typ))
+        out[f] = conformed
+    for k in np.flatnonzero(bad | big).tolist() + [k for k in sorted(misfit) if not (bad[k] or big[k])]:
+        msg, kind = (("null text or id", "bad_text_field") if bad[k] else
+                     (f"document over input.max_doc_bytes={spec.max_doc_bytes}", "too_large") if big[k] else (misfit[k], "bad_field"))
+        yield Quarantined(str(path), None, row0 + k, f"row {row0 + k}: {msg}", (text[k].as_py() or "")[:RAW_LIMIT], kind)
+    keep = ~(bad | big)
+    if misfit:
+        keep[list(misfit)] = False
     table = pa.table(out)
     if not keep.all():
         table = table.filter(pa.array(keep))
