@@ -111,6 +111,7 @@ _GZ_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1 ID2 and CM=8 (deflate), the only me
 _HEADER_MAX = 64 << 10  # a WARC header is a few hundred bytes; 64 KiB of "header" is not one
 _RECORD_MAX = 256 << 20  # Common Crawl truncates payloads at 1 MiB; a larger record is held whole in memory
 _CHUNK = 1 << 20
+_READ = 1 << 16  # gzip input per read: a Common Crawl member is 5-50 KB
 
 
 class _StreamError(Exception):
@@ -145,25 +146,27 @@ def _iter_plain(path: Path, max_record_bytes: int) -> Iterator[tuple[str, dict]]
 def _iter_gzip(path: Path, max_record_bytes: int) -> Iterator[tuple[str, dict]]:
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        pos = 0
-        while pos < size:
-            member = _Member(fh, pos)
+        gz = _GzipFile(fh)
+        while gz.more():
+            pos = gz.pos
             held = None  # the last event of this member waits until the member's CRC proves it
+            chunks = gz.member()
             try:
-                for k, (kind, off, info) in enumerate(_frames(member.chunks(), max_record_bytes)):
+                for k, (kind, off, info) in enumerate(_frames(chunks, max_record_bytes)):
                     if held is not None:
                         yield held
                     held = _event(kind, pos, info, path, k)
+                for _ in chunks:  # a record cut inside an intact member: read on to the member's end
+                    pass
             except _StreamError as e:
                 nxt = _next_member(fh, pos + 1, size)
                 yield "quarantine", {"offset": pos, "kind": e.kind, "raw": _raw_at(path, pos), "skipped_bytes": nxt - pos,
                                      "error": f"{e.error} in the gzip member at offset {pos}"
                                               + (f"; resumed at the next member, offset {nxt}" if nxt < size else "")}
-                pos = nxt
+                gz.seek(nxt)
                 continue
             if held is not None:
                 yield held
-            pos = member.end
 
 
 def _event(kind: str, offset: int, info: dict, path: Path, k: int = 0) -> tuple[str, dict]:
@@ -176,28 +179,39 @@ def _event(kind: str, offset: int, info: dict, path: Path, k: int = 0) -> tuple[
     return "quarantine", out
 
 
-class _Member:
-    """Decompressed chunks of the gzip member at ``start``; ``end`` is where it ended (cleanly)."""
+class _GzipFile:
+    """A file of gzip members read one member at a time through one buffer: Common Crawl's files
+    hold one small member per record, so each member must not cost a seek and a fresh read."""
 
-    def __init__(self, fh, start: int):
-        self.fh, self.start, self.end = fh, start, None
+    def __init__(self, fh):
+        self.fh, self.buf, self.pos = fh, b"", 0  # pos: the file offset of buf[0]
 
-    def chunks(self) -> Iterator[bytes]:
+    def seek(self, pos: int) -> None:
+        self.fh.seek(pos)
+        self.buf, self.pos = b"", pos
+
+    def more(self) -> bool:
+        if not self.buf:
+            self.buf = self.fh.read(_READ)
+        return bool(self.buf)
+
+    def member(self) -> Iterator[bytes]:
+        """Decompressed chunks of the member at ``pos``; afterwards ``pos`` is the next member's."""
         obj = zlib.decompressobj(wbits=31)  # 31: gzip framing, CRC32 and length checked at the end
-        self.fh.seek(self.start)
-        consumed = 0
         while not obj.eof:
-            data = self.fh.read(_CHUNK)
-            if not data:
-                raise _StreamError("truncated", "truncated gzip member (the file ends inside it)")
+            if not self.buf:
+                self.buf = self.fh.read(_READ)
+                if not self.buf:
+                    raise _StreamError("truncated", "truncated gzip member (the file ends inside it)")
+            data = self.buf
             try:
                 out = obj.decompress(data)
             except zlib.error as e:
                 raise _StreamError("corrupt", f"corrupt gzip data ({e})") from None
-            consumed += len(data)
+            used = len(data) - len(obj.unused_data) if obj.eof else len(data)
+            self.buf, self.pos = data[used:], self.pos + used
             if out:
                 yield out
-        self.end = self.start + consumed - len(obj.unused_data)
 
 
 def _next_member(fh, start: int, size: int) -> int:
