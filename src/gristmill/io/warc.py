@@ -133,7 +133,10 @@ def iter_warc(path: str | os.PathLike, max_record_bytes: int = _RECORD_MAX) -> I
     """
     path = Path(path)
     with open(path, "rb") as fh:
-        gz = fh.read(2) == _GZ_MAGIC[:2]  # by content, not name: a .warc may be gzip and a .gz may not
+        head = fh.read(8)
+    # by content, not name: a .warc may be gzip and a .gz may not; a .gz that starts with junk is
+    # still read as gzip members, so the junk is quarantined and the members after it are read
+    gz = head.startswith(_GZ_MAGIC[:2]) or (path.name.endswith(".gz") and not head.startswith(b"WARC/1."))
     yield from (_iter_gzip(path, max_record_bytes) if gz else _iter_plain(path, max_record_bytes))
 
 
@@ -239,7 +242,9 @@ def _next_member(fh, start: int, size: int) -> int:
     return size
 
 
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,19})[ \t]*$", re.I | re.M)
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,19})[ \t]*\r?$", re.I | re.M)
+# where a record can start: the version line, anywhere (junk before a header need not end with a newline)
+_VERSION_LINE = re.compile(rb"WARC/1\.[01]\r\n")
 
 
 def _frames(chunks: Iterator[bytes], max_record_bytes: int) -> Iterator[tuple[str, int, dict]]:
@@ -264,16 +269,16 @@ def _frames(chunks: Iterator[bytes], max_record_bytes: int) -> Iterator[tuple[st
         raw = bytes(buf[:RAW_KEEP])
         skipped = 0
         while True:
-            i = buf.find(b"\nWARC/1.", 0)
-            if i >= 0:
-                del buf[: i + 1]
-                skipped += i + 1
+            m = _VERSION_LINE.search(buf, 1)
+            if m:
+                del buf[: m.start()]
+                skipped += m.start()
                 break
             if eof:
                 skipped += len(buf)
                 buf.clear()
                 break
-            keep = min(len(buf), 8)  # a header split across reads
+            keep = min(len(buf), 10)  # a version line split across reads
             skipped += len(buf) - keep
             del buf[: len(buf) - keep]
             fill(len(buf) + _CHUNK)
@@ -326,9 +331,39 @@ def _frames(chunks: Iterator[bytes], max_record_bytes: int) -> Iterator[tuple[st
         if buf[need - 4:need] != b"\r\n\r\n":
             yield bad("corrupt", f"record does not end where its Content-Length ({length}) says; bytes were lost or inserted")
             continue
+        bad_digest = _digest_mismatch(bytes(buf[:hend]), bytes(buf[hend + 4:hend + 4 + length]))
+        if bad_digest:
+            # the record's bytes are where they should be but not what was written: this record only
+            yield "corrupt", pos, {"error": bad_digest, "raw": bytes(buf[:RAW_KEEP])}
+            del buf[:need]
+            pos += need
+            continue
         yield "frame", pos, {"data": bytes(buf[:need])}
         del buf[:need]
         pos += need
+
+
+_BLOCK_DIGEST = re.compile(rb"^warc-block-digest[ \t]*:[ \t]*([a-z0-9-]+):([^\r\n]*)\r?$", re.I | re.M)
+
+
+def _digest_mismatch(header: bytes, block) -> str | None:
+    """The reason when the header's ``WARC-Block-Digest`` (ISO 28500 section 5.8; ``sha1:`` in base32
+    as Common Crawl and warcio write it, or base16) does not match the block; None when it matches
+    or cannot be checked (absent, or an algorithm hashlib lacks)."""
+    import base64
+    import hashlib
+
+    m = _BLOCK_DIGEST.search(header)
+    if not m:
+        return None
+    algo, value = m.group(1).decode().lower().replace("-", ""), m.group(2).decode("latin-1").strip()
+    try:
+        h = hashlib.new(algo, block).digest()
+    except (ValueError, TypeError):
+        return None
+    if value.upper() in (base64.b32encode(h).decode(), h.hex().upper()):
+        return None
+    return f"block digest mismatch ({algo}): the record's bytes changed after it was written"
 
 
 def _parse_record(data: bytes, path: Path, offset: int, k: int = 0) -> tuple[str, dict]:
