@@ -104,3 +104,11 @@ def test_a_jsonl_source_in_units_resumes_exactly(jsonl_world, monkeypatch):
         it2 = iter(ds2)
         tail = [next(it2)["input_ids"].clone() for _ in range(300 - k)]
         assert all((a == b).all() for a, b in zip(head + tail, full)) and len(head + tail) == len(full), k
+
+
+def test_a_line_too_long_to_be_a_document_is_a_clear_error_not_unbounded_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(units, "MAX_LINE", 1 << 20)
+    f = tmp_path / "one.jsonl"
+    f.write_bytes(b'{"text": "' + b"x" * (3 << 20) + b'"}\n')
+    with pytest.raises(UnitError, match="a line of more than 1 MB"):
+        jsonl_units(f, unit_bytes=1 << 16)

@@ -22,6 +22,7 @@ from gristmill.io.sniff import compression
 
 UNIT_BYTES = 8 << 20  # about a Parquet row group's worth of text (Arrow writes 1M rows / 64 MB at most)
 # a literal first byte lets re skip ahead with a fast scan; "(?:^|\n)" tried a match at every byte (10x slower)
+MAX_LINE = 256 << 20  # bounds the counting pass's memory; no curated document is near it
 _WS_LINE = re.compile(rb"\n[ \t\r\f\v]+\n")
 _WS_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
 
@@ -52,6 +53,9 @@ def jsonl_units(path: str | Path, unit_bytes: int | None = None) -> list[tuple[i
             k = data.rfind(b"\n")
             if k < 0:
                 carry = data
+                if len(carry) > MAX_LINE:
+                    raise UnitError(f"{path}: a line of more than {MAX_LINE >> 20} MB at byte {pos}: not JSON Lines of documents "
+                                    "(gristmill run quarantines records over input.max_doc_bytes, 10 MB)")
                 continue
             block, carry = data[:k + 1], data[k + 1:]
             n += _records_in(block)
