@@ -55,3 +55,15 @@ def test_ids_that_repeat_fail_the_run_with_the_fix(tmp_path):
     r = run(tmp_path, [{"paths": [str(tmp_path / "a.jsonl")], "id_field": False}], "--fresh")
     assert r.exit_code == 0, r.output
     assert len(ids(tmp_path)) == 6
+
+
+def test_repeated_ids_without_a_global_step_are_reported_not_fatal(tmp_path):
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"id": k % 2, "text": f"{k} {PROSE}"}) + "\n" for k in range(4)))
+    rec = tmp_path / "r.yaml"
+    rec.write_text(yaml.safe_dump({"input": {"paths": [str(tmp_path / "a.jsonl")]}, "steps": [{"normalize": {}}],
+                                   "output": {"path": str(tmp_path / "out")}}))
+    r = CliRunner().invoke(app, ["run", str(rec), "-w", "1", "--no-report"])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "warning:" in out and "id '0' appears 2 times" in out and "id_field: false" in out
+    assert ids(tmp_path) == ["0", "0", "1", "1"]
