@@ -7,7 +7,7 @@ fields with one type, resolved before any shard is read:
 
 - declared: ``fields: {score: float64, url: string}`` (the list form ``fields: [score, url]`` stays);
 - else sampled: the first :data:`SAMPLE_RECORDS` records (at most :data:`SAMPLE_BYTES`) of the input's
-  first files and the head of every planned shard. Types widen over the sample as Arrow's permissive
+  first files and the heads of up to 64 planned shards. Types widen over the sample as Arrow's permissive
   promotion does: null fits anything, int64 widens to float64; strings mixed with numbers, or
   nested values, become ``json`` (the value as JSON text, a string as itself).
 
