@@ -659,7 +659,7 @@ def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
         if not raw.strip():
             yield Quarantined(p, None, 0, "empty file", kind="empty_file")
             continue
-        kind = sniff_bytes(raw[:16])
+        kind = sniff_bytes(raw[:16], raw[-4:])
         # A whole text file is in memory, so UTF-16/32 is decoded by its byte-order mark (a JSONL
         # file is quarantined instead: its byte-range shards split at b"\n").
         enc = kind if kind and kind.startswith("utf-") else "utf-8-sig"

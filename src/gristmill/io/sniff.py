@@ -24,10 +24,13 @@ _MAGIC = (
 HEAD = 16
 
 
-def sniff_bytes(head: bytes) -> str | None:
-    """The format ``head`` (a file's first bytes) starts with, or None for anything else."""
+def sniff_bytes(head: bytes, tail: bytes | None = None) -> str | None:
+    """The format ``head`` (a file's first bytes) starts with, or None for anything else. Given the
+    file's last bytes too, Parquet needs its footer magic as well (text may begin with "PAR1")."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
+            if kind == "parquet" and tail is not None and not tail.endswith(b"PAR1"):
+                return None
             return kind
     return None
 
@@ -35,7 +38,11 @@ def sniff_bytes(head: bytes) -> str | None:
 def sniff(path: str | Path) -> str | None:
     try:
         with open(path, "rb") as fh:
-            return sniff_bytes(fh.read(HEAD))
+            head = fh.read(HEAD)
+            if head.startswith(b"PAR1"):
+                fh.seek(-4, 2)
+                return sniff_bytes(head, fh.read(4))
+            return sniff_bytes(head)
     except OSError:
         return None
 
