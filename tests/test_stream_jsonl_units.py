@@ -112,3 +112,10 @@ def test_a_line_too_long_to_be_a_document_is_a_clear_error_not_unbounded_memory(
     f.write_bytes(b'{"text": "' + b"x" * (3 << 20) + b'"}\n')
     with pytest.raises(UnitError, match="a line of more than 1 MB"):
         jsonl_units(f, unit_bytes=1 << 16)
+
+
+def test_a_mixture_source_in_the_wrong_format_says_what_it_is(tmp_path):
+    rows = "".join(json.dumps({"text": f"doc {k}"}) + "\n" for k in range(10))
+    (tmp_path / "wide.jsonl").write_bytes(rows.encode("utf-16"))
+    with pytest.raises(SourceError, match="UTF-16.*iconv"):
+        Part(paths=[str(tmp_path / "wide.jsonl")]).scan()

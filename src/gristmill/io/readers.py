@@ -276,7 +276,7 @@ def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
     content), for tools that read a whole file strictly (benchmark indexes, examples). Raises
     ValueError naming the file for a cut stream or a file in another format."""
     path = Path(path)
-    why = wrong_format(_content_kind(path), "jsonl")
+    why = wrong_format(content_kind(path), "jsonl")
     if why:
         raise ValueError(f"{path}: {why}")
     first = True
@@ -400,7 +400,7 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
     rows = _Rows(spec, source, batch_rows, shard.field_types)
     seen_any = False
     if shard.start == 0:
-        why = wrong_format(_content_kind(path), "jsonl")
+        why = wrong_format(content_kind(path), "jsonl")
         if why:
             with open(path, "rb") as fh:
                 raw = fh.read(RAW_LIMIT)
@@ -441,7 +441,7 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
         yield Quarantined(str(path), 0, 0, "empty file: no records; remove it or check how it was written", kind="empty_file")
 
 
-def _content_kind(path: Path) -> str | None:
+def content_kind(path: Path) -> str | None:
     """What the file holds (gristmill.io.sniff), looking inside gzip and zstd."""
     kind = sniff(path)
     if kind in ("gzip", "zstd"):

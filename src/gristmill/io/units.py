@@ -17,8 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.json as pajson
 
-from gristmill.io.readers import TruncatedStream, _iter_chunks
-from gristmill.io.sniff import compression
+from gristmill.io.readers import TruncatedStream, _iter_chunks, content_kind
+from gristmill.io.sniff import compression, wrong_format
 
 UNIT_BYTES = 8 << 20  # about a Parquet row group's worth of text (Arrow writes 1M rows / 64 MB at most)
 # a literal first byte lets re skip ahead with a fast scan; "(?:^|\n)" tried a match at every byte (10x slower)
@@ -96,8 +96,12 @@ def read_jsonl_unit(path: str | Path, start: int, end: int | None, rows: int | N
 
 
 def jsonl_columns(path: str | Path, sample_bytes: int = 1 << 20) -> list[str]:
-    """Column names of the first records (about ``sample_bytes``) of a JSONL file."""
+    """Column names of the first records (about ``sample_bytes``) of a JSONL file; a file in another
+    format (Parquet, WARC, UTF-16 text) raises :class:`UnitError` saying what it looks like."""
     path = Path(path)
+    why = wrong_format(content_kind(path), "jsonl")
+    if why:
+        raise UnitError(f"{path}: {why}")
     buf = b""
     try:
         for chunk in _iter_chunks(path, chunk=1 << 16):
