@@ -58,10 +58,11 @@ def test_utf16_text_files_are_decoded_by_their_bom_and_jsonl_given_as_parquet_sa
     (d / "a.txt").write_bytes("Caf\u00e9 notes: ".encode("utf-16") + PROSE.encode("utf-16")[2:])
     (d / "b.txt").write_bytes(b"\xfe\xff" + PROSE.encode("utf-16-be"))
     pq.write_table(pa.table({"text": [PROSE]}), d / "c.txt")
-    (tmp_path / "data.parquet").write_text(json.dumps({"text": PROSE}) + "\n")
+    (tmp_path / "data.parquet").write_text(json.dumps({"text": PROSE}) + "\n")  # a stray file beside a good one
+    pq.write_table(pa.table({"text": [PROSE]}), tmp_path / "a.parquet")
     summary, q, kept = run(tmp_path, [{"paths": [str(d)], "format": "text"},
-                                      {"paths": [str(tmp_path / "data.parquet")], "format": "parquet"}])
-    assert kept == ["a.txt", "b.txt"]
+                                      {"paths": [str(tmp_path / "*.parquet")], "format": "parquet"}])
+    assert kept == ["a.parquet:0", "a.txt", "b.txt"]
     t = pq.read_table(tmp_path / "out/data").to_pylist()
     assert next(r for r in t if r["id"] == "a.txt")["text"].startswith("Caf\u00e9 notes: Plain English")
     assert set(q) == {"c.txt", "data.parquet"}
@@ -111,3 +112,20 @@ def test_lab_and_quality_examples_read_jsonl_through_the_same_layer(tmp_path):
     (tmp_path / "l.jsonl").write_text(body + "[1, 2]\n")
     with pytest.raises(ValueError, match="l.jsonl line 5: no string field 'text'"):
         read_texts([str(tmp_path / "l.jsonl")])
+
+
+def test_an_input_whose_files_are_all_in_another_format_fails_before_any_work(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    for k in range(2):
+        pq.write_table(pa.table({"text": [PROSE] * 3}), d / f"part{k}.jsonl")
+    (tmp_path / "j.parquet").write_text(json.dumps({"text": PROSE}) + "\n")
+    for inputs, want in (([{"paths": [str(d / "*.jsonl")]}], "looks like a Parquet file"),
+                         ([{"paths": [str(tmp_path / "j.parquet")], "format": "parquet"}], "write format: jsonl")):
+        (tmp_path / "r.yaml").write_text(yaml.safe_dump({"inputs": inputs, "steps": [{"normalize": {}}], "output": {"path": "out"}}))
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        r = subprocess.run([sys.executable, "-m", "gristmill.cli", "run", "r.yaml", "-w", "1", "--no-report"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+        err = " ".join((r.stdout + r.stderr).split())
+        assert r.returncode == 2 and "Traceback" not in err and want in err and "r.yaml line" in err, err[-2000:]
+        assert not (tmp_path / "out/data").exists()
