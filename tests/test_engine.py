@@ -203,7 +203,8 @@ def test_parquet_reader_and_row_group_shards(tmp_path, docs):
 def test_large_jsonl_split_into_line_ranges(tmp_path):
     docs = stdlib_docs(300, min_words=5)
     write_jsonl(tmp_path / "big.jsonl", docs * 4)
-    r = load_recipe(make_recipe(tmp_path, {"paths": [str(tmp_path / "big.jsonl")]}, steps=[]))
+    # the records carry ids (repeated 4x); id_field: false asks for the derived file:line ids tested here
+    r = load_recipe(make_recipe(tmp_path, {"paths": [str(tmp_path / "big.jsonl")], "id_field": False}, steps=[]))
     from gristmill.io.readers import plan_shards
     shards = plan_shards(r.inputs, 100_000)
     assert len(shards) > 3

@@ -95,7 +95,7 @@ def test_truncated_file_keeps_what_came_before(tmp_path, name):
 def test_corrupt_and_garbage_files_are_quarantined_not_raised(tmp_path):
     pages = site_pages(modules=MODULES[:3])
     good = write_warc(tmp_path / "good.warc.gz", pages).read_bytes()
-    # Flip bytes inside the second gzip member: the first page survives, the rest is quarantined.
+    # Flip bytes inside the second gzip member: only that record is quarantined; reading resumes at the third.
     ev_ok = events(tmp_path / "good.warc.gz")
     second = [i["offset"] for k, i in ev_ok if k == "record"][1]
     bad = bytearray(good)
@@ -103,8 +103,11 @@ def test_corrupt_and_garbage_files_are_quarantined_not_raised(tmp_path):
         bad[j] ^= 0xFF
     (tmp_path / "bad.warc.gz").write_bytes(bytes(bad))
     ev = events(tmp_path / "bad.warc.gz")
-    assert [i["url"] for k, i in ev if k == "record"] == [pages[0][0]]
-    assert ev[-1][0] == "quarantine" and ev[-1][1]["offset"] == second
+    assert [i["url"] for k, i in ev if k == "record"] == [pages[0][0], pages[2][0]]
+    q = [i for k, i in ev if k == "quarantine"]
+    assert len(q) == 1 and q[0]["offset"] == second and q[0]["kind"] == "corrupt"
+    third = [i["offset"] for k, i in ev_ok if k == "record"][2]
+    assert q[0]["skipped_bytes"] == third - second
 
     (tmp_path / "junk.warc").write_bytes(b"this is not a WARC file at all\n" * 50)
     ev = events(tmp_path / "junk.warc")

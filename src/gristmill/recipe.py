@@ -7,43 +7,24 @@ default filled in) is what the engine runs and what it writes to ``recipe.lock.y
 from __future__ import annotations
 
 import difflib
-import glob
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gristmill import __version__
 from gristmill.config import nearest_line, pydantic_messages, read_yaml_mapping
 from gristmill.step import Step, UnknownStep, get_step, position_keys
 
-FORMATS = ("jsonl", "parquet", "text", "warc")
+# The input spec belongs with the readers (gristmill.io.spec); re-exported here for recipe users.
+from gristmill.io.spec import FORMATS, InputSpec, expand_paths  # noqa: E402,F401
 
 
 class RecipeError(ValueError):
     """A recipe problem found before any work starts; the message names file, line and fix."""
-
-
-class InputSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    paths: list[str] = Field(min_length=1, description="files, directories or globs; relative to the current directory")
-    format: Literal["jsonl", "parquet", "text", "warc"] = "jsonl"
-    text_field: str = "text"
-    id_field: str | None = Field(None, description="stable ids are derived from file and line when absent")
-    source: str | None = Field(None, description="name of this input; defaults to the file name without extensions")
-    fields: list[str] = Field(default_factory=list, description="extra fields to carry into the output")
-    max_doc_bytes: int = Field(
-        10_000_000, gt=0, description="larger documents are quarantined (no real page is 10 MB of text)"
-    )
-
-    @field_validator("paths", mode="before")
-    @classmethod
-    def _one_path(cls, v):
-        return [v] if isinstance(v, str) else v
 
 
 class OutputSpec(BaseModel):
@@ -154,29 +135,6 @@ def _input_sources(spec: InputSpec) -> set[str]:
 def _source_names(inputs: list[InputSpec]) -> set[str]:
     """Every value the ``source`` column can take."""
     return set().union(*(_input_sources(spec) for spec in inputs)) if inputs else set()
-
-
-def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
-    """Each matching file with its id prefix: the path relative to the glob's fixed part."""
-    exts = {"text": (".txt", ".md"), "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".jsonl.zstd", ".gz", ".zst"),
-            "parquet": (".parquet",), "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
-    out: list[tuple[Path, str]] = []
-    for pattern in spec.paths:
-        base = Path(pattern.split("*")[0].split("?")[0].split("[")[0])
-        if not glob.has_magic(pattern) and Path(pattern).is_dir():
-            files = [p for p in sorted(Path(pattern).rglob("*")) if p.is_file() and p.name.endswith(exts)]
-            base = Path(pattern)
-        else:
-            files = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
-        if not base.is_dir():
-            base = base.parent
-        for f in files:
-            try:
-                rel = f.relative_to(base).as_posix()
-            except ValueError:
-                rel = f.name
-            out.append((f, rel))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

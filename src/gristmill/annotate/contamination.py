@@ -101,20 +101,21 @@ def _records(path: Path) -> Iterable[dict]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
             yield from batch.to_pylist()
         return
-    import gzip
+    from gristmill.io.readers import json_lines
 
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    try:
+        for n, raw in json_lines(path):  # gzip/zstd by content, a cut stream or a wrong format is an error
             try:
-                rec = json.loads(line)
-            except ValueError as e:
+                rec = json.loads(raw)
+            except (ValueError, RecursionError) as e:
                 raise IndexError_(f"{path} line {n}: not JSON ({e}); benchmark files are JSON Lines or Parquet") from None
             if not isinstance(rec, dict):
                 raise IndexError_(f"{path} line {n}: expected a JSON object, got {type(rec).__name__}")
             yield rec
+    except IndexError_:
+        raise
+    except ValueError as e:
+        raise IndexError_(f"{e}; benchmark files are JSON Lines (UTF-8, plain, .gz or .zst) or Parquet") from None
 
 
 def build_index(files: list[Path], out: Path, fields: list[str], n: int = 13, names: list[str] | None = None) -> dict:

@@ -285,12 +285,14 @@ def decontam_index(files: list[Path] = typer.Argument(..., help="benchmark files
                    n: int = typer.Option(13, "--n", help="words per n-gram: 13 as GPT-3, 8 as Llama 3"),
                    out: Path = typer.Option(..., "-o", "--out", help="index directory")):
     """Hash every word n-gram of the benchmarks' fields into a compact sorted index."""
-    import glob
-
     from gristmill.annotate.contamination import IndexError_, build_index
+    from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
 
-    # globs are expanded here too, so a quoted pattern (or one from a script) works as in recipes
-    files = [Path(m) for f in files for m in (sorted(glob.glob(str(f))) if glob.has_magic(str(f)) else [str(f)])] or files
+    # expanded as recipe inputs are (gristmill.io.paths), so a quoted glob or a directory works too
+    try:
+        files = [f for f, _ in expand([str(f) for f in files], JSONL + PARQUET)]
+    except PathsError as e:
+        _fail(str(e))
     try:
         meta = build_index(files, out, [f.strip() for f in fields.split(",") if f.strip()], n=n)
     except IndexError_ as e:

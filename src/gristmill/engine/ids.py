@@ -37,9 +37,9 @@ def check_unique_ids(files: list[tuple[Path, str]], id_fields: list[str]) -> Non
     places = [files[f][1] for f in where["file"].to_pylist()]
     raise DuplicateIds(
         f"id {first!r} appears {len(where)} times ({', '.join(dict.fromkeys(places))}), and {len(dup_ids) - 1:,} more ids "
-        f"repeat; input.id_field ({', '.join(sorted(set(id_fields)))}) must be unique within a run, because dedup and "
-        "`gristmill show` look documents up by id. Fix the ids in the data, or remove input.id_field to use derived "
-        "ids (file:line), which are unique")
+        f"repeat; ids from the data (field {', '.join(repr(f) for f in sorted(set(id_fields)))}: input.id_field, or a record's own "
+        "'id') must be unique within a run, because dedup and `gristmill show` look documents up by id. Fix the ids in the "
+        "data, or set id_field: false in the input to use derived ids (file:line), which are unique")
 
 
 def check_run_ids(recipe, rd, shards, final: bool) -> None:
@@ -48,4 +48,4 @@ def check_run_ids(recipe, rd, shards, final: bool) -> None:
     for s in shards:
         kept = rd.data / f"{s.shard_id}.parquet" if final else rd.work / "s0" / f"{s.shard_id}.parquet"
         files += [(p, s.path) for p in [kept, *sorted(rd.rejected.glob(f"s0-{s.shard_id}-*.parquet"))]]
-    check_unique_ids(files, [spec.id_field for spec in recipe.inputs if spec.id_field])
+    check_unique_ids(files, [spec.id_field or "id" for spec in recipe.inputs if spec.id_field is not False])

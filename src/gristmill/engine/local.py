@@ -501,10 +501,18 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
             _execute(tasks, workers, prog, by_docs=k > 0)
         finally:
             prog.stop()
-        if k == 0 and any(spec.id_field for spec in recipe.inputs):  # before any global step looks ids up
-            from gristmill.engine.ids import check_run_ids
+        # before any global step looks ids up: a named id_field must be unique; a record's own 'id'
+        # (used by default) must be where a global step will look documents up by it, and repeats
+        # are reported otherwise (`show` finds the first of them)
+        if k == 0 and any(spec.id_field is not False for spec in recipe.inputs):
+            from gristmill.engine.ids import DuplicateIds, check_run_ids
 
-            check_run_ids(recipe, rd, shards, final)
+            try:
+                check_run_ids(recipe, rd, shards, final)
+            except DuplicateIds as e:
+                if len(stages) > 1 or any(spec.id_field for spec in recipe.inputs):
+                    raise
+                log(f"warning: {e}")
 
     unify_dir(rd.data, COMPRESSION)  # one table for every loader, whatever each input carried
     unify_dir(rd.rejected, COMPRESSION)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from gristmill.recipe import InputSpec
+from gristmill.io.spec import InputSpec
 
 RAW_LIMIT = 1024  # bytes of a bad record kept in quarantine: enough to see what it was
 
@@ -28,6 +28,7 @@ class Shard:
     first_line: int = 1  # line number of the first line at ``start`` (jsonl ranges)
     files: list[tuple[str, str]] = field(default_factory=list)  # text dirs: (path, rel) per document
     size: int = 0
+    field_types: dict[str, str] | None = None  # one type per carried field of the input (gristmill.io.fields)
 
 
 @dataclass

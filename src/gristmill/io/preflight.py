@@ -10,7 +10,7 @@ import difflib
 import json
 from pathlib import Path
 
-from gristmill.recipe import InputSpec, expand_paths
+from gristmill.io.spec import InputSpec, expand_paths
 
 FILES = 3  # files looked at per input: a misconfiguration shows in every file
 RECORDS = 100  # records looked at per file
@@ -19,6 +19,9 @@ RECORDS = 100  # records looked at per file
 def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
     """``[(field name in the recipe, message)]`` for a text_field / id_field / extra field that no
     examined record has."""
+    wrong = _wrong_format(spec)
+    if wrong:
+        return [("format", wrong)]
     if spec.format not in ("jsonl", "parquet"):
         return []  # text and WARC inputs have no fields to name
     wanted = [("text_field", spec.text_field)] + ([("id_field", spec.id_field)] if spec.id_field else [])
@@ -48,6 +51,38 @@ def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
                          f"{first_file} and the next files; their fields are {', '.join(sorted(seen)[:20])}; "
                          + (f"remove {name!r} from input.fields or fix its spelling" if key == "fields" else f"set input.{key}")))
     return out
+
+
+def _wrong_format(spec: InputSpec) -> str | None:
+    """When every examined file of a JSON Lines or Parquet input is in another format (all Parquet,
+    all WARC, all UTF-16), the input's ``format:`` is wrong: say so before any work. A single stray
+    file among good ones is the reader's to quarantine."""
+    from gristmill.io.readers import content_kind
+    from gristmill.io.sniff import wrong_format
+
+    if spec.format not in ("jsonl", "parquet"):
+        return None
+    files = [f for f, _ in expand_paths(spec)[:FILES]]
+    kinds = [content_kind(f) for f in files]
+    if not files:
+        return None
+    if spec.format == "jsonl":
+        whys = [wrong_format(k, "jsonl") for k in kinds]
+        if all(whys) and len(set(kinds)) == 1:
+            return f"{files[0]}" + (f" and the next {len(files) - 1} files" if len(files) > 1 else "") + f": {whys[0]}"
+        return None
+    if all(k is None for k in kinds) and all(_starts_like_json(f) for f in files):
+        return f"{files[0]}" + (f" and the next {len(files) - 1} files" if len(files) > 1 else "") + \
+            ": text that looks like JSON Lines, not Parquet; write format: jsonl"
+    return None
+
+
+def _starts_like_json(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64).lstrip()[:1] == b"{"
+    except OSError:
+        return False
 
 
 def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:

@@ -15,14 +15,21 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 # Batch, Quarantined, Counted and Shard are re-exported: the engine and the tests import them from here.
+from gristmill.io import fields as fields_mod
+from gristmill.io.fields import SAMPLE_BYTES, SAMPLE_RECORDS, SHARD_HEAD_BYTES, Sampler, conform, fit
+from gristmill.io.sniff import compression, sniff, sniff_bytes, wrong_format
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
 from gristmill.io.warc_reader import read_warc
-from gristmill.recipe import InputSpec, expand_paths
+from gristmill.io.spec import InputSpec, expand_paths
+
+IMPLICIT_ID = "id"  # a record's own id, used when the input names no id_field (issue 20 item 5)
 
 # ---------------------------------------------------------------------------------------------
 # Planning
@@ -82,7 +89,7 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
             continue
         for f, rel in files:
             size = f.stat().st_size
-            if spec.format == "jsonl" and not _compression(f) and size > shard_bytes:
+            if spec.format == "jsonl" and sniff(f) is None and size > shard_bytes:
                 for start, end, line in _line_ranges(f, shard_bytes):
                     add(input_index=ii, path=str(f), rel=rel, start=start, end=end, first_line=line, size=end - start)
             elif spec.format == "parquet" and size > shard_bytes:
@@ -99,7 +106,55 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
                         start, acc = rg + 1, 0
             else:
                 add(input_index=ii, path=str(f), rel=rel, size=size)
+        if spec.format == "jsonl" and spec.fields:
+            types = sample_field_types(spec, [s for s in shards if s.input_index == ii])
+            for s in shards:
+                if s.input_index == ii:
+                    s.field_types = types
     return shards
+
+
+def sample_field_types(spec: InputSpec, shards: list[Shard]) -> dict[str, str]:
+    """One type per carried field of a JSON Lines input (see :mod:`gristmill.io.fields`): the declared
+    one, else the widest kind in the first records of the input and the head of each shard."""
+    declared = spec.declared_field_types()
+    todo = [f for f in spec.fields if f not in declared]
+    if not todo:
+        return dict(declared)
+    sampler = Sampler(todo)
+    budget_rec, budget_bytes = SAMPLE_RECORDS, SAMPLE_BYTES
+    heads = set()
+    for sh in shards:  # the input's first records, in file order, up to the budget
+        if budget_rec <= 0 or budget_bytes <= 0:
+            break
+        n, nb = _sample_range(Path(sh.path), sh.start, sh.end, sampler, budget_rec, budget_bytes)
+        budget_rec, budget_bytes = budget_rec - n, budget_bytes - nb
+        heads.add(sh.shard_id)
+    # and the head of other shards (64 at most, evenly spaced: planning stays seconds on a TB
+    # input), so a change of kind late in the input is seen
+    rest = [sh for sh in shards if sh.shard_id not in heads]
+    for sh in rest[:: max(1, -(-len(rest) // 64))]:
+        _sample_range(Path(sh.path), sh.start, sh.end, sampler, SAMPLE_RECORDS, SHARD_HEAD_BYTES)
+    return sampler.resolved(declared)
+
+
+def _sample_range(path: Path, start: int, end: int | None, sampler: Sampler, max_rec: int, max_bytes: int) -> tuple[int, int]:
+    n = nb = 0
+    for item in _iter_lines(path, start, end, 1, chunk=min(max_bytes, 1 << 22)):
+        if isinstance(item, Quarantined):
+            break
+        for raw in item[1].split(b"\n"):
+            nb += len(raw) + 1
+            try:
+                rec = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue  # the reader quarantines it
+            if isinstance(rec, dict):
+                sampler.add(rec)
+                n += 1
+            if n >= max_rec or nb >= max_bytes:
+                return n, nb
+    return n, nb
 
 
 def _line_ranges(path: Path, shard_bytes: int) -> list[tuple[int, int, int]]:
@@ -139,12 +194,8 @@ def _line_ranges(path: Path, shard_bytes: int) -> list[tuple[int, int, int]]:
 
 
 def _compression(path: Path) -> str | None:
-    name = path.name
-    if name.endswith(".gz"):
-        return "gzip"
-    if name.endswith((".zst", ".zstd")):
-        return "zstd"
-    return None
+    """By content, not name: a gzip file need not be called .gz (gristmill.io.sniff)."""
+    return compression(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,12 +251,12 @@ def _iter_chunks(path: Path, start: int = 0, end: int | None = None, chunk: int 
                 raise TruncatedStream(f"{label} stream is truncated (the last {'member' if label == 'gzip' else 'frame'} does not end)")
 
 
-def _iter_lines(path: Path, start: int, end: int | None, first_line: int) -> Iterator[tuple[int, list[bytes]] | Quarantined]:
+def _iter_lines(path: Path, start: int, end: int | None, first_line: int, chunk: int = 1 << 22) -> Iterator[tuple[int, list[bytes]] | Quarantined]:
     """Yield (first line number, block of whole lines as bytes) and finally a Quarantined for a cut stream."""
     line = first_line
     buf = b""
     try:
-        for chunk in _iter_chunks(path, start, end):
+        for chunk in _iter_chunks(path, start, end, chunk):
             buf += chunk
             k = buf.rfind(b"\n")
             if k < 0:
@@ -218,6 +269,27 @@ def _iter_lines(path: Path, start: int, end: int | None, first_line: int) -> Ite
         return
     if buf:
         yield line, buf
+
+
+def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
+    """``(line number, line)`` of every non-blank line of a JSON Lines file (plain, gzip or zstd by
+    content), for tools that read a whole file strictly (benchmark indexes, examples). Raises
+    ValueError naming the file for a cut stream or a file in another format."""
+    path = Path(path)
+    why = wrong_format(content_kind(path), "jsonl")
+    if why:
+        raise ValueError(f"{path}: {why}")
+    first = True
+    for item in _iter_lines(path, 0, None, 1):
+        if isinstance(item, Quarantined):
+            raise ValueError(f"{path}: {item.error}")
+        line, block = item
+        if first and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]
+        first = False
+        for k, raw in enumerate(block.split(b"\n")):
+            if raw.strip():
+                yield line + k, raw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,19 +313,32 @@ def read_shard(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
 class _Rows:
     """Accumulates documents and emits Arrow batches of a bounded size."""
 
-    def __init__(self, spec: InputSpec, source: str, batch_rows: int):
-        self.spec, self.source, self.batch_rows = spec, source, batch_rows
+    def __init__(self, spec: InputSpec, source: str, batch_rows: int, types: dict[str, str] | None = None):
+        self.spec, self.source, self.batch_rows, self.types = spec, source, batch_rows, types
         self.ids: list[str] = []
         self.texts: list[str] = []
         self.extra: dict[str, list] = {f: [] for f in spec.fields}
         self.nbytes = 0
 
-    def add(self, id_: str, text: str, record: dict | None = None):
+    def check(self, record: dict) -> tuple[dict | None, str | None]:
+        """The record's carried values in their field types, or a reason one does not fit."""
+        if self.types is None:
+            return {f: record.get(f) for f in self.extra}, None
+        out = {}
+        for f in self.extra:
+            out[f], why = fit(record.get(f), self.types[f])
+            if why:
+                how = "declared" if f in self.spec.declared_field_types() else "sampled from the first records of this input"
+                wider = fields_mod.widen(self.types[f], fields_mod.kind_of(record.get(f)))
+                return None, f"field {f!r}: {why} ({self.types[f]} {how}); to keep it, declare fields: {{{f}: {wider}}}"
+        return out, None
+
+    def add(self, id_: str, text: str, values: dict | None = None):
         self.ids.append(id_)
         self.texts.append(text)
         self.nbytes += len(text)
         for f in self.extra:
-            self.extra[f].append(None if record is None else record.get(f))
+            self.extra[f].append(None if values is None else values.get(f))
 
     def full(self) -> bool:
         return len(self.ids) >= self.batch_rows or self.nbytes >= 64 << 20
@@ -264,8 +349,8 @@ class _Rows:
         cols = {"id": pa.array(self.ids, pa.string()), "text": pa.array(self.texts, pa.large_string()),
                 "source": pa.array([self.source] * len(self.ids), pa.string())}
         for f, vals in self.extra.items():
-            cols[f] = _carried(vals)
-        self.__init__(self.spec, self.source, self.batch_rows)
+            cols[f] = _carried(vals) if self.types is None else pa.array(vals, fields_mod.arrow_type(self.types[f]))
+        self.__init__(self.spec, self.source, self.batch_rows, self.types)
         return Batch(pa.table(cols))
 
 
@@ -281,25 +366,54 @@ def _carried(vals: list) -> pa.Array:
 
 
 def _doc_id(record: dict, spec: InputSpec, rel: str, line: int) -> str | None:
+    """The record's own id (``id_field``, or by default its ``id`` when it has a usable one), so that
+    outputs join back to their sources; else the derived ``<file>:<line>``. None: a required
+    ``id_field`` is missing. ``id_field: false`` always derives."""
     if spec.id_field:
         v = record.get(spec.id_field)
         if isinstance(v, (str, int)) and not isinstance(v, bool):
             return str(v)
         return None
+    if spec.id_field is None:
+        v = record.get(IMPLICIT_ID)
+        if (isinstance(v, str) and v) or (isinstance(v, int) and not isinstance(v, bool)):
+            return str(v)
     return f"{rel}:{line}"
+
+
+def _implicit_ids(t: pa.Table, derived: list[str]) -> pa.Array | None:
+    """A table's ``id`` column as ids, with the derived id where a record has none; None: a type
+    that needs the record-by-record path."""
+    col = t.column(IMPLICIT_ID).combine_chunks()
+    if pa.types.is_null(col.type):
+        return pa.array(derived, pa.string())
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_integer(col.type)):
+        return None
+    col = col.cast(pa.string())
+    missing = pc.or_kleene(pc.is_null(col), pc.equal(col, ""))
+    return pc.if_else(missing, pa.array(derived, pa.string()), col) if pc.any(missing).as_py() else col
 
 
 def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch | Quarantined]:
     path = Path(shard.path)
     source = default_source(spec, path)
-    rows = _Rows(spec, source, batch_rows)
+    rows = _Rows(spec, source, batch_rows, shard.field_types)
     seen_any = False
+    if shard.start == 0:
+        why = wrong_format(content_kind(path), "jsonl")
+        if why:
+            with open(path, "rb") as fh:
+                raw = fh.read(RAW_LIMIT)
+            yield Quarantined(str(path), None, 0, f"{why}; or remove it from the input paths", raw, "wrong_format")
+            return
     for item in _iter_lines(path, shard.start, shard.end, shard.first_line):
         if isinstance(item, Quarantined):
             yield item
             seen_any = True
             continue
         first, block = item
+        if not seen_any and shard.start == 0 and block.startswith(b"\xef\xbb\xbf"):
+            block = block[3:]  # a UTF-8 byte-order mark: RFC 8259 section 8.1 lets a parser ignore it
         if not seen_any and b"\x00" in block[:8192]:
             # JSON never holds a raw NUL byte: this is a binary file in the glob, quarantined once
             # as a whole rather than as thousands of "lines".
@@ -307,7 +421,7 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
                               block[:RAW_LIMIT], "binary")
             return
         seen_any = True
-        fast = _fast_block(block, spec, shard.rel, first, source)
+        fast = _fast_block(block, spec, shard.rel, first, source, shard.field_types)
         if fast is not None:
             b = rows.flush()
             if b:
@@ -325,6 +439,18 @@ def _read_jsonl(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batc
         yield b
     if not seen_any and shard.start == 0:
         yield Quarantined(str(path), 0, 0, "empty file: no records; remove it or check how it was written", kind="empty_file")
+
+
+def content_kind(path: Path) -> str | None:
+    """What the file holds (gristmill.io.sniff), looking inside gzip and zstd."""
+    kind = sniff(path)
+    if kind in ("gzip", "zstd"):
+        try:
+            head = next(_iter_chunks(path, chunk=1 << 16), b"")
+        except TruncatedStream:
+            return None  # the line reader quarantines the cut stream with its own reason
+        return sniff_bytes(head)
+    return kind
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -364,11 +490,14 @@ def _parse_line(raw: bytes, spec: InputSpec, rel: str, line: int, path: str, row
     id_ = _doc_id(rec, spec, rel, line)
     if id_ is None:
         return Quarantined(path, line, None, f"id field {spec.id_field!r} is missing or not a string/int", raw[:RAW_LIMIT], "bad_id_field")
-    rows.add(id_, text, rec)
+    values, why = rows.check(rec)
+    if why:
+        return Quarantined(path, line, None, why, raw[:RAW_LIMIT], "bad_field")
+    rows.add(id_, text, values)
     return None
 
 
-def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str) -> Batch | None:
+def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str, types: dict[str, str] | None = None) -> Batch | None:
     """Parse a block of lines with Arrow's JSON reader; None means 'take the careful path'.
 
     The careful per-line path is exact about every bad record; this one is several times faster
@@ -378,7 +507,10 @@ def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str
         return None
     n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
     try:
-        t = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(block_size=len(block) + 1))
+        # the fields' resolved types parse directly; "infer" keeps text, id and everything else as before
+        explicit = pa.schema([(f, fields_mod.arrow_type(ty)) for f, ty in (types or {}).items() if ty != "json"])
+        t = pajson.read_json(io.BytesIO(block), read_options=pajson.ReadOptions(block_size=len(block) + 1),
+                             parse_options=pajson.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
         return None
     if t.num_rows != n_lines or spec.text_field not in t.column_names:
@@ -397,11 +529,20 @@ def _fast_block(block: bytes, spec: InputSpec, rel: str, first: int, source: str
         if ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_integer(ids.type)):
             return None
         ids = ids.cast(pa.string())
+    elif spec.id_field is None and IMPLICIT_ID in t.column_names:
+        ids = _implicit_ids(t, [f"{rel}:{first + k}" for k in range(n_lines)])
+        if ids is None:
+            return None
     else:
         ids = pa.array([f"{rel}:{first + k}" for k in range(n_lines)], pa.string())
     cols = {"id": ids, "text": text.cast(pa.large_string()), "source": pa.array([source] * n_lines, pa.string())}
     for f in spec.fields:
-        if f in t.column_names:
+        if types is not None:
+            col = conform(t.column(f), types[f]) if f in t.column_names else pa.nulls(n_lines, fields_mod.arrow_type(types[f]))
+            if col is None:
+                return None  # a value that needs widening, or does not fit: record by record
+            cols[f] = col
+        elif f in t.column_names:
             col = t.column(f)
             if pa.types.is_struct(col.type) or pa.types.is_list(col.type):
                 return None  # nested: the careful path turns it into JSON strings consistently
@@ -419,7 +560,10 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
     except Exception as e:  # noqa: BLE001 - any unreadable file is quarantined, not fatal
         with open(path, "rb") as fh:
             raw = fh.read(RAW_LIMIT)
-        yield Quarantined(str(path), None, 0, f"not a readable parquet file: {e}", raw, "unreadable")
+        looks = sniff_bytes(raw[:16])
+        hint = f"; it looks like {looks}, not Parquet" if looks and looks != "parquet" else (
+            "; it looks like text (JSON Lines?): use format: jsonl" if raw[:1] in (b"{", b"[") else "")
+        yield Quarantined(str(path), None, 0, f"not a readable parquet file: {e}{hint}", raw, "unreadable")
         return
     md = pf.metadata
     if md.num_rows == 0:
@@ -430,7 +574,8 @@ def _read_parquet(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Ba
         return
     groups = list(range(shard.start, shard.end if shard.end is not None else md.num_row_groups))
     row0 = sum(md.row_group(g).num_rows for g in range(groups[0])) if groups else 0
-    cols = [c for c in [spec.text_field, spec.id_field, *spec.fields] if c and c in pf.schema_arrow.names]
+    implicit = IMPLICIT_ID if spec.id_field is None else None
+    cols = list(dict.fromkeys(c for c in [spec.text_field, spec.id_field or implicit, *spec.fields] if c and c in pf.schema_arrow.names))
     for g in groups:
         end = row0 + md.row_group(g).num_rows
         try:
@@ -452,17 +597,43 @@ def _parquet_batch(t: pa.Table, row0: int, path: Path, shard: Shard, spec: Input
         yield Quarantined(str(path), None, row0, f"column {spec.text_field!r} is {text.type}, not a string; set input.text_field", kind="bad_text_field")
         return
     text = text.cast(pa.large_string())
-    ids = t.column(spec.id_field).cast(pa.string()) if spec.id_field else pa.array([f"{shard.rel}:{row0 + k}" for k in range(n)], pa.string())
+    derived = [f"{shard.rel}:{row0 + k}" for k in range(n)]
+    if spec.id_field:
+        ids = t.column(spec.id_field).cast(pa.string())
+    elif spec.id_field is None and IMPLICIT_ID in t.column_names:
+        ids = _implicit_ids(t, derived)
+        ids = pa.array(derived, pa.string()) if ids is None else ids
+    else:
+        ids = pa.array(derived, pa.string())
     bad = pa.compute.or_(pa.compute.is_null(text), pa.compute.is_null(ids)).to_numpy(zero_copy_only=False)
     # a null text has a null length: fill it, or the mask holds None and `bad | big` fails
     big = pa.compute.fill_null(pa.compute.greater(pa.compute.binary_length(text), spec.max_doc_bytes), False).to_numpy(zero_copy_only=False)
-    for k in [*bad.nonzero()[0], *big.nonzero()[0]]:
-        msg = "null text or id" if bad[k] else f"document over input.max_doc_bytes={spec.max_doc_bytes}"
-        yield Quarantined(str(path), None, row0 + int(k), f"row {row0 + int(k)}: {msg}", (text[int(k)].as_py() or "")[:RAW_LIMIT], "too_large" if big[k] else "bad_text_field")
-    keep = ~(bad | big)
     out = {"id": ids, "text": text, "source": pa.array([source] * n, pa.string())}
+    misfit: dict[int, str] = {}
+    declared = spec.declared_field_types()
     for f in spec.fields:
-        out[f] = t.column(f) if f in t.column_names else pa.nulls(n, pa.string())
+        col = t.column(f) if f in t.column_names else None
+        if f not in declared:
+            out[f] = col if col is not None else pa.nulls(n, pa.string())
+            continue
+        typ = declared[f]
+        conformed = pa.nulls(n, fields_mod.arrow_type(typ)) if col is None else conform(col, typ)
+        if conformed is None:  # value by value: what does not fit is quarantined with its reason
+            vals = []
+            for k, v in enumerate(col.to_pylist()):
+                v2, why = fit(v, typ)
+                if why:
+                    misfit.setdefault(k, f"field {f!r}: {why} ({typ} declared)")
+                vals.append(v2)
+            conformed = pa.array(vals, fields_mod.arrow_type(typ))
+        out[f] = conformed
+    for k in np.flatnonzero(bad | big).tolist() + [k for k in sorted(misfit) if not (bad[k] or big[k])]:
+        msg, kind = (("null text or id", "bad_text_field") if bad[k] else
+                     (f"document over input.max_doc_bytes={spec.max_doc_bytes}", "too_large") if big[k] else (misfit[k], "bad_field"))
+        yield Quarantined(str(path), None, row0 + k, f"row {row0 + k}: {msg}", (text[k].as_py() or "")[:RAW_LIMIT], kind)
+    keep = ~(bad | big)
+    if misfit:
+        keep[list(misfit)] = False
     table = pa.table(out)
     if not keep.all():
         table = table.filter(pa.array(keep))
@@ -488,11 +659,19 @@ def _read_text(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
         if not raw.strip():
             yield Quarantined(p, None, 0, "empty file", kind="empty_file")
             continue
-        if b"\x00" in raw[:8192]:
-            yield Quarantined(p, None, 0, "binary file (NUL bytes), not text", raw[:RAW_LIMIT], "binary")
-            continue
+        kind = sniff_bytes(raw[:16], raw[-4:])
+        # A whole text file is in memory, so UTF-16/32 is decoded by its byte-order mark (a JSONL
+        # file is quarantined instead: its byte-range shards split at b"\n").
+        enc = kind if kind and kind.startswith("utf-") else "utf-8-sig"
+        if enc == "utf-8-sig":
+            why = wrong_format(kind, "text") or ("binary file (NUL bytes), not text" if b"\x00" in raw[:8192] else None)
+            if why:
+                yield Quarantined(p, None, 0, why, raw[:RAW_LIMIT], "wrong_format" if kind else "binary")
+                continue
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode(enc)
+            if enc != "utf-8-sig":
+                text = text.lstrip("\ufeff")
         except UnicodeDecodeError as e:
             yield Quarantined(p, None, e.start, f"invalid UTF-8 at byte {e.start}; convert the file to UTF-8", raw[:RAW_LIMIT], "invalid_utf8")
             continue

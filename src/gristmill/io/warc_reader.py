@@ -3,7 +3,8 @@
 Parsing lives in :mod:`gristmill.io.warc`; this module turns its items into the engine's batches.
 A response that is not HTML is a record but not a document: it is rejected as ``read/non_html``
 (so it still shows in the ledger). Request and metadata records are not documents at all and
-are only counted (``counters.read.warc_<reason>``).
+are only counted (``counters.read.warc_<reason>``). A damaged record is quarantined and reading resumes
+at the next record; the bytes passed over are counted in ``counters.read.warc_resync_skipped_bytes``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from gristmill.io.items import Batch, Counted, Quarantined, Shard, default_source
-from gristmill.recipe import InputSpec
+from gristmill.io.spec import InputSpec
 
 WARC_FIELDS = ("url", "fetch_time", "content_type", "html")
 
@@ -53,6 +54,8 @@ def read_warc(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch 
             else:
                 yield Counted(f"warc_{item.get('reason', 'skipped')}")
         elif kind == "quarantine":
+            if item.get("skipped_bytes"):
+                yield Counted("warc_resync_skipped_bytes", item["skipped_bytes"])
             yield Quarantined(str(path), None, item.get("offset"), item.get("error", "unreadable WARC record"),
                               item.get("raw", b""), item.get("kind", "bad_warc_record"))
     if docs:

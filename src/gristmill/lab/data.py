@@ -2,7 +2,6 @@
 text files packed here (jsonl/parquet/txt, or a gristmill output directory), plus held-out sets."""
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import json
@@ -15,25 +14,16 @@ from gristmill.lab.tokenizer import LabTokenizer
 
 
 def expand(patterns: list[str] | str, base: Path | None = None) -> list[Path]:
-    """Files named by paths, globs or directories (a gristmill output dir contributes data/*.parquet)."""
-    out: list[Path] = []
-    for pat in [patterns] if isinstance(patterns, str) else patterns:
-        p = Path(pat)
-        if base is not None and not p.is_absolute():
-            p = base / p
-        hits = sorted(Path(h) for h in glob.glob(str(p), recursive=True)) if any(c in str(p) for c in "*?[") else [p]
-        if not hits or not all(h.exists() for h in hits):
-            raise ValueError(f"{pat}: no such file (paths resolve against {base or Path.cwd()})")
-        for h in hits:
-            if h.is_dir():
-                sub = sorted((h / "data").glob("*.parquet")) if (h / "data").is_dir() else sorted(
-                    q for q in h.rglob("*") if q.suffix in (".jsonl", ".json", ".gz", ".zst", ".parquet", ".txt", ".md"))
-                if not sub:
-                    raise ValueError(f"{h}: a directory with no .jsonl/.parquet/.txt files and no data/")
-                out += sub
-            else:
-                out.append(h)
-    return out
+    """Files named by paths, globs or directories (gristmill.io.paths; a gristmill output dir
+    contributes data/*.parquet)."""
+    from gristmill.io.paths import JSONL, PARQUET, TEXT, PathsError, expand as expand_paths
+
+    try:
+        return [f for f, _ in expand_paths(patterns, JSONL + PARQUET + TEXT + (".gz", ".zst"), base=base)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise ValueError(f"{e.pattern}: no such file (paths resolve against {base or Path.cwd()})") from None
+        raise ValueError(f"{e.pattern}: a directory with no .jsonl/.parquet/.txt files and no data/") from None
 
 
 def _open_text(p: Path):
@@ -58,15 +48,18 @@ def read_texts(patterns: list[str] | str, base: Path | None = None, text_field: 
             col = pq.read_table(p, columns=[text_field]).column(text_field).to_pylist()
             texts += [t for t in col if isinstance(t, str) and t]
         elif name.endswith((".jsonl", ".json")):
-            with _open_text(p) as f:
-                for i, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    t = json.loads(line).get(text_field)
-                    if not isinstance(t, str):
-                        raise ValueError(f"{p} line {i}: no string field {text_field!r}")
-                    if t:
-                        texts.append(t)
+            from gristmill.io.readers import json_lines  # gzip/zstd by content; a wrong format says what it is
+
+            for i, line in json_lines(p):
+                try:
+                    rec = json.loads(line)
+                except (ValueError, RecursionError) as e:
+                    raise ValueError(f"{p} line {i}: not JSON ({e})") from None
+                t = rec.get(text_field) if isinstance(rec, dict) else None
+                if not isinstance(t, str):
+                    raise ValueError(f"{p} line {i}: no string field {text_field!r}")
+                if t:
+                    texts.append(t)
         else:  # a text file is one document
             with _open_text(p) as f:
                 texts.append(f.read())

@@ -1,15 +1,14 @@
 """Where a mixture source's documents live: files, read units and their row counts.
 
 A source path is a gristmill output directory (its ``data/*.parquet``), a directory of parquet or
-jsonl files, a file, or a glob. Each Parquet row group, and each JSONL file, is a *read unit*. The
-units' row counts come from Parquet metadata (or one newline count for JSONL), so a stream can seek
-to any document by number without reading the ones before it. A document's number in the source
+jsonl files, a file, or a glob. Each Parquet row group, and each line-aligned byte range of about
+8 MB of a JSONL file (:mod:`gristmill.io.units`; a compressed JSONL file is one unit), is a *read
+unit*. The units' row counts come from Parquet metadata (or one streaming count for JSONL), so a
+stream can seek to any document by number without reading the ones before it, and holds one unit. A document's number in the source
 (its *doc id*) is its position in the canonical order: files sorted, row groups and rows in order.
 """
 from __future__ import annotations
 
-import glob
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
+from gristmill.io.units import UnitError, jsonl_columns, jsonl_units, read_jsonl_unit
 from gristmill.mix.where import compile_where
 
-PARQUET = (".parquet",)
-JSONL = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".jsonl.zstd")
 
 
 class SourceError(ValueError):
@@ -31,31 +29,14 @@ class SourceError(ValueError):
 
 
 def expand_source_paths(patterns: list[str]) -> list[Path]:
-    """Files behind the patterns: an output dir means its data/, a dir means its parquet/jsonl files."""
-    files: list[Path] = []
-    for pat in patterns:
-        p = Path(pat)
-        if glob.has_magic(pat):
-            found = [Path(x) for x in sorted(glob.glob(pat, recursive=True)) if Path(x).is_file()]
-        elif p.is_dir():
-            root = p / "data" if (p / "data").is_dir() else p
-            found = [x for x in sorted(root.rglob("*")) if x.is_file() and x.name.endswith(PARQUET + JSONL)]
-        elif p.is_file():
-            found = [p]
-        else:
-            raise SourceError(f"path {pat!r} does not exist (relative to the current directory {Path.cwd()})")
-        found = [f for f in found if f.name.endswith(PARQUET + JSONL)]
-        if not found:
-            raise SourceError(f"path {pat!r} holds no parquet or jsonl files; give a gristmill output directory "
-                              "(it reads OUT/data/*.parquet), parquet/jsonl files or a glob")
-        files.extend(found)
-    return files
-
-
-def _open_jsonl(path: Path) -> pa.Table:
-    comp = "gzip" if path.name.endswith(".gz") else "zstd" if path.name.endswith((".zst", ".zstd")) else None
-    with pa.input_stream(str(path), compression=comp) as f:
-        return pajson.read_json(f)
+    """Files behind the patterns (gristmill.io.paths): an output dir means its data/, a dir its parquet/jsonl files."""
+    try:
+        return [f for f, _ in expand(patterns, PARQUET + JSONL, filter_globs=True)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise SourceError(f"path {e.pattern!r} does not exist (relative to the current directory {Path.cwd()})") from None
+        raise SourceError(f"path {e.pattern!r} holds no parquet or jsonl files; give a gristmill output directory "
+                          "(it reads OUT/data/*.parquet), parquet/jsonl files or a glob") from None
 
 
 @dataclass
@@ -66,7 +47,8 @@ class Part:
     text_field: str = "text"
     where: str | None = None
     files: list[Path] = field(default_factory=list)
-    units: list[tuple[int, int, int]] = field(default_factory=list)  # (file index, row group or -1, rows)
+    # (file index, row group or -1 for a JSONL byte range, rows, JSONL start byte, JSONL end byte or None)
+    units: list[tuple[int, int, int, int, int | None]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
 
     def scan(self) -> None:
@@ -80,10 +62,13 @@ class Part:
                 except Exception as e:  # a broken file is a misconfiguration here, not a record to quarantine
                     raise SourceError(f"{f}: not a readable parquet file ({e})") from None
                 fcols = list(md.schema.names)
-                self.units += [(i, g, md.row_group(g).num_rows) for g in range(md.num_row_groups)]
+                self.units += [(i, g, md.row_group(g).num_rows, 0, None) for g in range(md.num_row_groups)]
             else:
-                n, fcols = _jsonl_rows_and_columns(f)
-                self.units.append((i, -1, n))
+                try:
+                    fcols = jsonl_columns(f)
+                    self.units += [(i, -1, n, a, b) for a, b, n in jsonl_units(f)]
+                except UnitError as e:
+                    raise SourceError(str(e)) from None
             cols = fcols if cols is None else [c for c in cols if c in fcols]
         self.columns = cols or []
         if self.text_field not in self.columns:
@@ -106,18 +91,16 @@ class Part:
         return [self.text_field] + [c for c in extra if c != self.text_field]
 
     def read_unit(self, u: int) -> pa.Table:
-        fi, g, _ = self.units[u]
+        fi, g, rows, a, b = self.units[u]
         f = self.files[fi]
         if g >= 0:
             return pq.ParquetFile(f).read_row_group(g, columns=self.read_columns)
-        return _open_jsonl(f).select(self.read_columns)
-
-
-def _jsonl_rows_and_columns(f: Path) -> tuple[int, list[str]]:
-    t = _open_jsonl(f) if f.stat().st_size else None
-    if t is None:
-        return 0, []
-    return t.num_rows, t.column_names
+        try:
+            t = read_jsonl_unit(f, a, b, rows)
+        except UnitError as e:
+            raise SourceError(str(e)) from None
+        # a column first seen in other records of the file is null in this range
+        return pa.table({c: t.column(c) if c in t.column_names else pa.nulls(t.num_rows) for c in self.read_columns})
 
 
 class SourceData:

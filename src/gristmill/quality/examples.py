@@ -3,8 +3,6 @@ output directories, optionally filtered by a ``where:`` expression over stored c
 language as mixture files), so positives can be "the top of an earlier run's scores"."""
 from __future__ import annotations
 
-import glob
-import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -18,43 +16,34 @@ class ExamplesError(ValueError):
 
 
 def _files(spec: str) -> list[Path]:
-    p = Path(spec)
-    if p.is_dir():
-        if (p / "data").is_dir():  # a gristmill output: its kept documents
-            return sorted((p / "data").glob("*.parquet"))
-        found = sorted(x for x in p.iterdir() if x.suffix in (".parquet", ".jsonl") or x.name.endswith((".jsonl.gz", ".jsonl.zst")))
-        if not found:
-            raise ExamplesError(f"{spec}: a directory with no data/, .parquet or .jsonl files")
-        return found
-    if p.exists():
-        return [p]
-    hits = sorted(Path(h) for h in glob.glob(spec))
-    if not hits:
-        raise ExamplesError(f"{spec}: no such file, directory or glob match")
-    return hits
+    """Files behind ``spec`` (gristmill.io.paths): a gristmill output means its kept documents."""
+    from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
+
+    try:
+        return [f for f, _ in expand(spec, PARQUET + JSONL)]
+    except PathsError as e:
+        if e.kind == "missing":
+            raise ExamplesError(f"{spec}: no such file, directory or glob match") from None
+        raise ExamplesError(f"{spec}: a directory with no data/, .parquet or .jsonl files") from None
 
 
 def _table(path: Path) -> pa.Table:
     name = path.name
     if name.endswith(".parquet"):
         return pq.read_table(path)
-    if name.endswith(".zst"):
-        import zstandard
+    from gristmill.io.readers import json_lines  # gzip/zstd by content; a wrong format says what it is
 
-        opener = lambda: __import__("io").TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")), encoding="utf-8")  # noqa: E731
-    elif name.endswith(".gz"):
-        opener = lambda: gzip.open(path, "rt", encoding="utf-8")  # noqa: E731
-    else:
-        opener = lambda: open(path, encoding="utf-8")  # noqa: E731
     rows = []
-    with opener() as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    try:
+        for n, line in json_lines(path):
             try:
                 rows.append(json.loads(line))
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
                 raise ExamplesError(f"{path} line {n}: not JSON ({e})") from None
+    except ExamplesError:
+        raise
+    except ValueError as e:
+        raise ExamplesError(str(e)) from None
     return pa.Table.from_pylist(rows) if rows else pa.table({})
 
 
