@@ -255,6 +255,29 @@ def test_only_dead_gristmill_staging_is_removed(world, tmp_path):
     assert clean_stale_exports(out) == [live]
 
 
+def test_staging_of_a_writer_killed_before_its_marker_is_removed(world, tmp_path):
+    """Killed between creating its staging directory and writing (or locking) the marker, an export
+    leaves a directory with nothing or a torn marker in it: removed once its pid is dead, and only then."""
+    out = tmp_path / "exp"
+    cli(*export_args(world, 0, out, "nanogpt", 64 * 50))
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    dead = p.pid
+    empty = tmp_path / f".exp.gristmill-export.{dead}.tmp"
+    empty.mkdir()
+    torn = tmp_path / f".exp.gristmill-export.{4_194_305}.tmp"  # above the kernel's PID_MAX_LIMIT: no such process
+    torn.mkdir()
+    (torn / MARKER).write_text('{"gristmill": "exp')
+    alive = tmp_path / f".exp.gristmill-export.{os.getppid()}.tmp"  # a live process's: maybe mid-creation
+    alive.mkdir()
+    content = tmp_path / f".exp.gristmill-export.{4_194_306}.tmp"  # files, no marker: not ours to judge
+    content.mkdir()
+    (content / "train.bin").write_bytes(b"x")
+    cli(*export_args(world, 1, out, "nanogpt", 64 * 50))
+    assert not empty.exists() and not torn.exists()
+    assert alive.exists() and (content / "train.bin").exists()
+
+
 def test_readers_refuse_a_mixed_export(world, tmp_path):
     """A directory assembled from two exports (what a killed old-style export left) is refused by
     gristmill's readers, naming the file, instead of read as one."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -26,7 +26,7 @@ from gristmill.cli import app
 KINDS = ("good", "short", "dup", "malformed", "oversize", "notext", "badutf8")
 QUARANTINE = {"malformed": "malformed_json", "oversize": "too_large", "notext": "bad_text_field", "badutf8": "invalid_utf8"}
 MAX_DOC_BYTES = 4000
-PROPS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+PROPS = settings(max_examples=20, deadline=None, database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink], suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def cli(*args):

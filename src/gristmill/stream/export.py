@@ -118,8 +118,21 @@ def _unlocked(d: Path) -> bool:
         os.close(fd)  # closing drops the lock we may have taken
 
 
-def _ours(out: Path) -> list[tuple[Path, str]]:
-    """Staging and old directories gristmill made for ``out``: name pattern, a real directory, and the marker."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _stale(out: Path) -> list[tuple[Path, str]]:
+    """Staging and old directories for ``out`` left by dead exports: the name pattern, a real
+    directory, and either the marker with no live writer holding its lock, or nothing in it but a
+    (possibly half-written) marker from a writer whose process is gone (killed between ``mkdir``
+    and taking the lock)."""
     found = []
     try:
         entries = list(os.scandir(out.parent))
@@ -127,8 +140,18 @@ def _ours(out: Path) -> list[tuple[Path, str]]:
         return found
     for e in entries:
         m = _STAGING.match(e.name)
-        if m and m["name"] == out.name and e.is_dir(follow_symlinks=False) and _has_marker(Path(e.path)):
-            found.append((Path(e.path), m["kind"]))
+        if not (m and m["name"] == out.name and e.is_dir(follow_symlinks=False)):
+            continue
+        p = Path(e.path)
+        if _has_marker(p):
+            if _unlocked(p):
+                found.append((p, m["kind"]))
+        elif m["kind"] == "tmp" and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"])):
+            try:
+                if set(os.listdir(p)) <= {MARKER}:
+                    found.append((p, m["kind"]))
+            except OSError:
+                pass
     return found
 
 
@@ -136,7 +159,7 @@ def clean_stale_exports(out: str | os.PathLike) -> list[Path]:
     """Recover ``out`` after killed exports: put back an old export that a fallback swap left
     between its two renames, then remove the staging directories of dead writers. Returns what was removed."""
     out = Path(os.path.abspath(out))
-    stale = [(p, kind) for p, kind in _ours(out) if _unlocked(p)]
+    stale = _stale(out)
     if not os.path.lexists(out):
         olds = [p for p, kind in stale if kind == "old"]
         if olds:
