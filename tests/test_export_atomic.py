@@ -224,6 +224,17 @@ def test_refuses_a_directory_that_is_not_its_export(world, tmp_path):
     assert r.exit_code != 0 and "notes.txt" in r.output
     assert tree(exp) == before and staging_dirs(exp) == []
 
+    r = runner.invoke(app, export_args(world, 1, exp.parent, "nanogpt", 64 * 50))  # a parent of the export
+    assert r.exit_code != 0 and "not a gristmill export" in r.output
+    cwd = os.getcwd()
+    try:
+        (exp / "notes.txt").unlink()
+        os.chdir(exp)
+        r = cli(*export_args(world, 1, Path("."), "nanogpt", 64 * 50), ok=False)
+        assert r.exit_code != 0 and "current directory" in r.output
+    finally:
+        os.chdir(cwd)
+
     f = tmp_path / "file"
     f.write_text("x")
     r = cli(*export_args(world, 0, f, "nanogpt", 64 * 50), ok=False)

@@ -189,6 +189,10 @@ def check_target(out: str | os.PathLike) -> Path:
         out = out.resolve()
     if not out.exists():
         return out
+    cwd = Path.cwd().resolve()
+    if out.resolve() == cwd or out.resolve() in cwd.parents:
+        raise ExportError(f"{out}: is the current directory or holds it; the export replaces the whole directory, "
+                          "so run from outside it")
     if not out.is_dir():
         raise ExportError(f"{out}: exists and is not a directory; choose a new directory for the export")
     names = os.listdir(out)
