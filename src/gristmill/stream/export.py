@@ -335,8 +335,13 @@ def export_stream(ds, out: str | Path, fmt: str, max_tokens: int | None = None, 
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_exports(out)
     staging = _staging_path(out)
-    shutil.rmtree(staging, ignore_errors=True)  # only a dead process with our pid could have left it
-    staging.mkdir()
+    try:
+        staging.mkdir()
+    except FileExistsError:  # a dead process that had our pid, killed before its marker; or not ours at all
+        if not set(os.listdir(staging)) <= {MARKER}:
+            raise ExportError(f"{staging}: exists and is not a staging directory gristmill can reuse; remove it") from None
+        shutil.rmtree(staging)
+        staging.mkdir()
     lock = None
     try:
         _write_marker(staging)
