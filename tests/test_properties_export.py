@@ -128,6 +128,8 @@ def test_killed_export_is_old_or_new(world, op_counts, fmt, fallback, op, pick, 
     counts = op_counts[fmt, fallback]
     if not counts.get(op):
         op = "write"  # an operation this mode never runs (the exchange without RENAME_EXCHANGE)
+    if fallback and op == "exchange":
+        phase = "before"  # the refused exchange raises: there is no point after it
     nth = 1 + pick % counts[op]
     old, new = tree(refs[fmt, 0]), tree(refs[fmt, 1])
     for t in (old, new):
