@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -316,6 +317,13 @@ def test_readers_refuse_a_mixed_export(world, tmp_path):
     shutil.copy(m_new / "train_text_document.bin", m_old / "train_text_document.bin")
     with pytest.raises(ValueError, match="point past the end"):
         read_megatron(m_old / "train_text_document")
+    idx = m_new / "train_text_document.idx"
+    raw = bytearray(idx.read_bytes())
+    n_seq = struct.unpack_from("<Q", raw, 18)[0]
+    struct.pack_into("<q", raw, 34 + 4 * n_seq + 8 * (n_seq - 1), 2**63 - 2)  # the last pointer: its end overflows int64
+    idx.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="point past the end"):
+        read_megatron(m_new / "train_text_document")
     idx = m_old / "train_text_document.idx"
     idx.write_bytes(idx.read_bytes()[:40])  # truncated index: counts larger than the file
     with pytest.raises(ValueError, match="more than the file holds"):

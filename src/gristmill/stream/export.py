@@ -485,7 +485,7 @@ def read_megatron(prefix: str | Path) -> MegatronIndexed:
     dtype = np.dtype(MEGATRON_DTYPES[code])
     binp = Path(str(prefix) + ".bin")
     size = binp.stat().st_size
-    if n_seq and (lengths.min() < 0 or pointers.min() < 0
+    if n_seq and (lengths.min() < 0 or pointers.min() < 0 or int(pointers.max()) > size  # before the sum can overflow
                   or int((pointers + lengths.astype(np.int64) * dtype.itemsize).max()) > size):
         raise ValueError(f"{idx}: sequences point past the end of {binp} ({size:,} bytes); "
                          "the index and the data come from different exports")
