@@ -4,9 +4,7 @@ name the complete old export or the complete new one, byte for byte, never a mix
 removes what the killed ones left. The windows are reached by a wrapper that runs the real CLI with
 one function of the export module wrapped to SIGKILL the process right there (no test hook in the
 product)."""
-import errno
 import fcntl
-import filecmp
 import json
 import os
 import random
