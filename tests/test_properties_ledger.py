@@ -174,3 +174,63 @@ def test_select_after_dedup_equals_a_fresh_run(files, words, before, after, new_
             assert sorted(rows(d / name, "data", ["id"])) == sorted(rows(d / f"fresh_{name}", "data", ["id"]))
             cols = ["id", "reject_step", "reject_reason"]
             assert sorted(rows(d / name, "rejected", cols)) == sorted(rows(d / f"fresh_{name}", "rejected", cols))
+
+
+def _outputs(out: Path) -> tuple:
+    return (sorted(rows(out, "data", ["id"])), sorted(rows(out, "rejected", ["id", "reject_step", "reject_reason"])),
+            sorted(quarantined(out)))
+
+
+@PROPS
+@given(files=files_st, pick=st.integers(0, 10**6), after=st.booleans())
+def test_a_run_killed_at_any_write_resumes_to_the_same_ledger(files, pick, after):
+    """(a) with kill points: a forked copy of this process runs `gristmill run` (one worker: in
+    process) and SIGKILLs itself right before or after its n-th rename of a finished file (every unit
+    of work a run records ends in one); the same command run again ends with exactly the output of an
+    uninterrupted run, and the ledger holds."""
+    import os
+    import signal
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        paths, expect = write_inputs(d, files)
+        steps = [{"min_length": {"min_words": 10}}, {"exact_dedup": {}}]
+        renames = []
+        real = os.replace
+
+        def counting(a, b, *args, **kw):
+            renames.append(b)
+            return real(a, b, *args, **kw)
+
+        os.replace = counting
+        try:
+            ref = run(d, paths, steps, "ref")
+        finally:
+            os.replace = real
+        nth = 1 + pick % len(renames)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                seen = [0]
+
+                def dying(a, b, *args, **kw):
+                    seen[0] += 1
+                    if seen[0] == nth and not after:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    r = real(a, b, *args, **kw)
+                    if seen[0] == nth:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    return r
+
+                os.replace = dying
+                run(d, paths, steps, "out")
+                os._exit(0)
+            except BaseException:
+                os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+        s = run(d, paths, steps, "out")  # the same command again: resumes
+        for k in ("input", "kept", "rejected", "quarantined"):
+            assert s[k] == ref[k], (k, s[k], ref[k], nth, after)
+        assert s["input"] == len(expect) == s["kept"] + sum(s["rejected"].values()) + s["quarantined"]
+        assert _outputs(d / "out") == _outputs(d / "ref")

@@ -77,6 +77,8 @@ class RunDir:
                 # a killed run's workers leave truncated files under temporary names; nothing will finish them
                 self.stale_temps = clean_stale_temps(self.root)
                 return True
+            elif self._skeleton_only():
+                self.stale_temps = clean_stale_temps(self.root)  # killed before its fingerprint: start over
             else:
                 what = "is a gristmill output that never started" if self.is_output() else "is not a gristmill output"
                 raise RecipeChanged(f"{self.root} exists, is not empty and {what}; choose a new or empty output path "
@@ -89,6 +91,16 @@ class RunDir:
     # What a run writes at the top of its directory; nothing else there is ever deleted.
     OWN_DIRS = ("_manifest", "data", "rejected", "quarantine", "_work")
     OWN_FILES = ("summary.json", "recipe.lock.yaml", "demo_report.json")
+
+    def _skeleton_only(self) -> bool:
+        """What a run killed before writing its fingerprint leaves: only its own directories, holding
+        nothing but temporary files."""
+        for e in self.root.iterdir():
+            if e.name not in self.OWN_DIRS or e.is_symlink() or not e.is_dir():
+                return False
+            if any(sub.is_dir() or not is_temp_name(sub.name) for sub in e.iterdir()):
+                return False
+        return True
 
     def is_output(self) -> bool:
         return (self.manifest / "recipe.fingerprint").is_file() or (self.root / "summary.json").is_file()
