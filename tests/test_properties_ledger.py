@@ -3,7 +3,9 @@
 
 (a) Nothing is lost: for any mix of good, short, duplicate, malformed, oversize, non-string-text and
     invalid-UTF-8 lines, ``input = kept + rejected + quarantined`` and every input line appears
-    exactly once across data/, rejected/ and quarantine/, in the place its kind sends it.
+    exactly once across data/, rejected/ and quarantine/, in the place its kind sends it; and a run
+    killed (SIGKILL, in a forked copy of the test process) at a generated rename resumes to exactly
+    the uninterrupted output.
 (b) Re-selection means what it says: `gristmill select` with generated thresholds equals a fresh
     `gristmill run` of the changed recipe whenever select accepts the change, and a change after the
     global step is always accepted.
