@@ -201,7 +201,8 @@ def stats(out: Path = typer.Argument(..., help="output directory of a run")):
 def select_cmd(src: Path = typer.Argument(..., help="a finished output directory"),
                out: Path = typer.Option(..., "-o", "--out", help="new output directory"),
                set_: list[str] = typer.Option([], "--set", help="STEP.PARAM=VALUE, e.g. min_length.min_words=80 (repeatable)"),
-               fresh: bool = typer.Option(False, "--fresh", help="replace OUT if it exists")):
+               fresh: bool = typer.Option(False, "--fresh", help="replace OUT if it exists"),
+               report: bool = typer.Option(True, "--report/--no-report", help="write OUT/report.html")):
     """Re-apply selection with new thresholds from the stored columns, without recomputing them."""
     from gristmill.engine.local import LedgerMismatch
     from gristmill.engine.reselect import reselect
@@ -213,7 +214,8 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
     except (RecipeError, RuntimeError) as e:
         _fail(str(e), code=3 if isinstance(e, LedgerMismatch) else 2)
     print_summary(summary, str(out), console)
-    _write_report(out)
+    if report:
+        _write_report(out)
 
 
 @app.command()

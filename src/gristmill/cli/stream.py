@@ -51,10 +51,13 @@ def export(mix: Path = typer.Argument(..., help="mixture or curriculum YAML"),
            tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", "-t", help="HF tokenizers JSON (overrides tokenizer:)"),
            seq_len: Optional[int] = typer.Option(None, "--seq-len"),
            val_fraction: float = typer.Option(0.0005, "--val-fraction", help="share of sequences in val (nanoGPT's 0.0005)")):
-    """Write the mixture's stream as nanoGPT train.bin/val.bin or a Megatron-LM indexed dataset (.bin/.idx)."""
+    """Write the mixture's stream as nanoGPT train.bin/val.bin or a Megatron-LM indexed dataset (.bin/.idx).
+
+    The export replaces OUT as one unit (built beside it, then swapped in): a killed export leaves
+    the old export or the new one, never a mix."""
     from gristmill.mix.spec import MixtureError
     from gristmill.stream import MixtureDataset, SourceExhausted
-    from gristmill.stream.export import export_stream
+    from gristmill.stream.export import ExportError, check_target, export_stream
 
     if fmt not in ("nanogpt", "megatron"):
         _fail(f"--format {fmt!r}: choose nanogpt or megatron")
@@ -62,6 +65,10 @@ def export(mix: Path = typer.Argument(..., help="mixture or curriculum YAML"),
         _fail(f"--seq-len {seq_len}: a sequence needs at least 2 tokens")
     if not 0 < val_fraction < 1:
         _fail(f"--val-fraction {val_fraction}: must be between 0 and 1")
+    try:
+        check_target(out)  # before the mixture loads: a directory we may not replace fails first
+    except ExportError as e:
+        _fail(f"-o {e}")
     try:
         m_tokens = None
         from gristmill.mix.spec import load_mixture
@@ -71,6 +78,6 @@ def export(mix: Path = typer.Argument(..., help="mixture or curriculum YAML"),
             m_tokens = tokens
         ds = MixtureDataset(m, tokens=m_tokens, rank=0, world_size=1)
         meta = export_stream(ds, out, fmt, max_tokens=tokens if m.is_curriculum else None, val_fraction=val_fraction)
-    except (MixtureError, SourceExhausted) as e:
+    except (MixtureError, SourceExhausted, ExportError) as e:
         _fail(str(e))
     _print(f"wrote {meta['sequences']:,} sequences, {meta['tokens']:,} tokens ({meta['dtype']}) to [bold]{out}[/] as {fmt}")

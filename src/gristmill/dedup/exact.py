@@ -200,7 +200,6 @@ class ExactDedup(ClusterDedupStep):
 
         if not (wd / "result.parquet").exists():
             g = pa.concat_tables([pq.read_table(gdir / f"{q:04d}.parquet") for q in range(parts)])
-            write_result(wd, g["id_hash"].to_numpy(), g["cluster"], g["size"].to_numpy(), g["code"].to_numpy())
             keepers = g.filter(pc.equal(g["code"], 0))
             sizes = keepers["size"].to_numpy()
             big = np.argsort(-sizes, kind="stable")[:5]
@@ -210,6 +209,8 @@ class ExactDedup(ClusterDedupStep):
                 ex[len(ex)] = g.filter(pc.equal(g["cluster"], name))["id"].to_pylist()[:5]
             atomic_write_json(wd / "report.json", cluster_report(sizes, ex, n, int((g["code"].to_numpy() != 0).sum()),
                                                                  {"partitions": parts}))
+            # result.parquet last: its existence marks the fit done (as in minhash), so a kill between the two redoes both
+            write_result(wd, g["id_hash"].to_numpy(), g["cluster"], g["size"].to_numpy(), g["code"].to_numpy())
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():

@@ -117,6 +117,8 @@ class RunDir:
                 self.stale_temps = clean_stale_temps(self.root)
                 self._write_marker()  # an output from before the marker existed gets one
                 return True
+            elif self._skeleton_only():
+                self.stale_temps = clean_stale_temps(self.root)  # killed before its fingerprint: start over
             else:
                 what = "is a gristmill output that never started" if self.is_output() else "is not a gristmill output"
                 raise RecipeChanged(f"{self.root} exists, is not empty and {what}; choose a new or empty output path "
@@ -143,6 +145,16 @@ class RunDir:
     def _write_marker(self) -> None:
         if not self.marker.is_file():
             atomic_write_text(self.marker, json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}) + "\n")
+
+    def _skeleton_only(self) -> bool:
+        """What a run killed before writing its fingerprint leaves: only its own directories, holding
+        nothing but temporary files."""
+        for e in self.root.iterdir():
+            if e.name not in self.OWN_DIRS or e.is_symlink() or not e.is_dir():
+                return False
+            if any(sub.is_dir() or not is_temp_name(sub.name) for sub in e.iterdir()):
+                return False
+        return True
 
     def is_output(self) -> bool:
         """True only for a directory gristmill made: its ``_manifest/format.json`` names the format,

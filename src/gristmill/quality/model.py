@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,23 +95,131 @@ class QualityModel:
 
     @classmethod
     def load(cls, path: Path) -> "QualityModel":
+        """Read a model file without trusting it: sizes are checked before anything is inflated, the
+        meta is validated field by field, and every failure is a ModelFileError naming the file."""
         path = Path(path)
         if not path.exists():
             raise ModelFileError(f"{path}: no such quality model; train one with "
                                  "`gristmill quality train --pos GOOD --neg BAD --family fast -o MODEL`")
         try:
             with zipfile.ZipFile(path) as z:
-                meta = json.loads(z.read("meta.json"))
-                with np.load(io.BytesIO(z.read("arrays.npz")), allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-            raise ModelFileError(f"{path}: not a gristmill quality model or corrupt ({e}); retrain it") from None
-        if meta.get("format") != FORMAT or meta.get("family") not in ("fast", "embedding"):
-            raise ModelFileError(f"{path}: quality model format {meta.get('format')!r}/{meta.get('family')!r} "
-                                 f"is not one this gristmill reads (format {FORMAT}); retrain it")
-        if "coef" not in arrays or "intercept" not in arrays:
-            raise ModelFileError(f"{path}: quality model has no weights; retrain it")
+                _check_members(z, {"meta.json": MAX_META_BYTES, "arrays.npz": MAX_ARRAYS_BYTES}, str(path))
+                meta_bytes = _read_member(z, "meta.json", MAX_META_BYTES, path)
+                npz_bytes = _read_member(z, "arrays.npz", MAX_ARRAYS_BYTES, path)
+            meta = json.loads(meta_bytes)
+            arrays = _load_npz(npz_bytes, path)
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, RecursionError,
+                NotImplementedError, zlib.error) as e:
+            raise ModelFileError(f"{path}: not a gristmill quality model or corrupt ({type(e).__name__}: {e}); retrain it") from None
+        _check_meta(meta, path)
+        _check_arrays(meta, arrays, path)
         return cls(meta, arrays)
+
+
+# A model file is read into memory, so what it may make us allocate is bounded before inflating.
+# A fast model's weights are 1M float32 (4 MiB) and an embedding head's a few thousand floats; the
+# meta is a few KB. Deflate cannot compress better than 1032:1 (RFC 1951: a 258-byte match costs at
+# least 2 bits), so a member declaring more is lying about its size, whatever the sizes.
+MAX_META_BYTES = 1 << 20
+MAX_ARRAYS_BYTES = 64 << 20
+DEFLATE_MAX_RATIO = 1032
+
+
+def _check_members(z: zipfile.ZipFile, limits: dict[str, int], where: str) -> None:
+    for info in z.infolist():
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(f"{where}: member {info.filename!r} uses compression {info.compress_type}; "
+                                 "a quality model is stored or deflated only")
+        limit = limits.get(info.filename, MAX_ARRAYS_BYTES)
+        if info.file_size > limit:
+            raise ModelFileError(f"{where}: member {info.filename!r} declares {info.file_size:,} bytes uncompressed, "
+                                 f"more than the {limit:,} a quality model needs (a zip bomb?); refused")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise ModelFileError(f"{where}: member {info.filename!r} is stored but its sizes differ; refused")
+        if info.file_size > DEFLATE_MAX_RATIO * max(info.compress_size, 1):
+            raise ModelFileError(f"{where}: member {info.filename!r} declares a compression ratio of "
+                                 f"{info.file_size / max(info.compress_size, 1):,.0f}:1, more than deflate can reach; refused")
+    if sum(i.file_size for i in z.infolist()) > MAX_ARRAYS_BYTES + MAX_META_BYTES:
+        raise ModelFileError(f"{where}: members declare more than {MAX_ARRAYS_BYTES + MAX_META_BYTES:,} bytes in all; refused")
+
+
+def _read_member(z: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """A member's bytes, refused on its declared sizes first and cut at ``limit`` while inflating
+    (the declared size may lie the other way)."""
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        raise ModelFileError(f"{path}: no {name} inside; not a gristmill quality model, retrain it") from None
+    with z.open(info) as f:
+        data = f.read(min(limit, info.file_size) + 1)
+    if len(data) > min(limit, info.file_size):
+        raise ModelFileError(f"{path}: {name} inflates past its declared {info.file_size:,} bytes; refused")
+    return data
+
+
+def _load_npz(data: bytes, path: Path) -> dict[str, np.ndarray]:
+    """The weights from ``arrays.npz`` (itself a zip): each member's sizes and its .npy header's
+    shape checked before numpy allocates the array."""
+    where = f"{path} (arrays.npz)"
+    out = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        _check_members(z, {}, where)
+        for info in z.infolist():
+            with z.open(info) as f:
+                raw = f.read(info.file_size + 1)
+            if len(raw) != info.file_size:
+                raise ModelFileError(f"{where}: member {info.filename!r} is not its declared size; refused")
+            buf = io.BytesIO(raw)
+            version = np.lib.format.read_magic(buf)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)(buf, max_header_size=10_000)
+            if dtype.hasobject or dtype.kind not in "fiu":
+                raise ModelFileError(f"{where}: array {info.filename!r} has dtype {dtype}; a model holds numbers only")
+            if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(raw) - buf.tell():
+                raise ModelFileError(f"{where}: array {info.filename!r} declares shape {shape} that its bytes do not hold")
+            buf.seek(0)
+            out[info.filename.removesuffix(".npy")] = np.lib.format.read_array(buf, allow_pickle=False)
+    return out
+
+
+def _check_meta(meta, path: Path) -> None:
+    """meta.json's schema, field by field, so a wrong file is named here and not as an AttributeError in scoring."""
+    def bad(msg):
+        raise ModelFileError(f"{path}: meta.json {msg}; not a model this gristmill reads, retrain it")
+
+    if not isinstance(meta, dict):
+        bad(f"is a JSON {type(meta).__name__}, expected an object")
+    if meta.get("format") != FORMAT or meta.get("family") not in ("fast", "embedding"):
+        raise ModelFileError(f"{path}: quality model format {meta.get('format')!r}/{meta.get('family')!r} "
+                             f"is not one this gristmill reads (format {FORMAT}); retrain it")
+    if meta.get("task") not in ("classification", "regression"):
+        bad(f"task {meta.get('task')!r}: expected classification or regression")
+    if meta["family"] == "fast" and meta.get("features", FAST_FEATURES) != FAST_FEATURES:
+        bad(f"features {meta.get('features')!r}: this gristmill hashes into {FAST_FEATURES}")
+    if meta["family"] == "embedding":
+        if not isinstance(meta.get("embedder"), str) or not meta["embedder"]:
+            bad("has no embedder name (string)")
+        mt = meta.get("max_tokens")
+        if isinstance(mt, bool) or not isinstance(mt, int) or not 0 < mt <= 1 << 16:
+            bad(f"max_tokens {mt!r}: expected a positive integer")
+    for k in ("min_label", "max_label"):
+        v = meta.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v)):
+            bad(f"{k} {v!r}: expected a finite number")
+
+
+def _check_arrays(meta: dict, arrays: dict, path: Path) -> None:
+    coef, intercept = arrays.get("coef"), arrays.get("intercept")
+    if coef is None or intercept is None:
+        raise ModelFileError(f"{path}: quality model has no weights; retrain it")
+    if coef.ndim != 1 or intercept.shape != (1,):
+        raise ModelFileError(f"{path}: weights of shape {coef.shape}/{intercept.shape}, expected (n,)/(1,); retrain it")
+    if meta["family"] == "fast" and len(coef) != FAST_FEATURES:
+        raise ModelFileError(f"{path}: {len(coef):,} weights for {FAST_FEATURES:,} hashed features; retrain it")
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ModelFileError(f"{path}: weights hold NaN or infinity; retrain it")
 
 
 def load_cached(path: str | Path) -> QualityModel:
