@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import re
 import shutil
@@ -130,23 +131,10 @@ def _token_bounds(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, seps
 
 
-def _pow(base: np.uint64, e: np.ndarray) -> np.ndarray:
-    """base ** e mod 2^64, elementwise, by squaring (e < 2^41)."""
-    out = np.ones(len(e), np.uint64)
-    e = e.astype(np.uint64)
-    b = np.full(len(e), base, np.uint64)
-    with np.errstate(over="ignore"):
-        for _ in range(41):
-            odd = (e & np.uint64(1)).astype(bool)
-            out[odd] *= b[odd]
-            b *= b
-            e >>= np.uint64(1)
-    return out
-
-
 def _fingerprints(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """64-bit polynomial fingerprint of ``buf[s:s+l]`` for each (s, l), independent of where the
-    bytes sit (so equal windows in different pieces get equal fingerprints)."""
+    bytes sit (so equal windows in different pieces get equal fingerprints): sum of b[s+j] * B^j
+    mod 2^64, from prefix sums of b[t] * B^t scaled back by B^-s."""
     with np.errstate(over="ignore"):
         powers = np.empty(len(buf), np.uint64)
         powers[0] = 1
@@ -157,7 +145,14 @@ def _fingerprints(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> n
         np.cumsum(buf.astype(np.uint64) * powers, out=prefix[1:])
         del powers
         raw = prefix[starts + lengths] - prefix[starts]
-        return raw * _pow(_BASE_INV, starts)
+        del prefix
+        top = int(starts.max()) + 1 if len(starts) else 1
+        inv = np.empty(top, np.uint64)
+        inv[0] = 1
+        if top > 1:
+            inv[1:] = _BASE_INV
+            np.cumprod(inv, out=inv)
+        return raw * inv[starts]
 
 
 def _piece_task(args: tuple) -> tuple[int, int]:
@@ -201,6 +196,8 @@ def _piece(args: tuple) -> tuple[int, int]:
         atomic_save_npy(reps_out, empty[1])
         return 0, 0
     doc_of = np.searchsorted(doc_starts, ts, side="right") - 1
+    tok_at = np.full(len(buf), -1, np.int32 if ntok < 2**31 else np.int64)  # byte offset -> token (direct, not a search)
+    tok_at[ts] = np.arange(ntok)
     valid = np.zeros(ntok, bool)
     valid[: ntok - n + 1] = doc_of[n - 1:] == doc_of[: ntok - n + 1]
     width = np.zeros(ntok, np.int64)  # bytes of the window's n tokens, each with its separator
@@ -208,15 +205,13 @@ def _piece(args: tuple) -> tuple[int, int]:
 
     sa = pydivsufsort.divsufsort(buf)
     lcp = pydivsufsort.kasai(buf, sa)  # lcp[i] = LCP(suffix sa[i], suffix sa[i+1])
-    is_start = np.zeros(len(buf), bool)
-    is_start[ts] = True
-    idx = np.flatnonzero(is_start[sa])  # token-start suffixes, in suffix order
+    idx = np.flatnonzero(tok_at[sa] >= 0)  # token-start suffixes, in suffix order
     fpos = sa[idx].astype(np.int64)
-    del is_start, sa
+    del sa
     # LCP of consecutive token-start suffixes: the minimum of the LCPs between them.
     flcp = np.minimum.reduceat(lcp[: idx[-1]], idx[:-1]) if len(idx) > 1 else np.empty(0, lcp.dtype)
     del lcp, idx
-    ftok = np.searchsorted(ts, fpos)
+    ftok = tok_at[fpos]
     # Equal n-token windows are equal byte prefixes (separators included), so they are adjacent in
     # suffix order: a run with LCP >= the window's width is one distinct window.
     same = valid[ftok[:-1]] & (flcp >= width[ftok[:-1]])
@@ -225,8 +220,9 @@ def _piece(args: tuple) -> tuple[int, int]:
     first = np.minimum.reduceat(fpos, gstart)  # earliest position of each distinct window
     gid = np.cumsum(head) - 1
     dup = fpos[valid[ftok] & (fpos != first[gid])]  # later copies inside this piece
-    rep_pos = first[valid[np.searchsorted(ts, first)]]
-    rep_tok = np.searchsorted(ts, rep_pos)
+    rep_pos = first[valid[tok_at[first]]]
+    rep_tok = tok_at[rep_pos]
+    del tok_at
     reps = np.empty(len(rep_pos), _REP)
     reps["fp"] = _fingerprints(buf, rep_pos, width[rep_tok])
     reps["pos"] = (np.uint64(shard) << np.uint64(_OFF_BITS)) | (rep_pos + lo).astype(np.uint64)
@@ -254,7 +250,7 @@ def _join_task(args: tuple) -> tuple[int, int]:
     size = np.diff(np.r_[np.flatnonzero(head), len(a)])
     multi = np.repeat(size > 1, size)
     dups, collisions = [], 0
-    maps: dict[int, np.memmap] = {}
+    maps: dict[int, mmap.mmap] = {}
     sub = a[multi]
     bounds = np.flatnonzero(np.r_[True, sub["fp"][1:] != sub["fp"][:-1]]) if len(sub) else np.empty(0, np.int64)
     for g, s in enumerate(bounds):
@@ -264,8 +260,9 @@ def _join_task(args: tuple) -> tuple[int, int]:
             shard, off = pos >> _OFF_BITS, pos & ((1 << _OFF_BITS) - 1)
             m = maps.get(shard)
             if m is None:
-                m = maps[shard] = np.memmap(streams[shard], np.uint8, "r")
-            key = m[off: off + wlen].tobytes()
+                with open(streams[shard], "rb") as f:
+                    m = maps[shard] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            key = m[off: off + wlen]
             if key in seen:
                 dups.append(pos)  # sorted by position: a copy seen before is a later copy
             else:
