@@ -58,6 +58,7 @@ steps:
   - decontaminate: {{index: "{tmp}/idx"}}
   - exact_dedup: {{}}
   - minhash_dedup: {{}}
+  - substring_dedup: {{length: 20, min_remaining_words: 0}}
 output: {{path: "{tmp}/out"}}
 """)
     r = runner.invoke(app, ["run", str(tmp / "r.yaml"), "-w", "2", "--no-report", "--no-progress"])
@@ -102,6 +103,10 @@ def test_card_figures_match_the_ledger(run_out):
     assert ex["removed"] == 7
     assert f"`exact_dedup`: documents removed {summary['rejected']['exact_dedup/duplicate']:,}" in dd
     assert f"clusters {ex['clusters']:,}" in dd
+    sub = summary["reports"]["substring_dedup"]
+    assert sub["spans_removed"] > 0  # stdlib docstrings share passages of 20+ tokens
+    assert f"`substring_dedup`: documents removed 0, documents {sub['documents']:,}" in dd
+    assert f"spans removed {sub['spans_removed']:,}," in dd and f"tokens removed {sub['tokens_removed']:,}," in dd
     pii = _section(text, "Personal and sensitive information")
     c = summary["counters"]["pii"]
     assert c["email"] >= 60 and f"in {c['docs_changed']:,} documents: email {c['email']:,}" in pii

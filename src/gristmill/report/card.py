@@ -271,9 +271,8 @@ def render_card(out: Path, carried: dict | None = None) -> str:
         cnt = counters.get(name) or {}
         removed = sum(n for r, n in rejected.items() if r.split("/", 1)[0] == name)
         figs = [f"documents removed {removed:,}"]
-        for k in ("documents", "clusters", "documents_in_clusters", "largest_cluster"):
-            if k in rep:
-                figs.append(f"{k.replace('_', ' ')} {rep[k]:,}")
+        figs += [f"{k.replace('_', ' ')} {v:,}" for k, v in rep.items()
+                 if isinstance(v, int) and not isinstance(v, bool) and k != "removed"]
         figs += [f"{k.replace('_', ' ')} {v:,}" for k, v in sorted(cnt.items())
                  if isinstance(v, int) and not k.startswith("cluster_size_") and k not in rep]
         add(f"- `{name}`: " + ", ".join(figs))
@@ -356,6 +355,10 @@ def _limitations(names: list[str], cfg: dict, lock: dict, summary: dict, kept: d
                    "misses some pairs above it.")
     elif "exact_dedup" in names:
         out.append("Only exact duplicates were removed; near-duplicates (small edits, templated pages) remain.")
+    if "substring_dedup" in names:
+        out.append(f"`substring_dedup` removed verbatim repeats of {cfg['substring_dedup'].get('length')} or more tokens "
+                   "from inside documents, so a shortened document can read discontinuously where a span was cut; "
+                   "shorter repeated boilerplate remains (Lee et al. 2022).")
     if summary.get("quarantined"):
         out.append(f"{summary['quarantined']:,} input records could not be read or processed and are not in the data "
                    "(`quarantine/` holds each with its error).")
