@@ -89,7 +89,7 @@ def build(target_mb: int, dest: Path, seed: int = 0) -> list[dict]:
 
 
 def reference(docs: list[dict]) -> dict[str, tuple[str, int]]:
-    from gristmill.dedup.substring import tokenize_spans
+    from gristmill.dedup.substring import remove_token_spans, tokenize_spans
 
     toks_all = [tokenize_spans(d["text"]) for d in docs]
     hashes, owner = [], []
@@ -106,19 +106,9 @@ def reference(docs: list[dict]) -> dict[str, tuple[str, int]]:
         for k in np.flatnonzero(dup[pos:pos + nw]):
             gone[k:k + N] = True
         pos += nw
-        text, pieces, cursor, spans, k = d["text"], [], 0, 0, 0
-        while k < len(toks):
-            if not gone[k]:
-                k += 1
-                continue
-            j = k
-            while j < len(toks) and gone[j]:
-                j += 1
-            pieces.append(text[cursor:toks[k].start()])
-            cursor = toks[j].start() if j < len(toks) else len(text)
-            spans, k = spans + 1, j
-        pieces.append(text[cursor:])
-        out[d["id"]] = ("".join(pieces).rstrip() if spans else text, int(gone.sum()))
+        edges = np.flatnonzero(np.diff(np.r_[0, gone.astype(np.int8), 0]))
+        cut = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+        out[d["id"]] = (remove_token_spans(d["text"], toks, cut) if cut else d["text"], int(gone.sum()))
     return out
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import stdlib_docs, write_jsonl
 from gristmill.cli import app
-from gristmill.dedup.substring import tokenize_spans
+from gristmill.dedup.substring import remove_token_spans, tokenize_spans
 
 runner = CliRunner()
 
@@ -29,20 +29,17 @@ def reference(docs: list[dict], n: int) -> dict[str, tuple[str, int]]:
                 gone[k:k + n] = [True] * n
             else:
                 seen.add(w)
-        pieces, cursor, spans, k = [], 0, 0, 0
+        cut, k = [], 0
         while k < len(words):
-            if not gone[k]:
+            if gone[k]:
+                j = k
+                while j < len(words) and gone[j]:
+                    j += 1
+                cut.append((k, j))
+                k = j
+            else:
                 k += 1
-                continue
-            j = k
-            while j < len(words) and gone[j]:
-                j += 1
-            pieces.append(text[cursor:toks[k].start()])
-            cursor = toks[j].start() if j < len(words) else len(text)
-            spans += 1
-            k = j
-        pieces.append(text[cursor:])
-        out[d["id"]] = ("".join(pieces).rstrip() if spans else text, spans)
+        out[d["id"]] = (remove_token_spans(text, toks, cut) if cut else text, len(cut))
     return out
 
 

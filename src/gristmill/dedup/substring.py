@@ -56,13 +56,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from gristmill.annotate.length import word_counts
 from gristmill.arrow import TEXT_TYPE, reasons_from_masks, texts, with_column
 from gristmill.dedup._clusters import id_hashes, prepare_workdir, workdir_fingerprint
 from gristmill.engine.atomic import atomic_path, atomic_save_npy, atomic_write_json
 from gristmill.engine.pool import report, run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
 
-__all__ = ["SubstringDedup", "tokenize_spans"]
+__all__ = ["SubstringDedup", "remove_token_spans", "tokenize_spans"]
 
 _FORMAT = 1  # bump when the spill/state layout changes, so old workdirs are refitted, not misread
 _SEP, _END = 0xFE, 0xFF  # after each token / each document: never valid UTF-8 bytes
@@ -85,6 +86,17 @@ _TOKEN = re.compile(r"'(?:s|t|re|ve|m|ll|d)|[^\W\d_]+|\d+|(?:[^\s\w\x00]|_)+")
 def tokenize_spans(text: str) -> list[re.Match]:
     """The tokens of ``text`` as regex matches (``.start()``/``.end()`` are character offsets)."""
     return list(_TOKEN.finditer(text))
+
+
+def remove_token_spans(text: str, toks: list[re.Match], spans: list[tuple[int, int]]) -> str:
+    """``text`` without the tokens ``[a, b)`` of each span (sorted, disjoint). A span's trailing
+    whitespace goes with it, so no double gap is left; the result is right-stripped."""
+    pieces, cursor = [], 0
+    for a, b in spans:
+        pieces.append(text[cursor: toks[a].start()])
+        cursor = toks[b].start() if b < len(toks) else len(text)
+    pieces.append(text[cursor:])
+    return "".join(pieces).rstrip()
 
 
 def _encode(texts_: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -453,18 +465,13 @@ class SubstringDedup(GlobalStep):
         for r in np.flatnonzero(hi > lo):
             text = docs[r]
             toks = tokenize_spans(text)
-            pieces, cursor = [], 0
-            for a, b in zip(spans["a"][lo[r]:hi[r]].tolist(), spans["b"][lo[r]:hi[r]].tolist()):
-                if b > len(toks):
-                    raise RuntimeError(f"substring_dedup: document {table.column('id')[r]} has {len(toks)} tokens, the "
-                                       f"fitted state expects {b}; its text changed after fit (a bug)")
-                pieces.append(text[cursor: toks[a].start()])
-                # The span's trailing whitespace goes with it, so no double gap is left.
-                cursor = toks[b].start() if b < len(toks) else len(text)
-                ntoks[r] += b - a
-            pieces.append(text[cursor:])
-            new = "".join(pieces).rstrip()
-            nspans[r] = hi[r] - lo[r]
+            cut = list(zip(spans["a"][lo[r]:hi[r]].tolist(), spans["b"][lo[r]:hi[r]].tolist()))
+            if cut[-1][1] > len(toks):
+                raise RuntimeError(f"substring_dedup: document {table.column('id')[r]} has {len(toks)} tokens, the "
+                                   f"fitted state expects {cut[-1][1]}; its text changed after fit (a bug)")
+            new = remove_token_spans(text, toks, cut)
+            ntoks[r] = sum(b - a for a, b in cut)
+            nspans[r] = len(cut)
             frac[r] = 1.0 - len(new) / len(text) if text else 0.0
             new_texts[r] = new
         if nspans.any():
@@ -479,8 +486,6 @@ class SubstringDedup(GlobalStep):
     def select(self, table: pa.Table) -> pa.Array:
         changed = np.asarray(table.column("substr_dup_spans")) > 0
         frac = np.asarray(table.column("substr_dup_removed_frac"))
-        txt = pc.utf8_trim_whitespace(pc.fill_null(table.column("text"), ""))
-        words = np.asarray(pc.list_value_length(pc.utf8_split_whitespace(txt)))
-        words = np.where(np.asarray(pc.equal(txt, "")), 0, words)  # "" splits into [""]: 0 words, not 1
+        words = word_counts(pc.fill_null(table.column("text"), ""))
         too_little = (words < self.config.min_remaining_words) | ((1.0 - frac) < self.config.min_remaining_fraction)
         return reasons_from_masks(len(table), [("too_little_left", changed & too_little)])
