@@ -91,24 +91,30 @@ def build(target_mb: int, dest: Path, seed: int = 0) -> list[dict]:
 def reference(docs: list[dict]) -> dict[str, tuple[str, int]]:
     from gristmill.dedup.substring import remove_token_spans, tokenize_spans
 
-    toks_all = [tokenize_spans(d["text"]) for d in docs]
+    # Words only here (Match objects for 20M tokens would take gigabytes); offsets are
+    # recomputed below for the documents that lose something.
     hashes, owner = [], []
-    for i, toks in enumerate(toks_all):
-        w = [m.group() for m in toks]
+    for d in docs:
+        w = [m.group() for m in tokenize_spans(d["text"])]
         hashes.extend(hash(tuple(w[k:k + N])) for k in range(len(w) - N + 1))
-        owner.append(max(0, len(w) - N + 1))
+        owner.append((max(0, len(w) - N + 1), len(w)))
     h = np.asarray(hashes, np.int64)
+    del hashes
     _, first, inv = np.unique(h, return_index=True, return_inverse=True)
     dup = first[inv] != np.arange(len(h))
     out, pos = {}, 0
-    for d, toks, nw in zip(docs, toks_all, owner):
-        gone = np.zeros(len(toks), bool)
-        for k in np.flatnonzero(dup[pos:pos + nw]):
-            gone[k:k + N] = True
+    for d, (nw, ntok) in zip(docs, owner):
+        ks = np.flatnonzero(dup[pos:pos + nw])
         pos += nw
+        if not len(ks):
+            out[d["id"]] = (d["text"], 0)
+            continue
+        gone = np.zeros(ntok, bool)
+        for k in ks:
+            gone[k:k + N] = True
         edges = np.flatnonzero(np.diff(np.r_[0, gone.astype(np.int8), 0]))
         cut = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-        out[d["id"]] = (remove_token_spans(d["text"], toks, cut) if cut else d["text"], int(gone.sum()))
+        out[d["id"]] = (remove_token_spans(d["text"], tokenize_spans(d["text"]), cut), int(gone.sum()))
     return out
 
 

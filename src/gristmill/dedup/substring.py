@@ -117,19 +117,17 @@ def _encode(texts_: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _spill_shard(args: tuple) -> int:
     """Phase 1, one task per shard: its token stream and per-document index."""
     path, stream_out, docs_out, batch_rows = args
-    chunks, docs, off = [], [], 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=["id", "text"]):
-        buf, starts, ntok = _encode(pc.fill_null(batch.column(1), "").to_pylist())
-        d = np.empty(len(starts), _DOC)
-        d["key"], d["start"], d["ntok"] = id_hashes(batch.column(0)), starts + np.uint64(off), ntok
-        docs.append(d)
-        chunks.append(buf)
-        off += len(buf)
-        report(len(batch), len(buf))
-    with atomic_path(stream_out) as tmp:
-        with open(tmp, "wb") as f:
-            for c in chunks:
-                f.write(c.tobytes())
+    docs, off = [], 0
+    # Written batch by batch (memory: one batch), to a temporary name renamed when complete.
+    with atomic_path(stream_out) as tmp, open(tmp, "wb") as f:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=["id", "text"]):
+            buf, starts, ntok = _encode(pc.fill_null(batch.column(1), "").to_pylist())
+            d = np.empty(len(starts), _DOC)
+            d["key"], d["start"], d["ntok"] = id_hashes(batch.column(0)), starts + np.uint64(off), ntok
+            docs.append(d)
+            f.write(buf.tobytes())
+            off += len(buf)
+            report(len(batch), len(buf))
     atomic_save_npy(docs_out, np.concatenate(docs) if docs else np.empty(0, _DOC))
     return off
 
