@@ -170,7 +170,8 @@ def render_card(out: Path, carried: dict | None = None) -> str:
     version = lock.get("gristmill_version") or summary.get("gristmill_version", "?")
     card = {"name": out.resolve().name}
     steps_cfg = [(next(iter(s)), next(iter(s.values())) or {}) for s in lock.get("steps", []) if isinstance(s, dict) and s]
-    step_rows = {s.get("step"): s for s in summary.get("steps", [])}
+    srows = [s for s in summary.get("steps", []) if isinstance(s, dict)]
+    step_rows = {s.get("step"): s for s in srows}
     counters = summary.get("counters", {}) or {}
     reports = summary.get("reports", {}) or {}
     rejected = summary.get("rejected", {}) or {}
@@ -242,7 +243,8 @@ def render_card(out: Path, carried: dict | None = None) -> str:
         "A step's documentation, with the source of each default: `gristmill steps NAME`.\n")
     for i, (name, cfg) in enumerate(steps_cfg, 1):
         doc, thr, is_global = _step_doc(name)
-        row = step_rows.get(name, {})
+        # By position: a recipe may run the same step twice.
+        row = srows[i - 1] if i - 1 < len(srows) and srows[i - 1].get("step") == name else step_rows.get(name, {})
         add(f"### {i}. `{name}`{' (global)' if is_global else ''}\n")
         add(f"{doc}\n")
         if cfg:
