@@ -3,8 +3,8 @@
 The method of Lee et al. 2022, "Deduplicating Training Data Makes Language Models Better" (ACL),
 and of its code, google-research/deduplicate-text-datasets: put the corpus in one sequence, build
 its suffix array, and find repeated spans as runs of adjacent suffixes whose longest common prefix
-is at least the threshold. The paper's threshold is 50 tokens (Sec. 4.1: "we choose a minimum
-matching substring length of 50 tokens"); DataTrove's ``ExactSubstr`` uses the same default.
+is at least the threshold. The paper's threshold is k = 50 tokens (its EXACTSUBSTR); the Google
+tool's examples pass ``--length-threshold 100`` bytes of 2-byte GPT-2 token ids, the same 50 tokens.
 
 Differences from the Google tool, and why:
 
@@ -33,8 +33,9 @@ Differences from the Google tool, and why:
   therefore never remove text; a true repeat always has equal fingerprints, so none is missed.
 
 A document that lost spans is rejected as ``substring_dedup/too_little_left`` when fewer than
-``min_remaining_words`` words are left (50 by default: Gopher's ``min_doc_words``, Rae et al.
-2021, App. A, the shortest document its quality rules keep) or less than
+``min_remaining_words`` words are left (50 by default, as DataTrove's exact-substring
+``DedupReader(min_doc_words=50)``, which is Gopher's shortest kept document, Rae et al. 2021,
+App. A) or less than
 ``min_remaining_fraction`` of its characters. Documents untouched by this step are never dropped
 by it. Document ids must be unique (the engine checks).
 """
@@ -317,10 +318,11 @@ class SubstringDedup(GlobalStep):
 
     Defaults and their sources:
 
-    - ``length=50``: Lee et al. 2022, Sec. 4.1 (50 tokens), also the default of DataTrove's
-      ``ExactSubstr``. Tokens are GPT-2 pre-tokens, so 50 of them are at least 50 GPT-2 tokens.
-    - ``min_remaining_words=50``: Gopher's shortest kept document (Rae et al. 2021, App. A,
-      ``min_doc_words``), applied only to documents this step shortened.
+    - ``length=50``: Lee et al. 2022 (EXACTSUBSTR, k = 50 tokens). Tokens are GPT-2 pre-tokens,
+      so 50 of them are at least 50 GPT-2 tokens.
+    - ``min_remaining_words=50``: DataTrove's exact-substring ``DedupReader(min_doc_words=50)``,
+      Gopher's shortest kept document (Rae et al. 2021, App. A); here applied only to documents
+      this step shortened.
     - ``min_remaining_fraction=0.0``: the Google tool keeps whatever is left of a document.
     - ``memory_mb=1024``: a piece of the corpus gets a suffix array in memory at about 24 bytes per
       byte of text, so pieces are ~40 MB; the answer does not depend on it.
@@ -334,7 +336,7 @@ class SubstringDedup(GlobalStep):
 
     class Config(StepConfig):
         length: int = Field(50, ge=2, le=100_000, description="tokens: a repeated span this long or longer is removed (Lee et al. 2022: 50)")
-        min_remaining_words: int = Field(50, ge=0, description="reject a shortened document left with fewer words (Gopher's min_doc_words)")
+        min_remaining_words: int = Field(50, ge=0, description="reject a shortened document left with fewer words (DataTrove's DedupReader, Gopher: 50)")
         min_remaining_fraction: float = Field(0.0, ge=0.0, le=1.0, description="reject a shortened document left with less than this share of its characters")
         memory_mb: int = Field(1024, ge=1, description="budget for one piece's suffix array (and for one partition of the merge)")
         batch_rows: int = Field(2048, ge=1, description="rows per batch while tokenizing")
