@@ -82,6 +82,8 @@ def corpus(tmp_path_factory):
     _plant(docs, plan, rng)
     # one document that is, apart from the repeat, too short to keep
     docs.append({"id": "tiny", "text": "See also: " + planted[0][0]})
+    # whole documents repeated back to back: a repeat ends exactly where the next one starts
+    docs += [dict(docs[5], id=f"again{i}") for i in range(3)]
     half = len(docs) // 2
     write_jsonl(tmp / "a.jsonl", docs[:half])
     write_jsonl(tmp / "b.jsonl", docs[half:])
@@ -125,6 +127,8 @@ def test_planted_spans_found_nothing_else_removed(corpus):
         else:
             assert spans == 0 or len(text.split()) >= 50
     assert "tiny" in rej  # lost its repeat, 2 words left
+    for i in range(3):  # each copy loses all of itself, and nothing of its neighbour
+        assert rej[f"again{i}"]["text"] == "" and rej[f"again{i}"]["substr_dup_spans"] == 1
     # planted spans: recall 1.0 on every later copy, the first copy kept whole
     for span, where in planted:
         first, *later = [docs[w]["id"] for w in where]

@@ -297,13 +297,16 @@ def _spans_task(args: tuple) -> tuple[int, int]:
     if not np.array_equal(ts[g], offs.astype(np.int64)):
         raise RuntimeError(f"substring_dedup: a repeat in {stream} does not start at a token (a bug)")
     doc_tok0 = np.r_[0, np.cumsum(docs["ntok"].astype(np.int64))[:-1]]
-    # Windows never cross documents, so merging [g, g+n) in global token order gives per-document spans.
+    # Merge [g, g+n) in global token order into spans; a window never crosses a document, but the
+    # last window of one document ends where the next document's first begins: a new document
+    # always starts a new span.
+    doc = np.searchsorted(doc_tok0, g, side="right") - 1
     ends = g + n
     run_end = np.maximum.accumulate(ends)
-    new = np.r_[True, g[1:] > run_end[:-1]]
+    new = np.r_[True, (g[1:] > run_end[:-1]) | (doc[1:] != doc[:-1])]
     starts = g[new]
     stops = np.maximum.reduceat(ends, np.flatnonzero(new))
-    d = np.searchsorted(doc_tok0, starts, side="right") - 1
+    d = doc[new]
     spans = np.empty(len(starts), _SPAN)
     spans["key"], spans["a"], spans["b"] = docs["key"][d], starts - doc_tok0[d], stops - doc_tok0[d]
     atomic_save_npy(out, spans)
