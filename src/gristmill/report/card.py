@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -35,6 +36,7 @@ _MARK = re.compile(r"\n<!-- written by `gristmill card`; sha256 of the text abov
 # Metadata the user fills in; carried over when a card is regenerated.
 _USER_FIELDS = ("license", "license_name", "license_link", "pretty_name")
 _PLACEHOLDER_LICENSE = "unknown"
+_MAX_CARD_BYTES = 20_000_000
 _MAX_LANGUAGES = 50  # a metadata list, not a histogram: the long tail stays in the section's table
 
 
@@ -396,8 +398,8 @@ def write_card(out: Path, force: bool = False) -> Path:
     if readme.is_symlink() or (readme.exists() and not readme.is_file()):
         raise CardError(f"{readme}: not a regular file; gristmill will not write through it. Move it away first.")
     if readme.exists():
-        text = readme.read_text(encoding="utf-8", errors="replace")
-        state = _ours(text)
+        # A card is a few KB; a huge README is certainly not one gristmill wrote (and is not read whole).
+        state = _ours(readme.read_text(encoding="utf-8", errors="replace")) if readme.stat().st_size < _MAX_CARD_BYTES else None
         carried = _carried_fields(readme)
         if state is not True and not force:
             why = ("was edited after `gristmill card` wrote it" if state is False else "was not written by gristmill")
@@ -411,6 +413,6 @@ def write_card(out: Path, force: bool = False) -> Path:
                 backup = out / f"README.md.orig.{k}"
     text = render_card(out, carried)
     if backup is not None:
-        backup.write_bytes(readme.read_bytes())
+        shutil.copyfile(readme, backup)
     atomic_write_text(readme, _sign(text))
     return readme
