@@ -71,9 +71,10 @@ _SEP, _END = 0xFE, 0xFF  # after each token / each document: never valid UTF-8 b
 _OFF_BITS = 40  # position = shard << 40 | byte offset in the shard's stream (1 TB per shard)
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2^64 (the fingerprint's base)
 _BASE_INV = np.uint64(pow(0x9E3779B97F4A7C15, -1, 1 << 64))
-# Per byte of a piece: the text (1), suffix array (4), LCP (4) and kasai's rank (4), then the
-# fingerprint's prefix sums and powers (16) once those are freed; 24 leaves room for token arrays.
-_BYTES_PER_PIECE_BYTE = 24
+# Peak memory per byte of a piece, measured (benchmarks/RESULTS.md: 2.1 GB for 42.7 MB pieces):
+# the text, suffix array, LCP and token lookup (13), then the fingerprint's 64-bit powers, products
+# and prefix sums (24) with the token arrays.
+_BYTES_PER_PIECE_BYTE = 48
 _DOC = np.dtype([("key", "<u8"), ("start", "<u8"), ("ntok", "<u4")])
 _REP = np.dtype([("fp", "<u8"), ("pos", "<u8"), ("wlen", "<u4")])
 _SPAN = np.dtype([("key", "<u8"), ("a", "<u4"), ("b", "<u4")])
@@ -327,8 +328,8 @@ class SubstringDedup(GlobalStep):
       Gopher's shortest kept document (Rae et al. 2021, App. A); here applied only to documents
       this step shortened.
     - ``min_remaining_fraction=0.0``: the Google tool keeps whatever is left of a document.
-    - ``memory_mb=1024``: a piece of the corpus gets a suffix array in memory at about 24 bytes per
-      byte of text, so pieces are ~40 MB; the answer does not depend on it.
+    - ``memory_mb=1024``: a piece of the corpus takes about 48 bytes of memory per byte of text
+      (measured), so pieces are ~21 MB; the answer does not depend on it.
 
     Annotates ``substr_dup_spans`` (spans removed), ``substr_dup_tokens`` (tokens removed) and
     ``substr_dup_removed_frac`` (share of characters removed); rewrites ``text``.
