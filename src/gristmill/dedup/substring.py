@@ -59,7 +59,7 @@ from pydantic import Field
 
 from gristmill.annotate.length import word_counts
 from gristmill.arrow import TEXT_TYPE, reasons_from_masks, texts, with_column
-from gristmill.dedup._clusters import id_hashes, prepare_workdir, workdir_fingerprint
+from gristmill.dedup._clusters import id_hashes, key_range, prepare_workdir, workdir_fingerprint
 from gristmill.engine.atomic import atomic_path, atomic_save_npy, atomic_write_json
 from gristmill.engine.pool import report, run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
@@ -249,14 +249,7 @@ def _join_task(args: tuple) -> tuple[int, int]:
     """Phase 3, one fingerprint range: windows seen in more than one piece, confirmed byte for
     byte; all but the earliest copy of each are repeats. Returns (repeats, collisions)."""
     reps_files, streams, lo, hi, out = args
-    chunks = []
-    for f in reps_files:
-        a = np.load(f, mmap_mode="r")
-        i = int(np.searchsorted(a["fp"], np.uint64(lo), side="left"))
-        j = len(a) if hi is None else int(np.searchsorted(a["fp"], np.uint64(hi), side="left"))
-        if j > i:
-            chunks.append(np.array(a[i:j]))
-    a = np.concatenate(chunks) if chunks else np.empty(0, _REP)
+    a = key_range(reps_files, "fp", lo, hi, _REP)
     a = a[np.lexsort((a["pos"], a["fp"]))]
     head = np.r_[True, a["fp"][1:] != a["fp"][:-1]] if len(a) else np.empty(0, bool)
     size = np.diff(np.r_[np.flatnonzero(head), len(a)])
