@@ -277,6 +277,19 @@ def report_cmd(out: Path = typer.Argument(..., help="a finished output directory
     console.print(f"report: [bold]{path}[/]")
 
 
+@app.command("card")
+def card_cmd(out: Path = typer.Argument(..., help="a finished output directory"),
+             force: bool = typer.Option(False, "--force", help="replace a README.md gristmill did not write (kept as README.md.orig)")):
+    """Write OUT/README.md: a dataset card (Hugging Face format) filled from the run's ledger and lock."""
+    from gristmill.report.card import CardError, write_card
+
+    try:
+        path = write_card(out, force=force)
+    except CardError as e:
+        _fail(str(e))
+    console.print(f"card: [bold]{path}[/]  (loads with datasets.load_dataset({str(out)!r}))")
+
+
 decontam_app = typer.Typer(no_args_is_help=True, help="Benchmark decontamination: build an n-gram index for the `decontaminate` step.")
 app.add_typer(decontam_app, name="decontam")
 

@@ -77,6 +77,19 @@ def id_hashes(ids) -> np.ndarray:
     return np.fromiter((h((i or "").encode()) for i in ids), dtype=np.uint64, count=len(ids))
 
 
+def key_range(files, key: str, lo: int, hi: int | None, dtype: np.dtype) -> np.ndarray:
+    """The rows of several ``.npy`` spills, each sorted by field ``key``, whose key is in ``[lo, hi)``
+    (``hi=None``: to the end), concatenated: one hash-range partition, read memory-mapped."""
+    chunks = []
+    for f in files:
+        a = np.load(f, mmap_mode="r")
+        i = int(np.searchsorted(a[key], np.uint64(lo), side="left"))
+        j = len(a) if hi is None else int(np.searchsorted(a[key], np.uint64(hi), side="left"))
+        if j > i:
+            chunks.append(np.array(a[i:j]))
+    return np.concatenate(chunks) if chunks else np.empty(0, dtype)
+
+
 def choose_keepers(labels: np.ndarray, keep: str, length: np.ndarray, score: np.ndarray | None) -> np.ndarray:
     """Boolean mask: the one member kept in each component (label). ``first`` keeps the earliest
     document in input order, ``longest`` the longest text, ``max_score`` the highest score; ties

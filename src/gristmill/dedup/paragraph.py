@@ -32,7 +32,7 @@ import xxhash
 from pydantic import Field
 
 from gristmill.arrow import TEXT_TYPE, reasons_from_masks, texts, with_column
-from gristmill.dedup._clusters import id_hashes, prepare_workdir, workdir_fingerprint
+from gristmill.dedup._clusters import id_hashes, key_range, prepare_workdir, workdir_fingerprint
 from gristmill.engine.atomic import atomic_save_npy
 from gristmill.engine.pool import report, run_tasks
 from gristmill.step import FitContext, GlobalStep, StepConfig, register
@@ -120,17 +120,9 @@ def _spill_shard(args: tuple) -> int:
 
 def _count_range(spills: list[Path], lo: int, hi: int | None, min_occ: int) -> np.ndarray:
     """Duplicated hashes in [lo, hi): for each, the document and position of its first occurrence."""
-    chunks = []
-    for f in spills:
-        a = np.load(f, mmap_mode="r")
-        i = int(np.searchsorted(a["h"], np.uint64(lo), side="left"))
-        j = len(a) if hi is None else int(np.searchsorted(a["h"], np.uint64(hi), side="left"))
-        if j > i:
-            chunks.append(np.array(a[i:j]))
-    out = np.empty(0, dtype=_SPILL_DTYPE)
-    if not chunks:
-        return out
-    a = np.concatenate(chunks)
+    a = key_range(spills, "h", lo, hi, _SPILL_DTYPE)
+    if not len(a):
+        return a
     # Sort by hash, then stable document order, then position: the head of each run is the first occurrence.
     a = a[np.lexsort((a["pos"], a["ord"], a["h"]))]
     starts = np.flatnonzero(np.r_[True, a["h"][1:] != a["h"][:-1]])

@@ -1,0 +1,205 @@
+"""substring_dedup (exact-substring dedup, Lee et al. 2022) on real text: speed, peak memory, and its
+decisions against an independent reference, at 10 MB and 100 MB.
+
+The corpus is real text that ships with Python: the standard library's sources, then the
+installed packages' sources (sorted paths, one document per file, files over 1 MB skipped), cut at
+the target size. It repeats itself naturally (licence headers, vendored copies, generated code).
+On top, 100 spans of 60-150 tokens that occur nowhere else are each planted in 3 documents.
+
+Each size runs `gristmill run` (the CLI, `-w 2`, default `memory_mb`, and `memory_mb: 64` to force
+many pieces and the merge across them) in a child process; wall time and the peak RSS of the
+largest process (the driver, a worker or a suffix-array child: ``RUSAGE_CHILDREN``) are recorded.
+
+The reference is the definition, computed another way: a token goes iff a window of 50 tokens
+covering it (in its document) occurred earlier in corpus order; windows are Python tuple hashes,
+first occurrences come from ``np.unique``. Reported: planted-span recall (later copies gone, first
+copies whole), documents whose output differs from the reference (0 means no false removal and no
+miss anywhere), and removed tokens.
+
+    python benchmarks/bench_substring.py [--sizes 10 100]
+
+There is no peer in this table: the Google tool (deduplicate-text-datasets) and DataTrove's
+``ExactSubstr``, which drives it, need the Rust binary built from that repository, which no
+package index ships.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import WORK, machine, write_fragment  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 50
+
+
+def real_files() -> list[Path]:
+    std = Path(sysconfig.get_paths()["stdlib"])
+    site = Path(sysconfig.get_paths()["purelib"])
+    files = sorted(p for p in std.rglob("*.py") if "site-packages" not in p.parts)
+    files += sorted(site.rglob("*.py"))
+    return files
+
+
+def build(target_mb: int, dest: Path, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    docs, total = [], 0
+    for p in real_files():
+        try:
+            if p.stat().st_size > 1_000_000:
+                continue
+            t = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not t.strip():
+            continue
+        docs.append({"id": str(p), "text": t})
+        total += len(t.encode())
+        if total >= target_mb * 1_000_000:
+            break
+    vocab = [f"{a}{b}" for a in ("zor", "quel", "mirt", "vash", "plon", "drex", "kiv", "tusk") for b in ("an", "ok", "el", "ix", "um")]
+    planted = []
+    for s in range(100):
+        span = " ".join(rng.choice(vocab) + str(rng.randrange(10**6)) for _ in range(rng.randrange(30, 76)))  # 2 tokens a word
+        where = sorted(rng.sample(range(len(docs)), 3))
+        for w in where:
+            t = docs[w]["text"]
+            cut = t.find("\n", rng.randrange(len(t))) if t else -1
+            cut = len(t) if cut < 0 else cut
+            docs[w]["text"] = t[:cut] + "\n" + span + "\n" + t[cut:]
+        planted.append({"span": span, "docs": [docs[w]["id"] for w in where]})
+    dest.mkdir(parents=True, exist_ok=True)
+    half = len(docs) // 2  # two input files: two shards, so the merge across shards is exercised too
+    for name, part in (("a.jsonl", docs[:half]), ("b.jsonl", docs[half:])):
+        with open(dest / name, "w", encoding="utf-8") as f:
+            for d in part:
+                f.write(json.dumps(d) + "\n")
+    (dest / "planted.json").write_text(json.dumps(planted))
+    return docs
+
+
+def reference(docs: list[dict]) -> dict[str, tuple[str, int]]:
+    from gristmill.dedup.substring import remove_token_spans, tokenize_spans
+
+    # Words only here (Match objects for 20M tokens would take gigabytes); offsets are
+    # recomputed below for the documents that lose something.
+    hashes, owner = [], []
+    for d in docs:
+        w = [m.group() for m in tokenize_spans(d["text"])]
+        hashes.extend(hash(tuple(w[k:k + N])) for k in range(len(w) - N + 1))
+        owner.append((max(0, len(w) - N + 1), len(w)))
+    h = np.asarray(hashes, np.int64)
+    del hashes
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    dup = first[inv] != np.arange(len(h))
+    out, pos = {}, 0
+    for d, (nw, ntok) in zip(docs, owner):
+        ks = np.flatnonzero(dup[pos:pos + nw])
+        pos += nw
+        if not len(ks):
+            out[d["id"]] = (d["text"], 0)
+            continue
+        gone = np.zeros(ntok, bool)
+        for k in ks:
+            gone[k:k + N] = True
+        edges = np.flatnonzero(np.diff(np.r_[0, gone.astype(np.int8), 0]))
+        cut = list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+        out[d["id"]] = (remove_token_spans(d["text"], tokenize_spans(d["text"]), cut), int(gone.sum()))
+    return out
+
+
+def run(dest: Path, name: str, cfg: str) -> dict:
+    recipe = dest / f"{name}.yaml"
+    recipe.write_text(f"""
+inputs:
+  - {{paths: ["{dest}/a.jsonl"], id_field: id, source: a}}
+  - {{paths: ["{dest}/b.jsonl"], id_field: id, source: b}}
+steps:
+  - substring_dedup: {cfg}
+output: {{path: "{dest}/{name}"}}
+""")
+    t0 = time.perf_counter()
+    # A fresh wrapper per run, so its RUSAGE_CHILDREN peak is this run's alone (the largest of the
+    # driver, its workers and their suffix-array children: each waits for its children).
+    p = subprocess.run([sys.executable, "-c", WRAP, sys.executable, "-m", "gristmill", "run", str(recipe), "-w", "2",
+                        "--no-report", "--no-progress", "--fresh"],
+                       capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+    wall = time.perf_counter() - t0
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    if res["rc"] != 0:
+        raise RuntimeError(p.stderr[-3000:])
+    summary = json.loads((dest / name / "summary.json").read_text())
+    step = next(s for s in summary["steps"] if s["step"] == "substring_dedup")
+    return {"wall": wall, "fit": step.get("fit_seconds", 0.0), "peak_mib": res["peak_kb"] / 1024, "cpu": res["cpu"], "summary": summary, "out": dest / name}
+
+
+WRAP = ("import json, resource, subprocess, sys\n"
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc': p.returncode, 'peak_kb': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime}))\n")
+
+
+def evaluate(out: Path, docs: list[dict], ref: dict, planted: list[dict]) -> dict:
+    rows = {}
+    for sub in ("data", "rejected"):
+        for f in sorted((out / sub).glob("*.parquet")):
+            for r in pq.read_table(f, columns=["id", "text", "substr_dup_tokens"]).to_pylist():
+                rows[r["id"]] = r
+    differ = sum(rows[i]["text"] != t for i, (t, _) in ref.items())
+    later = found = first_kept = 0
+    for p in planted:
+        first, *rest = p["docs"]
+        first_kept += p["span"] in rows[first]["text"]
+        for i in rest:
+            later += 1
+            found += p["span"] not in rows[i]["text"] and not (set(p["span"].split()) & set(rows[i]["text"].split()))
+    return {"differ": differ, "recall": found / later, "first_kept": first_kept / len(planted),
+            "removed_tokens": sum(r["substr_dup_tokens"] or 0 for r in rows.values()),
+            "ref_removed_tokens": sum(n for _, n in ref.values())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="MB of text")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    lines = [f"Machine: {machine()}. `gristmill run -w 2`; real Python sources, 100 planted spans x 3 copies; "
+             f"reference = 50-token windows by tuple hash (independent of the suffix arrays).\n",
+             "| text | memory_mb | pieces | tokens | wall s | CPU s (all processes) | fit s | peak RSS MiB (largest process) | "
+             "planted recall | first copy kept | docs differing from reference | tokens removed (ref) | load after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for mb in args.sizes:
+        dest = WORK / "substring" / f"{mb}mb"
+        docs = build(mb, dest)
+        planted = json.loads((dest / "planted.json").read_text())
+        t0 = time.perf_counter()
+        ref = reference(docs)
+        t_ref = time.perf_counter() - t0
+        nbytes = sum(len(d["text"].encode()) for d in docs)
+        for label, cfg in (("1024 (default)", "{}"), ("64", "{memory_mb: 64}")):
+            r = run(dest, f"out_{label.split()[0]}", cfg)
+            ev = evaluate(r["out"], docs, ref, planted)
+            rep = r["summary"]["reports"]["substring_dedup"]
+            line = (f"| {nbytes / 1e6:.0f} MB ({len(docs):,} docs) | {label} | {rep['pieces']} | {rep['tokens']:,} | {r['wall']:.1f} | "
+                    f"{r['cpu']:.1f} | {r['fit']:.1f} | "
+                    f"{r['peak_mib']:.0f} | {ev['recall']:.3f} | "
+                    f"{ev['first_kept']:.2f} | {ev['differ']} | {ev['removed_tokens']:,} ({ev['ref_removed_tokens']:,}) |")
+            line += f" load {open('/proc/loadavg').read().split()[0]} |"
+            print(line, flush=True)
+            lines.append(line)
+        lines.append(f"<!-- reference at {mb} MB: {t_ref:.0f} s -->")
+    write_fragment("substring", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
