@@ -169,3 +169,21 @@ def test_card_refuses_what_is_not_an_output(tmp_path):
     r = runner.invoke(app, ["card", str(tmp_path)])
     assert r.exit_code == 2 and "not a finished gristmill output" in r.output
     assert not (tmp_path / "README.md").exists()
+
+
+def test_fresh_removes_a_stale_unedited_card_and_keeps_a_users_readme(run_out, tmp_path, monkeypatch):
+    import shutil
+
+    from gristmill.engine.manifest import RunDir
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    shutil.copytree(run_out, out)
+    assert (out / "README.md").exists()
+    RunDir(out).remove_own_files()
+    assert not (out / "README.md").exists()  # its figures described the old run
+    shutil.rmtree(out)
+    shutil.copytree(run_out, out)
+    (out / "README.md").write_text("# my notes about this folder\n")
+    RunDir(out).remove_own_files()
+    assert (out / "README.md").read_text() == "# my notes about this folder\n"

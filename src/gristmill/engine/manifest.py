@@ -197,6 +197,10 @@ class RunDir:
                 shutil.rmtree(d)
         for name in self.OWN_FILES:
             (self.root / name).unlink(missing_ok=True)
+        from gristmill.report.card import is_own_card
+
+        if is_own_card(self.root / "README.md"):  # a dataset card of the old run, unedited: stale now
+            (self.root / "README.md").unlink()
         for tmp in self.root.iterdir():  # an interrupted atomic write of one of the files above
             if tmp.is_file() and is_temp_name(tmp.name) and tmp.name[1:].rsplit(".", 2)[0] in self.OWN_FILES:
                 tmp.unlink()

@@ -387,6 +387,17 @@ def _ours(text: str) -> bool | None:
     return hashlib.sha256(text[: m.start()].encode()).hexdigest() == m.group(1)
 
 
+def is_own_card(path: Path) -> bool:
+    """True for a README.md that ``gristmill card`` wrote and nobody edited since (safe to remove when
+    its output is replaced: its figures describe the old run); a user's or an edited card is never ours."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > _MAX_CARD_BYTES:
+            return False
+        return _ours(path.read_text(encoding="utf-8", errors="replace")) is True
+    except OSError:
+        return False
+
+
 def write_card(out: Path, force: bool = False) -> Path:
     """Write ``out/README.md``. An existing README.md that gristmill did not write (or that was
     edited since) is refused unless ``force``, which keeps the old file as ``README.md.orig``
