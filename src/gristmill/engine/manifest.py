@@ -148,12 +148,15 @@ class RunDir:
 
     def _skeleton_only(self) -> bool:
         """What a run killed before writing its fingerprint leaves: only its own directories, holding
-        nothing but temporary files."""
+        nothing but temporary files (and, in ``_manifest/``, the format marker and versions written
+        before the fingerprint)."""
+        early = {self.marker.name, "versions.json"}
         for e in self.root.iterdir():
             if e.name not in self.OWN_DIRS or e.is_symlink() or not e.is_dir():
                 return False
-            if any(sub.is_dir() or not is_temp_name(sub.name) for sub in e.iterdir()):
-                return False
+            for sub in e.iterdir():
+                if sub.is_dir() or not (is_temp_name(sub.name) or (e.name == "_manifest" and sub.name in early)):
+                    return False
         return True
 
     def is_output(self) -> bool:
