@@ -26,7 +26,7 @@ import os
 import pydoc
 import random
 import re
-import resource
+import numpy as np
 import subprocess
 import sys
 import tempfile
@@ -165,7 +165,7 @@ def inputs_for(step: str, corpus: Path) -> list[dict]:
     return [{"paths": [str(corpus / "text.jsonl")], "source": "text", "fields": ["family"]}]
 
 
-def run_step(name: str, corpus: Path, work: Path) -> dict:
+def run_step(name: str, corpus: Path, work: Path, info: dict) -> dict:
     import yaml
 
     from gristmill.step import get_step
@@ -173,7 +173,10 @@ def run_step(name: str, corpus: Path, work: Path) -> dict:
     cls = get_step(name)
     wd = work / name
     wd.mkdir(parents=True, exist_ok=True)
-    steps = cls.example_steps(wd)
+    try:
+        steps = cls.example_steps(wd)
+    except Exception as e:  # noqa: BLE001 - e.g. a model that is not on this machine
+        return {"step": name, "error": f"{type(e).__name__}: {e}"[:200]}
     recipe = {"inputs": inputs_for(name, corpus), "steps": steps, "output": {"path": str(wd / "out")}}
     (wd / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -181,19 +184,84 @@ def run_step(name: str, corpus: Path, work: Path) -> dict:
     p = subprocess.Popen([sys.executable, "-m", "gristmill", "run", str(wd / "recipe.yaml"), "--workers", "1",
                           "--no-report", "--no-progress", "--fresh"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
-    out, _ = p.communicate()
+    out = p.stdout.read()
+    # wait4: the run's CPU time and peak RSS, its worker processes included
+    _pid, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
-    # the run's own process tree: ru_maxrss of the driver and of every worker it waited for
-    _pid, status, ru = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
-    rss = None
+    p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
-        return {"step": name, "error": out.strip().splitlines()[-1][:200] if out.strip() else f"exit {p.returncode}"}
+        last = [ln for ln in out.strip().splitlines() if ln.strip()]
+        return {"step": name, "error": (last[-1] if last else f"exit {p.returncode}")[:200]}
     summary = json.loads((wd / "out" / "summary.json").read_text())
-    rows = [r for r in summary["steps"] if r["step"] == name or r["step"].startswith(name + "#")]
-    row = rows[-1]
+    row = [r for r in summary["steps"] if r["step"] == name or r["step"].startswith(name + "#")][-1]
     secs = row["seconds"] + row.get("fit_seconds", 0.0)
-    return {"step": name, "docs": row["in"], "seconds": secs, "wall": wall, "rss": rss, "fragment": steps,
-            "text_bytes": summary.get("text_bytes")}
+    cpu = ru.ru_utime + ru.ru_stime
+    share = min(1.0, cpu / wall) if wall > 0 else 1.0
+    nbytes = info["html_bytes"] * 2 if name == "html_extract" else info["text_bytes"]
+    docs = row["in"]
+    core_s = max(secs * share, 1e-9)  # the step's seconds on the core it was given (the machine is shared)
+    return {"step": name, "docs": docs, "mb": nbytes / 1e6, "seconds": round(secs, 3), "cpu_share": round(share, 2),
+            "docs_s": docs / core_s, "mb_s": nbytes / 1e6 / core_s, "rss_mib": ru.ru_maxrss / 1024,
+            "fragment": [list(f)[0] for f in steps]}
+
+
+# -- peers, in this process, CPU time ---------------------------------------------------------
+def _cpu(fn, *a) -> float:
+    t0 = time.process_time()
+    fn(*a)
+    return time.process_time() - t0
+
+
+def peers(corpus: Path, info: dict) -> dict[str, dict]:
+    """The peer's figure for a step, docs/s and MB/s per CPU second, where the peer is installed."""
+    out: dict[str, dict] = {}
+    texts = [json.loads(line)["text"] for line in open(corpus / "text.jsonl", encoding="utf-8")]
+    mb = info["text_bytes"] / 1e6
+    try:
+        import ftfy
+        from gristmill.annotate.normalize import Normalize
+
+        cfg = Normalize()._fixer_config()
+        sec = _cpu(lambda: [ftfy.fix_text(t, config=cfg) for t in texts])
+        out["normalize"] = {"peer": f"ftfy {ftfy.__version__} fix_text alone (same settings)", "docs_s": len(texts) / sec, "mb_s": mb / sec}
+    except ImportError:
+        pass
+    try:
+        import trafilatura
+
+        # a sample: trafilatura takes seconds per large page on a shared core
+        pages = [json.loads(line)["html"] for line in gzip.open(corpus / "pages.jsonl.gz", "rt", encoding="utf-8")][:12]
+        sec = _cpu(lambda: [trafilatura.extract(h) for h in pages])
+        out["html_extract"] = {"peer": f"trafilatura {trafilatura.__version__} extract() ({len(pages)} of the pages)",
+                               "docs_s": len(pages) / sec, "mb_s": sum(len(h.encode()) for h in pages) / 1e6 / sec}
+    except ImportError:
+        pass
+    try:
+        import datasketch
+        from datasketch import MinHash
+
+        sub = texts[:200]  # datasketch is slow; 200 documents are enough for a rate
+        sec = _cpu(lambda: [MinHash.bulk([[" ".join(t.lower().split()[i:i + 5]).encode()
+                                            for i in range(max(1, len(t.split()) - 4))]], num_perm=128) for t in sub])
+        out["minhash_dedup"] = {"peer": f"datasketch {datasketch.__version__} MinHash.bulk, 5-grams, 128 perms (signatures only)",
+                                "docs_s": len(sub) / sec, "mb_s": sum(len(t.encode()) for t in sub) / 1e6 / sec}
+    except ImportError:
+        pass
+    try:
+        import sklearn
+        from gristmill.quality.model import FAST_FEATURES, fast_dot
+
+        coef = np.random.default_rng(0).normal(size=FAST_FEATURES).astype(np.float32)
+        sec = _cpu(lambda: fast_dot(texts, coef, native=False))
+        out["quality_score"] = {"peer": f"scikit-learn {sklearn.__version__} HashingVectorizer + dot (the pre-fix path)",
+                                "docs_s": len(texts) / sec, "mb_s": mb / sec}
+    except ImportError:
+        pass
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}" if x >= 1 else f"{x:.2f}"
 
 
 def main() -> None:
@@ -204,13 +272,47 @@ def main() -> None:
     args = ap.parse_args()
     from gristmill.step import all_steps
 
+    load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="bench-steps-") as tmp:
         corpus = Path(tmp) / "corpus"
         info = build(corpus, args.docs)
         print(info, flush=True)
         for name in args.steps or list(all_steps()):
-            r = run_step(name, corpus, Path(tmp) / "runs")
+            r = run_step(name, corpus, Path(tmp) / "runs", info)
             print(r, flush=True)
+            (notes if "error" in r else rows).append(r)
+        peer = peers(corpus, info)
+    load_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [f"{machine()}. Load: `{load_before}` before, `{load_after}` after.",
+             f"Corpus: {info['text_docs']} text documents, {info['text_bytes'] / 1e6:.1f} MB (e-mail-like, prose, "
+             f"documentation pages as text); {info['pages']} HTML pages ({info['html_bytes'] / 1e6:.1f} MB) as JSONL and "
+             "again as a WARC for `html_extract`. One worker (`--workers 1 --no-report`), the step's own seconds from "
+             "summary.json times the run's CPU share (CPU time / wall time), i.e. per core.", "",
+             "| step | docs | docs/s per core | MB/s per core | peak RSS MiB | peer (same run, CPU time) | peer docs/s | gristmill / peer |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for r in sorted(rows, key=lambda r: r["mb_s"]):
+        pe = peer.get(r["step"])
+        flag = "" if r["mb_s"] >= 1 or r["step"] in MODEL_BASED else " (below 1 MB/s)"
+        lines.append(f"| `{r['step']}`{flag} | {r['docs']} | {_fmt(r['docs_s'])} | {_fmt(r['mb_s'])} | {r['rss_mib']:.0f} | "
+                     + (f"{pe['peer']} | {_fmt(pe['docs_s'])} | {r['docs_s'] / pe['docs_s']:.1f}x |" if pe else "- | - | - |"))
+    for r in notes:
+        lines.append(f"\nNot measured: `{r['step']}`: {r['error']}")
+    text = "\n".join(lines) + "\n"
+    write_fragment("bench_steps", text)
+    if args.write_json:
+        data = {"measured": time.strftime("%Y-%m-%d"), "machine": machine(), "load": load_before.split("load average:")[-1].strip(),
+                "command": "python benchmarks/bench_steps.py --write-json",
+                "corpus": f"{info['text_docs']} documents, {info['text_bytes'] / 1e6:.1f} MB (e-mail, prose, doc pages); "
+                          f"html_extract: {info['pages'] * 2} pages",
+                "steps": {r["step"]: {"docs_per_s": round(r["docs_s"], 1), "mb_per_s": round(r["mb_s"], 2),
+                                      "peak_rss_mib": round(r["rss_mib"]),
+                                      **({"peer": peer[r["step"]]["peer"], "peer_docs_per_s": round(peer[r["step"]]["docs_s"], 1)}
+                                         if r["step"] in peer else {})} for r in rows},
+                "not_measured": {r["step"]: r["error"] for r in notes}}
+        dest = ROOT / "src" / "gristmill" / "data" / "step_speed.json"
+        dest.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {dest}")
 
 
 if __name__ == "__main__":
