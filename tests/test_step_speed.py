@@ -178,3 +178,20 @@ def test_quality_score_cli_scores_equal_the_scikit_learn_path(tmp_path, monkeypa
     for i in range(len(texts)):
         if f"d{i:04d}" in got:
             assert np.float32(got[f"d{i:04d}"]) == ref[i], i
+
+
+def test_steps_page_shows_the_measured_speed():
+    """`gristmill steps NAME` prints the packaged per-step figure; every registered step is in the
+    table, measured or named as not measured with the reason."""
+    from gristmill.report.steps_page import step_speeds
+    from gristmill.step import all_steps
+
+    data = step_speeds()
+    listed = set(data["steps"]) | set(data.get("not_measured", {}))
+    assert set(all_steps()) <= listed, set(all_steps()) - listed
+    row = data["steps"]["normalize"]
+    r = CliRunner().invoke(app, ["steps", "normalize"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "Measured speed" in r.output
+    assert f"{row['docs_per_s']:,.0f} docs/s" in r.output.replace("\n", " ")
+    assert data["load"] in r.output.replace("\n", " ")

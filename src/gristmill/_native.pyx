@@ -863,6 +863,13 @@ cdef inline Py_ssize_t _put_utf8(unsigned char* out, uint32_t c) nogil:
     return 4
 
 
+# Python's ``\w`` on ASCII ([0-9A-Za-z_]) as a table: Py_UNICODE_ISALNUM is three calls into the
+# Unicode database per character
+cdef unsigned char _ASCII_WORD[128]
+for _c in range(128):
+    _ASCII_WORD[_c] = chr(_c).isalnum() or _c == 0x5F
+
+
 def hashed_bigram_dot(list docs, const float[:] coef):
     """For each (already lowercased) document: the dot product of ``coef`` with the l2-normalized
     counts of its hashed word unigrams and bigrams, bit for bit what
@@ -920,7 +927,7 @@ def hashed_bigram_dot(list docs, const float[:] coef):
             wlen = 0
             for i in range(ln + 1):
                 c = PyUnicode_READ(kind, data, i) if i < ln else 0x20
-                if Py_UNICODE_ISALNUM(c) or c == 0x5F:
+                if (_ASCII_WORD[c] if c < 128 else Py_UNICODE_ISALNUM(c)):
                     if not inword:
                         inword = True
                         wstart = nb
