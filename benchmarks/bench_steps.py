@@ -145,7 +145,8 @@ def build(dest: Path, n_docs: int, seed: int = 0) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     with open(dest / "text.jsonl", "w", encoding="utf-8") as f:
         for i, (src, t) in enumerate(text_docs):
-            f.write(json.dumps({"id": f"t{i}", "text": t, "family": src}) + "\n")
+            # a URL per document, so url_filter has a column to read (the family as the host)
+            f.write(json.dumps({"id": f"t{i}", "text": t, "family": src, "url": f"https://{src}.example.org/{i}.html"}) + "\n")
     from gristmill.io.warc import write_warc
 
     with gzip.open(dest / "pages.jsonl.gz", "wt", encoding="utf-8") as f:
@@ -162,7 +163,7 @@ def inputs_for(step: str, corpus: Path) -> list[dict]:
     if step == "html_extract":
         return [{"paths": [str(corpus / "pages.jsonl.gz")], "source": "pages", "fields": ["html"]},
                 {"paths": [str(corpus / "pages.warc.gz")], "format": "warc", "source": "warc"}]
-    return [{"paths": [str(corpus / "text.jsonl")], "source": "text", "fields": ["family"]}]
+    return [{"paths": [str(corpus / "text.jsonl")], "source": "text", "fields": ["family", "url"]}]
 
 
 def run_step(name: str, corpus: Path, work: Path, info: dict) -> dict:
@@ -241,8 +242,11 @@ def peers(corpus: Path, info: dict) -> dict[str, dict]:
         from datasketch import MinHash
 
         sub = texts[:200]  # datasketch is slow; 200 documents are enough for a rate
-        sec = _cpu(lambda: [MinHash.bulk([[" ".join(t.lower().split()[i:i + 5]).encode()
-                                            for i in range(max(1, len(t.split()) - 4))]], num_perm=128) for t in sub])
+        def sketch(t: str):
+            w = t.lower().split()
+            return MinHash.bulk([[" ".join(w[i:i + 5]).encode() for i in range(max(1, len(w) - 4))]], num_perm=128)
+
+        sec = _cpu(lambda: [sketch(t) for t in sub])
         out["minhash_dedup"] = {"peer": f"datasketch {datasketch.__version__} MinHash.bulk, 5-grams, 128 perms (signatures only)",
                                 "docs_s": len(sub) / sec, "mb_s": sum(len(t.encode()) for t in sub) / 1e6 / sec}
     except ImportError:
