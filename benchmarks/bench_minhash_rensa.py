@@ -47,7 +47,11 @@ def main() -> None:
     args = ap.parse_args()
     import json
 
-    import rensa
+    try:
+        import rensa
+    except ImportError:
+        write_fragment("bench_minhash_rensa", "rensa is not installed (`pip install rensa==0.5.0`): not measured.\n")
+        return
 
     import bench_steps
     from gristmill.dedup._normalize import shingle_text
