@@ -62,8 +62,8 @@ def ftfy_fix(text: str, config) -> str:
 
     ``fix_text`` cuts the text into segments (each line, and lines longer than
     ``config.max_decode_length`` into pieces of that length) and runs ``fix_and_explain`` on each:
-    about 25 us of Python per line even when nothing changes, which made ``normalize`` run at
-    ~40 documents/s on 8 KB pages. With the settings :class:`Normalize` uses (``unescape_html``
+    about 25 us of Python per line even when nothing changes, which held ``normalize`` to ~500
+    documents/s per core on 8 KB pages (benchmarks/RESULTS.md, "Every step, per core"). With the settings :class:`Normalize` uses (``unescape_html``
     off), every stage ftfy runs on a segment needs a non-ASCII character (mojibake, C1 controls,
     surrogates, byte A0 residue) except ``remove_terminal_escapes``, which needs ESC. So a segment
     that is ASCII without ESC comes back unchanged and is skipped here; the rest go through ftfy's
