@@ -13,6 +13,8 @@ with the same results, used when this module is not built, and checked against i
   ``ChunkIndex``, a chunk seen before is found by a hash of its code points, without making a str.
 - ``ngram_stats``: Gopher's n-gram repetition measures, one hash table per document.
 - ``token_facts``: the per-token flags the rules read.
+- ``hashed_bigram_dot``: the fast quality model's score (hashed word uni+bigrams, l2 norm, dot),
+  bit-identical to scikit-learn's ``HashingVectorizer`` path, which is its pure-Python fallback.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
