@@ -13,6 +13,8 @@ with the same results, used when this module is not built, and checked against i
   ``ChunkIndex``, a chunk seen before is found by a hash of its code points, without making a str.
 - ``ngram_stats``: Gopher's n-gram repetition measures, one hash table per document.
 - ``token_facts``: the per-token flags the rules read.
+- ``hashed_bigram_dot``: the fast quality model's score (hashed word uni+bigrams, l2 norm, dot),
+  bit-identical to scikit-learn's ``HashingVectorizer`` path, which is its pure-Python fallback.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
@@ -752,3 +754,230 @@ def token_facts(list toks, const uint32_t[:] punct_sorted, sent_end, category):
             f[2, j] = all(category(ch).startswith("P") for ch in t)
         f[3, j] = t in sent_end
     return length_arr, flags[0], flags[1], flags[2], flags[3]
+
+
+# -- quality_score's fast family: hashed word uni+bigrams, l2-normalized, dot a weight vector -------
+cdef extern from "Python.h":
+    bint Py_UNICODE_ISALNUM(uint32_t ch)
+
+cdef int64_t* _radix_sort(int64_t* a, int64_t* tmp, Py_ssize_t n, int bits, Py_ssize_t* hist) noexcept nogil:
+    """Sort ``n`` non-negative values below ``2**bits`` (LSD radix, 11-bit digits: two passes for
+    a million buckets, against qsort's ~11 comparisons through a function pointer per value).
+    Returns whichever of ``a``/``tmp`` holds the sorted values."""
+    cdef int shift = 0, k
+    cdef Py_ssize_t i, total, c
+    cdef int64_t* src = a
+    cdef int64_t* dst = tmp
+    cdef int64_t* sw
+    while shift < bits:
+        for k in range(2048):
+            hist[k] = 0
+        for i in range(n):
+            hist[(src[i] >> shift) & 2047] += 1
+        total = 0
+        for k in range(2048):
+            c = hist[k]
+            hist[k] = total
+            total += c
+        for i in range(n):
+            k = (src[i] >> shift) & 2047
+            dst[hist[k]] = src[i]
+            hist[k] += 1
+        sw = src
+        src = dst
+        dst = sw
+        shift += 11
+    return src
+
+cdef extern from "math.h" nogil:
+    double sqrt(double x)
+
+
+cdef inline uint32_t _rotl32(uint32_t x, int r) nogil:
+    return (x << r) | (x >> (32 - r))
+
+
+cdef int32_t murmur3_s32(const unsigned char* key, Py_ssize_t n, uint32_t seed) nogil:
+    """MurmurHash3_x86_32 (Austin Appleby's public-domain reference, MurmurHash3.cpp) as a signed
+    32-bit value: the hash scikit-learn's ``murmurhash3_bytes_s32`` computes."""
+    cdef uint32_t h = seed, k
+    cdef uint32_t c1 = 0xcc9e2d51U, c2 = 0x1b873593U
+    cdef Py_ssize_t i, nblocks = n // 4
+    for i in range(nblocks):
+        k = (<uint32_t>key[4 * i]) | (<uint32_t>key[4 * i + 1] << 8) | (<uint32_t>key[4 * i + 2] << 16) | (<uint32_t>key[4 * i + 3] << 24)
+        k *= c1
+        k = _rotl32(k, 15)
+        k *= c2
+        h ^= k
+        h = _rotl32(h, 13)
+        h = h * 5 + 0xe6546b64U
+    k = 0
+    cdef Py_ssize_t t = nblocks * 4
+    cdef int rest = n & 3
+    if rest == 3:
+        k ^= <uint32_t>key[t + 2] << 16
+    if rest >= 2:
+        k ^= <uint32_t>key[t + 1] << 8
+    if rest >= 1:
+        k ^= <uint32_t>key[t]
+        k *= c1
+        k = _rotl32(k, 15)
+        k *= c2
+        h ^= k
+    h ^= <uint32_t>n
+    h ^= h >> 16
+    h *= 0x85ebca6bU
+    h ^= h >> 13
+    h *= 0xc2b2ae35U
+    h ^= h >> 16
+    return <int32_t>h
+
+
+def murmur3_32(bytes key, uint32_t seed=0):
+    """The signed 32-bit MurmurHash3 of ``key`` (for the tests, against scikit-learn's)."""
+    return murmur3_s32(<const unsigned char*>key, len(key), seed)
+
+
+cdef inline Py_ssize_t _bucket(int32_t h, Py_ssize_t n_features) nogil:
+    # scikit-learn's _hashing_fast.transform: abs() of INT32_MIN has no int32 value
+    if h == -2147483648:
+        return (2147483647 - (n_features - 1)) % n_features
+    return (h if h >= 0 else -h) % n_features
+
+
+cdef inline Py_ssize_t _put_utf8(unsigned char* out, uint32_t c) nogil:
+    if c < 0x80:
+        out[0] = <unsigned char>c
+        return 1
+    if c < 0x800:
+        out[0] = <unsigned char>(0xC0 | (c >> 6))
+        out[1] = <unsigned char>(0x80 | (c & 0x3F))
+        return 2
+    if c < 0x10000:
+        out[0] = <unsigned char>(0xE0 | (c >> 12))
+        out[1] = <unsigned char>(0x80 | ((c >> 6) & 0x3F))
+        out[2] = <unsigned char>(0x80 | (c & 0x3F))
+        return 3
+    out[0] = <unsigned char>(0xF0 | (c >> 18))
+    out[1] = <unsigned char>(0x80 | ((c >> 12) & 0x3F))
+    out[2] = <unsigned char>(0x80 | ((c >> 6) & 0x3F))
+    out[3] = <unsigned char>(0x80 | (c & 0x3F))
+    return 4
+
+
+# Python's ``\w`` on ASCII ([0-9A-Za-z_]) as a table: Py_UNICODE_ISALNUM is three calls into the
+# Unicode database per character
+cdef unsigned char _ASCII_WORD[128]
+for _c in range(128):
+    _ASCII_WORD[_c] = chr(_c).isalnum() or _c == 0x5F
+
+
+def hashed_bigram_dot(list docs, const float[:] coef):
+    """For each (already lowercased) document: the dot product of ``coef`` with the l2-normalized
+    counts of its hashed word unigrams and bigrams, bit for bit what
+    ``HashingVectorizer(ngram_range=(1, 2), alternate_sign=False, norm="l2", dtype=float32)``
+    followed by ``X @ coef`` gives (scikit-learn 1.x: tokens are the maximal runs of at least two
+    ``\\w`` characters, the regex ``(?u)\\b\\w\\w+\\b``; a bigram is two tokens joined by one space;
+    a feature is ``abs(murmurhash3_32(utf8, seed 0)) % n_features``; duplicates are summed and
+    indices sorted; the row norm is accumulated in double; the product is summed in float32 in index
+    order, as scipy's ``csr_matvec``). Returns float32, one value per document."""
+    cdef Py_ssize_t n_features = coef.shape[0]
+    cdef Py_ssize_t nd = len(docs), d, i, ln, nb, nt, j, cap_b = 0, cap_t = 0, u
+    cdef unsigned char* buf = NULL
+    cdef Py_ssize_t* starts = NULL
+    cdef Py_ssize_t* ends = NULL
+    cdef int64_t* idx = NULL
+    cdef int64_t* tmp = NULL
+    cdef int64_t* srt
+    cdef Py_ssize_t hist[2048]
+    cdef int bits = 1
+    while (<int64_t>1 << bits) < n_features:
+        bits += 1
+    cdef int kind
+    cdef void* data
+    cdef uint32_t c
+    cdef bint inword
+    cdef Py_ssize_t wstart, wlen
+    cdef double norm
+    cdef float acc, v, cnt
+    out = np.zeros(nd, np.float32)
+    cdef float[:] res = out
+    try:
+        for d in range(nd):
+            s = docs[d]
+            ln = len(s)
+            if 5 * ln + 8 > cap_b:
+                cap_b = 5 * ln + 8
+                free(buf)
+                buf = <unsigned char*>malloc(cap_b)
+            if ln + 2 > cap_t:
+                cap_t = ln + 2
+                free(starts); free(ends); free(idx); free(tmp)
+                tmp = <int64_t*>malloc(2 * cap_t * sizeof(int64_t))
+                starts = <Py_ssize_t*>malloc(cap_t * sizeof(Py_ssize_t))
+                ends = <Py_ssize_t*>malloc(cap_t * sizeof(Py_ssize_t))
+                idx = <int64_t*>malloc(2 * cap_t * sizeof(int64_t))
+            if buf == NULL or starts == NULL or ends == NULL or idx == NULL or tmp == NULL:
+                raise MemoryError()
+            kind = PyUnicode_KIND(s)
+            data = PyUnicode_DATA(s)
+            # tokens written one after the other, separated by one space, so a bigram is a slice
+            nb = 0
+            nt = 0
+            inword = False
+            wstart = 0
+            wlen = 0
+            for i in range(ln + 1):
+                c = PyUnicode_READ(kind, data, i) if i < ln else 0x20
+                if (_ASCII_WORD[c] if c < 128 else Py_UNICODE_ISALNUM(c)):
+                    if not inword:
+                        inword = True
+                        wstart = nb
+                        wlen = 0
+                    nb += _put_utf8(buf + nb, c)
+                    wlen += 1
+                elif inword:
+                    inword = False
+                    if wlen >= 2:
+                        starts[nt] = wstart
+                        ends[nt] = nb
+                        nt += 1
+                        buf[nb] = 0x20
+                        nb += 1
+                    else:
+                        nb = wstart
+            with nogil:
+                j = 0
+                for i in range(nt):
+                    idx[j] = _bucket(murmur3_s32(buf + starts[i], ends[i] - starts[i], 0), n_features)
+                    j += 1
+                for i in range(nt - 1):
+                    idx[j] = _bucket(murmur3_s32(buf + starts[i], ends[i + 1] - starts[i], 0), n_features)
+                    j += 1
+                if j == 0:
+                    res[d] = 0
+                    continue
+                srt = _radix_sort(idx, tmp, j, bits, hist)
+                norm = 0.0
+                i = 0
+                while i < j:
+                    u = i
+                    while u < j and srt[u] == srt[i]:
+                        u += 1
+                    cnt = <float>(u - i)
+                    norm += cnt * cnt
+                    i = u
+                norm = sqrt(norm)
+                acc = 0
+                i = 0
+                while i < j:
+                    u = i
+                    while u < j and srt[u] == srt[i]:
+                        u += 1
+                    v = <float>((<double><float>(u - i)) / norm)
+                    acc = acc + v * coef[srt[i]]
+                    i = u
+                res[d] = acc
+    finally:
+        free(buf); free(starts); free(ends); free(idx); free(tmp)
+    return out

@@ -16,12 +16,13 @@ from pydantic import Field
 from gristmill.arrow import TEXT_TYPE, with_column
 from gristmill.step import Step, StepConfig, register
 
-__all__ = ["Normalize", "NormalizeWhitespace", "collapse_whitespace", "remove_control_chars"]
+__all__ = ["Normalize", "NormalizeWhitespace", "collapse_whitespace", "remove_control_chars", "ftfy_fix"]
 
 # Every whitespace character except "\n": tabs, NBSP, ideographic space, ... become one space.
 _HSPACE = re.compile(r"[^\S\n]+")
 _LINE_EDGES = re.compile(r" ?\n ?")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
+_ASCII_HSPACE = [c for c in map(chr, range(128)) if c.isspace() and c not in " \n\r"]
 
 
 def collapse_whitespace(text: str) -> str:
@@ -29,9 +30,15 @@ def collapse_whitespace(text: str) -> str:
     most one blank line in a row (paragraph breaks survive, layout padding does not)."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _HSPACE.sub(" ", text)
-    text = _LINE_EDGES.sub("\n", text)
-    text = _MANY_NEWLINES.sub("\n\n", text)
+    # Each substitution runs only where it can change something (exact guards, found with a
+    # substring search, which is several times faster than a regex pass that replaces every space
+    # by a space): in ASCII text the only horizontal whitespace besides " " is _ASCII_HSPACE.
+    if not text.isascii() or "  " in text or any(c in text for c in _ASCII_HSPACE):
+        text = _HSPACE.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = _LINE_EDGES.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _MANY_NEWLINES.sub("\n\n", text)
     return text.strip()
 
 
@@ -47,6 +54,40 @@ _CONTROL_TABLE = {
 
 def remove_control_chars(text: str) -> str:
     return text.translate(_CONTROL_TABLE)
+
+
+def ftfy_fix(text: str, config) -> str:
+    """``ftfy.fix_text(text, config=config)``, the same result, without ftfy's per-line work where
+    it can have none.
+
+    ``fix_text`` cuts the text into segments (each line, and lines longer than
+    ``config.max_decode_length`` into pieces of that length) and runs ``fix_and_explain`` on each:
+    about 25 us of Python per line even when nothing changes, which held ``normalize`` to ~500
+    documents/s per core on 8 KB pages (benchmarks/RESULTS.md, "Every step, per core"). With the settings :class:`Normalize` uses (``unescape_html``
+    off), every stage ftfy runs on a segment needs a non-ASCII character (mojibake, C1 controls,
+    surrogates, byte A0 residue) except ``remove_terminal_escapes``, which needs ESC. So a segment
+    that is ASCII without ESC comes back unchanged and is skipped here; the rest go through ftfy's
+    own ``fix_and_explain``, segment by segment exactly as ``fix_text`` cuts them (ftfy 6.x,
+    ``ftfy/__init__.py``). ``tests/test_step_speed.py`` checks the identity against ``fix_text``.
+    """
+    if text.isascii() and "\x1b" not in text:
+        return text
+    from ftfy import fix_and_explain
+
+    out = []
+    pos = 0
+    n = len(text)
+    limit = config.max_decode_length
+    while pos < n:
+        brk = text.find("\n", pos) + 1
+        if brk == 0:
+            brk = n
+        if brk - pos > limit:
+            brk = pos + limit
+        seg = text[pos:brk]
+        out.append(seg if seg.isascii() and "\x1b" not in seg else fix_and_explain(seg, config)[0])
+        pos = brk
+    return "".join(out)
 
 
 def _rewrite(step: Step, table: pa.Table, fix) -> pa.Table:
@@ -108,9 +149,7 @@ class Normalize(Step):
     def _fix(self, text: str) -> str:
         c = self.config
         if c.fix_unicode:
-            import ftfy
-
-            new = ftfy.fix_text(text, config=self._fixer_config())
+            new = ftfy_fix(text, self._fixer_config())
             if new != text:
                 self.stats["fixed_unicode"] += 1
                 text = new

@@ -30,6 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    from gristmill import _native
+except ImportError:  # not built: scikit-learn's vectorizer gives the same scores, slower
+    _native = None
+
 FORMAT = 1
 FAST_FEATURES = 1 << 20  # DCLM's fastText used 2M buckets; 1M hashed features keep the file at 4 MB
 HELD_OUT = 0.1
@@ -54,6 +59,24 @@ def _vectorizer():
                              lowercase=True, dtype=np.float32)
 
 
+def fast_dot(texts: list[str], coef: np.ndarray, native: bool = True) -> np.ndarray:
+    """``_vectorizer().transform(texts) @ coef``: the fast family's linear score before the
+    intercept.
+
+    scikit-learn's ``HashingVectorizer`` makes a Python list of every unigram and bigram string
+    of a document and a scipy matrix of the batch (~630 docs/s per core on 8 KB pages; the 133
+    docs/s of issue 24 was that at machine load); the compiled kernel ``gristmill._native.hashed_bigram_dot``
+    tokenizes, hashes, counts and sums in one pass per document with the same arithmetic, so the
+    scores are bit-identical (``tests/test_step_speed.py`` checks it on real documents). With
+    ``native=False``, or without the compiled module, scikit-learn's path is used."""
+    coef = np.asarray(coef)
+    kernel = getattr(_native, "hashed_bigram_dot", None) if native else None
+    if kernel is not None and coef.dtype == np.float32 and coef.ndim == 1 and coef.shape[0] == FAST_FEATURES:
+        # HashingVectorizer's preprocessing is str.lower() (lowercase=True, no accent stripping)
+        return kernel([t.lower() for t in texts], np.ascontiguousarray(coef))
+    return np.asarray(_vectorizer().transform(texts) @ coef).ravel()
+
+
 @dataclass
 class QualityModel:
     meta: dict
@@ -69,8 +92,7 @@ class QualityModel:
         if not texts:
             return np.zeros(0, np.float32)
         if self.family == "fast":
-            x = _vectorizer().transform(texts)
-            z = np.asarray(x @ self.arrays["coef"]).ravel() + float(self.arrays["intercept"][0])
+            z = fast_dot(texts, self.arrays["coef"]) + float(self.arrays["intercept"][0])
         else:
             from gristmill.dedup.semantic import embed_texts, load_embedder
 

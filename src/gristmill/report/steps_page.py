@@ -76,8 +76,39 @@ def print_step(cls: type[Step], console: Console) -> None:
         parts += [Text("Parameters", style="bold underline"), params_table(cls), Text("")]
     else:
         parts += [Text("No parameters.", style="italic"), Text("")]
+    speed = speed_line(cls.name)
+    if speed:
+        parts += [Text("Measured speed", style="bold underline"), Text(speed), Text("")]
     parts.append(Markdown(doc or "(no description)"))
     console.print(Group(*parts))
+
+
+def step_speeds() -> dict:
+    """The per-step table ``benchmarks/bench_steps.py --write-json`` ships in the package
+    (``gristmill/data/step_speed.json``); empty when it is missing or unreadable."""
+    import json
+    from importlib import resources
+
+    try:
+        return json.loads(resources.files("gristmill").joinpath("data/step_speed.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def speed_line(name: str) -> str:
+    """One step's measured speed, per core, with the conditions it was measured in."""
+    data = step_speeds()
+    row = data.get("steps", {}).get(name)
+    if row is None:
+        why = data.get("not_measured", {}).get(name)
+        return f"not measured ({why})" if why else ""
+    def num(x: float) -> str:
+        return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+    s = f"{num(row['docs_per_s'])} docs/s and {num(row['mb_per_s'])} MB/s per core, peak RSS {row['peak_rss_mib']} MiB"
+    if "peer_docs_per_s" in row:
+        s += f"; {row['peer']}: {num(row['peer_docs_per_s'])} docs/s ({row['docs_per_s'] / row['peer_docs_per_s']:.1f}x)"
+    return (s + f". Measured {data.get('measured', '?')} on {data.get('corpus', '?')}, one worker, load average "
+            f"{data.get('load', '?')} (`{data.get('command', 'benchmarks/bench_steps.py')}`).")
 
 
 def print_list(steps: dict[str, type[Step]], console: Console) -> None:
