@@ -28,7 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the harness lives with the tests (its fast version runs there)
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "tests" / "support")]  # the harness lives with the tests (its fast version runs there)
 sys.path.insert(0, str(HERE))
 
 from _common import machine  # noqa: E402

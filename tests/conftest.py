@@ -1,9 +1,14 @@
 import functools
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Tests live in area folders (engine/, io/, lab/, synth/, ...); what several of them share lives in
+# support/ (fixture builders, fake servers, harnesses) and in this file, never in another test file.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

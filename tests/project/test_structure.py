@@ -1,0 +1,136 @@
+"""The package layout the design promises (one concept per module), checked so it stays that way."""
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "gristmill"
+
+
+def test_heuristic_rule_families_live_in_their_own_modules():
+    from gristmill.step import all_steps
+    family = {"gopher_quality": "gopher", "gopher_repetition": "gopher", "c4_quality": "c4",
+              "fineweb_quality": "fineweb", "refinedweb_lines": "refinedweb"}
+    steps = all_steps()
+    for name, mod in family.items():
+        assert steps[name].__module__ == f"gristmill.annotate.heuristics.{mod}", (name, steps[name].__module__)
+    # The public names of the former single module still import from the package.
+    from gristmill.annotate.heuristics import (GOPHER_STOP_WORDS, C4Quality, FineWebQuality,  # noqa: F401
+                                               GopherQuality, GopherRepetition, RefinedWebLines, count_sentences,
+                                               pure_python, split_words)
+    assert not (SRC / "annotate" / "heuristics.py").exists()
+
+
+def test_pure_python_switches_one_backend_object():
+    from gristmill.annotate.heuristics import BACKEND, pure_python, split_words
+    from gristmill.annotate.heuristics import tokenizer, words
+    before = (BACKEND.kernels, BACKEND.tokenizer, BACKEND.tokenize)
+    tokens = split_words("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?")
+    with pure_python():
+        assert BACKEND.kernels is None and BACKEND.tokenizer is None
+        assert BACKEND.tokenize is tokenizer._tokenize_chunk
+        assert split_words("Mr. O'Neil's e-mail (bob@x.org) said: \"don't!!!\" -- 3.5kg, 10a.m.; :-) ok?") == tokens
+    assert (BACKEND.kernels, BACKEND.tokenizer, BACKEND.tokenize) == before
+    # No module keeps its own copy of the choice (the old pure_python() swapped three globals).
+    for mod in ("words", "gopher", "c4", "fineweb", "refinedweb", "tokenizer", "native", "batch"):
+        m = importlib.import_module(f"gristmill.annotate.heuristics.{mod}")
+        assert not {"_NATIVE", "_native_mod", "_tokenize"} & set(vars(m)), mod
+    del words
+
+
+def test_no_empty_selectors_package():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("gristmill.selectors")
+    assert "selectors" not in (SRC / "steps_index.py").read_text()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every gristmill module ``path`` imports, at module level or inside functions."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("gristmill.")}
+
+
+def test_io_modules_import_each_other_without_a_cycle():
+    io = {f"gristmill.io.{p.stem}": p for p in (SRC / "io").glob("*.py") if p.stem != "__init__"}
+    graph = {m: _imports(p) & set(io) for m, p in io.items()}
+
+    def visit(m, stack):
+        assert m not in stack, " -> ".join([*stack, m])
+        for n in graph[m]:
+            visit(n, [*stack, m])
+
+    for m in graph:
+        visit(m, [])
+    # and each reader module imports on its own, first, in a fresh interpreter
+    for m in ("gristmill.io.warc_reader", "gristmill.io.readers"):
+        p = subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+
+
+def _private_imports() -> list[str]:
+    """``from gristmill.X import _name`` where X is another package than the importing module's."""
+    out = []
+    for path in SRC.rglob("*.py"):
+        me = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("gristmill."):
+                theirs, mine = node.module.split(".")[1], me.split(".")[1]
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__") and theirs != mine:
+                        out.append(f"{me} <- {node.module}.{a.name}")
+    return out
+
+
+def test_cli_is_a_package_whose_groups_share_one_helper_module():
+    assert not (SRC / "cli.py").exists()
+    for group in ("main", "common", "mix", "stream", "lab", "synth", "quality"):
+        assert (SRC / "cli" / f"{group}.py").exists(), group
+    for pkg in ("mix", "stream", "lab", "synth", "quality"):
+        assert not (SRC / pkg / "cli.py").exists(), pkg
+    bad = [m for m in _private_imports() if ".cli." in m.split(" <- ")[1] or m.split(" <- ")[1].startswith("gristmill.cli.")]
+    assert not bad, bad
+
+
+def test_llm_client_lives_below_quality_and_synth():
+    for path in (SRC / "llm").glob("*.py"):
+        assert not {m for m in _imports(path) if m.startswith(("gristmill.synth", "gristmill.quality"))}, path
+    assert not (SRC / "synth" / "llm_client.py").exists()
+    users = [p for p in SRC.rglob("*.py") if "gristmill.llm.client" in _imports(p) or "gristmill.llm" in _imports(p)]
+    assert {p.parent.name for p in users} >= {"quality", "synth"}
+
+
+def test_demo_is_a_package_and_its_noise_is_public():
+    assert not (SRC / "demo.py").exists() and not (SRC / "demo_run.py").exists()
+    from gristmill.demo.noise import boilerplate, gibberish, spam
+    import random
+    rng = random.Random(0)
+    assert all(isinstance(f(rng), str) and f(rng) for f in (boilerplate, gibberish, spam))
+
+
+def test_one_config_loader_for_every_yaml_file():
+    """Recipes, mixtures, lab, synth and self-play configs all read YAML through gristmill.config."""
+    users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py") if "gristmill.config" in _imports(p)}
+    assert {"recipe.py", "mix/spec.py", "lab/config.py", "synth/loop.py", "synth/selfplay.py"} <= users, users
+    for p in SRC.rglob("*.py"):
+        if p.relative_to(SRC).as_posix() != "config.py":
+            src = p.read_text()
+            assert "yaml.safe_load(open(" not in src and "yaml.load(" not in src, p
+
+
+def test_tests_are_grouped_by_area_and_share_only_through_conftest_and_support():
+    tests = SRC.parents[1] / "tests"
+    assert not list(tests.glob("test_*.py")), "a test at the top of tests/: put it in its area's folder"
+    for path in tests.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("test_"):
+                raise AssertionError(f"{path.relative_to(tests)} imports {node.module}: move what it shares to support/ or conftest.py")
