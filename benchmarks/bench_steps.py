@@ -112,7 +112,7 @@ def doc_modules() -> list[str]:
 
 def doc_pages(n: int) -> list[tuple[str, str, str]]:
     """(module, text page, HTML page) for up to n stdlib modules that import cleanly."""
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "support")]
     from fixtures_web import site_page
 
     out = []
