@@ -10,8 +10,9 @@ Assignments (``password = "..."``, ``"api_key": "..."``) are redacted only when 
 random: at least ``min_secret_length`` characters, no whitespace, and a Shannon entropy of at
 least ``min_entropy`` bits per character (detect-secrets flags hex strings from 3.0 and base64
 from 4.5; 3.0 here because the keyword already says it is a secret). This keeps
-``password = "password"``, ``token = "<your token>"`` and environment look-ups, which are what
-clean code holds.
+``password = "password"``, ``token = "<your token>"``, ``token_type = "quoted-string"`` (only
+letters and separators: a word, not a key) and environment look-ups, which are what clean code
+holds.
 """
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ PATTERNS: dict[str, re.Pattern] = {
 _KEYWORD = re.compile(
     r"(?i)(?P<name>[\w.-]*(?:password|passwd|pwd|secret|token|api_?key|access_?key|auth_?key|private_?key|credentials?)[\w.-]*)"
     r"['\"]?\s*(?::=|=>|=|:)\s*[bru]{0,2}(?P<q>['\"])(?P<secret>[^'\"\s\\]{1,500})(?P=q)")
+
+
+# Letters joined by separators: an identifier, a word list, a path or a URL ("quoted-string",
+# "mailbox-list", "http://example.org/x"), never a generated key. A secret has a digit or a symbol.
+_WORDY = re.compile(r"[A-Za-z]+(?:[-_./:@][A-Za-z]*)*")
 
 
 def shannon_entropy(s: str) -> float:
@@ -77,7 +83,8 @@ class SecretsRedact(Step):
         if "password_assignment" in c.kinds:
             for m in _KEYWORD.finditer(text):
                 v = m.group("secret")
-                if len(v) >= c.min_secret_length and shannon_entropy(v) >= c.min_entropy and not v.startswith(("$", "%", "{", "<")):
+                if (len(v) >= c.min_secret_length and shannon_entropy(v) >= c.min_entropy and not _WORDY.fullmatch(v)
+                        and not v.startswith(("$", "%", "{", "<"))):
                     found.append((*m.span("secret"), "password_assignment"))
         out, end = [], -1
         for s, e, kind in sorted(found, key=lambda f: (f[0], -f[1])):
