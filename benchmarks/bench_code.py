@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from gristmill.io.code_reader import code_files, code_skipped
+from gristmill.io.code_tree import code_files, code_skipped
 from gristmill.io.items import Batch, Counted, Quarantined, Shard
 from gristmill.io.readers import read_shard
 from gristmill.io.spec import InputSpec
@@ -29,10 +29,10 @@ from gristmill.step import get_step
 
 def read_tree(roots: list[str], max_files: int) -> tuple[pa.Table, Counter, Counter]:
     spec = InputSpec(paths=roots, format="code", max_doc_bytes=1_000_000)  # The Stack's 1 MB
-    files = code_files(spec)
+    files = code_files(spec.paths)
     step = max(1, -(-len(files) // max_files))
     sample = [(str(f), rel) for f, rel in files[::step]]
-    tables, quarantined, counted = [], Counter(), Counter(code_skipped(spec))
+    tables, quarantined, counted = [], Counter(), Counter(code_skipped(spec.paths))
     for item in read_shard(Shard("0", 0, sample[0][0], sample[0][1], files=sample), spec, 4096):
         if isinstance(item, Batch):
             tables.append(item.table)

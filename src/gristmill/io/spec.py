@@ -51,8 +51,8 @@ def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
     """Each matching file with its id prefix: the path relative to the glob's fixed part
     (gristmill.io.paths, the one expander). A pattern that matches nothing is reported elsewhere."""
     if spec.format == "code":  # a repository tree: vendored and generated directories are pruned
-        from gristmill.io.code_reader import code_files
+        from gristmill.io.code_tree import code_files
 
-        return code_files(spec)
+        return code_files(spec.paths)
     exts = {"text": TEXT, "jsonl": JSONL + (".gz", ".zst"), "parquet": PARQUET, "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
     return expand(spec.paths, exts, strict=False)
