@@ -38,10 +38,12 @@ PATTERNS: dict[str, re.Pattern] = {
     "google_api_key": re.compile(r"\bAIza[0-9A-Za-z\-_]{35}(?![0-9A-Za-z_-])"),
     "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
 }
-# detect-secrets' KeywordDetector: a secret-sounding name, an assignment, a quoted value.
+# detect-secrets' KeywordDetector: a secret-sounding name, an assignment, a quoted value. The name
+# starts at a word start (the lookbehind): tried at every offset of a 100 kB identifier-like run,
+# the pattern would backtrack quadratically.
 _KEYWORD = re.compile(
-    r"(?i)(?P<name>[\w.-]*(?:password|passwd|pwd|secret|token|api_?key|access_?key|auth_?key|private_?key|credentials?)[\w.-]*)"
-    r"['\"]?\s*(?::=|=>|=|:)\s*[bru]{0,2}(?P<q>['\"])(?P<secret>[^'\"\s\\]{1,500})(?P=q)")
+    r"(?i)(?<![\w.-])(?P<name>[\w.-]*?(?:password|passwd|pwd|secret|token|api_?key|access_?key|auth_?key|private_?key|credentials?)[\w.-]*)"
+    r"['\"]?\]?\s*(?::=|=>|=|:)\s*[bru]{0,2}(?P<q>['\"])(?P<secret>[^'\"\s\\]{1,500})(?P=q)")
 
 
 # Letters joined by separators: an identifier, a word list, a path or a URL ("quoted-string",
