@@ -47,8 +47,9 @@ _KEYWORD = re.compile(
 
 
 # Letters joined by separators: an identifier, a word list, a path or a URL ("quoted-string",
-# "mailbox-list", "http://example.org/x"), never a generated key. A secret has a digit or a symbol.
-_WORDY = re.compile(r"[A-Za-z]+(?:[-_./:@][A-Za-z]*)*")
+# "mailbox-list", "http://example.org/x", a colour "#ansiblue"), never a generated key. A secret
+# has a digit or a symbol inside it.
+_WORDY = re.compile(r"[#@$]?[A-Za-z]+(?:[-_./:@][A-Za-z]*)*")
 
 
 def shannon_entropy(s: str) -> float:
