@@ -71,6 +71,15 @@ def test_tree_reader_languages_paths_skips_and_quarantine(tmp_path):
     assert read["code_unknown_language"] == 1 and read["code_symlink"] == 1  # logo.png; link.py is never followed
 
 
+def test_glob_over_a_tree_prunes_vendored_dirs_too(tmp_path):
+    (tmp_path / "repo/node_modules/x").mkdir(parents=True)
+    (tmp_path / "repo/node_modules/x/index.js").write_text("module.exports = 1;\n")
+    (tmp_path / "repo/app.js").write_text("console.log(1);\n")
+    s = run(tmp_path, "input: {paths: ['repo/**/*.js'], format: code}\nsteps: []\noutput: {path: out}\n")
+    assert table(tmp_path, "data").column("path").to_pylist() == ["app.js"]
+    assert s["counters"]["read"]["code_skipped_dir_files"] == 1
+
+
 def _blob_file(rng):
     data = base64.encodebytes(Path(sys.executable).read_bytes()[:60_000]).decode()  # 76-character lines
     return f'ICON = """\n{data}"""\n'

@@ -97,7 +97,10 @@ def _walk(paths: tuple[str, ...]) -> tuple[tuple[tuple[Path, str], ...], tuple[t
         root = Path(pattern)
         if not root.is_dir():  # a file or a glob: the one expander, each file taken as named
             for f, rel in expand([pattern], (), strict=False):
-                take(f, rel)
+                if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in Path(rel).parts[:-1]):
+                    count("code_skipped_dir_files")  # a glob reaches into node_modules/: pruned as a walk would
+                else:
+                    take(f, rel)
             continue
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             here = Path(dirpath)
