@@ -127,7 +127,7 @@ def _input_sources(spec: InputSpec) -> set[str]:
 
     if spec.source:
         return {spec.source}
-    if spec.format == "text":  # a text directory is one source, named after the directory
+    if spec.format in ("text", "code"):  # a text directory (or a code tree) is one source, named after the directory
         return {default_source(spec, Path(spec.paths[0].rstrip("/")))}
     return {default_source(spec, f) for f, _ in expand_paths(spec)}
 
@@ -149,9 +149,11 @@ def load_recipe(path: str | os.PathLike, check_inputs: bool = True) -> Recipe:
 
 def _input_columns(spec: InputSpec) -> set[str]:
     """The columns an input's rows carry into the first step."""
+    from gristmill.io.code_reader import CODE_FIELDS
     from gristmill.io.warc_reader import WARC_FIELDS  # readers import this module
 
-    return {"id", "text", "source", *spec.fields, *(WARC_FIELDS if spec.format == "warc" else ())}
+    return {"id", "text", "source", *spec.fields, *(WARC_FIELDS if spec.format == "warc" else ()),
+            *(CODE_FIELDS if spec.format == "code" else ())}
 
 
 def _writers_of(col: str) -> list[str]:

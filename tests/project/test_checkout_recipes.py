@@ -56,6 +56,13 @@ def _make_inputs(root: Path, recipe: Path) -> None:
             if inp.get("format") == "warc":
                 target.parent.mkdir(parents=True, exist_ok=True)
                 write_warc(target.parent / "pages.warc.gz", site_pages())
+            elif inp.get("format") == "code":  # a small repository tree of real stdlib modules
+                import shutil
+                import sysconfig
+
+                std = Path(sysconfig.get_paths()["stdlib"])
+                for name in ("json", "email"):
+                    shutil.copytree(std / name, target / "src" / name, ignore=shutil.ignore_patterns("__pycache__"))
             elif inp.get("format") == "text":
                 target.mkdir(parents=True, exist_ok=True)
                 for r in mine:

@@ -29,6 +29,7 @@ class Shard:
     files: list[tuple[str, str]] = field(default_factory=list)  # text dirs: (path, rel) per document
     size: int = 0
     field_types: dict[str, str] | None = None  # one type per carried field of the input (gristmill.io.fields)
+    counted: dict[str, int] | None = None  # what planning passed over (code trees: skipped dirs), counted by the reader
 
 
 @dataclass

@@ -26,6 +26,8 @@ from gristmill.io import fields as fields_mod
 from gristmill.io.fields import SAMPLE_BYTES, SAMPLE_RECORDS, SHARD_HEAD_BYTES, Sampler, conform, fit
 from gristmill.io.sniff import compression, sniff, sniff_bytes, wrong_format
 from gristmill.io.items import RAW_LIMIT, Batch, Counted, Quarantined, Shard, default_source  # noqa: F401
+from gristmill.io.code_reader import read_code
+from gristmill.io.code_tree import code_skipped
 from gristmill.io.warc_reader import read_warc
 from gristmill.io.spec import InputSpec, expand_paths
 
@@ -75,7 +77,8 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
 
     for ii, spec in enumerate(inputs):
         files = unique_files[ii]
-        if spec.format == "text":
+        if spec.format in ("text", "code"):
+            first = len(shards)
             group: list[tuple[str, str]] = []
             size = 0
             for f, rel in files:
@@ -86,6 +89,11 @@ def plan_shards(inputs: list[InputSpec], shard_bytes: int) -> list[Shard]:
                     group, size = [], 0
             if group:
                 add(input_index=ii, path=group[0][0], rel=group[0][1], files=group, size=size)
+            skipped = code_skipped(spec.paths) if spec.format == "code" else None
+            if skipped:  # counted once, by the input's first shard
+                if len(shards) == first:
+                    add(input_index=ii, path=str(spec.paths[0]), rel="", files=[], size=0)
+                shards[first].counted = skipped
             continue
         for f, rel in files:
             size = f.stat().st_size
@@ -306,6 +314,8 @@ def read_shard(shard: Shard, spec: InputSpec, batch_rows: int) -> Iterator[Batch
         yield from _read_text(shard, spec, batch_rows)
     elif spec.format == "warc":
         yield from read_warc(shard, spec, batch_rows)
+    elif spec.format == "code":
+        yield from read_code(shard, spec, batch_rows)
     else:  # pragma: no cover - the recipe schema forbids it
         raise ValueError(f"{path}: unknown format {spec.format}")
 

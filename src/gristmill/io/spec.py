@@ -13,14 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gristmill.io.fields import canonical
 from gristmill.io.paths import JSONL, PARQUET, TEXT, expand
 
-FORMATS = ("jsonl", "parquet", "text", "warc")
+FORMATS = ("jsonl", "parquet", "text", "warc", "code")
 
 
 class InputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     paths: list[str] = Field(min_length=1, description="files, directories or globs; relative to the current directory")
-    format: Literal["jsonl", "parquet", "text", "warc"] = "jsonl"
+    format: Literal["jsonl", "parquet", "text", "warc", "code"] = "jsonl"
     text_field: str = "text"
     id_field: str | Literal[False] | None = Field(
         None, description="the field holding each record's id; by default a record's own 'id' is used when it has one, "
@@ -50,5 +50,9 @@ class InputSpec(BaseModel):
 def expand_paths(spec: InputSpec) -> list[tuple[Path, str]]:
     """Each matching file with its id prefix: the path relative to the glob's fixed part
     (gristmill.io.paths, the one expander). A pattern that matches nothing is reported elsewhere."""
+    if spec.format == "code":  # a repository tree: vendored and generated directories are pruned
+        from gristmill.io.code_tree import code_files
+
+        return code_files(spec.paths)
     exts = {"text": TEXT, "jsonl": JSONL + (".gz", ".zst"), "parquet": PARQUET, "warc": (".warc", ".warc.gz", ".gz")}[spec.format]
     return expand(spec.paths, exts, strict=False)

@@ -1,0 +1,155 @@
+"""Code input and the StarCoder filters on real code that ships on the machine; secret redaction
+recall on planted secrets and false positives on clean code.
+
+    PYTHONPATH=src python benchmarks/bench_code.py [--max-files N] [ROOT ...]
+
+Roots default to the standard library and the project's site-packages. Files are read through
+the real ``format: code`` reader (planning, language detection, quarantine), every k-th file kept
+so that at most --max-files are measured (a deterministic sample). Prints markdown tables.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import string
+import sys
+import sysconfig
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+
+from gristmill.io.code_tree import code_files, code_skipped
+from gristmill.io.items import Batch, Counted, Quarantined, Shard
+from gristmill.io.readers import read_shard
+from gristmill.io.spec import InputSpec
+from gristmill.step import get_step
+
+
+def read_tree(roots: list[str], max_files: int) -> tuple[pa.Table, Counter, Counter]:
+    spec = InputSpec(paths=roots, format="code", max_doc_bytes=1_000_000)  # The Stack's 1 MB
+    files = code_files(spec.paths)
+    step = max(1, -(-len(files) // max_files))
+    sample = [(str(f), rel) for f, rel in files[::step]]
+    tables, quarantined, counted = [], Counter(), Counter(code_skipped(spec.paths))
+    for item in read_shard(Shard("0", 0, sample[0][0], sample[0][1], files=sample), spec, 4096):
+        if isinstance(item, Batch):
+            tables.append(item.table)
+        elif isinstance(item, Quarantined):
+            quarantined[item.kind] += 1
+        elif isinstance(item, Counted):
+            counted[item.key] += item.n
+    return pa.concat_tables(tables), quarantined, counted, len(files), step
+
+
+def _rand(rng, alphabet, n):
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def planted_secret(rng: random.Random, kind: str) -> tuple[str, str]:
+    """(a line holding a fresh secret of ``kind``, the secret itself)."""
+    up, al = string.ascii_uppercase + string.digits, string.ascii_letters + string.digits
+    if kind == "aws_access_key":
+        s = "AKIA" + _rand(rng, up, 16)
+        return f'AWS_ACCESS_KEY_ID = "{s}"', s
+    if kind == "aws_secret_key":
+        s = _rand(rng, al + "/+", 40)
+        return f'aws_secret_access_key = "{s}"', s
+    if kind == "github_token":
+        s = "ghp_" + _rand(rng, al, 36)
+        return f"    headers = {{'Authorization': 'token {s}'}}", s
+    if kind == "private_key":
+        body = "\n".join(_rand(rng, al + "+/", 64) for _ in range(6))
+        s = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+        return f'KEY = """{s}"""', s
+    if kind == "slack_token":
+        s = f"xoxb-{rng.randrange(10**11, 10**12)}-{rng.randrange(10**11, 10**12)}-{_rand(rng, al, 24)}"
+        return f"SLACK = '{s}'", s
+    if kind == "stripe_key":
+        s = "sk_live_" + _rand(rng, al, 24)
+        return f'stripe.api_key = "{s}"', s
+    if kind == "google_api_key":
+        s = "AIza" + _rand(rng, al + "-_", 35)
+        return f'GOOGLE_KEY = "{s}"', s
+    if kind == "password":
+        s = _rand(rng, al + "!@#%^&*", rng.randrange(10, 20))
+        return f'db_password = "{s}"', s
+    if kind == "api_token":
+        s = _rand(rng, string.hexdigits.lower(), 32)
+        return f'    "api_token": "{s}",', s
+    raise ValueError(kind)
+
+
+KINDS = ["aws_access_key", "aws_secret_key", "github_token", "private_key", "slack_token", "stripe_key",
+         "google_api_key", "password", "api_token"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("roots", nargs="*")
+    ap.add_argument("--max-files", type=int, default=6000)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    roots = a.roots or [sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]]
+    t0 = time.perf_counter()
+    table, quarantined, counted, n_files, step = read_tree(roots, a.max_files)
+    print(f"roots: {roots}; {n_files} candidate files, every {step}th read: {table.num_rows} documents, "
+          f"{sum(len(t) for t in table.column('text').to_pylist()) / 1e6:.1f} MB; quarantined {dict(quarantined)}; "
+          f"counted {dict(counted)} ({time.perf_counter() - t0:.0f} s)\n")
+    sf = get_step("starcoder_filters")()
+    t = sf.annotate(table)
+    reasons = sf.select(t).to_pylist()
+    langs = t.column("language").to_pylist()
+    sizes = [len(x) for x in t.column("text").to_pylist()]
+    by_lang: dict[str, Counter] = defaultdict(Counter)
+    bytes_lang: dict[str, Counter] = defaultdict(Counter)
+    for lang, r, n in zip(langs, reasons, sizes):
+        by_lang[lang]["files"] += 1
+        by_lang[lang][r or "kept"] += 1
+        bytes_lang[lang]["all"] += n
+        bytes_lang[lang]["kept"] += n if r is None else 0
+    rules = ["long_line", "long_mean_line", "low_alnum", "autogenerated", "encoded_data", "data_file_too_long", "data_file_too_short", "xml_data"]
+    print("| language | files | " + " | ".join(rules) + " | files kept | bytes kept |")
+    print("|---" * (len(rules) + 4) + "|")
+    for lang in sorted(by_lang, key=lambda k: -by_lang[k]["files"]):
+        c = by_lang[lang]
+        if c["files"] < 5:
+            continue
+        cells = [f"{c[r] / c['files']:.1%}" if c[r] else "0" for r in rules]
+        print(f"| {lang} | {c['files']} | " + " | ".join(cells) + f" | {c['kept'] / c['files']:.1%} | {bytes_lang[lang]['kept'] / max(1, bytes_lang[lang]['all']):.1%} |")
+    tot = Counter(r or "kept" for r in reasons)
+    print(f"\nall: {len(reasons)} files, kept {tot['kept'] / len(reasons):.1%}; by rule " + ", ".join(f"{r} {tot[r]}" for r in rules if tot[r]))
+
+    # secrets: false positives on clean code (every redaction in these files is inspected as a
+    # candidate false positive), recall on the same files with planted secrets
+    rng = random.Random(a.seed)
+    sr = get_step("secrets_redact")()
+    py = [(i, x) for i, (x, lang) in enumerate(zip(t.column("text").to_pylist(), langs)) if lang == "python"]
+    fp = Counter()
+    fp_examples = []
+    for i, text in py:
+        for s, e, kind in sr.find(text):
+            fp[kind] += 1
+            if len(fp_examples) < 8:
+                fp_examples.append(f"{t.column('path')[i].as_py()}: {kind}: {text[max(0, s - 30):e + 5]!r}")
+    print(f"\nsecrets on {len(py)} clean Python files ({sum(len(x) for _, x in py) / 1e6:.1f} MB): {sum(fp.values())} redactions {dict(fp)}")
+    for ex in fp_examples:
+        print("   ", ex[:200])
+    found, planted = Counter(), Counter()
+    for j, (i, text) in enumerate(py[:2000]):
+        kind = KINDS[j % len(KINDS)]
+        lines = text.split("\n")
+        line, secret = planted_secret(rng, kind)
+        lines.insert(rng.randrange(len(lines) + 1), line)
+        red, _ = sr.redact("\n".join(lines))
+        planted[kind] += 1
+        found[kind] += secret not in red and not any(part in red for part in secret.split("\n") if len(part) >= 16)
+    print("\n| kind | planted | redacted | recall |\n|---|---|---|---|")
+    for k in KINDS:
+        print(f"| {k} | {planted[k]} | {found[k]} | {found[k] / planted[k]:.1%} |")
+    print(f"| all | {sum(planted.values())} | {sum(found.values())} | {sum(found.values()) / sum(planted.values()):.1%} |")
+
+
+if __name__ == "__main__":
+    main()
