@@ -5,10 +5,12 @@ new threshold only re-runs ``select``. Rows that a loosened threshold now lets t
 the later steps, which annotate them for the first time (their columns were never computed). The
 result is a new run directory with its own ledger; the source output is not touched.
 
-A global step (dedup) is not re-fitted: rows keep the decision it made in the source run. That
-holds only while the rows reaching it are the same, so when new thresholds would let a document
-reach a global step that never saw it, or stop one that it decided others against, select refuses
-before writing anything and says to use ``gristmill run``. A ``--set`` that select cannot apply
+A global step (dedup) keeps the decisions it made in the source run while the rows reaching it
+are the same. When new thresholds would let a document reach a global step that never saw it, or
+stop one that it decided others against, the step is re-fitted over the new set from the caches
+the run kept (``engine/refit.py``), so the output is the one ``gristmill run`` of the changed
+recipe writes; where no cache exists (an older output, a step without one) select refuses before
+writing anything and says to use ``gristmill run``. A ``--set`` that select cannot apply
 (a parameter of a global step, or one that changes what a step computes rather than which
 documents it keeps) is an error too, not a silent no-op.
 """
@@ -30,6 +32,7 @@ import yaml
 from gristmill.engine.local import ShardTask, _ShardRunner
 from gristmill.engine.atomic import atomic_write_parquet
 from gristmill.engine.manifest import RunDir, atomic_write_text, exclusive_output
+from gristmill.engine.refit import missing_cache, refit_globals
 from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
@@ -159,13 +162,18 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
         if not m:
             raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
         groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
-    _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+    changed = _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+    if changed is not None:
+        why = missing_cache(src, steps, changed[0])
+        if why:
+            raise RecipeError(f"{changed[1]} {why}, so select cannot re-fit it: run the changed recipe with "
+                              "`gristmill run` (nothing was written)")
     with exclusive_output(dest):  # one writer per output, as for `gristmill run`
-        return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh)
+        return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None)
 
 
 def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_columns: dict[str, list],
-                      groups: list[tuple[str, int | None, Path]], fresh: bool) -> dict:
+                      groups: list[tuple[str, int | None, Path]], fresh: bool, refit: bool = False) -> dict:
     rd = RunDir(dest)
     if dest.exists() and any(dest.iterdir()):
         if not fresh:
@@ -180,10 +188,11 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
 
+    fitted, refit_info = refit_globals(src, dest, steps, step_columns, groups) if refit else ({}, {})
     totals = Counter()
     for n, (shard, gi, path) in enumerate(groups):
         table = _group_table(path, gi, steps, step_columns)
-        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=_wrapped(steps, gi, path), step_offset=0, run_root=str(dest),
+        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=_wrapped(steps, gi, path, fitted), step_offset=0, run_root=str(dest),
                          final=True, keep_rejected=True, batch_rows=recipe.output.batch_rows, errors=recipe.errors)
         res = _TableRunner(task, table).run()
         totals["input"] += res["read"]
@@ -193,7 +202,9 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
     unify_dir(dest / "rejected")
     for q in sorted((src / "quarantine").glob("*.jsonl")):
         shutil.copy(q, dest / "quarantine" / q.name)
-    return _summarize(src, dest, steps)
+    if (src / "_work" / "order").is_dir():  # so that this output can be re-selected in turn
+        shutil.copytree(src / "_work" / "order", dest / "_work" / "order", dirs_exist_ok=True)
+    return _summarize(src, dest, steps, fitted, refit_info)
 
 
 def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: dict[str, list]) -> pa.Table:
@@ -210,24 +221,26 @@ def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: di
     return table
 
 
-def _wrapped(steps: list[Step], gi: int | None, path: Path) -> list[Step]:
+def _wrapped(steps: list[Step], gi: int | None, path: Path, fitted: dict[int, Step] | None = None) -> list[Step]:
     if gi == -1:  # rejected by the reader (not a document): stays so
         return [_ReaderReject()]
     reached = len(steps) if gi is None else gi  # the row passed every step before this index
     out: list[Step] = []
     for i, st in enumerate(steps):
-        if isinstance(st, GlobalStep):
+        if fitted and i in fitted:  # re-fitted over the new set (engine/refit.py): it decides afresh
+            out.append(fitted[i])
+        elif isinstance(st, GlobalStep):
             out.append(_Unreachable(st, path) if i > reached else _Replay(st, i, rejected_here=(i == gi)))
         else:
             out.append(_SelectOnly(st) if i <= reached else st)
     return out
 
 
-def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict[str, list]) -> None:
-    """Refuse (before writing) when the documents reaching a global step would change."""
+def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict[str, list]) -> tuple[int, str] | None:
+    """The first global step whose input the new thresholds change (its index and what changed), or None."""
     gidx = [i for i, s in enumerate(steps) if isinstance(s, GlobalStep)]
     if not gidx:
-        return
+        return None
     newly: dict[int, list] = {g: [0, None] for g in gidx}
     lost: dict[int, list] = {g: [0, None] for g in gidx}
     for _, gi, path in groups:
@@ -252,15 +265,12 @@ def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict
         name = steps[g].name
         if newly[g][0]:
             doc, why = newly[g][1]
-            raise RecipeError(f"{newly[g][0]:,} documents that the source run rejected before the global step {name!r} "
-                              f"(e.g. {doc!r}, rejected as {why}) would now reach it. {name} decides by comparing documents "
-                              f"with each other and never saw these, so select cannot place them: run the changed recipe with "
-                              f"`gristmill run` (nothing was written)")
+            return g, (f"{newly[g][0]:,} documents that the source run rejected before the global step {name!r} "
+                       f"(e.g. {doc!r}, rejected as {why}) would now reach it, so {name} must be re-fitted; but")
         if lost[g][0]:
-            raise RecipeError(f"{lost[g][0]:,} documents that reached the global step {name!r} in the source run (e.g. "
-                              f"{lost[g][1]!r}) would now be rejected before it. {name} decided the others by comparing them "
-                              f"with these (a duplicate may have been dropped in favour of one of them), so its decisions "
-                              f"would no longer hold: run the changed recipe with `gristmill run` (nothing was written)")
+            return g, (f"{lost[g][0]:,} documents that reached the global step {name!r} in the source run (e.g. "
+                       f"{lost[g][1]!r}) would now be rejected before it, so {name} must be re-fitted; but")
+    return None
 
 
 def _select_in_memory(table: pa.Table, st: Step) -> pa.Table:
@@ -306,7 +316,7 @@ def _drop_private_columns(dest: Path, shard_id: str) -> None:
             atomic_write_parquet(p, t.drop_columns(["_orig_reason"]), compression="zstd")
 
 
-def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
+def _summarize(src: Path, dest: Path, steps: list[Step], fitted: dict[int, Step] | None = None, refit_info: dict | None = None) -> dict:
     from collections import defaultdict
 
     rd = RunDir(dest)
@@ -350,5 +360,14 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
     summary = {"input": src_summary["input"], "kept": kept, "rejected": dict(sorted(rejected.items())), "quarantined": quarantined,
                "quarantine_errors": dict(qerr.most_common()), "step_errors": dict(step_errors.most_common()),
                "reselected_from": str(src), "steps": rows, "counters": {}, "step_columns": step_columns}
+    reports = {}
+    for gi, st in enumerate(steps):  # a re-fitted step reports its new clusters; a replayed one the source run's
+        rep = (fitted[gi].report() if fitted and gi in fitted else src_summary.get("reports", {}).get(st.name))
+        if isinstance(st, GlobalStep) and rep:
+            reports[st.name] = rep
+    if reports:
+        summary["reports"] = reports
+    if refit_info:
+        summary["refitted"] = refit_info
     atomic_write_text(dest / "summary.json", json.dumps(summary, indent=2))
     return summary
