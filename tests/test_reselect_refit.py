@@ -149,7 +149,7 @@ def test_planted_duplicates_select_equals_a_fresh_run_tightening_and_loosening(t
         assert dups(_outcome(tmp_path / f"sel_{tag}")) != dups(before), tag
 
 
-def test_a_cache_from_other_settings_or_a_damaged_order_is_refused(tmp_path):
+def test_a_damaged_read_order_is_refused_and_nothing_is_left_behind(tmp_path):
     files = _planted(tmp_path)
     recipe = {"inputs": [{"paths": [str(f)], "id_field": "id"} for f in files],
               "steps": [{"gopher_quality": {}}, {"exact_dedup": {}}],
@@ -161,3 +161,4 @@ def test_a_cache_from_other_settings_or_a_damaged_order_is_refused(tmp_path):
     r = _select(tmp_path / "out", tmp_path / "sel", "gopher_quality.min_doc_words=120")
     msg = " ".join(r.output.split())
     assert r.exit_code == 2 and "does not list every document" in msg and "gristmill run" in msg, msg
+    assert "nothing was written" in msg and not (tmp_path / "sel").exists()

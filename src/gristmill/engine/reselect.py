@@ -168,8 +168,17 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
         if why:
             raise RecipeError(f"{changed[1]} {why}, so select cannot re-fit it: run the changed recipe with "
                               "`gristmill run` (nothing was written)")
+    existed = dest.exists() and any(dest.iterdir())
     with exclusive_output(dest):  # one writer per output, as for `gristmill run`
-        return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None)
+        try:
+            return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None)
+        except RecipeError as e:  # a re-fit found its cache unusable: leave no half-written output behind
+            if changed is None or existed:
+                raise
+            RunDir(dest).remove_own_files(protect=[src])
+            if not any(dest.iterdir()):
+                dest.rmdir()
+            raise RecipeError(f"{e} (nothing was written)") from None
 
 
 def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_columns: dict[str, list],
