@@ -138,7 +138,7 @@ def _apply_overrides(steps_cfg: list[dict], overrides: list[str], lock_file: Pat
             steps_cfg[i][names[i]][param] = val
 
 
-def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -> dict:
+def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False, workers: int | None = None) -> dict:
     src, dest = Path(src), Path(dest)
     lock_file = src / "recipe.lock.yaml"
     if not (src / "summary.json").exists() or not lock_file.exists():
@@ -171,7 +171,8 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
     existed = dest.exists() and any(dest.iterdir())
     with exclusive_output(dest):  # one writer per output, as for `gristmill run`
         try:
-            return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None)
+            return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None,
+                                     workers=workers)
         except RecipeError as e:  # a re-fit found its cache unusable: leave no half-written output behind
             if changed is None or existed:
                 raise
@@ -182,7 +183,8 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
 
 
 def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_columns: dict[str, list],
-                      groups: list[tuple[str, int | None, Path]], fresh: bool, refit: bool = False) -> dict:
+                      groups: list[tuple[str, int | None, Path]], fresh: bool, refit: bool = False,
+                      workers: int | None = None) -> dict:
     rd = RunDir(dest)
     if dest.exists() and any(dest.iterdir()):
         if not fresh:
@@ -197,7 +199,7 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
 
-    fitted, refit_info = refit_globals(src, dest, steps, step_columns, groups) if refit else ({}, {})
+    fitted, refit_info = refit_globals(src, dest, steps, step_columns, groups, workers) if refit else ({}, {})
     totals = Counter()
     for n, (shard, gi, path) in enumerate(groups):
         table = _group_table(path, gi, steps, step_columns)
