@@ -162,3 +162,21 @@ def test_a_damaged_read_order_is_refused_and_nothing_is_left_behind(tmp_path):
     msg = " ".join(r.output.split())
     assert r.exit_code == 2 and "does not list every document" in msg and "gristmill run" in msg, msg
     assert "nothing was written" in msg and not (tmp_path / "sel").exists()
+
+
+def test_quality_select_top_percent_is_refitted_with_dedup(tmp_path):
+    """quality_select's top_percent threshold is a quantile over the documents reaching it: a change
+    before it moves the quantile, and select re-fits it from the stored quality_score column."""
+    from gristmill.annotate.quality import QualitySelect
+
+    files = _planted(tmp_path)
+    steps = QualitySelect.example_steps(tmp_path)
+    recipe = {"inputs": [{"paths": [str(f)], "id_field": "id"} for f in files],
+              "steps": [{"gopher_quality": {}}, *steps, {"exact_dedup": {}}],
+              "output": {"path": "x", "keep_rejected": True}}
+    base = _run(recipe, tmp_path / "base.yaml", tmp_path / "out")
+    assert base["rejected"]["quality_select/low_quality"] > 0
+    for tag, param, value in [("tight", "min_doc_words", 120), ("loose", "min_alpha_words_ratio", 0.6)]:
+        s = _same_as_a_fresh_run(tmp_path, recipe, tmp_path / "out", tag, "gopher_quality", param, value)
+        assert set(s["refitted"]) == {"quality_select", "exact_dedup"}
+        assert s["reports"]["quality_select"] != base["reports"]["quality_select"]  # the quantile moved

@@ -127,6 +127,11 @@ class QualitySelect(GlobalStep):
         atomic_write_text(wd / "thresholds.json", json.dumps(thr))
         atomic_write_text(wd / "report.json", json.dumps({"thresholds": thr}))
 
+    @staticmethod
+    def refit_cache(workdir: Path) -> dict | None:
+        """``gristmill select`` re-fits this step from the stored score column alone: nothing to cache."""
+        return {"files": 0, "bytes": 0} if (Path(workdir) / "thresholds.json").exists() else None
+
     def select(self, table: pa.Table) -> pa.Array:
         c = self.config
         thr = json.loads(self.fitted_file("thresholds.json").read_text()) if c.top_percent is not None else {"*": c.min_score}

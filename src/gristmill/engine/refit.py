@@ -13,8 +13,9 @@ it, its decisions must be made again over the new set. ``gristmill run`` keeps w
 columns are stored, the full step where a row never reached it), and at each global step whose
 input changed writes the new input per shard in run order and calls the step's own ``fit`` with
 ``refit_from`` set: the step reuses the cached per-document work and hashes only documents the
-source run never showed it. The fitted step then decides as in a run. Steps without a cache
-(``paragraph_dedup``, ``semantic_dedup``) make select refuse, naming ``gristmill run``.
+source run never showed it (``quality_select`` needs only the stored score column). The fitted
+step then decides as in a run. Steps without a cache (``paragraph_dedup``, ``semantic_dedup``)
+make select refuse, naming ``gristmill run``.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def missing_cache(src: Path, steps: list[Step], first: int) -> str | None:
             continue
         fn = getattr(type(st), "refit_cache", None)
         if fn is None:
-            return f"{st.name} keeps no re-fit cache (only exact_dedup and minhash_dedup do)"
+            return f"{st.name} keeps no re-fit cache (exact_dedup, minhash_dedup and quality_select can be re-fitted)"
         if fn(fit_dir(src, i, st)) is None:
             return f"{src} has no re-fit cache for {st.name} ({fit_dir(src, i, st)}; an output from before this feature?)"
     return None
