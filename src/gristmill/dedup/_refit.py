@@ -56,3 +56,12 @@ def stage_sources(step) -> int:
     """How many of the source run's fit inputs were stage files (they come first; ``against`` after)."""
     fp = json.loads((Path(step.refit_from) / "fit.json").read_text())
     return sum(_key(Path(p)).startswith("shard:") for p, *_ in fp["sources"])
+
+
+def check_order(cached_nodes: np.ndarray, what: str) -> None:
+    """The documents the source run showed the step must come in the same order now: keep-first
+    and every tie-break follow it. (A shard mixing sources that a source-restricted step splits is
+    reordered by the run in a way the stored output does not record: refuse rather than differ.)"""
+    if len(cached_nodes) > 1 and (np.diff(cached_nodes) <= 0).any():
+        raise ValueError(f"{what}: the documents reach the step in another order than in the source run, so "
+                         "keep-first decisions could differ; run the changed recipe with `gristmill run`")

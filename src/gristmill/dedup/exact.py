@@ -27,7 +27,7 @@ from gristmill.dedup._clusters import (
 from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import normalize_text
-from gristmill.dedup._refit import cache_index, files_size, lookup
+from gristmill.dedup._refit import cache_index, check_order, files_size, lookup
 from gristmill.step import FitContext, register
 
 _FORMAT = 1  # bump when the spill/result layout changes, so old workdirs are refitted, not misread
@@ -80,7 +80,13 @@ def _spill_task(args: tuple) -> None:
             cache = pa.ipc.open_file(f).read_all().combine_chunks()
     chunks = []
     row = first_row
+    last_node = -1
     for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
+        if cache is not None:
+            pos = lookup(cache["id"], batch.column("id"))
+            nodes = cache["node"].to_numpy()[pos[pos >= 0]]
+            check_order(np.r_[last_node, nodes], f"exact_dedup re-fit of {p}")
+            last_node = nodes[-1] if len(nodes) else last_node
         hi, lo, valid = _keys(c, batch) if cache is None else _cached_keys(c, batch, cache)
         m = len(batch)
         length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)

@@ -38,7 +38,7 @@ from gristmill.dedup._clusters import (
 from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
-from gristmill.dedup._refit import cache_index, files_size, lookup, stage_sources
+from gristmill.dedup._refit import cache_index, check_order, files_size, lookup, stage_sources
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
 from gristmill.dedup._decide import RESULT_SCHEMA, decide_task, gather, index_task, merge_task
 from gristmill.dedup._lsh_partitions import (
@@ -70,12 +70,16 @@ def _sign_source(args: tuple) -> None:
         cache_keys = np.load(cache[0], mmap_mode="r")
         cache_meta = pq.read_table(cache[1], columns=["id", "has_sig", "length"])
         cache_has, cache_len = cache_meta["has_sig"].to_numpy(), cache_meta["length"].to_numpy()
+    last = -1
     for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
         text = pc.fill_null(batch.column("text"), "")
         n = len(batch)
         cur_len = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
         pos = lookup(cache_meta["id"], batch.column("id")) if cache is not None else np.full(n, -1, np.int64)
         hit = pos >= 0
+        if cache is not None:
+            check_order(np.r_[last, pos[hit]], f"minhash_dedup re-fit of {src}")
+            last = pos[hit][-1] if hit.any() else last
         k = np.zeros((n, bands), np.uint64)
         hs = np.zeros(n, bool)
         if hit.any():

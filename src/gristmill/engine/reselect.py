@@ -162,6 +162,15 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False, w
         if not m:
             raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
         groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
+    global _READ
+    _READ = {}
+    try:
+        return _reselect(src, dest, recipe, steps, step_columns, groups, fresh, workers)
+    finally:
+        _READ = None
+
+
+def _reselect(src, dest, recipe, steps, step_columns, groups, fresh, workers) -> dict:
     changed = _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
     if changed is not None:
         why = missing_cache(src, steps, changed[0])
@@ -218,10 +227,19 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
     return _summarize(src, dest, steps, fitted, refit_info)
 
 
+# The stored files, read once per select while it walks them up to three times (the check before
+# writing, the re-fit, the writing pass); None outside a select.
+_READ: dict[Path, pa.Table] | None = None
+
+
 def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: dict[str, list]) -> pa.Table:
     """The stored rows of one file, ready to re-select: the original reason kept aside, and the
     (null) columns of steps these rows never reached dropped, so those steps compute them afresh."""
-    table = pq.read_table(path)
+    table = _READ.get(path) if _READ is not None else None
+    if table is None:
+        table = pq.read_table(path)
+        if _READ is not None:
+            _READ[path] = table
     if "reject_reason" in table.column_names:
         table = table.rename_columns([c if c != "reject_reason" else "_orig_reason" for c in table.column_names])
         table = table.drop_columns(["reject_step"])
