@@ -29,8 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from gristmill.engine.local import ShardTask, _ShardRunner
-from gristmill.engine.atomic import atomic_write_parquet
+from gristmill.engine.local import ShardTask, _ShardRunner, _Writer
 from gristmill.engine.manifest import RunDir, atomic_write_text, exclusive_output
 from gristmill.engine.refit import missing_cache, refit_globals
 from gristmill.engine.schema import unify_dir
@@ -64,10 +63,21 @@ class _Replay(Step):
         return pc.utf8_slice_codeunits(table.column("_orig_reason"), len(prefix))
 
 
+class _PublicWriter(_Writer):
+    """Writes without the private ``_orig_reason`` column (so no file is written twice)."""
+
+    def write(self, table: pa.Table) -> None:
+        super().write(table.drop_columns(["_orig_reason"]) if "_orig_reason" in table.column_names else table)
+
+
 class _TableRunner(_ShardRunner):
     def __init__(self, task: ShardTask, table: pa.Table):
         super().__init__(task)
         self.table = table
+        self.kept = _PublicWriter(self.kept.path)
+        # every label reject() can use, so that it finds these writers instead of making plain ones
+        for label in [f"{st.name}@{task.step_offset + i:02d}" for i, st in enumerate(task.steps)] + ["read@rd"]:
+            self.rejected[label] = _PublicWriter(self.root / "rejected" / f"{self.sid}-{label.replace('@', '-')}.parquet")
 
     def source(self):
         yield Batch(self.table)
@@ -217,7 +227,6 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
         res = _TableRunner(task, table).run()
         totals["input"] += res["read"]
         rd.mark_done(f"s0-{task.shard_id}", res)
-        _drop_private_columns(dest, task.shard_id)
     unify_dir(dest / "data")
     unify_dir(dest / "rejected")
     for q in sorted((src / "quarantine").glob("*.jsonl")):
@@ -336,13 +345,6 @@ class _Unreachable(Step):
             raise StepFailed(f"rows of {self.path} now reach the global step {self.name!r}, which was never fitted on them; "
                                "run the changed recipe with `gristmill run` instead")
         return table
-
-
-def _drop_private_columns(dest: Path, shard_id: str) -> None:
-    for p in [*dest.glob(f"data/{shard_id}.parquet"), *dest.glob(f"rejected/s0-{shard_id}-*.parquet")]:
-        t = pq.read_table(p)
-        if "_orig_reason" in t.column_names:
-            atomic_write_parquet(p, t.drop_columns(["_orig_reason"]), compression="zstd")
 
 
 def _summarize(src: Path, dest: Path, steps: list[Step], fitted: dict[int, Step] | None = None, refit_info: dict | None = None) -> dict:
