@@ -83,7 +83,21 @@ def outcome(d: Path) -> dict:
             "counts": {k: s[k] for k in ("input", "kept", "rejected", "quarantined")}, "reports": s.get("reports", {})}
 
 
-def cli(*args: str) -> float:
+def cli(*args: str, reuse: Path | None = None) -> float:
+    """Wall seconds of one gristmill command in a fresh process. With ``reuse`` (a run's output), a
+    time recorded earlier for the same command is returned instead when that output is complete."""
+    times = Path(reuse).parent / "times.json" if reuse else None
+    key = " ".join(args)
+    if reuse and (Path(reuse) / "summary.json").exists() and times.exists() and key in json.loads(times.read_text()):
+        return json.loads(times.read_text())[key]
+    t = _cli(*args)
+    if reuse:
+        old = json.loads(times.read_text()) if times.exists() else {}
+        times.write_text(json.dumps({**old, key: t}))
+    return t
+
+
+def _cli(*args: str) -> float:
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "gristmill", *args], capture_output=True, text=True)
     if p.returncode != 0:
@@ -91,11 +105,11 @@ def cli(*args: str) -> float:
     return time.perf_counter() - t0
 
 
-def bench(name: str, recipe: dict, work: Path, workers: int) -> list[dict]:
+def bench(name: str, recipe: dict, work: Path, workers: int, reuse: bool = False) -> list[dict]:
     base = work / "out"
     recipe = {**recipe, "output": {**recipe["output"], "path": str(base)}}
     (work / "base.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
-    t_base = cli("run", str(work / "base.yaml"), "-w", str(workers), "--fresh", "--no-report")
+    t_base = cli("run", str(work / "base.yaml"), "-w", str(workers), "--fresh", "--no-report", reuse=base if reuse else None)
     src = json.loads((base / "summary.json").read_text())
     cache = sum(v["bytes"] for v in src["refit_cache"].values())
     rows = []
@@ -108,7 +122,8 @@ def bench(name: str, recipe: dict, work: Path, workers: int) -> list[dict]:
         (work / f"{tag}.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
         t_sel = cli("select", str(base), "-o", str(work / f"sel_{tag}"), "--set", f"{step}.{param}={value}", "--fresh",
                     "-w", str(workers), "--no-report")
-        t_run = cli("run", str(work / f"{tag}.yaml"), "-w", str(workers), "--fresh", "--no-report")
+        t_run = cli("run", str(work / f"{tag}.yaml"), "-w", str(workers), "--fresh", "--no-report",
+                    reuse=work / f"run_{tag}" if reuse else None)
         a, b = outcome(work / f"sel_{tag}"), outcome(work / f"run_{tag}")
         same = {k: a[k] == b[k] for k in a}
         sel = json.loads((work / f"sel_{tag}" / "summary.json").read_text())
@@ -127,6 +142,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_reselect"))
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--skip-demo", action="store_true")
+    ap.add_argument("--reuse-runs", action="store_true", help="time only select again; keep finished runs and their times")
     a = ap.parse_args()
     from gristmill.demo import build_demo_corpus
     from gristmill.demo.run import demo_recipe_dict
@@ -135,14 +151,14 @@ def main() -> None:
     rows = []
     if not a.skip_demo:
         build_demo_corpus(a.work / "demo" / "corpus", n_docs=a.demo_docs)
-        rows += bench("demo", demo_recipe_dict(a.work / "demo" / "corpus", a.work / "demo" / "out"), a.work / "demo", a.workers)
+        rows += bench("demo", demo_recipe_dict(a.work / "demo" / "corpus", a.work / "demo" / "out"), a.work / "demo", a.workers, a.reuse_runs)
     if a.docs:
         t0 = time.perf_counter()
-        files = synthetic(a.work / "syn" / "corpus", a.docs)
+        files = (sorted((a.work / "syn" / "corpus").glob("part*.jsonl")) if a.reuse_runs else []) or synthetic(a.work / "syn" / "corpus", a.docs)
         print(f"built {a.docs} documents in {time.perf_counter() - t0:.0f} s", flush=True)
         recipe = demo_recipe_dict(a.work / "demo" / "corpus", a.work / "syn" / "out")
         recipe["inputs"] = [{"paths": [str(f)], "id_field": "id", "source": "web"} for f in files]
-        rows += bench("synthetic", recipe, a.work / "syn", a.workers)
+        rows += bench("synthetic", recipe, a.work / "syn", a.workers, a.reuse_runs)
     print("load after:", os.getloadavg())
     print(json.dumps(rows, indent=1))
 

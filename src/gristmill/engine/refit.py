@@ -92,16 +92,16 @@ def refit_globals(src: Path, dest: Path, steps: list[Step], step_columns: dict[s
                   workers: int | None = None, log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Step], dict]:
     """Re-fit every global step whose input the new thresholds change; returns {index: fitted step}
     and, per re-fitted step, its fit time and where its cache came from."""
-    from gristmill.engine.reselect import _group_table, _select_in_memory, _wrapped
+    from gristmill.engine.reselect import _group_table, _lean, _select_in_memory, _wrapped
 
     workers = max(1, workers or os.cpu_count() or 1)
     plan = [d["shard_id"] for d in json.loads((src / "_manifest" / "plan.json").read_text())]
-    live = []  # [shard, gi, reached, rows the source run had here, table]
+    live = []  # [shard, gi, reached, rows the source run had here, rows now (lean), path, stored rows]
     for shard, gi, path in groups:
         if gi == -1:
             continue
         t = _group_table(path, gi, steps, step_columns)
-        live.append([shard, gi, len(steps) if gi is None else gi, t.num_rows, t, path])
+        live.append([shard, gi, len(steps) if gi is None else gi, t.num_rows, _lean(t), path, t])
     fitted: dict[int, Step] = {}
     info: dict = {}
     cursor = 0
@@ -109,7 +109,7 @@ def refit_globals(src: Path, dest: Path, steps: list[Step], step_columns: dict[s
         for L in live:
             wrapped = _wrapped(steps, L[1], L[5], fitted)
             for i in range(cursor, g):
-                L[4] = _select_in_memory(L[4], wrapped[i])
+                L[4] = _select_in_memory(L[4], wrapped[i], L[6])
         cursor = g
         changed = any((L[2] < g and L[4].num_rows) or (L[2] >= g and L[4].num_rows < L[3]) for L in live)
         if changed:
@@ -118,6 +118,8 @@ def refit_globals(src: Path, dest: Path, steps: list[Step], step_columns: dict[s
 
 
 def _fit(src, dest, g, steps, step_columns, plan, live, workers, log, info) -> Step:
+    from gristmill.engine.reselect import _with_bodies
+
     st = steps[g]
     later = {c for s in steps[g:] for c in step_columns.get(s.name, [])}
     later -= {c for s in steps[:g] for c in step_columns.get(s.name, [])} | {"id", "text", "source"}
@@ -125,14 +127,14 @@ def _fit(src, dest, g, steps, step_columns, plan, live, workers, log, info) -> S
     indir.mkdir(parents=True, exist_ok=True)
     inputs = []
     for shard in plan:
-        parts = [L[4] for L in live if L[0] == shard and L[4].num_rows]
+        parts = [_with_bodies(L[4], L[6]) for L in live if L[0] == shard and L[4].num_rows]
         if not parts:
             continue  # a run writes no stage file for a shard with nothing kept
         t = pa.concat_tables(parts, promote_options="permissive")
         t = t.take(pc.sort_indices(_positions(src, shard, t["id"])))
         t = t.drop_columns([c for c in t.column_names if c in later or c == "_orig_reason"])
         p = indir / f"{shard}.parquet"
-        pq.write_table(t, p)
+        pq.write_table(t, p, compression="none")  # read once, by the fit, and then deleted
         inputs.append(p)
     wd = fit_dir(dest, g, st)
     wd.mkdir(parents=True, exist_ok=True)

@@ -285,7 +285,8 @@ def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict
         if gi == -1:
             continue
         reached = len(steps) if gi is None else gi
-        live = _group_table(path, gi, steps, step_columns)
+        full = _group_table(path, gi, steps, step_columns)
+        live = _lean(full)
         ids0 = live.column("id").to_pylist()
         for i, st in enumerate(_wrapped(steps, gi, path)[: gidx[-1] + 1]):
             if i in newly:
@@ -298,7 +299,7 @@ def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict
                     lost[i][0] += len(ids0) - live.num_rows
                     now = set(live.column("id").to_pylist())
                     lost[i][1] = lost[i][1] or next(x for x in ids0 if x not in now)
-            live = _select_in_memory(live, st)
+            live = _select_in_memory(live, st, full)
     for g in gidx:
         name = steps[g].name
         if newly[g][0]:
@@ -311,10 +312,41 @@ def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict
     return None
 
 
-def _select_in_memory(table: pa.Table, st: Step) -> pa.Table:
-    """One step on an in-memory table, rows of other sources passing untouched; returns the survivors."""
+_BULKY = ("text", "html")
+
+
+def _lean(table: pa.Table) -> pa.Table:
+    """``table`` without the document bodies: replaying stored decisions reads only the columns, and
+    filtering the bodies at every step is most of the cost of walking a large output."""
+    return table.drop_columns([c for c in _BULKY if c in table.column_names])
+
+
+def _with_bodies(table: pa.Table, full: pa.Table | None) -> pa.Table:
+    """The bodies :func:`_lean` dropped, taken back from ``full`` (the stored rows) by id."""
+    missing = [c for c in _BULKY if full is not None and c in full.column_names and c not in table.column_names]
+    if missing:
+        idx = pc.index_in(table.column("id"), value_set=full.column("id"))
+        for c in missing:
+            table = table.append_column(c, full.column(c).take(idx))
+    return table
+
+
+def _select_in_memory(table: pa.Table, st: Step, full: pa.Table | None = None) -> pa.Table:
+    """One step on an in-memory table, rows of other sources passing untouched; returns the survivors.
+    ``full``: the stored rows, when ``table`` is lean; a step that computes gets the bodies back."""
     if not table.num_rows:
         return table
+    if full is not None and not isinstance(st, (_SelectOnly, _Replay, _ReaderReject, GlobalStep)):
+        table = _with_bodies(table, full)
+    try:
+        return _select_rows(table, st)
+    except KeyError:  # a select that reads the text itself
+        if full is None or "text" in table.column_names:
+            raise
+        return _select_rows(_with_bodies(table, full), st)
+
+
+def _select_rows(table: pa.Table, st: Step) -> pa.Table:
     passing = None
     if st.only_sources is not None:
         mine = pc.is_in(table.column("source"), pa.array(st.only_sources, pa.string()))
