@@ -146,7 +146,7 @@ def _fit(src, dest, g, steps, step_columns, plan, live, workers, log, info) -> S
         raise RecipeError(f"{st.name}: cannot re-fit from {st.refit_from}: {e}") from None
     st.bind(wd)
     st.take_stats()
-    info[_label(steps, g)] = {"fit_seconds": round(time.perf_counter() - t0, 4), "cache": str(st.refit_from),
+    info[_label(steps, g)] = {"fit_seconds": round(time.perf_counter() - t0, 4), "cache": str(Path(st.refit_from).resolve()),
                               "documents": int(sum(pq.ParquetFile(p).metadata.num_rows for p in inputs))}
     shutil.rmtree(indir, ignore_errors=True)  # as a run removes its stage files; the fitted state stays
     return st
