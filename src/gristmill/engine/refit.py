@@ -64,7 +64,7 @@ def missing_cache(src: Path, steps: list[Step], first: int) -> str | None:
     shards = [d["shard_id"] for d in json.loads(plan.read_text())] if plan.exists() else []
     if not shards or not all(order_path(src, s).exists() for s in shards):
         return (f"{src} keeps no record of its read order (_work/order/): it was written before select could "
-                "re-fit dedup, or by the Ray engine")
+                "re-fit dedup")
     for i in range(first, len(steps)):
         st = steps[i]
         if not isinstance(st, GlobalStep):
