@@ -62,7 +62,10 @@ def missing_cache(src: Path, steps: list[Step], first: int) -> str | None:
     """Why global steps from index ``first`` on cannot be re-fitted from ``src``, or None."""
     plan = src / "_manifest" / "plan.json"
     shards = [d["shard_id"] for d in json.loads(plan.read_text())] if plan.exists() else []
-    if not shards or not all(order_path(src, s).exists() for s in shards):
+    def has_rows(s: str) -> bool:  # a shard that became no rows (all quarantined, empty) has no order file
+        return (src / "data" / f"{s}.parquet").exists() or any((src / "rejected").glob(f"s*-{s}-*.parquet"))
+
+    if not shards or not all(order_path(src, s).exists() for s in shards if has_rows(s)):
         return (f"{src} keeps no record of its read order (_work/order/): it was written before select could "
                 "re-fit dedup")
     for i in range(first, len(steps)):
