@@ -39,19 +39,26 @@ def select(src, dest, *sets):
     return CliRunner().invoke(app, args, terminal_width=400)
 
 
-def test_loosening_or_tightening_before_dedup_is_refused_before_writing(tmp_path):
+def test_before_dedup_without_a_cache_is_refused_before_writing(tmp_path):
+    """Select re-fits dedup from the caches a run keeps (tests/test_reselect_refit.py); without one
+    (an output from before them, or a step that keeps none) it still refuses, before writing."""
+    import shutil
+
     corpus(tmp_path)
-    steps = [{"gopher_quality": {}}, {"exact_dedup": {}}]
-    s = run_recipe(tmp_path, "out", steps)
+    s = run_recipe(tmp_path, "out", [{"gopher_quality": {}}, {"exact_dedup": {}}])
     assert s["rejected"]["gopher_quality/too_few_alpha_words"] > 30 and s["kept"] > 20
+    shutil.rmtree(tmp_path / "out" / "_work" / "order")  # as an output written before select could re-fit
     r = select(tmp_path / "out", tmp_path / "loose", "gopher_quality.min_alpha_words_ratio=0.6")
     assert r.exit_code == 2
     msg = " ".join(r.output.split())
     assert re.search(r"\d+ documents that the source run rejected before the global step 'exact_dedup'", msg)
     assert "gopher_quality/too_few_alpha_words" in msg and "`gristmill run`" in msg and "nothing was written" in msg
+    assert "keeps no record of its read order" in msg
     assert not (tmp_path / "loose").exists()
-    r = select(tmp_path / "out", tmp_path / "tight", "gopher_quality.min_doc_words=400")
-    assert r.exit_code == 2 and "would now be rejected before it" in " ".join(r.output.split())
+    run_recipe(tmp_path, "para", [{"gopher_quality": {}}, {"paragraph_dedup": {}}])
+    r = select(tmp_path / "para", tmp_path / "tight", "gopher_quality.min_doc_words=400")
+    msg = " ".join(r.output.split())
+    assert r.exit_code == 2 and "would now be rejected before it" in msg and "paragraph_dedup keeps no re-fit cache" in msg
     assert not (tmp_path / "tight").exists()
 
 

@@ -138,6 +138,11 @@ class QualitySelect(GlobalStep):
         rule = f"min_score={c.min_score:g}" if c.top_percent is None else f"top_percent={c.top_percent:g}" + (" per source" if c.per_source else "")
         atomic_write_text(wd / "report.json", json.dumps({"rule": rule, "thresholds": thr, **({"scored": scored} if scored else {})}))
 
+    @staticmethod
+    def refit_cache(workdir: Path) -> dict | None:
+        """``gristmill select`` re-fits this step from the stored score column alone: nothing to cache."""
+        return {"files": 0, "bytes": 0} if (Path(workdir) / "thresholds.json").exists() else None
+
     def select(self, table: pa.Table) -> pa.Array:
         c = self.config
         thr = json.loads(self.fitted_file("thresholds.json").read_text()) if c.top_percent is not None else {"*": c.min_score}

@@ -202,15 +202,17 @@ def select_cmd(src: Path = typer.Argument(..., help="a finished output directory
                out: Path = typer.Option(..., "-o", "--out", help="new output directory"),
                set_: list[str] = typer.Option([], "--set", help="STEP.PARAM=VALUE, e.g. min_length.min_words=80 (repeatable)"),
                fresh: bool = typer.Option(False, "--fresh", help="replace OUT if it exists"),
+               workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="worker processes for a dedup re-fit (default: number of cores)"),
                report: bool = typer.Option(True, "--report/--no-report", help="write OUT/report.html")):
-    """Re-apply selection with new thresholds from the stored columns, without recomputing them."""
+    """Re-apply selection with new thresholds from the stored columns, without recomputing them; a
+    dedup step whose input changes is re-fitted from the caches the run kept."""
     from gristmill.engine.local import LedgerMismatch
     from gristmill.engine.reselect import reselect
     from gristmill.recipe import RecipeError
     from gristmill.report.tables import print_summary
 
     try:
-        summary = reselect(src, out, set_, fresh=fresh)
+        summary = reselect(src, out, set_, fresh=fresh, workers=workers)
     except (RecipeError, RuntimeError) as e:
         _fail(str(e), code=3 if isinstance(e, LedgerMismatch) else 2)
     print_summary(summary, str(out), console)

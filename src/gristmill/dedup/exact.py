@@ -27,6 +27,7 @@ from gristmill.dedup._clusters import (
 from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import normalize_text
+from gristmill.dedup._refit import cache_index, check_order, files_size, lookup
 from gristmill.step import FitContext, register
 
 _FORMAT = 1  # bump when the spill/result layout changes, so old workdirs are refitted, not misread
@@ -55,18 +56,46 @@ def _keys(c, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return k[:, 0].copy(), k[:, 1].copy(), valid
 
 
+def _cached_keys(c, batch, cache: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hi, lo, valid) per row: keys of the source run's spill where it hashed the document
+    (``_refit.py``), hashed now where it did not."""
+    pos = lookup(cache["id"], batch.column("id"))
+    hit = pos >= 0
+    hi, lo = np.zeros(len(batch), np.uint64), np.zeros(len(batch), np.uint64)
+    hi[hit], lo[hit] = cache["hi"].to_numpy()[pos[hit]], cache["lo"].to_numpy()[pos[hit]]
+    if not hit.all():
+        mh, ml, _ = _keys(c, batch.filter(pa.array(~hit)))
+        hi[~hit], lo[~hit] = mh, ml
+    return hi, lo, np.ones(len(batch), dtype=bool)
+
+
 def _spill_task(args: tuple) -> None:
     """Phase 1 for one shard (a task): its keys, one IPC record batch per hash-prefix partition."""
-    c, p, out, first_row, need, bits, parts = args
+    c, p, out, first_row, need, bits, parts, cache_file = args
     schema = _SCHEMA
     cols = sorted(need | {"text"}) if c.keep == "longest" else sorted(need)
+    cache = None
+    if cache_file and c.key == "text":  # url keys hash no text: nothing worth caching
+        with pa.memory_map(cache_file) as f:
+            cache = pa.ipc.open_file(f).read_all().combine_chunks()
     chunks = []
     row = first_row
+    last_node = -1
     for batch in pq.ParquetFile(p).iter_batches(batch_size=c.batch_rows, columns=cols):
-        hi, lo, valid = _keys(c, batch)
+        if cache is not None:
+            pos = lookup(cache["id"], batch.column("id"))
+            nodes = cache["node"].to_numpy()[pos[pos >= 0]]
+            check_order(np.r_[last_node, nodes], f"exact_dedup re-fit of {p}")
+            last_node = nodes[-1] if len(nodes) else last_node
+        hi, lo, valid = _keys(c, batch) if cache is None else _cached_keys(c, batch, cache)
         m = len(batch)
         length = (pc.utf8_length(pc.fill_null(batch.column("text"), "")).to_numpy(zero_copy_only=False)
                   if "text" in batch.schema.names else np.zeros(m, np.int64))
+        if cache is not None and c.keep == "longest":  # the length the run measured (a later step may rewrite text)
+            pos = lookup(cache["id"], batch.column("id"))
+            hit = pos >= 0
+            length = np.asarray(length).copy()
+            length[hit] = cache["length"].to_numpy()[pos[hit]]
         score = (pc.cast(batch.column(c.score_column), pa.float64()).to_numpy(zero_copy_only=False)
                  if c.score_column else np.zeros(m))
         sel = np.flatnonzero(valid)
@@ -183,7 +212,10 @@ class ExactDedup(ClusterDedupStep):
         spill.mkdir(exist_ok=True)
 
         # Phase 1: keys per shard, partitioned by hash prefix into one IPC file per shard.
-        todo = [(c, str(p), str(spill / f"{i:05d}.arrow"), int(starts[i]), need, bits, parts)
+        cached = cache_index(self, shards) or [None] * len(shards)
+        src = getattr(self, "refit_from", None)
+        todo = [(c, str(p), str(spill / f"{i:05d}.arrow"), int(starts[i]), need, bits, parts,
+                 str(Path(src) / "spill" / f"{cached[i]:05d}.arrow") if cached[i] is not None else None)
                 for i, p in enumerate(shards) if not (spill / f"{i:05d}.arrow").exists()]
         with ctx.track("hashing", int(sum(rows[i] for i, p in enumerate(shards) if not (spill / f"{i:05d}.arrow").exists()))) as bar:
             for _ in run_tasks(_spill_task, todo, ctx.workers, progress=bar.report):
@@ -215,3 +247,10 @@ class ExactDedup(ClusterDedupStep):
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
             self.stats[f"cluster_size_{k}"] = v
+
+    @staticmethod
+    def refit_cache(workdir: Path) -> dict | None:
+        """The phase-1 spill (keys, node, id per document) that ``select`` re-fits from, with its size."""
+        if not (Path(workdir) / "result.parquet").exists():
+            return None
+        return files_size(sorted((Path(workdir) / "spill").glob("*.arrow")))

@@ -38,6 +38,7 @@ from gristmill.dedup._clusters import (
 from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
+from gristmill.dedup._refit import cache_index, check_order, files_size, lookup, stage_sources
 from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
 from gristmill.dedup._decide import RESULT_SCHEMA, decide_task, gather, index_task, merge_task
 from gristmill.dedup._lsh_partitions import (
@@ -59,20 +60,45 @@ _HUGE_BUCKET, _HUGE_BUCKET_ANCHORS = 1024, 4
 
 def _sign_source(args: tuple) -> None:
     """Phase 1 for one parquet file (runs in a worker process)."""
-    src, out, ngram, bands, rows, seed, score_column, batch_rows = args
+    src, out, ngram, bands, rows, seed, score_column, batch_rows, cache = args
     src, out = Path(src), Path(out)
     a, b = perm_params(bands * rows, seed)
     keys, has_sig, length, score, ids = [], [], [], [], []
     pf = pq.ParquetFile(src)
     cols = ["id", "text"] + ([score_column] if score_column else [])
+    if cache is not None:  # the source run's band keys of the same shard (``_refit.py``)
+        cache_keys = np.load(cache[0], mmap_mode="r")
+        cache_meta = pq.read_table(cache[1], columns=["id", "has_sig", "length"])
+        cache_has, cache_len = cache_meta["has_sig"].to_numpy(), cache_meta["length"].to_numpy()
+    last = -1
     for batch in pf.iter_batches(batch_size=batch_rows, columns=cols):
         text = pc.fill_null(batch.column("text"), "")
-        norm = [shingle_text(t) for t in text.to_pylist()]
-        h, offs = shingle_hashes(norm, ngram)
-        sig = signatures(h, offs, a, b)
-        keys.append(band_keys(sig, bands, rows))
-        has_sig.append(np.diff(offs) > 0)
-        length.append(pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64))
+        n = len(batch)
+        cur_len = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
+        pos = lookup(cache_meta["id"], batch.column("id")) if cache is not None else np.full(n, -1, np.int64)
+        hit = pos >= 0
+        if cache is not None:
+            check_order(np.r_[last, pos[hit]], f"minhash_dedup re-fit of {src}")
+            last = pos[hit][-1] if hit.any() else last
+        k = np.zeros((n, bands), np.uint64)
+        hs = np.zeros(n, bool)
+        if hit.any():
+            if (cur_len[hit] != cache_len[pos[hit]]).any():
+                bad = batch.column("id")[int(np.flatnonzero(hit & (cur_len != cache_len[np.maximum(pos, 0)]))[0])]
+                raise ValueError(f"document {bad} has another text than the source run's minhash_dedup signed (a step "
+                                 "after it rewrote the text), so its signature cannot be reused; run the changed recipe "
+                                 "with `gristmill run`")
+            k[hit] = np.asarray(cache_keys[:, pos[hit]]).T
+            hs[hit] = cache_has[pos[hit]]
+        if not hit.all():
+            miss = np.flatnonzero(~hit)
+            norm = [shingle_text(t) for t in text.take(pa.array(miss)).to_pylist()]
+            h, offs = shingle_hashes(norm, ngram)
+            k[miss] = band_keys(signatures(h, offs, a, b), bands, rows)
+            hs[miss] = np.diff(offs) > 0
+        keys.append(k)
+        has_sig.append(hs)
+        length.append(cur_len)
         score.append(
             pc.cast(batch.column(score_column), pa.float64()).to_numpy(zero_copy_only=False)
             if score_column else np.zeros(len(batch))
@@ -90,6 +116,14 @@ def _sign_source(args: tuple) -> None:
         "score": pa.array(np.concatenate(score) if score else np.zeros(0)),
     })
     atomic_write_parquet(out.with_suffix(".meta.parquet"), meta)  # written last: the shard's done-marker
+
+
+def _cache_files(sig_dir: Path, i: int | None, n_shards: int) -> tuple[str, str] | None:
+    """The band keys and metadata of source-run input ``i`` (a shard, or ``against`` data after them)."""
+    if i is None:
+        return None
+    stem = sig_dir / (f"{i:05d}" if i < n_shards else f"against_{i - n_shards:05d}")
+    return str(stem.with_suffix(".keys.npy")), str(stem.with_suffix(".meta.parquet"))
 
 
 def _release_arrow() -> None:
@@ -228,8 +262,11 @@ class MinHashDedup(ClusterDedupStep):
         outs = [sig_dir / (f"{i:05d}" if i < len(shards) else f"against_{i - len(shards):05d}") for i in range(len(sources))]
 
         # Phase 1: signatures -> band keys per source file (skips files already done).
+        cached = cache_index(self, sources) or [None] * len(sources)
+        old_sig = Path(getattr(self, "refit_from", "") or ".") / "sig"
         todo = [
-            (str(s), str(o), c.ngram, c.bands, c.rows, c.seed, c.score_column if i < len(shards) else None, c.batch_rows)
+            (str(s), str(o), c.ngram, c.bands, c.rows, c.seed, c.score_column if i < len(shards) else None, c.batch_rows,
+             _cache_files(old_sig, cached[i], stage_sources(self) if cached[i] is not None else 0))
             for i, (s, o) in enumerate(zip(sources, outs)) if not o.with_suffix(".meta.parquet").exists()
         ]
         if todo:
@@ -314,6 +351,14 @@ class MinHashDedup(ClusterDedupStep):
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():
             self.stats[f"cluster_size_{k}"] = v
+
+    @staticmethod
+    def refit_cache(workdir: Path) -> dict | None:
+        """The phase-1 band keys and metadata (id, has_sig, length) per input that ``select`` re-fits from."""
+        if not (Path(workdir) / "result.parquet").exists():
+            return None
+        sig = Path(workdir) / "sig"
+        return files_size(sorted(sig.glob("*.keys.npy")) + sorted(sig.glob("*.meta.parquet")))
 
     def _resolve_against(self) -> tuple[list[Path], list[Path]]:
         data, indexes = [], []

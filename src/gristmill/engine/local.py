@@ -55,6 +55,7 @@ class ShardTask:
     spec: InputSpec | None = None
     in_path: str | None = None  # later stages: the previous stage's kept parquet
     errors: ErrorPolicy = field(default_factory=ErrorPolicy)
+    record_order: bool = False  # stage 0 of a recipe with a global step: ids in read order, for `select` (engine/refit.py)
 
 
 @dataclass
@@ -141,6 +142,7 @@ class _ShardRunner:
         self.qtmp = tmp_path(self.qpath)
         self.qfh = None
         self.first_error: dict[str, tuple[str, str]] = {}  # step name -> (document id, traceback)
+        self.order = _Writer(order_path(root, task.shard_id)) if task.record_order and task.stage == 0 else None
 
     def _src(self, source: str) -> dict:
         return self.res.sources.setdefault(source, source_entry())
@@ -197,6 +199,8 @@ class _ShardRunner:
                 continue
             table = item.table
             self.res.read += table.num_rows
+            if self.order is not None:
+                self.order.write(table.select(["id"]))
             nbytes = int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0)
             self.res.text_bytes += nbytes
             for src, n, b in _by_source(table, "text", "html"):
@@ -211,6 +215,8 @@ class _ShardRunner:
             report(table.num_rows, nbytes + (int(pc.sum(pc.binary_length(table.column("html"))).as_py() or 0)
                                              if "html" in table.column_names else 0))
         self.kept.close()
+        if self.order is not None:
+            self.order.close()
         for w in self.rejected.values():
             w.close()
         if self.qfh is not None:
@@ -364,6 +370,11 @@ def _value_counts(arr: pa.Array):
     return vc.field("values").to_pylist(), vc.field("counts").to_pylist()
 
 
+def order_path(root, shard_id: str) -> Path:
+    """Where stage 0 records a shard's ids in read order (``ShardTask.record_order``)."""
+    return Path(root) / "_work" / "order" / f"{shard_id}.parquet"
+
+
 def run_shard(task: ShardTask) -> tuple[str, dict]:
     """Process one shard of one stage; writes its files and its manifest entry."""
     for s in task.steps:
@@ -489,6 +500,7 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
             tasks.append(ShardTask(errors=recipe.errors, stage=k, shard_id=s.shard_id, steps=ssteps, step_offset=offset, run_root=str(out),
                                    final=final, keep_rejected=recipe.output.keep_rejected, batch_rows=recipe.output.batch_rows,
                                    shard=s if k == 0 else None, spec=recipe.inputs[s.input_index] if k == 0 else None,
+                                   record_order=k == 0 and len(stages) > 1,
                                    in_path=str(prev_dir / f"{s.shard_id}.parquet") if k > 0 else None))
         names = ", ".join((["read"] if k == 0 else []) + [st.key for st in ssteps])
         if k > 0:  # rows are known from the previous stage's files: the bar moves per batch, within a shard
@@ -519,6 +531,10 @@ def _run(recipe: Recipe, out: Path, workers: int | None, fresh: bool, progress: 
     summary = build_summary(recipe, rd, shards, steps, stages, fit_seconds)
     summary["seconds"] = round(time.time() - t_start, 3)
     summary["gristmill_version"] = __version__
+    if len(stages) > 1:
+        from gristmill.engine.refit import cache_sizes
+
+        summary["refit_cache"] = cache_sizes(out, steps)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     for k in range(len(stages) - 1):  # intermediate stage outputs are no longer needed; fitted state stays
         shutil.rmtree(rd.work / f"s{k}", ignore_errors=True)

@@ -5,10 +5,12 @@ new threshold only re-runs ``select``. Rows that a loosened threshold now lets t
 the later steps, which annotate them for the first time (their columns were never computed). The
 result is a new run directory with its own ledger; the source output is not touched.
 
-A global step (dedup) is not re-fitted: rows keep the decision it made in the source run. That
-holds only while the rows reaching it are the same, so when new thresholds would let a document
-reach a global step that never saw it, or stop one that it decided others against, select refuses
-before writing anything and says to use ``gristmill run``. A ``--set`` that select cannot apply
+A global step (dedup) keeps the decisions it made in the source run while the rows reaching it
+are the same. When new thresholds would let a document reach a global step that never saw it, or
+stop one that it decided others against, the step is re-fitted over the new set from the caches
+the run kept (``engine/refit.py``), so the output is the one ``gristmill run`` of the changed
+recipe writes; where no cache exists (an older output, a step without one) select refuses before
+writing anything and says to use ``gristmill run``. A ``--set`` that select cannot apply
 (a parameter of a global step, or one that changes what a step computes rather than which
 documents it keeps) is an error too, not a silent no-op.
 """
@@ -27,9 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from gristmill.engine.local import ShardTask, _ShardRunner
-from gristmill.engine.atomic import atomic_write_parquet
+from gristmill.engine.local import ShardTask, _ShardRunner, _Writer
 from gristmill.engine.manifest import RunDir, atomic_write_text, exclusive_output
+from gristmill.engine.refit import missing_cache, refit_globals
 from gristmill.engine.schema import unify_dir
 from gristmill.io.readers import Batch
 from gristmill.recipe import RecipeError, recipe_from_dict
@@ -61,10 +63,21 @@ class _Replay(Step):
         return pc.utf8_slice_codeunits(table.column("_orig_reason"), len(prefix))
 
 
+class _PublicWriter(_Writer):
+    """Writes without the private ``_orig_reason`` column (so no file is written twice)."""
+
+    def write(self, table: pa.Table) -> None:
+        super().write(table.drop_columns(["_orig_reason"]) if "_orig_reason" in table.column_names else table)
+
+
 class _TableRunner(_ShardRunner):
     def __init__(self, task: ShardTask, table: pa.Table):
         super().__init__(task)
         self.table = table
+        self.kept = _PublicWriter(self.kept.path)
+        # every label reject() can use, so that it finds these writers instead of making plain ones
+        for label in [f"{st.key}@{task.step_offset + i:02d}" for i, st in enumerate(task.steps)] + ["read@rd"]:
+            self.rejected[label] = _PublicWriter(self.root / "rejected" / f"{self.sid}-{label.replace('@', '-')}.parquet")
 
     def source(self):
         yield Batch(self.table)
@@ -136,7 +149,7 @@ def _apply_overrides(steps_cfg: list[dict], overrides: list[str], lock_file: Pat
             steps_cfg[i][names[i]][param] = val
 
 
-def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -> dict:
+def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False, workers: int | None = None) -> dict:
     src, dest = Path(src), Path(dest)
     lock_file = src / "recipe.lock.yaml"
     if not (src / "summary.json").exists() or not lock_file.exists():
@@ -160,13 +173,38 @@ def reselect(src: Path, dest: Path, overrides: list[str], fresh: bool = False) -
         if not m:
             raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
         groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
-    _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+    global _READ
+    _READ = {}
+    try:
+        return _reselect(src, dest, recipe, steps, step_columns, groups, fresh, workers)
+    finally:
+        _READ = None
+
+
+def _reselect(src, dest, recipe, steps, step_columns, groups, fresh, workers) -> dict:
+    changed = _check_global_inputs_unchanged(groups, steps, step_columns)  # before anything is written
+    if changed is not None:
+        why = missing_cache(src, steps, changed[0])
+        if why:
+            raise RecipeError(f"{changed[1]} {why}, so select cannot re-fit it: run the changed recipe with "
+                              "`gristmill run` (nothing was written)")
+    existed = dest.exists() and any(dest.iterdir())
     with exclusive_output(dest):  # one writer per output, as for `gristmill run`
-        return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh)
+        try:
+            return _write_reselected(src, dest, recipe, steps, step_columns, groups, fresh, refit=changed is not None,
+                                     workers=workers)
+        except RecipeError as e:  # a re-fit found its cache unusable: leave no half-written output behind
+            if changed is None or existed:
+                raise
+            RunDir(dest).remove_own_files(protect=[src])
+            if not any(dest.iterdir()):
+                dest.rmdir()
+            raise RecipeError(f"{e} (nothing was written)") from None
 
 
 def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_columns: dict[str, list],
-                      groups: list[tuple[str, int | None, Path]], fresh: bool) -> dict:
+                      groups: list[tuple[str, int | None, Path]], fresh: bool, refit: bool = False,
+                      workers: int | None = None) -> dict:
     rd = RunDir(dest)
     if dest.exists() and any(dest.iterdir()):
         if not fresh:
@@ -181,26 +219,37 @@ def _write_reselected(src: Path, dest: Path, recipe, steps: list[Step], step_col
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
 
+    fitted, refit_info = refit_globals(src, dest, steps, step_columns, groups, workers) if refit else ({}, {})
     totals = Counter()
     for n, (shard, gi, path) in enumerate(groups):
         table = _group_table(path, gi, steps, step_columns)
-        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=_wrapped(steps, gi, path), step_offset=0, run_root=str(dest),
+        task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=_wrapped(steps, gi, path, fitted), step_offset=0, run_root=str(dest),
                          final=True, keep_rejected=True, batch_rows=recipe.output.batch_rows, errors=recipe.errors)
         res = _TableRunner(task, table).run()
         totals["input"] += res["read"]
         rd.mark_done(f"s0-{task.shard_id}", res)
-        _drop_private_columns(dest, task.shard_id)
     unify_dir(dest / "data")
     unify_dir(dest / "rejected")
     for q in sorted((src / "quarantine").glob("*.jsonl")):
         shutil.copy(q, dest / "quarantine" / q.name)
-    return _summarize(src, dest, steps)
+    if (src / "_work" / "order").is_dir():  # so that this output can be re-selected in turn
+        shutil.copytree(src / "_work" / "order", dest / "_work" / "order", dirs_exist_ok=True)
+    return _summarize(src, dest, steps, fitted, refit_info)
+
+
+# The stored files, read once per select while it walks them up to three times (the check before
+# writing, the re-fit, the writing pass); None outside a select.
+_READ: dict[Path, pa.Table] | None = None
 
 
 def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: dict[str, list]) -> pa.Table:
     """The stored rows of one file, ready to re-select: the original reason kept aside, and the
     (null) columns of steps these rows never reached dropped, so those steps compute them afresh."""
-    table = pq.read_table(path)
+    table = _READ.get(path) if _READ is not None else None
+    if table is None:
+        table = pq.read_table(path)
+        if _READ is not None:
+            _READ[path] = table
     if "reject_reason" in table.column_names:
         table = table.rename_columns([c if c != "reject_reason" else "_orig_reason" for c in table.column_names])
         table = table.drop_columns(["reject_step"])
@@ -211,31 +260,34 @@ def _group_table(path: Path, gi: int | None, steps: list[Step], step_columns: di
     return table
 
 
-def _wrapped(steps: list[Step], gi: int | None, path: Path) -> list[Step]:
+def _wrapped(steps: list[Step], gi: int | None, path: Path, fitted: dict[int, Step] | None = None) -> list[Step]:
     if gi == -1:  # rejected by the reader (not a document): stays so
         return [_ReaderReject()]
     reached = len(steps) if gi is None else gi  # the row passed every step before this index
     out: list[Step] = []
     for i, st in enumerate(steps):
-        if isinstance(st, GlobalStep):
+        if fitted and i in fitted:  # re-fitted over the new set (engine/refit.py): it decides afresh
+            out.append(fitted[i])
+        elif isinstance(st, GlobalStep):
             out.append(_Unreachable(st, path) if i > reached else _Replay(st, i, rejected_here=(i == gi)))
         else:
             out.append(_SelectOnly(st) if i <= reached else st)
     return out
 
 
-def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict[str, list]) -> None:
-    """Refuse (before writing) when the documents reaching a global step would change."""
+def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict[str, list]) -> tuple[int, str] | None:
+    """The first global step whose input the new thresholds change (its index and what changed), or None."""
     gidx = [i for i, s in enumerate(steps) if isinstance(s, GlobalStep)]
     if not gidx:
-        return
+        return None
     newly: dict[int, list] = {g: [0, None] for g in gidx}
     lost: dict[int, list] = {g: [0, None] for g in gidx}
     for _, gi, path in groups:
         if gi == -1:
             continue
         reached = len(steps) if gi is None else gi
-        live = _group_table(path, gi, steps, step_columns)
+        full = _group_table(path, gi, steps, step_columns)
+        live = _lean(full)
         ids0 = live.column("id").to_pylist()
         for i, st in enumerate(_wrapped(steps, gi, path)[: gidx[-1] + 1]):
             if i in newly:
@@ -248,26 +300,54 @@ def _check_global_inputs_unchanged(groups, steps: list[Step], step_columns: dict
                     lost[i][0] += len(ids0) - live.num_rows
                     now = set(live.column("id").to_pylist())
                     lost[i][1] = lost[i][1] or next(x for x in ids0 if x not in now)
-            live = _select_in_memory(live, st)
+            live = _select_in_memory(live, st, full)
     for g in gidx:
         name = steps[g].name
         if newly[g][0]:
             doc, why = newly[g][1]
-            raise RecipeError(f"{newly[g][0]:,} documents that the source run rejected before the global step {name!r} "
-                              f"(e.g. {doc!r}, rejected as {why}) would now reach it. {name} decides by comparing documents "
-                              f"with each other and never saw these, so select cannot place them: run the changed recipe with "
-                              f"`gristmill run` (nothing was written)")
+            return g, (f"{newly[g][0]:,} documents that the source run rejected before the global step {name!r} "
+                       f"(e.g. {doc!r}, rejected as {why}) would now reach it, so {name} must be re-fitted; but")
         if lost[g][0]:
-            raise RecipeError(f"{lost[g][0]:,} documents that reached the global step {name!r} in the source run (e.g. "
-                              f"{lost[g][1]!r}) would now be rejected before it. {name} decided the others by comparing them "
-                              f"with these (a duplicate may have been dropped in favour of one of them), so its decisions "
-                              f"would no longer hold: run the changed recipe with `gristmill run` (nothing was written)")
+            return g, (f"{lost[g][0]:,} documents that reached the global step {name!r} in the source run (e.g. "
+                       f"{lost[g][1]!r}) would now be rejected before it, so {name} must be re-fitted; but")
+    return None
 
 
-def _select_in_memory(table: pa.Table, st: Step) -> pa.Table:
-    """One step on an in-memory table, rows of other sources passing untouched; returns the survivors."""
+_BULKY = ("text", "html")
+
+
+def _lean(table: pa.Table) -> pa.Table:
+    """``table`` without the document bodies: replaying stored decisions reads only the columns, and
+    filtering the bodies at every step is most of the cost of walking a large output."""
+    return table.drop_columns([c for c in _BULKY if c in table.column_names])
+
+
+def _with_bodies(table: pa.Table, full: pa.Table | None) -> pa.Table:
+    """The bodies :func:`_lean` dropped, taken back from ``full`` (the stored rows) by id."""
+    missing = [c for c in _BULKY if full is not None and c in full.column_names and c not in table.column_names]
+    if missing:
+        idx = pc.index_in(table.column("id"), value_set=full.column("id"))
+        for c in missing:
+            table = table.append_column(c, full.column(c).take(idx))
+    return table
+
+
+def _select_in_memory(table: pa.Table, st: Step, full: pa.Table | None = None) -> pa.Table:
+    """One step on an in-memory table, rows of other sources passing untouched; returns the survivors.
+    ``full``: the stored rows, when ``table`` is lean; a step that computes gets the bodies back."""
     if not table.num_rows:
         return table
+    if full is not None and not isinstance(st, (_SelectOnly, _Replay, _ReaderReject, GlobalStep)):
+        table = _with_bodies(table, full)
+    try:
+        return _select_rows(table, st)
+    except KeyError:  # a select that reads the text itself
+        if full is None or "text" in table.column_names:
+            raise
+        return _select_rows(_with_bodies(table, full), st)
+
+
+def _select_rows(table: pa.Table, st: Step) -> pa.Table:
     passing = None
     if st.only_sources is not None:
         mine = pc.is_in(table.column("source"), pa.array(st.only_sources, pa.string()))
@@ -300,14 +380,7 @@ class _Unreachable(Step):
         return table
 
 
-def _drop_private_columns(dest: Path, shard_id: str) -> None:
-    for p in [*dest.glob(f"data/{shard_id}.parquet"), *dest.glob(f"rejected/s0-{shard_id}-*.parquet")]:
-        t = pq.read_table(p)
-        if "_orig_reason" in t.column_names:
-            atomic_write_parquet(p, t.drop_columns(["_orig_reason"]), compression="zstd")
-
-
-def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
+def _summarize(src: Path, dest: Path, steps: list[Step], fitted: dict[int, Step] | None = None, refit_info: dict | None = None) -> dict:
     from collections import defaultdict
 
     rd = RunDir(dest)
@@ -357,5 +430,14 @@ def _summarize(src: Path, dest: Path, steps: list[Step]) -> dict:
                "reselected_from": str(src), "steps": rows, "counters": {}, "step_columns": step_columns}
     if sources is not None:
         summary["sources"] = sources
+    reports = {}
+    for gi, st in enumerate(steps):  # a re-fitted step reports its new clusters; a replayed one the source run's
+        rep = (fitted[gi].report() if fitted and gi in fitted else src_summary.get("reports", {}).get(st.key))
+        if isinstance(st, GlobalStep) and rep:
+            reports[st.key] = rep
+    if reports:
+        summary["reports"] = reports
+    if refit_info:
+        summary["refitted"] = refit_info
     atomic_write_text(dest / "summary.json", json.dumps(summary, indent=2))
     return summary
