@@ -152,3 +152,12 @@ def test_bad_configs_fail_before_any_training(tmp_path, edit, expect):
     r = CliRunner().invoke(app, ["lab", "search", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out")])
     assert r.exit_code == 2 and expect in r.output, r.output
     assert not (tmp_path / "out" / "proxies").exists()
+
+
+def test_the_shipped_quick_config_is_valid():
+    from gristmill.lab.config import load_config
+    from gristmill.lab.search import SearchConfig
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "recipes" / "lab-search-quick.yaml", model=SearchConfig)
+    assert cfg.target.tokens >= 4 * cfg.proxy.tokens and len(cfg.target.seeds) >= 2 and cfg.proxy.model == "tiny"
+    assert set(cfg.sources) == {"curated", "raw", "code"}

@@ -151,7 +151,7 @@ def test_ablation_verdicts_in_table_json_and_plot(data):
     # the same data under the same seeds trains the same model: a zero difference, within noise
     same = res["arms"]["same"]["vs_first"]["mean"]
     assert same["verdict"] == "within noise" and same["diff_mean"] == 0 and same["ci"] == [0.0, 0.0]
-    assert "mean bpb vs clean" in r.output and "worse: +" in r.output and "within noise: +0.0000" in r.output
+    assert "difference against clean over seeds" in r.output and "worse: +" in r.output and "within noise: +0.0000" in r.output
     assert (data / "out" / "bpb_docs.png").stat().st_size > 10_000
 
 

@@ -261,14 +261,28 @@ def print_ablation(results: dict, console) -> None:
     for s in sets:
         t.add_column(s, justify="right")
     t.add_column(f"tokens to reach {first}'s final bpb", justify="right")
-    t.add_column(f"mean bpb vs {first} (diff [95% CI])")
     t.add_column("vs unigram baseline")
     for arm, a in arms.items():
         te = a["token_efficiency"]
         eff = "-" if te["mean"] is None else pm(te, "{:.2f}").replace(" ±", "x ±", 1) + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
-        t.add_row(arm, *[pm(a["final_bpb"][s]) for s in sets], eff,
-                  verdict_text(a["vs_first"]["mean"]) if "vs_first" in a else "reference", unigram_flag(a))
+        t.add_row(arm, *[pm(a["final_bpb"][s]) for s in sets], eff, unigram_flag(a))
     console.print(t)
+    others = [arm for arm in arms if "vs_first" in arms[arm]]
+    if others:  # a table of its own: the intervals need the width
+        v = Table(title=f"difference against {first} over seeds: arm minus {first}, 95% interval, verdict")
+        v.add_column("arm")
+        for s in sets + (["mean"] if len(sets) > 1 else []):
+            v.add_column(f"{s} bpb")
+        c0 = arms[others[0]]["vs_first"]["mean"]
+        v.add_column("how")
+        for arm in others:
+            vs = arms[arm]["vs_first"]
+            v.add_row(arm, *[verdict_text(vs[s]) for s in sets + (["mean"] if len(sets) > 1 else [])],
+                      vs["mean"]["method"] or "-")
+        console.print(v)
+        if c0["method"] is None:
+            console.print("one seed per arm: no interval (verdict n/a); run more seeds to tell a difference from noise",
+                          highlight=False)
     flagged = [arm for arm, a in arms.items() if a.get("not_below_unigram")]
     if flagged:
         console.print(f"[bold yellow]warning:[/] {', '.join(flagged)}: not clearly below the unigram baseline in some runs; "
