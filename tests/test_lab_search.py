@@ -95,6 +95,9 @@ def test_outputs_and_ranking_fields(search):
     assert sorted(rk["by_target"]) == sorted(val) and rk["n"] == 4
     assert rk["spearman_proxy_target"] is None or -1 <= rk["spearman_proxy_target"] <= 1
     assert "2 local worker" in res["parallel"]
+    flat = res["proxies_not_below_unigram"]
+    assert flat["of"] == 6 and flat["n"] == sum(bool(p["not_below_unigram"]) for p in res["proxies"])
+    assert (flat["n"] > 0) == ("proxies are not clearly below their unigram" in r.output)
     # the mixture file: what the stream reads, with the predicted weights
     mix = yaml.safe_load((out / "search.mix.yaml").read_text())
     w = {s["name"]: s["weight"] for s in mix["sources"]}

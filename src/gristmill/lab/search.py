@@ -571,6 +571,10 @@ def run_search(config: Path, out: Path, console=None, workers: int | None = None
                             "mixtures; with 4 points only 1.0 and -1.0 are far from chance"},
         "parallel": f"{workers} local worker process(es) (gristmill.engine.pool), {threads} torch thread(s) each",
     }
+    flat = [p["name"] for p in results["proxies"] if p["not_below_unigram"]]
+    # proxies that learned nothing beyond token frequencies rank mixtures by how well their unigram
+    # distribution fits the held-out text: the regression then says little (lab/evaluate.py, UNIGRAM_MARGIN)
+    results["proxies_not_below_unigram"] = {"n": len(flat), "of": len(results["proxies"]), "names": flat}
     mix_text = yaml.safe_dump({**mixture_dict(predicted, srcs, cfg, tok_spec), "seed": cfg.seed}, sort_keys=False)
     atomic_write_text(out / "search.mix.yaml", "# the mixture predicted best by `gristmill lab search` (results.json)\n" + mix_text)
     results["mixture"] = str(out / "search.mix.yaml")
@@ -589,6 +593,8 @@ def _thr_readable(c: dict, cfg: SearchConfig) -> list[dict]:
 
 def plot_search(results: dict, out: Path) -> list[str]:
     import matplotlib
+
+    from gristmill.lab.curriculum import _save
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -641,14 +647,6 @@ def plot_search(results: dict, out: Path) -> list[str]:
     return paths
 
 
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path)
-    plt.close(fig)
-    return str(path)
-
-
 def print_search(results: dict, console) -> None:
     from rich.table import Table
 
@@ -680,5 +678,10 @@ def print_search(results: dict, console) -> None:
     rho = results["ranking"]["spearman_proxy_target"]
     console.print(f"predicted vs uniform: {verdict_text(p['vs_uniform'])}; vs best proxy: {verdict_text(p['vs_best_proxy'])}",
                   highlight=False)
+    flat = results.get("proxies_not_below_unigram", {})
+    if flat.get("n"):
+        console.print(f"[bold yellow]warning:[/] {flat['n']} of {flat['of']} proxies are not clearly below their unigram "
+                      "baseline: they rank mixtures by token frequencies, not by what a model learns from them; "
+                      "raise proxy.tokens (or use a smaller tokenizer vocabulary)", highlight=False)
     console.print(f"proxy-to-target Spearman rank correlation over {results['ranking']['n']} mixtures: "
                   f"{'n/a' if rho is None else f'{rho:.2f}'}; {results['parallel']}", highlight=False)
