@@ -164,3 +164,31 @@ def test_the_shipped_quick_config_is_valid():
     cfg = load_config(Path(__file__).resolve().parents[1] / "recipes" / "lab-search-quick.yaml", model=SearchConfig)
     assert cfg.target.tokens >= 4 * cfg.proxy.tokens and len(cfg.target.seeds) >= 2 and cfg.proxy.model == "tiny"
     assert set(cfg.sources) == {"curated", "raw", "code"}
+
+
+def test_spearman_and_exact_leave_one_out():
+    import numpy as np
+
+    from gristmill.lab.search import LAMBDAS, features, ridge_loo, spearman
+
+    x, y = [1, 2, 2, 3, 5, 4], [2.0, 1.0, 3.0, 3.0, 6.0, 5.0]
+    try:
+        from scipy.stats import spearmanr
+        assert spearman(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    except ImportError:  # hand-computed with average ranks for the ties
+        assert spearman(x, y) == pytest.approx(0.8116794499, abs=1e-9)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1) and spearman([1, 2], [1, 2]) is None
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet([1, 1, 1], size=12)
+    yv = 3 - X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(0, 0.01, 12)
+    for kind in ("linear", "quadratic"):
+        fit = ridge_loo(X, yv, kind)
+        assert fit["lambda"] in LAMBDAS
+        # the closed-form leave-one-out prediction equals refitting without each point
+        F = features(X, kind)
+        D = np.eye(F.shape[1])
+        D[0, 0] = 0
+        for i in range(12):
+            m = np.arange(12) != i
+            w = np.linalg.pinv(F[m].T @ F[m] + fit["lambda"] * D) @ F[m].T @ yv[m]
+            assert fit["loo_pred"][i] == pytest.approx(float(F[i] @ w), abs=1e-6)
