@@ -104,8 +104,15 @@ def test_outputs_and_ranking_fields(search):
     for n, x in res["predicted"]["weights"].items():
         if x >= 1e-6:
             assert w[n] == pytest.approx(x, abs=1e-6)
+    from gristmill.mix import plan
     from gristmill.stream import MixtureDataset
 
+    # the search counted every source as the stream's plan does, before the workers forked: a proxy's
+    # stream (same mixture, tokenizer and seed) recounts nothing
+    known = len(plan._COUNTS)
+    MixtureDataset(str(out / "mixtures" / "natural.yaml"), seed=0, tokens=1500)
+    MixtureDataset(str(out / "mixtures" / "uniform.yaml"), seed=1, tokens=6000)
+    assert len(plan._COUNTS) == known
     ds = MixtureDataset(str(out / "search.mix.yaml"), seq_len=32, tokens=2000)
     seen = {next(iter(ds))["source"] for _ in range(1)}
     assert seen <= set(w)

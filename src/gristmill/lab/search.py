@@ -5,7 +5,8 @@ many small proxy models on randomly drawn mixtures, fit a regression from mixtur
 predict the best mixture over many more draws, and train that one at the real budget. Here:
 
 1. **sources**: gristmill outputs or files, each with an optional `where:` filter over stored columns;
-   the natural mixture weights each source by the tokens it holds (counted with the search's tokenizer).
+   the natural mixture weights each source by the tokens it holds (counted with the search's tokenizer
+   as the stream's plan counts them, gristmill.mix.plan).
 2. **candidates**: `search.candidates` mixtures drawn from a Dirichlet centred on the natural token
    distribution, its concentration scaled by a factor drawn log-uniformly from [0.1, 5] so that both
    near-natural and extreme mixtures are tried (RegMix Sec. 3.1 samples around the token distribution
@@ -245,23 +246,26 @@ def mixture_dict(cand: dict, srcs: dict[str, SourceConf], cfg: SearchConfig, tok
         for n, s in srcs.items() if cand["weights"][n] >= 1e-6]}
 
 
-def count_tokens(srcs: dict[str, SourceConf], tok) -> dict[str, dict]:
-    """Documents, bytes and tokens each source holds after its filter (the natural mixture's weights)."""
+def count_tokens(mixes: list[dict], tok_spec: str, seeds: list[int]) -> dict[str, dict]:
+    """Documents and tokens of each source after its filter, counted as the stream's plan counts them
+    (gristmill.mix.plan: exact for small sources, a seeded 10,000-document sample scaled by rows for large
+    ones). Counting every distinct (source, filter) of `mixes` here, for every seed a run will use, fills the
+    plan's in-process memo before the workers fork: each proxy's `MixtureDataset` then recounts nothing
+    (on a 4M-token corpus that recount was most of a 50k-token proxy's time). Returns the first mixture's."""
+    from gristmill.mix.plan import SAMPLE_DOCS, _counted
     from gristmill.mix.spec import mixture_from_dict
+    from gristmill.stream.tokenizer import load_tokenizer
 
-    mix = mixture_from_dict({"sources": [{"name": n, "path": s.path, "text_field": s.text_field, "weight": 1,
-                                          **({"where": s.where} if s.where else {})} for n, s in srcs.items()]})
-    out = {}
-    for src in mix.phases[0].sources:
-        docs = nbytes = ntok = 0
-        for u in range(len(src.data.units)):
-            texts, _ = src.data.read(u, np.arange(src.data.rows[u]))
-            docs += len(texts)
-            nbytes += sum(len(t.encode("utf-8")) for t in texts)
-            ntok += sum(len(ids) + 1 for ids in tok.encode_batch(texts))  # + EOS, as the stream packs them
-        if ntok == 0:
-            raise ConfigError(f"sources.{src.name}: no documents pass its filter")
-        out[src.name] = {"documents": docs, "bytes": nbytes, "tokens": ntok}
+    hf, _ = load_tokenizer(tok_spec)
+    out: dict[str, dict] = {}
+    for k, d in enumerate(mixes):
+        for src in mixture_from_dict(d).phases[0].sources:
+            for seed in seeds:
+                docs, ntok, exact = _counted(src, hf, SAMPLE_DOCS, seed)
+                if k == 0 and seed == seeds[0]:
+                    if ntok == 0:
+                        raise ConfigError(f"sources.{src.name}: no documents pass its filter")
+                    out[src.name] = {"documents": docs, "tokens": ntok, "exact": exact}
     return out
 
 
@@ -409,7 +413,6 @@ def _fingerprint(cfg: SearchConfig, srcs) -> str:
 def run_search(config: Path, out: Path, console=None, workers: int | None = None) -> dict:
     from gristmill.engine.atomic import atomic_write_text
     from gristmill.lab.significance import compare
-    from gristmill.lab.tokenizer import LabTokenizer
     from gristmill.mix.spec import MixtureError, mixture_from_dict
 
     cfg: SearchConfig = load_config(config, model=SearchConfig)
@@ -450,15 +453,16 @@ def run_search(config: Path, out: Path, console=None, workers: int | None = None
     atomic_write_text(state_file, json.dumps({"fingerprint": fp}))
 
     tok_spec = _tokenizer(cfg, srcs, base, out, config)
-    tok = LabTokenizer(tok_spec)
-    counts_file = out / "sources.json"
-    if counts_file.exists():
-        avail = json.loads(counts_file.read_text())
-    else:
-        say("counting the tokens each source holds (the natural mixture)")
-        avail = count_tokens(srcs, tok)
-        atomic_write_text(counts_file, json.dumps(avail, indent=2))
     names = list(srcs)
+    seeds = sorted({cfg.proxy.seeds[0], *cfg.target.seeds})
+    # the natural mixture counts each source under its filter and the first value of each threshold
+    every = {"weights": {n: 1.0 for n in names}, "thresholds": {str(j): u.values[0] for j, u in enumerate(cfg.search.thresholds)}}
+    variants = [every] + [{"weights": every["weights"], "thresholds": {str(j): (v if j == i else u.values[0])
+                                                                      for j, u in enumerate(cfg.search.thresholds)}}
+                          for i, t in enumerate(cfg.search.thresholds) for v in t.values]
+    say("counting the tokens each source holds (the natural mixture)")
+    avail = count_tokens([mixture_dict(c, srcs, cfg, tok_spec) for c in variants], tok_spec, seeds)
+    atomic_write_text(out / "sources.json", json.dumps(avail, indent=2))
     total = sum(avail[n]["tokens"] for n in names)
     natural = np.array([avail[n]["tokens"] / total for n in names])
     cands = candidates(cfg, names, natural)
