@@ -67,6 +67,15 @@ def test_results_shape_plots_and_table(experiment):
         assert all(isinstance(s["not_below_unigram"], list) for s in a["seeds"].values())
         assert "not_below_unigram" in a
     assert "vs unigram baseline" in summary
+    # replay and control against alone over the two seeds: an interval and a verdict (lab/significance.py)
+    assert "vs_alone" not in res["arms"]["alone"]
+    for arm in ("replay", "control"):
+        vs = res["arms"][arm]["vs_alone"]
+        for key in ("forgetting", "gain_bpb", "phase2_bpb_end"):
+            assert vs[key]["paired"] and len(vs[key]["ci"]) == 2 and vs[key]["verdict"] in ("better", "worse", "within noise")
+        d = [res["arms"][arm]["seeds"][s]["forgetting"] - res["arms"]["alone"]["seeds"][s]["forgetting"] for s in ("0", "1")]
+        assert vs["forgetting"]["diff_mean"] == pytest.approx(sum(d) / 2)
+    assert "Differences against `alone` over seeds" in summary and "replay vs alone, forgetting:" in summary
     assert "forgetting" in output and "results.json" in output and "forgetting_vs_gain.png" in output
 
 

@@ -1,4 +1,4 @@
-"""`gristmill lab ...`: train, eval, ablate, curriculum, serve, quantize."""
+"""`gristmill lab ...`: train, eval, ablate, curriculum, search, serve, quantize."""
 from __future__ import annotations
 
 import json
@@ -153,6 +153,26 @@ def curriculum(config: Path = typer.Argument(..., help="curriculum YAML: model, 
         _fail(f"interrupted; run the same command again to resume from the checkpoints in {out}/runs", code=130)
     print_curriculum(res, console)
     console.print(f"results: [bold]{out / 'results.json'}[/]; summary: {res['summary']}; plots: " + ", ".join(res["plots"]))
+
+
+@app.command()
+def search(config: Path = typer.Argument(..., help="search YAML: sources, search, proxy, target, eval (see recipes/lab-search-quick.yaml)"),
+           out: Path = typer.Option(..., "-o", "--out", help="output directory (proxies/, target/, results.json, search.mix.yaml, plots); resumes"),
+           workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local training processes (default: the config's workers)")):
+    """Choose mixture weights with proxy models (RegMix): train one small run per sampled mixture, fit a
+    regression to held-out bpb, predict the best, and validate it at the target budget against natural and uniform."""
+    from gristmill.lab.config import ConfigError
+    from gristmill.lab.search import print_search, run_search
+    from gristmill.lab.train import RunMismatch
+
+    try:
+        res = run_search(config, out, console=console, workers=workers)
+    except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again to resume (finished proxies in {out}/proxies are skipped)", code=130)
+    print_search(res, console)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; mixture: {res['mixture']}; plots: " + ", ".join(res["plots"]))
 
 
 @app.command()

@@ -4,6 +4,9 @@ held-out clean text, and write results.json, plots and a table.
 token_efficiency (OpenELM / DCLM style "tokens to reach a target loss"): for each arm, per seed, the
 fraction of the budget it needs to reach the first arm's final held-out bpb (mean over eval sets),
 read off its held-out curve with linear interpolation; > 1 is reported as null ("did not reach").
+
+vs_first: every other arm's difference in final held-out bpb against the first arm, with a confidence
+interval over seeds and a verdict ("better", "worse", "within noise"; gristmill.lab.significance).
 """
 from __future__ import annotations
 
@@ -47,6 +50,8 @@ class AblateConfig(BaseModel):
     threads: Optional[int] = None
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # as in `lab train` (gristmill.lab.precision)
     compile: bool = False
+    # confidence intervals over seeds: paired Student t (default) or a bootstrap (lab/significance.py)
+    significance: Literal["t", "bootstrap"] = "t"
 
 
 def _resolve(p: str, base: Path) -> str:
@@ -179,6 +184,17 @@ def _summarize(results: dict, cfg: AblateConfig) -> None:
         a["token_efficiency"] = {**_spread(fracs), "per_seed": fracs,
                                  "meaning": f"fraction of {arms[0]}'s tokens needed to reach {arms[0]}'s final held-out bpb; "
                                             "null = did not reach it within the budget"}
+    from gristmill.lab.significance import compare
+
+    method = getattr(cfg, "significance", "t")
+    for arm in arms[1:]:
+        a = results["arms"][arm]
+        per = {k: {sd: s["final_bpb"][k] for sd, s in a["seeds"].items()} for k in a["final_bpb"]}
+        ref = {k: {sd: s["final_bpb"][k] for sd, s in first.items()} for k in a["final_bpb"]}
+        a["vs_first"] = {"reference": arms[0], "metric": "final held-out bpb (lower is better)",
+                         "mean": compare({sd: s["final_mean_bpb"] for sd, s in a["seeds"].items()},
+                                         {sd: s["final_mean_bpb"] for sd, s in first.items()}, method=method),
+                         **{k: compare(per[k], ref[k], method=method) for k in per}}
 
 
 def plot_ablation(results: dict, out: Path) -> list[str]:
@@ -204,6 +220,9 @@ def plot_ablation(results: dict, out: Path) -> list[str]:
             col = f"C{i}"
             flagged = [k for k, v in a.get("not_below_unigram", {}).items() if es == "mean" or es in v]
             flag = f" NOT below unigram (seed {', '.join(flagged)})" if flagged else ""
+            vs = a.get("vs_first", {}).get(es)
+            if vs:
+                flag += f"; vs {a['vs_first']['reference']}: {vs['verdict']}"
             ax.plot(x, ys.mean(0), color=col, lw=2, ls=":" if flagged else "-", marker="x" if flagged else None,
                     label=f"{arm} (final {ys[:, -1].mean():.3f}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}){flag}")
             if len(seeds) > 1:
@@ -232,6 +251,8 @@ def plot_ablation(results: dict, out: Path) -> list[str]:
 def print_ablation(results: dict, console) -> None:
     from rich.table import Table
 
+    from gristmill.lab.significance import verdict_text
+
     arms = results["arms"]
     first = next(iter(arms))
     sets = list(next(iter(arms.values()))["final_bpb"])
@@ -246,6 +267,22 @@ def print_ablation(results: dict, console) -> None:
         eff = "-" if te["mean"] is None else pm(te, "{:.2f}").replace(" ±", "x ±", 1) + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
         t.add_row(arm, *[pm(a["final_bpb"][s]) for s in sets], eff, unigram_flag(a))
     console.print(t)
+    others = [arm for arm in arms if "vs_first" in arms[arm]]
+    if others:  # a table of its own: the intervals need the width
+        v = Table(title=f"difference against {first} over seeds: arm minus {first}, 95% interval, verdict")
+        v.add_column("arm")
+        for s in sets + (["mean"] if len(sets) > 1 else []):
+            v.add_column(f"{s} bpb")
+        c0 = arms[others[0]]["vs_first"]["mean"]
+        v.add_column("how")
+        for arm in others:
+            vs = arms[arm]["vs_first"]
+            v.add_row(arm, *[verdict_text(vs[s]) for s in sets + (["mean"] if len(sets) > 1 else [])],
+                      vs["mean"]["method"] or "-")
+        console.print(v)
+        if c0["method"] is None:
+            console.print("one seed per arm: no interval (verdict n/a); run more seeds to tell a difference from noise",
+                          highlight=False)
     flagged = [arm for arm, a in arms.items() if a.get("not_below_unigram")]
     if flagged:
         console.print(f"[bold yellow]warning:[/] {', '.join(flagged)}: not clearly below the unigram baseline in some runs; "

@@ -20,6 +20,10 @@ Along phase 2 every evaluation logs (the trainer's `on_eval` hook):
   held-out worked solutions (`gristmill synth generate` heldout.jsonl) scored on each intermediate
   result `= N` and on the final answer, each predicted greedily from everything before it.
 
+Forgetting, gain and new-domain bpb of `replay` and `control` are compared with `alone`'s over seeds
+(paired by seed): a confidence interval and a verdict, "better", "worse" or "within noise", with the
+seeds needed to resolve a difference within noise (`vs_alone`; gristmill.lab.significance).
+
 Each arm's phase-2 stream is re-read after training and counted by source (`audit`), so the replay
 share reported is the share the arm consumed. Every run is a `gristmill lab train` run directory:
 a killed experiment resumes from the checkpoints, and a seed gives the same numbers every time.
@@ -92,6 +96,8 @@ class CurriculumConfig(BaseModel):
     threads: Optional[int] = None
     precision: Literal["auto", "bf16", "fp32"] = "auto"  # as in `lab train` (gristmill.lab.precision)
     compile: bool = False
+    # confidence intervals over seeds: paired Student t (default) or a bootstrap (lab/significance.py)
+    significance: Literal["t", "bootstrap"] = "t"
 
 
 # ---------------------------------------------------------------- verifiable items of the new domain
@@ -355,6 +361,19 @@ def _summarize(results: dict) -> None:
                       for t in ss[0].get("tasks", {})}
         src = sorted({k for s in ss for k in s["audit"]["share"]})
         a["consumed_share"] = {k: statistics.fmean(s["audit"]["share"].get(k, 0.0) for s in ss) for k in src}
+    from gristmill.lab.significance import compare
+
+    method = results["config"].get("significance", "t")
+    ref = results["arms"]["alone"]["seeds"]
+    for arm in ("replay", "control"):
+        a = results["arms"][arm]
+        vs = {"reference": "alone"}
+        # lower forgetting is better; higher gain is better; lower new-domain bpb is better
+        for key, lower in (("forgetting", True), ("gain_bpb", False), ("phase2_bpb_end", True)):
+            if all(key in s for s in a["seeds"].values()) and all(key in s for s in ref.values()):
+                vs[key] = compare({sd: s[key] for sd, s in a["seeds"].items()}, {sd: s[key] for sd, s in ref.items()},
+                                  lower_is_better=lower, method=method)
+        a["vs_alone"] = vs
 
 
 # ---------------------------------------------------------------- plots, table, summary
@@ -395,7 +414,8 @@ def plot_curriculum(results: dict, out: Path) -> list[str]:
         ss = list(a["seeds"].values())
         _band(ax, arm, ss, lambda s: [v - s["curve"]["phase1_mean_bpb"][0] for v in s["curve"]["phase1_mean_bpb"]],
               f"{arm}: {ARM_HELP[arm]}" + (f" ({cfg['replay']:.0%} replay)" if arm == "replay" else "")
-              + f"  end {a['forgetting']['mean']:+.3f}", scale)
+              + f"  end {a['forgetting']['mean']:+.3f}"
+              + (f"; vs alone: {a['vs_alone']['forgetting']['verdict']}" if "forgetting" in a.get("vs_alone", {}) else ""), scale)
     ax.axhline(0, color="k", lw=0.8, ls="--")
     ax.set_xlabel(f"phase-2 tokens ({unit})")
     ax.set_ylabel("phase-1 held-out bpb minus its end-of-phase-1 value")
@@ -478,6 +498,8 @@ def _pm(s: dict, fmt: str = "{:+.4f}") -> str:
 
 
 def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    from gristmill.lab.significance import verdict_text
+
     cfg = results["config"]
     arms = results["arms"]
     some = next(iter(arms.values()))
@@ -486,7 +508,7 @@ def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
     if "gain_bpb" in some:
         cols += ["gain", "new-domain bpb"]
     cols += [f"{t} acc (greedy / ranked)" for t in tasks]
-    cols += ["vs unigram baseline"]
+    cols += ["forgetting vs alone (diff [95% CI])", "vs unigram baseline"]
     rows = []
     for arm, a in arms.items():
         share = a["consumed_share"]
@@ -496,7 +518,8 @@ def _rows(results: dict) -> tuple[list[str], list[list[str]]]:
         if "gain_bpb" in some:
             r += [_pm(a["gain_bpb"]), _pm(a["phase2_bpb_end"], "{:.4f}")]
         r += [f"{a['tasks'][t]['generate_acc']['end']['mean']:.2f} / {a['tasks'][t]['rank_acc']['end']['mean']:.2f}" for t in tasks]
-        r += [unigram_flag(a)]
+        vs = a.get("vs_alone", {}).get("forgetting")
+        r += [verdict_text(vs, "{:+.3f}") if vs else "reference", unigram_flag(a)]
         rows.append(r)
     return cols, rows
 
@@ -537,5 +560,12 @@ def summary_markdown(results: dict, config: Path, out: Path) -> str:
              "exact match / likelihood ranking of the answer among 4 choices (chance 0.25) on held-out problems. The phase-2 data column is the share of sequences each arm consumed (its stream re-read).", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
+    from gristmill.lab.significance import verdict_text
+
+    sig = [f"- {arm} vs alone, {key}: {verdict_text(c, '{:+.4f}')}" + (f" ({c['method']})" if c.get("method") else "")
+           for arm in ("replay", "control") for key, c in results["arms"][arm].get("vs_alone", {}).items() if key != "reference"]
+    if sig:
+        lines += ["", "Differences against `alone` over seeds (95% interval of arm minus alone; better/worse only when the "
+                  "interval excludes 0; seeds to resolve: paired t-test at 80% power, Cohen 1988):", ""] + sig
     lines += ["", "Plots: " + ", ".join(f"`{Path(p).name}`" for p in results["plots"]), ""]
     return "\n".join(lines)

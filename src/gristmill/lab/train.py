@@ -264,7 +264,10 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
         bar.start()
     # off a terminal (CI, a pipe, nohup) a plain line every few seconds, as `gristmill run` does
     lines_off_tty = progress is None and not show
-    last_eval = evaluate() if step == 0 and eval_sets else None
+    # a run killed after its last checkpoint but before final.json resumes at the end: its evaluation at
+    # that step is already in the log, and final.json must carry it (not an empty bpb)
+    kept = [r for r in map(json.loads, lines) if r.get("kind") == "eval" and r["step"] == step]
+    last_eval = evaluate() if step == 0 and eval_sets else (kept[-1] if kept and eval_sets else None)
     t0, t_tokens = time.perf_counter(), tokens
     last_line = t0
     loss_v = None
@@ -303,13 +306,12 @@ def _train(cfg, out, base, fresh, progress, console, eval_sets, on_eval) -> dict
                 last_line = time.perf_counter()
                 print(_progress_line(tokens, total_steps * tokens_per_step, t_tokens, last_line - t0, loss_v),
                       file=sys.stderr, flush=True)
-        if step < total_steps:
-            # the model that exists is the one at this step: evaluate and checkpoint it, so final.json,
-            # ckpt/ and what eval/serve/quantize load are one model
-            if eval_sets and (last_eval is None or last_eval["step"] != step):
-                last_eval = evaluate()
-            if saved_step != step:
-                save_checkpoint()
+        # the model that exists is the one at this step: evaluate and checkpoint it, so final.json,
+        # ckpt/ and what eval/serve/quantize load are one model (also after a resume at the last step)
+        if eval_sets and (last_eval is None or last_eval["step"] != step):
+            last_eval = evaluate()
+        if saved_step != step:
+            save_checkpoint()
     finally:
         if bar:
             bar.stop()
