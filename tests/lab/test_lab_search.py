@@ -168,7 +168,7 @@ def test_the_shipped_quick_config_is_valid():
     from gristmill.lab.config import load_config
     from gristmill.lab.search import SearchConfig
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "recipes" / "lab-search-quick.yaml", model=SearchConfig)
+    cfg = load_config(Path(__file__).resolve().parents[2] / "recipes" / "lab-search-quick.yaml", model=SearchConfig)
     assert cfg.target.tokens >= 4 * cfg.proxy.tokens and len(cfg.target.seeds) >= 2 and cfg.proxy.model == "tiny"
     assert set(cfg.sources) == {"curated", "raw", "code"}
 
