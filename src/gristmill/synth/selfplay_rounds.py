@@ -53,8 +53,10 @@ class StartConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: int = Field(8000, ge=10, description="generator draws for the start data (training split, deduplicated): "
                                                  "at difficulty 1 8,000 draws give ~4,000 distinct training problems")
-    tokens: int = Field(3_000_000, ge=1, description="start-model budget; the answer-only tiny model reached 0.39 held-out "
-                                                     "at 5.4M tokens and 0.53 at 6M (RESULTS.md, bench_synth_math_answer)")
+    tokens: int = Field(2_000_000, ge=1, description="start-model budget: at batch 16 (1,008 tokens a step) 2M tokens is "
+                                                     "~2,000 steps, more updates than the 1,489 with which batch 64 reached 0.53 "
+                                                     "at 6M tokens (RESULTS.md, bench_synth_math_answer); 0.7M gave 0.06 at "
+                                                     "difficulty 1 (RESULTS.md, bench_selfplay)")
     lr: float = Field(3e-3, gt=0, description="the bench_synth_math_answer start lr")
     run: Optional[str] = Field(None, description="a finished `gristmill lab train` run to start from instead "
                                                  "(same answer-only format)")
@@ -67,24 +69,28 @@ class RoundsConfig(BaseModel):
     seed: int = 0
     model: str | dict = Field("tiny", description="lab preset or model spec; tiny (4 x 128) is the model of bench_synth_math_answer")
     seq_len: int = 64
-    batch_size: int = 64
+    batch_size: int = Field(16, ge=1, description="small batches: more optimizer steps per token, what a few-minute "
+                                                   "budget on 2 cores needs")
     threads: Optional[int] = None
     start: StartConfig = Field(default_factory=StartConfig)
     rounds: int = Field(3, ge=1, description="three: the minimum issue 22 asks for")
-    problems: int = Field(384, ge=1, description="problems posed per round")
-    k: int = Field(4, ge=1, description="samples per problem (ReST-EM samples several per problem and keeps the correct)")
+    problems: int = Field(384, ge=1, description="problems posed per round (also the least documents a round trains on)")
+    k: int = Field(8, ge=1, description="samples per problem (ReST-EM samples several per problem and keeps the correct)")
     temperature: float = Field(0.8, gt=0, description="sampling temperature; below 1 keeps the samples near the "
                                                        "model's mode while pass@k still exceeds pass@1")
-    round_tokens: int = Field(400_000, ge=1, description="tokens trained per round, the same for every arm")
+    round_tokens: int = Field(150_000, ge=1, description="tokens trained per round, the same for every arm")
     round_lr: float = Field(1e-3, gt=0, description="peak lr of the rounds: a third of the start's (re-warming to a lower "
                                                      "peak forgets less: Ibrahim et al. 2024)")
     replay: float = Field(0.25, ge=0, lt=1, description="share of a round's documents from earlier rounds' kept data")
     original: float = Field(0.25, ge=0, lt=1, description="share of a round's documents from the start data")
     promote_at: float = Field(0.6, gt=0, le=1, description="acceptance at which the next round draws one level harder")
-    max_difficulty: int = Field(3, ge=1, le=5)
-    eval_n: int = Field(150, ge=1, description="held-out problems per difficulty level: +-0.04 (1 s.e. at 50%)")
+    max_difficulty: int = Field(2, ge=1, le=5, description="levels posed and held out: 1 (2-digit) and 2 (3-digit, "
+                                                           "mixed expressions)")
+    eval_n: int = Field(200, ge=1, description="held-out problems per difficulty level: +-0.035 (1 s.e. at 50%)")
     heldout: float = Field(0.1, gt=0, lt=1, description="held-out fraction of the key hash (the `synth generate` default)")
-    arms: list[Literal["verified", "unverified", "reference", "none"]] = Field(default_factory=lambda: list(ARMS))
+    arms: list[Literal["verified", "unverified", "reference", "none"]] = Field(
+        default_factory=lambda: ["verified", "none"], description="the demo runs self-play and control (c); "
+                                                                  "benchmarks/bench_selfplay.py runs the others beside them")
 
 
 def _doc(prompt: str, answer: str) -> str:
