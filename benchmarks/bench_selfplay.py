@@ -34,18 +34,23 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--arms", default="verified,unverified,none")
     ap.add_argument("--set", dest="sets", action="append", default=[])
+    ap.add_argument("--start-run", action="append", default=[], metavar="SEED=RUN",
+                    help="use a finished start run for a seed instead of training one")
+    ap.add_argument("--report-only", action="store_true", help="only collect DIR/sS/ARM/results.json into the report")
     a = ap.parse_args()
     seeds, arms = [int(s) for s in a.seeds.split(",")], a.arms.split(",")
     out = a.out
     out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    starts = {s: subprocess.Popen(GM + ["-o", str(out / f"s{s}" / "start")] + _sets(a.sets + [f"seed={s}", "arms=[]"]),
-                                  stdout=open(out / f"s{s}_start.log", "w"), stderr=subprocess.STDOUT) for s in seeds}
+    given = {int(k): Path(v) for k, v in (x.split("=", 1) for x in a.start_run)}
+    starts = {} if a.report_only else {
+        s: subprocess.Popen(GM + ["-o", str(out / f"s{s}" / "start")] + _sets(a.sets + [f"seed={s}", "arms=[]"]),
+                            stdout=open(out / f"s{s}_start.log", "w"), stderr=subprocess.STDOUT) for s in seeds if s not in given}
     procs = []
-    for s, p in starts.items():
-        if p.wait():
+    for s in [] if a.report_only else seeds:
+        if s in starts and starts[s].wait():
             raise SystemExit(f"seed {s}: the start model failed (see {out / f's{s}_start.log'})")
-        run = out / f"s{s}" / "start" / "start" / "model"
+        run = given.get(s) or out / f"s{s}" / "start" / "start" / "model"
         for arm in arms:
             procs.append((s, arm, subprocess.Popen(
                 GM + ["-o", str(out / f"s{s}" / arm)] + _sets(a.sets + [f"seed={s}", f"arms=[{arm}]", f"start.run={run}"]),

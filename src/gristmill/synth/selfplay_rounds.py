@@ -53,10 +53,10 @@ class StartConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: int = Field(8000, ge=10, description="generator draws for the start data (training split, deduplicated): "
                                                  "at difficulty 1 8,000 draws give ~4,000 distinct training problems")
-    tokens: int = Field(2_000_000, ge=1, description="start-model budget: at batch 16 (1,008 tokens a step) 2M tokens is "
-                                                     "~2,000 steps, more updates than the 1,489 with which batch 64 reached 0.53 "
-                                                     "at 6M tokens (RESULTS.md, bench_synth_math_answer); 0.7M gave 0.06 at "
-                                                     "difficulty 1 (RESULTS.md, bench_selfplay)")
+    tokens: int = Field(700_000, ge=1, description="start-model budget: ~5 minutes of one core of a loaded 2-core box at "
+                                                   "batch 16, and 0.05-0.06 greedy accuracy at difficulty 1 (RESULTS.md, "
+                                                   "bench_selfplay); batch 64 reached 0.53 at 6M tokens (bench_synth_math_answer), "
+                                                   "an hour or more here")
     lr: float = Field(3e-3, gt=0, description="the bench_synth_math_answer start lr")
     run: Optional[str] = Field(None, description="a finished `gristmill lab train` run to start from instead "
                                                  "(same answer-only format)")
@@ -74,11 +74,11 @@ class RoundsConfig(BaseModel):
     threads: Optional[int] = None
     start: StartConfig = Field(default_factory=StartConfig)
     rounds: int = Field(3, ge=1, description="three: the minimum issue 22 asks for")
-    problems: int = Field(384, ge=1, description="problems posed per round (also the least documents a round trains on)")
+    problems: int = Field(256, ge=1, description="problems posed per round")
     k: int = Field(8, ge=1, description="samples per problem (ReST-EM samples several per problem and keeps the correct)")
     temperature: float = Field(0.8, gt=0, description="sampling temperature; below 1 keeps the samples near the "
                                                        "model's mode while pass@k still exceeds pass@1")
-    round_tokens: int = Field(150_000, ge=1, description="tokens trained per round, the same for every arm")
+    round_tokens: int = Field(100_000, ge=1, description="tokens trained per round, the same for every arm")
     round_lr: float = Field(1e-3, gt=0, description="peak lr of the rounds: a third of the start's (re-warming to a lower "
                                                      "peak forgets less: Ibrahim et al. 2024)")
     replay: float = Field(0.25, ge=0, lt=1, description="share of a round's documents from earlier rounds' kept data")
@@ -86,7 +86,7 @@ class RoundsConfig(BaseModel):
     promote_at: float = Field(0.6, gt=0, le=1, description="acceptance at which the next round draws one level harder")
     max_difficulty: int = Field(2, ge=1, le=5, description="levels posed and held out: 1 (2-digit) and 2 (3-digit, "
                                                            "mixed expressions)")
-    eval_n: int = Field(200, ge=1, description="held-out problems per difficulty level: +-0.035 (1 s.e. at 50%)")
+    eval_n: int = Field(150, ge=1, description="held-out problems per difficulty level: +-0.04 (1 s.e. at 50%)")
     heldout: float = Field(0.1, gt=0, lt=1, description="held-out fraction of the key hash (the `synth generate` default)")
     arms: list[Literal["verified", "unverified", "reference", "none"]] = Field(
         default_factory=lambda: ["verified", "none"], description="the demo runs self-play and control (c); "
@@ -193,13 +193,19 @@ def _train_cfg(cfg: RoundsConfig, data: Path, tokens: int, lr: float, seed: int,
 
 
 def _mix(rng: random.Random, new: list[str], earlier: list[str], original: list[str], cfg: RoundsConfig) -> dict:
-    """The round's documents: new + replay of earlier rounds' kept data + original data, in the
-    configured shares of the total. The total is at least `problems` documents, so a round that kept
-    a handful is mostly replay and original data, not a few documents repeated for the whole budget;
-    replay falls back to original data while the buffer is small."""
-    total = max(round(len(new) / max(1e-9, 1 - cfg.replay - cfg.original)), cfg.problems, 1)
-    n_rep = min(len(earlier), round((total - len(new)) * cfg.replay / max(1e-9, cfg.replay + cfg.original)))
-    n_orig = min(len(original), total - len(new) - n_rep)
+    """The round's documents: new + replay of earlier rounds' kept data + original data. There are at
+    least as many as the round's tokens read once (bytes per document as the token estimate: exact for
+    the byte tokenizer, an overestimate for BPE), so no document is repeated within a round: a round
+    that kept a handful trains on them once, beside replay and original data, instead of a few
+    documents repeated for the whole budget. Replay and original split the rest by their shares (at
+    most `replay` and `original` of the total each when there is much new data); replay falls back to
+    original data while the buffer is small."""
+    pool = new + earlier + original
+    per_doc = sum(len(d.encode()) + 1 for d in pool) / max(1, len(pool))
+    total = max(round(len(new) / max(1e-9, 1 - cfg.replay - cfg.original)), round(cfg.round_tokens / per_doc), 1)
+    rest = total - len(new)
+    n_rep = min(len(earlier), round(rest * cfg.replay / max(1e-9, cfg.replay + cfg.original)))
+    n_orig = min(len(original), rest - n_rep)
     return {"new": new, "replay": rng.sample(earlier, n_rep), "original": rng.sample(original, n_orig)}
 
 
@@ -339,7 +345,8 @@ def plot(res: dict, path: Path) -> None:
         a.set_xlabel("round (0 = start model)")
         a.set_ylim(-0.02, 1.02)
         a.grid(alpha=0.3)
-        a.legend(fontsize=8)
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
