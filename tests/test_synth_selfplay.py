@@ -287,6 +287,8 @@ def test_selfplay_demo_mechanism(tmp_path):
     it = draw("math.arithmetic", 1, 1, 5, 0.1, "train")[0]
     assert verify(it, it.answer) and verify(it, f"{int(it.answer):,}") and not verify(it, str(int(it.answer) + 1))
     assert not verify(it, None) and not verify(it, "__import__('os')")
+    planted = tmp_path / "planted"  # model text is never evaluated by sympify
+    assert not verify(it, f"__import__('pathlib').Path('{planted}').touch()") and not planted.exists()
 
 
 def test_selfplay_demo_bad_settings(tmp_path):
