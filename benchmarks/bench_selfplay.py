@@ -100,6 +100,7 @@ def plot(res: dict, path: Path) -> None:
             ys = [d["start"]["heldout"]["accuracy"]] + [r["heldout_accuracy"] for r in rounds]
             ax.plot(range(len(ys)), ys, "o-" if s == "0" else "s--", color=colors.get(arm), label=f"{arm} (seed {s})")
     ax.set_xlabel("round (0 = start model)")
+    ax.set_xticks(range(1 + max(len(r) for d in res["seeds"].values() for r in d["arms"].values())))
     ax.set_ylabel("held-out accuracy (greedy, all levels)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

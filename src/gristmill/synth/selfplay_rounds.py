@@ -343,6 +343,7 @@ def plot(res: dict, path: Path) -> None:
     a2.set_title("verified arm: held-out accuracy per difficulty", fontsize=9)
     for a in (a1, a2):
         a.set_xlabel("round (0 = start model)")
+        a.set_xticks(range(res["config"]["rounds"] + 1))
         a.set_ylim(-0.02, 1.02)
         a.grid(alpha=0.3)
         if a.get_legend_handles_labels()[0]:
