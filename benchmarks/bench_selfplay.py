@@ -58,7 +58,9 @@ def main() -> None:
     for s, arm, p in procs:
         if p.wait():
             raise SystemExit(f"seed {s} arm {arm} failed (see {out / f's{s}_{arm}.log'})")
-    res = {"machine": machine(), "load_before": load_before, "load_after": os.getloadavg(), "sets": a.sets, "seeds": {}}
+    res = {"machine": machine(), "sets": a.sets, "seeds": {}}
+    if not a.report_only:  # the load while the runs ran; a report-only pass did not see it
+        res.update(load_before=load_before, load_after=os.getloadavg())
     for s in seeds:
         per = {arm: json.loads((out / f"s{s}" / arm / "results.json").read_text()) for arm in arms}
         first = next(iter(per.values()))
