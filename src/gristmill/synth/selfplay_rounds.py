@@ -299,7 +299,10 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
                        acceptance=n_ok / max(1, len(items) * cfg.k), pass_at_k=solved / max(1, len(items)))
         mix = _mix(random.Random(cfg.seed * 1_000 + r), new, earlier, original, cfg)
         docs = mix["new"] + mix["replay"] + mix["original"]
-        _write_docs(rd / "new.jsonl", new) if new else atomic_write_text(rd / "new.jsonl", "")
+        if new:
+            _write_docs(rd / "new.jsonl", new)
+        else:
+            atomic_write_text(rd / "new.jsonl", "")
         _write_docs(rd / "train.jsonl", docs)
         final = lab_train(_train_cfg(cfg, rd / "train.jsonl", cfg.round_tokens, cfg.round_lr, cfg.seed * 1_000 + r, model_run),
                           rd / "model", base=rd, progress=False)
