@@ -283,6 +283,12 @@ def test_selfplay_demo_mechanism(tmp_path):
             else:
                 assert len(new) == sum(a is not None for s in samples for a in s["samples"])
     assert all(x["posed"] == 0 and x["tokens"] > 0 for x in res["arms"]["none"])
+    # a re-run skips the finished rounds: nothing is trained again, the results are the same
+    mtime = (Path(rounds[-1]["model"]) / "final.json").stat().st_mtime_ns
+    r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(out), *DEMO_SMALL])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "results.json").read_text())["arms"] == res["arms"]
+    assert (Path(rounds[-1]["model"]) / "final.json").stat().st_mtime_ns == mtime
     # the verifier is the generator's sympy check, not string equality with the reference
     it = draw("math.arithmetic", 1, 1, 5, 0.1, "train")[0]
     assert verify(it, it.answer) and verify(it, f"{int(it.answer):,}") and not verify(it, str(int(it.answer) + 1))
