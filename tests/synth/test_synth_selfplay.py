@@ -231,3 +231,74 @@ def test_selfplay_trains_on_what_verifies(tmp_path):
     earlier = seed_docs | {d["text"] for r in (1, 2) for d in read(out / f"round_{r}" / "train.jsonl")}
     assert set(r3) <= earlier  # replay comes from what was trained on before
     assert rounds[-1]["tokens"] == rounds[0]["tokens"] + 3 * 1500
+
+
+# ---------------------------------------------------------------- in-process self-play (--demo)
+
+# a 2 x 64 model at batch 8 x 32 bytes: ~240 optimizer steps in the start budget, enough to write
+# well-formed answers and get a few right when sampled (acceptance ~0.005), in about a minute
+DEMO_SMALL = ["--set", "model={preset: tiny, n_layer: 2, d_model: 64, n_head: 2}", "--set", "batch_size=8",
+              "--set", "seq_len=32", "--set", "threads=1", "--set", "start.items=1500", "--set", "start.tokens=60000",
+              "--set", "rounds=3", "--set", "problems=64", "--set", "k=16", "--set", "round_tokens=3000",
+              "--set", "eval_n=12", "--set", "max_difficulty=2", "--set", "arms=[verified,unverified,none]",
+              "--set", "promote_at=0.001"]
+
+
+def test_selfplay_demo_mechanism(tmp_path):
+    """`synth selfplay --demo` at a CI budget: every round's fields, acceptance > 0 somewhere, training
+    happened (tokens > 0, the round's checkpoint past step 0, init_from the previous round), only
+    verified answers in the verified arm's new data, everything in the unverified arm's, the held-out
+    problems never posed. Accuracy values are not asserted."""
+    from gristmill.synth.selfplay_rounds import draw, verify
+
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(out), *DEMO_SMALL])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert (out / "selfplay.png").stat().st_size > 1000
+    rounds = res["rounds"]
+    assert [x["round"] for x in rounds] == [1, 2, 3]
+    for x in rounds:
+        assert {"round", "posed", "accepted", "acceptance", "tokens", "heldout_accuracy"} <= set(x)
+        assert x["posed"] == 64 and x["tokens"] > 0 and x["step"] > 0
+        assert set(x["heldout"]["by_difficulty"]) == {"1", "2"}
+        cfg = json.loads((Path(x["model"]) / "config.json").read_text())
+        assert cfg["init_from"]  # continued from the previous model, not trained afresh
+    assert any(x["accepted"] > 0 and x["acceptance"] > 0 for x in rounds)
+    assert rounds[0]["difficulty"] == 1
+    for a, b in zip(rounds, rounds[1:]):  # one level up exactly when the round's acceptance reached promote_at
+        assert b["difficulty"] == min(2, a["difficulty"] + (a["acceptance"] >= 0.001))
+    assert json.loads((Path(rounds[1]["model"]) / "config.json").read_text())["init_from"] == str(Path(rounds[0]["model"]).resolve())
+    held = {it.prompt for d in (1, 2) for it in draw("math.arithmetic", d, 12, 1_000_003 + d, 0.1, "heldout")}
+    for arm in ("verified", "unverified"):
+        for rr in range(1, 4):
+            samples = read(out / arm / f"round_{rr}" / "samples.jsonl")
+            assert not held & {s["prompt"] for s in samples}
+            new = [d["text"] for d in read(out / arm / f"round_{rr}" / "new.jsonl")]
+            ok = {f"{s['prompt']}\nAnswer: {a}" for s in samples for a, v in zip(s["samples"], s["verified"]) if v}
+            if arm == "verified":
+                assert set(new) == ok  # exactly the verified samples, nothing else
+            else:
+                assert len(new) == sum(a is not None for s in samples for a in s["samples"])
+    assert all(x["posed"] == 0 and x["tokens"] > 0 for x in res["arms"]["none"])
+    # a re-run skips the finished rounds: nothing is trained again, the results are the same
+    mtime = (Path(rounds[-1]["model"]) / "final.json").stat().st_mtime_ns
+    r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(out), *DEMO_SMALL])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "results.json").read_text())["arms"] == res["arms"]
+    assert (Path(rounds[-1]["model"]) / "final.json").stat().st_mtime_ns == mtime
+    # the verifier is the generator's sympy check, not string equality with the reference
+    it = draw("math.arithmetic", 1, 1, 5, 0.1, "train")[0]
+    assert verify(it, it.answer) and verify(it, f"{int(it.answer):,}") and not verify(it, str(int(it.answer) + 1))
+    assert not verify(it, None) and not verify(it, "__import__('os')")
+    planted = tmp_path / "planted"  # model text is never evaluated by sympify
+    assert not verify(it, f"__import__('pathlib').Path('{planted}').touch()") and not planted.exists()
+
+
+def test_selfplay_demo_bad_settings(tmp_path):
+    r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(tmp_path / "o"), "--set", "k=0"])
+    assert r.exit_code == 2 and "k" in r.output
+    r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(tmp_path / "o"), "--set", "nonsense"])
+    assert r.exit_code == 2 and "KEY=VALUE" in r.output
+    r = CliRunner().invoke(app, ["synth", "selfplay", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--demo" in r.output

@@ -140,10 +140,77 @@ def run_cmd(config: Path = typer.Argument(..., help="loop config YAML (endpoint,
               "is the server up? The rows are in failures.jsonl", code=3)
 
 
+def _parse_sets(sets: list[str]) -> dict:
+    """`--set a.b=v` pairs as a nested dict (values parsed as YAML scalars)."""
+    import yaml
+
+    out: dict = {}
+    for s in sets:
+        key, eq, val = s.partition("=")
+        if not eq or not key.strip():
+            _fail(f"--set {s!r}: use KEY=VALUE, e.g. --set rounds=3 or --set start.tokens=200000")
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(val)
+    return out
+
+
+def _selfplay_demo(out: Path, sets: list[str]) -> None:
+    from pydantic import ValidationError
+
+    from gristmill.lab.checkpoint import CheckpointError
+    from gristmill.lab.train import RunMismatch
+    from gristmill.synth.selfplay_rounds import RoundsConfig, run_rounds
+
+    try:
+        cfg = RoundsConfig.model_validate(_parse_sets(sets))
+    except ValidationError as e:
+        _fail("--set: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+    if cfg.start.run and not (Path(cfg.start.run) / "final.json").is_file():
+        _fail(f"--set start.run={cfg.start.run}: not a finished `gristmill lab train` run (no final.json)")
+    try:
+        res = run_rounds(cfg, out, log=lambda m: err_console.print(m, highlight=False))
+    except (RunMismatch, CheckpointError, ValueError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail("interrupted; run the same command again to resume (finished rounds are kept)", code=130)
+    t = Table(title=f"self-play (in-process), held-out per level: {res['heldout_n']}")
+    for c in ("arm", "round", "difficulty", "posed", "accepted", "acceptance", "tokens", "held-out acc", "per level"):
+        t.add_column(c, justify="right")
+    s = res["start"]["heldout"]
+    t.add_row("start", "0", "1", "-", "-", "-", f"{res['start']['tokens']:,}", f"{s['accuracy']:.3f}",
+              " ".join(f"{v['accuracy']:.2f}" for v in s["by_difficulty"].values()))
+    for arm, rounds in res["arms"].items():
+        for r in rounds:
+            t.add_row(arm, str(r["round"]), str(r["difficulty"] or "-"), str(r["posed"]), str(r["accepted"]),
+                      "-" if r["acceptance"] is None else f"{r['acceptance']:.3f}", f"{r['tokens']:,}",
+                      f"{r['heldout_accuracy']:.3f}",
+                      " ".join(f"{v['accuracy']:.2f}" for v in r["heldout"]["by_difficulty"].values()))
+    console.print(t)
+    console.print(f"results: [bold]{out / 'results.json'}[/]; plot: {res['plot']}")
+
+
 @app.command("selfplay")
-def selfplay_cmd(config: Path = typer.Argument(..., help="self-play YAML: rounds, seed_data, train, round_tokens, replay, loop, eval"),
-                 out: Path = typer.Option(..., "-o", "--out", help="output directory; a re-run skips finished rounds")):
-    """Serve the lab model, let it generate, keep what verifies, train on it with replay, score held-out problems; per round."""
+def selfplay_cmd(config: Optional[Path] = typer.Argument(None, help="self-play YAML for the served loop: rounds, seed_data, "
+                                                                    "train, round_tokens, replay, loop, eval (not with --demo)"),
+                 out: Path = typer.Option(..., "-o", "--out", help="output directory; a re-run skips finished rounds"),
+                 demo: bool = typer.Option(False, "--demo", help="in-process self-play on arithmetic: train a start model, "
+                                                                  "then rounds of sample / verify / train, with the controls"),
+                 sets: list[str] = typer.Option([], "--set", help="--demo settings, e.g. --set rounds=3 --set start.tokens=200000 "
+                                                                   "--set arms=[verified,none] (fields: gristmill.synth.selfplay_rounds.RoundsConfig)")):
+    """Self-play: keep what the verifier accepts, train on it with replay, score held-out problems; per round.
+
+    With CONFIG: serve the lab model and run the synth loop against it. With --demo: the in-process loop."""
+    if demo:
+        if config is not None:
+            _fail("--demo takes no CONFIG; change its settings with --set KEY=VALUE")
+        return _selfplay_demo(out, sets)
+    if config is None:
+        _fail("give a self-play CONFIG, or --demo")
+    if sets:
+        _fail("--set applies to --demo only; edit CONFIG instead")
     from gristmill.lab.config import ConfigError as LabConfigError
     from gristmill.lab.train import RunMismatch
     from gristmill.synth.registry import UnknownGenerator

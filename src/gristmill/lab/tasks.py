@@ -122,8 +122,9 @@ _INT = re.compile(r"-?\d+")
 
 @torch.no_grad()
 def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, batch_size: int = 64,
-          precision: str = "fp32") -> dict:
-    """Accuracy by greedy generation and by likelihood ranking of the choices. Generation decodes
+          precision: str = "fp32", rank: bool = True) -> dict:
+    """Accuracy by greedy generation and by likelihood ranking of the choices (`rank=False`: greedy
+    only, and `rank_acc` is None), with `by_tag` when the problems carry tags. Generation decodes
     `batch_size` problems at once (`GPT.generate`: KV cache, per-row stop at newline or EOS).
     Worked problems go to :func:`score_worked`."""
     from gristmill.lab.precision import autocast
@@ -132,6 +133,7 @@ def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, b
         return score_worked(model, tok, probs, max_new_tokens, batch_size=batch_size, precision=precision)
     model.eval()
     gen_ok = rank_ok = 0
+    tags: dict[str, list[int]] = {}
     nl = set(tok.encode("\n")) | {tok.eos_id}
     ctxs = [tok.encode(p.prompt) for p in probs]
     for i in range(0, len(probs), batch_size):
@@ -142,9 +144,12 @@ def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, b
             out = out[:max_new_tokens or len(tok.encode(f" {p.answer}")) + 2]  # each problem's own budget
             cut = next((j for j, t in enumerate(out) if t in nl), len(out))
             m = _INT.search(tok.decode(out[:cut]))
-            gen_ok += bool(m) and int(m.group()) == p.answer
+            ok = bool(m) and int(m.group()) == p.answer
+            gen_ok += ok
+            t = tags.setdefault(p.tag, [0, 0])
+            t[0], t[1] = t[0] + 1, t[1] + ok
     with autocast(precision):
-        for p, ctx in zip(probs, ctxs):
+        for p, ctx in zip(probs if rank else [], ctxs):
             # the choices of one problem in one forward pass, right-padded: a causal model's scores of
             # the real tokens do not depend on what follows them
             fulls, ks = [], []
@@ -159,7 +164,10 @@ def score(model, tok, probs: list[Problem], max_new_tokens: int | None = None, b
             lls = [float(logp[j, k - 1:len(f) - 1].gather(1, ids[j, k:len(f), None]).sum()) for j, (f, k) in enumerate(zip(fulls, ks))]
             rank_ok += max(range(len(lls)), key=lls.__getitem__) == 0
     n = max(1, len(probs))
-    return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n}
+    res = {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n if rank else None}
+    if any(tags):
+        res["by_tag"] = {k: {"n": v[0], "generate_acc": v[1] / v[0]} for k, v in sorted(tags.items())}
+    return res
 
 
 def contaminated(probs: list[Problem], texts) -> set[str]:
