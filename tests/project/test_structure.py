@@ -134,3 +134,7 @@ def test_tests_are_grouped_by_area_and_share_only_through_conftest_and_support()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("test_"):
                 raise AssertionError(f"{path.relative_to(tests)} imports {node.module}: move what it shares to support/ or conftest.py")
+
+
+def test_no_module_imports_a_private_name_of_another_package():
+    assert not _private_imports(), _private_imports()

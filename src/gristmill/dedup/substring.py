@@ -185,10 +185,10 @@ def _piece_task(args: tuple) -> tuple[int, int]:
 
 
 def _piece_child() -> None:
-    from gristmill.engine.pool import _die_with_parent
+    from gristmill.engine.pool import die_with_parent
 
     job = json.loads(sys.stdin.read())
-    _die_with_parent(job["parent"])
+    die_with_parent(job["parent"])
     print(json.dumps(_piece(tuple(job["args"]))))
 
 

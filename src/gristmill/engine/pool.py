@@ -76,7 +76,7 @@ def report(docs: int = 0, nbytes: int = 0) -> None:
             pass
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     try:
         import ctypes
 
@@ -90,7 +90,7 @@ def _die_with_parent(parent: int) -> None:
 def _worker_init(parent: int, queue, initializer, initargs) -> None:
     global _REPORT
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
-    _die_with_parent(parent)
+    die_with_parent(parent)
     # A SimpleQueue writes in the caller (one small write, atomic on a pipe), so every report of a
     # task is in the pipe before the task's result is sent and the parent's last drain sees it. A
     # Queue hands it to a feeder thread that may not have run when the parent kills the workers:

@@ -39,7 +39,7 @@ class Problem:
         return f"{self.prompt} {self.answer}"
 
 
-def _distractors(rng: random.Random, ans: int) -> tuple[int, ...]:
+def distractors(rng: random.Random, ans: int) -> tuple[int, ...]:
     # near misses that a model with the wrong carry or the wrong operand would produce
     out: list[int] = []
     for d in rng.sample([1, -1, 10, -10, 2, -2, 100, -100, 11, -9], 10):
@@ -59,7 +59,7 @@ def arithmetic(rng: random.Random) -> Problem:
         if op == "-" and b > a:
             a, b = b, a
         ans = a + b if op == "+" else a - b
-    return Problem(f"Q: What is {a} {'*' if op == 'x' else op} {b}?\nA:", ans, _distractors(rng, ans))
+    return Problem(f"Q: What is {a} {'*' if op == 'x' else op} {b}?\nA:", ans, distractors(rng, ans))
 
 
 _NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kemal", "Lena", "Mo", "Nia"]
@@ -80,7 +80,7 @@ def word_problems(rng: random.Random) -> Problem:
         q, ans = f"{n} buys {c} bags with {b} {t} in each bag. How many {t} is that?", b * c
     else:
         q, ans = f"{n} has {a} {t}, gets {b} more, then loses {c}. How many {t} does {n} have?", a + b - c
-    return Problem(f"Q: {q}\nA:", ans, _distractors(rng, ans))
+    return Problem(f"Q: {q}\nA:", ans, distractors(rng, ans))
 
 
 TASKS = {"arithmetic": arithmetic, "word_problems": word_problems}

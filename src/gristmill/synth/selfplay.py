@@ -189,7 +189,7 @@ def heldout_problems(kind: str, difficulty: int, n: int, seed: int, heldout: flo
     """n distinct problems of the generator's held-out split, as lab task problems in the loop's format
     (tagged with the item's sub-kind, e.g. add/sub/mul/div), and their normalized problem texts (a
     model-posed problem equal to one of them is never trained on)."""
-    from gristmill.lab.tasks import Problem, _distractors
+    from gristmill.lab.tasks import Problem, distractors
     from gristmill.synth.dataset import split_of
     from gristmill.synth.generators._verify import NotVerified
     from gristmill.synth.registry import Composite, resolve
@@ -209,7 +209,7 @@ def heldout_problems(kind: str, difficulty: int, n: int, seed: int, heldout: flo
         except ValueError:  # the lab's scoring compares integers: fractions and systems are left out
             continue
         prompt = _prompt(lcfg, "math", item.prompt) if worked else solve_doc(lcfg, item.prompt, "").removesuffix(" ")
-        out.append(Problem(prompt, ans, _distractors(rng, ans), tag=str(item.metadata.get("kind", "")), worked=worked))
+        out.append(Problem(prompt, ans, distractors(rng, ans), tag=str(item.metadata.get("kind", "")), worked=worked))
         keys.add(normalize_key(item.prompt))
         if len(out) == n:
             return out, keys
