@@ -230,9 +230,15 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
         ln = nearest_line(lines, loc)
         errors.append(f"{where}{f' line {ln}' if ln else ''}: {'.'.join(map(str, loc))}: {msg}")
 
-    unknown = set(data) - {"input", "inputs", "steps", "output", "errors"}
+    # A recipe.lock.yaml runs as a recipe: its version sections say what made it, and a step whose
+    # version differs from the installed one is an error (its thresholds may mean something else now).
+    unknown = set(data) - {"input", "inputs", "steps", "output", "errors", "gristmill_version", "step_versions"}
     for k in sorted(unknown):
         err((k,), "unknown section (expected input, steps, output, errors)")
+    locked_versions = data.get("step_versions")
+    if locked_versions is not None and not isinstance(locked_versions, dict):
+        err(("step_versions",), "expected a mapping of step to version (as recipe.lock.yaml writes it)")
+        locked_versions = None
 
     raw_inputs = data.get("inputs", data.get("input"))
     key = "inputs" if "inputs" in data else "input"
@@ -330,6 +336,17 @@ def recipe_from_dict(data: dict, where: str = "<recipe>", lines: dict | None = N
         for loc, msg in (pydantic_messages(e) if isinstance(e, ValidationError) else [((), "errors is a mapping")]):
             err(("errors",) + loc, f"{msg} (parameters: {', '.join(ErrorPolicy.model_fields)})")
         policy = ErrorPolicy()
+    if locked_versions and not errors:
+        names = [next(iter(st)) for st in (data.get("steps") or []) if isinstance(st, dict) and len(st) == 1]
+        for i, key in enumerate(position_keys(names)):
+            want = locked_versions.get(key)
+            try:
+                have = get_step(names[i]).version
+            except UnknownStep:
+                continue
+            if want is not None and want != have:
+                err(("step_versions", key), f"the lock was made by version {want} of {names[i]}, this gristmill has "
+                    f"version {have}: its parameters may mean something else now; review them and remove step_versions")
     if errors:
         raise RecipeError("\n".join(errors))
     return Recipe(inputs=inputs, steps=steps, output=output, errors=policy, source_file=where)
