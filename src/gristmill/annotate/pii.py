@@ -75,6 +75,21 @@ def _ip_ok(text: str, version: int, public_only: bool) -> bool:
     return ip.is_global if public_only else True
 
 
+
+def replace_spans(text: str, spans, placeholder, counts: dict) -> tuple[str, dict]:
+    """``text`` with each ``(start, end, kind)`` span (sorted, not overlapping) replaced by
+    ``placeholder(kind)``; ``counts[kind]`` goes up by one per replacement. Shared by the PII and the
+    secrets redactors."""
+    parts, pos = [], 0
+    for s, e, kind in spans:
+        parts += [text[pos:s], placeholder(kind)]
+        counts[kind] = counts.get(kind, 0) + 1
+        pos = e
+    if not parts:
+        return text, counts
+    parts.append(text[pos:])
+    return "".join(parts), counts
+
 @register
 class PII(Step):
     """Replace e-mail addresses, IPv4/IPv6 addresses and phone numbers with placeholders
@@ -229,15 +244,7 @@ class PII(Step):
         c = self.config
         placeholder = {"email": c.email_placeholder, "ip_address": c.ip_placeholder, "phone_number": c.phone_placeholder}
         counts = {"email": 0, "ip_address": 0, "phone_number": 0}
-        parts, pos = [], 0
-        for s, e, kind in self.find(text):
-            parts += [text[pos:s], placeholder[kind]]
-            counts[kind] += 1
-            pos = e
-        if not parts:
-            return text, counts
-        parts.append(text[pos:])
-        return "".join(parts), counts
+        return replace_spans(text, self.find(text), placeholder.__getitem__, counts)
 
     def annotate(self, table: pa.Table) -> pa.Table:
         out, n_repl = [], []

@@ -23,6 +23,7 @@ from collections import Counter
 import pyarrow as pa
 from pydantic import Field
 
+from gristmill.annotate.pii import replace_spans
 from gristmill.arrow import TEXT_TYPE, with_column
 from gristmill.step import Step, StepConfig, register
 
@@ -97,16 +98,7 @@ class SecretsRedact(Step):
         return out
 
     def redact(self, text: str) -> tuple[str, Counter]:
-        counts: Counter = Counter()
-        parts, pos = [], 0
-        for s, e, kind in self.find(text):
-            parts += [text[pos:s], self.config.placeholder.replace("{kind}", kind)]
-            counts[kind] += 1
-            pos = e
-        if not parts:
-            return text, counts
-        parts.append(text[pos:])
-        return "".join(parts), counts
+        return replace_spans(text, self.find(text), lambda kind: self.config.placeholder.replace("{kind}", kind), Counter())
 
     def annotate(self, table: pa.Table) -> pa.Table:
         out, n_repl = [], []
