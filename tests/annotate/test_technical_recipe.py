@@ -19,7 +19,7 @@ import pytest
 from fixtures_technical import doc_readmes, man_pages, pydoc_pages, split
 
 REPO = Path(__file__).resolve().parents[2]
-WORDS = [w for w in (Path(__file__).parent / "conftest.py").read_text().split() if w.isalpha()]
+WORDS = [w for w in (Path(__file__).resolve().parents[1] / "conftest.py").read_text().split() if w.isalpha()]
 
 
 def seo_stuffing(rng):
