@@ -252,7 +252,7 @@ def count_tokens(mixes: list[dict], tok_spec: str, seeds: list[int]) -> dict[str
     ones). Counting every distinct (source, filter) of `mixes` here, for every seed a run will use, fills the
     plan's in-process memo before the workers fork: each proxy's `MixtureDataset` then recounts nothing
     (on a 4M-token corpus that recount was most of a 50k-token proxy's time). Returns the first mixture's."""
-    from gristmill.mix.plan import SAMPLE_DOCS, count_source
+    from gristmill.mix.plan import SAMPLE_DOCS, counted_source
     from gristmill.mix.spec import mixture_from_dict
     from gristmill.stream.tokenizer import load_tokenizer
 
@@ -261,7 +261,7 @@ def count_tokens(mixes: list[dict], tok_spec: str, seeds: list[int]) -> dict[str
     for k, d in enumerate(mixes):
         for src in mixture_from_dict(d).phases[0].sources:
             for seed in seeds:
-                docs, ntok, exact = count_source(src, hf, SAMPLE_DOCS, seed)
+                docs, ntok, exact = counted_source(src, hf, SAMPLE_DOCS, seed)
                 if k == 0 and seed == seeds[0]:
                     if ntok == 0:
                         raise ConfigError(f"sources.{src.name}: no documents pass its filter")

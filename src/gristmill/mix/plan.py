@@ -64,7 +64,7 @@ def count_source(data, tokenizer, sample_docs: int = SAMPLE_DOCS, seed: int = 0)
 _COUNTS: dict[tuple, tuple[int, int, bool]] = {}  # in-process memo: rebuilding a dataset (resume) recounts nothing
 
 
-def count_source(s, tokenizer, sample_docs: int, seed: int) -> tuple[int, int, bool]:
+def counted_source(s, tokenizer, sample_docs: int, seed: int) -> tuple[int, int, bool]:
     files = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for p in s.data.parts for f in p.files)
     key = (files, tuple((p.text_field, p.where) for p in s.data.parts), tokenizer.to_str(), sample_docs, seed)
     if key not in _COUNTS:
@@ -81,7 +81,7 @@ def plan_mixture(mix: Mixture, tokenizer, total_tokens: int | None = None, sampl
     for pi, ph in enumerate(mix.phases):
         for s in ph.sources:
             if s.key not in counts:
-                counts[s.key] = count_source(s, tokenizer, sample_docs, mix.spec.seed)
+                counts[s.key] = counted_source(s, tokenizer, sample_docs, mix.spec.seed)
         budget = ph.tokens if not (total_tokens and len(mix.phases) == 1) else total_tokens
         if budget is None:
             # unbudgeted: the phase ends when the first source reaches its cap
