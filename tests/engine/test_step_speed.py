@@ -188,7 +188,8 @@ def test_steps_page_shows_the_measured_speed():
 
     data = step_speeds()
     listed = set(data["steps"]) | set(data.get("not_measured", {}))
-    assert set(all_steps()) <= listed, set(all_steps()) - listed
+    shipped = {n for n, cls in all_steps().items() if cls.__module__.startswith("gristmill.")}  # not the tests' own steps
+    assert shipped <= listed, shipped - listed
     row = data["steps"]["normalize"]
     r = CliRunner().invoke(app, ["steps", "normalize"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output

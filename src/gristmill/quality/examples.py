@@ -102,7 +102,9 @@ def load_annotations(path: Path, text_field: str = "text", score_field: str = "s
     (``read``, ``used``, ``no_score``, ``no_text``) as :func:`load_texts` does."""
     counts = Counter() if counts is None else counts
     texts, scores = [], []
-    for p in _files(str(path)):
+    # an annotate output directory: its annotations, not its summary.json or cache
+    spec = Path(path) / "annotations.jsonl" if (Path(path) / "annotations.jsonl").is_file() else path
+    for p in _files(str(spec)):
         t = _table(p)
         if t.num_rows == 0:
             continue
