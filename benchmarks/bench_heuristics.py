@@ -162,7 +162,7 @@ NOTES = """
   (`tokenizer.pyx` `_split_affixes`/`_attach_tokens`), its English affix patterns built exactly as
   spaCy builds them, its 1,343 exceptions, its URL matcher, and its second pass that merges
   exceptions such as `):` or `i.e.` back together. The patterns and exceptions are checked equal to
-  the installed spaCy (`tests/test_heuristics.py`). On every document above the token lists are
+  the installed spaCy (`tests/annotate/test_heuristics.py`). On every document above the token lists are
   identical to DataTrove's except one (`sentences`, the chunks `carryin'''` and `''That's`): spaCy's
   second pass runs over the whole document, where a match across a single space blocks an
   overlapping match inside a chunk; gristmill runs that pass per chunk. No decision changes.

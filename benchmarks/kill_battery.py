@@ -89,8 +89,8 @@ def main() -> None:
         record(results, counted, ok, sigint, a)
 
 
-# What the same harness found on the tree before the shared pool (2026-11-29, tests/test_kill_resume.py's cases).
-BEFORE = """The same harness against the tree before the shared pool (tests/test_kill_resume.py's six cases):
+# What the same harness found on the tree before the shared pool (2026-11-29, tests/engine/test_kill_resume.py's cases).
+BEFORE = """The same harness against the tree before the shared pool (tests/engine/test_kill_resume.py's six cases):
 worker killed in minhash signatures hung (>75 s, killed by the harness), parent killed in
 paragraph_dedup left 3 processes alive after 15 s, worker killed in paragraph_dedup printed a
 BrokenProcessPool traceback, parent killed in signatures printed BrokenPipeError and "leaked semaphore

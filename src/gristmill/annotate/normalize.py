@@ -68,7 +68,7 @@ def ftfy_fix(text: str, config) -> str:
     surrogates, byte A0 residue) except ``remove_terminal_escapes``, which needs ESC. So a segment
     that is ASCII without ESC comes back unchanged and is skipped here; the rest go through ftfy's
     own ``fix_and_explain``, segment by segment exactly as ``fix_text`` cuts them (ftfy 6.x,
-    ``ftfy/__init__.py``). ``tests/test_step_speed.py`` checks the identity against ``fix_text``.
+    ``ftfy/__init__.py``). ``tests/engine/test_step_speed.py`` checks the identity against ``fix_text``.
     """
     if text.isascii() and "\x1b" not in text:
         return text

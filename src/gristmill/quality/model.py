@@ -67,7 +67,7 @@ def fast_dot(texts: list[str], coef: np.ndarray, native: bool = True) -> np.ndar
     of a document and a scipy matrix of the batch (~630 docs/s per core on 8 KB pages; the 133
     docs/s of issue 24 was that at machine load); the compiled kernel ``gristmill._native.hashed_bigram_dot``
     tokenizes, hashes, counts and sums in one pass per document with the same arithmetic, so the
-    scores are bit-identical (``tests/test_step_speed.py`` checks it on real documents). With
+    scores are bit-identical (``tests/engine/test_step_speed.py`` checks it on real documents). With
     ``native=False``, or without the compiled module, scikit-learn's path is used."""
     coef = np.asarray(coef)
     kernel = getattr(_native, "hashed_bigram_dot", None) if native else None

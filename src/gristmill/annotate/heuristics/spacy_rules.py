@@ -13,7 +13,7 @@ prefix/suffix loop faithfully, so the loop is ported in :mod:`.tokenizer` (``_sp
 way spaCy builds them (``spacy/lang/punctuation.py``, ``spacy/lang/en/punctuation.py``,
 ``spacy/util.py compile_*_regex``). The character classes and the exception table are data
 copied from spaCy 3.8 (MIT licence: ``spacy/lang/char_classes.py`` and the English
-``tokenizer_exceptions``), so spaCy is not needed at run time; ``tests/test_heuristics.py``
+``tokenizer_exceptions``), so spaCy is not needed at run time; ``tests/annotate/test_heuristics.py``
 checks them against spaCy (in the ``test`` extra, so ``make test`` runs it). spaCy's second pass
 (``_apply_special_cases``) is ported too: exceptions that contain affix characters ("i.e.", ":)")
 are matched again on the token sequence and merged back (``def f(x):`` gives ``f(x`` ``):``).

@@ -160,7 +160,7 @@ _ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 
 def _tokenize_chunk(ch: str) -> tuple[str, ...]:
     """:func:`_spacy_chunk` with shortcuts for the shapes that dominate text; each gives the
-    same tokens as the full loop (``tests/test_heuristics.py`` checks that)."""
+    same tokens as the full loop (``tests/annotate/test_heuristics.py`` checks that)."""
     special = _SPECIALS.get(ch)
     if special is not None:
         return special

@@ -196,7 +196,7 @@ def _batch_piece_ids(pieces: pa.Array | list[str], vocab: _Vocab, lines: bool = 
     them into whitespace chunks (its Unicode whitespace is exactly ``str.isspace``, checked over
     every code point in the tests, so the chunks are ``str.split()``'s; a regex split was 3x
     slower) and hashes the chunks, so Python looks up each distinct chunk of the batch once
-    instead of every chunk. ``tests/test_heuristics.py`` checks it against ``_Vocab.doc_ids``.
+    instead of every chunk. ``tests/annotate/test_heuristics.py`` checks it against ``_Vocab.doc_ids``.
     With the compiled kernels, one C loop splits, looks up and gathers instead (same result).
     With ``lines``, also the tokens of every line (cut at _SPLITLINES) and the lines of each string."""
     if BACKEND.tokenizer is not None:
