@@ -90,6 +90,29 @@ def replace_spans(text: str, spans, placeholder, counts: dict) -> tuple[str, dic
     parts.append(text[pos:])
     return "".join(parts), counts
 
+
+def redact_text_column(table: pa.Table, redact, stats, count_column: str) -> pa.Table:
+    """``table`` with ``text`` passed through ``redact(text) -> (text, counts per kind)``, the number of
+    replacements per document in ``count_column``, and ``stats`` counting kinds and changed documents.
+    Per document in Python: the matchers are regexes and validators with no batch form."""
+    out, n_repl = [], []
+    for value in table.column("text").to_pylist():
+        if value is None:
+            out.append(None)
+            n_repl.append(0)
+            continue
+        new, counts = redact(value)
+        total = 0
+        for kind, n in counts.items():
+            if n:
+                stats[kind] += n
+                total += n
+        stats["docs_changed"] += total > 0
+        out.append(new)
+        n_repl.append(total)
+    table = with_column(table, "text", pa.array(out, type=TEXT_TYPE))
+    return with_column(table, count_column, pa.array(n_repl, type=pa.int32()))
+
 @register
 class PII(Step):
     """Replace e-mail addresses, IPv4/IPv6 addresses and phone numbers with placeholders
@@ -247,20 +270,4 @@ class PII(Step):
         return replace_spans(text, self.find(text), placeholder.__getitem__, counts)
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        out, n_repl = [], []
-        for value in table.column("text").to_pylist():
-            if value is None:
-                out.append(None)
-                n_repl.append(0)
-                continue
-            new, counts = self.redact(value)
-            total = 0
-            for kind, n in counts.items():
-                if n:
-                    self.stats[kind] += n
-                    total += n
-            self.stats["docs_changed"] += total > 0
-            out.append(new)
-            n_repl.append(total)
-        table = with_column(table, "text", pa.array(out, type=TEXT_TYPE))
-        return with_column(table, "pii_replacements", pa.array(n_repl, type=pa.int32()))
+        return redact_text_column(table, self.redact, self.stats, "pii_replacements")

@@ -23,8 +23,7 @@ from collections import Counter
 import pyarrow as pa
 from pydantic import Field
 
-from gristmill.annotate.pii import replace_spans
-from gristmill.arrow import TEXT_TYPE, with_column
+from gristmill.annotate.pii import redact_text_column, replace_spans
 from gristmill.step import Step, StepConfig, register
 
 # kind -> pattern; the whole match is the secret unless the pattern has a group named "secret".
@@ -101,19 +100,7 @@ class SecretsRedact(Step):
         return replace_spans(text, self.find(text), lambda kind: self.config.placeholder.replace("{kind}", kind), Counter())
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        out, n_repl = [], []
-        for value in table.column("text").to_pylist():
-            if value is None:
-                out.append(None)
-                n_repl.append(0)
-                continue
-            new, counts = self.redact(value)
-            self.stats.update(counts)
-            self.stats["docs_changed"] += bool(counts)
-            out.append(new)
-            n_repl.append(sum(counts.values()))
-        table = with_column(table, "text", pa.array(out, type=TEXT_TYPE))
-        return with_column(table, "secrets_replacements", pa.array(n_repl, type=pa.int32()))
+        return redact_text_column(table, self.redact, self.stats, "secrets_replacements")
 
     @classmethod
     def writes(cls, config) -> set[str]:
