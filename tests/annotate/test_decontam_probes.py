@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import stdlib_docs, write_jsonl
+from subprocess_cli import run_cli
 from gristmill.annotate.contamination_probes import boilerplate
 
-GRISTMILL = [sys.executable, "-m", "gristmill"]
-
-
-def _cli(*args, ok=True):
-    r = subprocess.run(GRISTMILL + [str(a) for a in args], capture_output=True, text=True)
-    if ok:
-        assert r.returncode == 0, r.stdout + r.stderr
-    return r
+_cli = run_cli
 
 
 @pytest.fixture(scope="module")
