@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK, machine, write_fragment  # noqa: E402
-from bench_stream_jsonl_memory import write_jsonl  # noqa: E402
+from bench_stream_jsonl_memory import child, sample_tokenizer, write_jsonl  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -47,14 +47,6 @@ print(json.dumps({"workers": out, "sequences": seqs, "seconds": time.perf_counte
 """
 
 
-def child(mix: Path, src: Path) -> dict:
-    p = subprocess.run([sys.executable, "-c", CHILD, str(mix)], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(src)})
-    if p.returncode:
-        raise RuntimeError(p.stderr[-3000:])
-    return json.loads(p.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=40)
@@ -64,19 +56,16 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        sample = work / "sample.jsonl"
-        write_jsonl(sample, 2, seed=1)
-        subprocess.run([sys.executable, "-m", "gristmill.cli", "tokenizer", "train", str(sample), "--vocab-size", "2000",
-                        "-o", str(work / "tok.json")], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+        sample_tokenizer(work)
         data = work / "docs.jsonl"
         ndocs = write_jsonl(data, args.mb)
         mix = work / "mix.yaml"
         mix.write_text(json.dumps({"tokenizer": str(work / "tok.json"), "seq_len": 1024, "seed": 0, "shuffle_buffer": 1000,
                                    "sources": [{"name": "docs", "path": str(data), "weight": 1.0}]}))
         size = data.stat().st_size
-        runs = [("units dealt to workers", child(mix, SRC))]
+        runs = [("units dealt to workers", child(mix, SRC, CHILD))]
         if args.before:
-            runs.append(("before: rows strided", child(mix, Path(args.before))))
+            runs.append(("before: rows strided", child(mix, Path(args.before), CHILD)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [f"### Stream bytes read per epoch, 2 DataLoader workers ({machine()})", "",
