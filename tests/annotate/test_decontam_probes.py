@@ -96,3 +96,28 @@ def test_bad_probe_and_reference_files_fail_before_work(setup, tmp_path):
     assert r.returncode != 0 and "--reference-field" in r.stdout + r.stderr
     r = _cli("decontam", "probes", a, "--fields", "question", "--hosts", a, "-o", tmp_path / "p.jsonl", ok=False)
     assert r.returncode != 0 and "host" in (r.stdout + r.stderr).lower()
+
+
+def test_the_dataset_card_states_the_measured_precision(setup, tmp_path):
+    """A run that decontaminates with a probed index: its card gives precision and recall per
+    benchmark beside the contamination counters, and the frequent-n-gram setting."""
+    tmp, a, b, hosts, probes = setup
+    idx = tmp_path / "idx"
+    _cli("decontam", "index", a, b, "--fields", "question", "-o", idx, "--reference", probes, "--ignore-above", "2",
+         "--probes", probes)
+    ev = json.loads((idx / "meta.json").read_text())["probe_eval"]["benchmarks"]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""
+input: {{paths: ["{probes}"], id_field: id}}
+steps:
+  - decontaminate: {{index: "{idx}", action: drop}}
+output: {{path: "{tmp_path}/out"}}
+""")
+    _cli("run", recipe, "-w", "1", "--no-report", "--no-progress")
+    _cli("card", tmp_path / "out")
+    card = (tmp_path / "out" / "README.md").read_text()
+    section = card.split("## Decontamination", 1)[1].split("\n## ", 1)[0]
+    assert "documents matched" in section  # the counters
+    for name in ("bench_a", "bench_b"):
+        assert f"{name}: precision {ev[name]['precision']:.3f}, recall {ev[name]['recall']:.3f}" in section
+    assert "more than 2 of" in section and "left out of the index" in section
