@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from typing import Callable, Iterable, Iterator
 
 from gristmill.engine.pool import RESUME_HINT, WorkerDied
@@ -90,8 +91,6 @@ class _Reporter:
     the figures and sends them to the sink every :data:`PROGRESS_EVERY_S`, fire-and-forget."""
 
     def __init__(self, sink):
-        import time
-
         self.sink, self.clock = sink, time.monotonic
         self.docs = self.nbytes = 0
         self.last = self.clock()
