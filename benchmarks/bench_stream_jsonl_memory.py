@@ -65,9 +65,19 @@ def write_jsonl(path: Path, mb: int, seed: int = 0) -> int:
     return n
 
 
-def child(mix: Path, src: Path) -> dict:
+def sample_tokenizer(work: Path) -> Path:
+    """``work/tok.json``: a 2,000-token BPE trained (by the CLI) on 2 MB of the same kind of text."""
+    sample = work / "sample.jsonl"
+    write_jsonl(sample, 2, seed=1)
+    subprocess.run([sys.executable, "-m", "gristmill.cli", "tokenizer", "train", str(sample), "--vocab-size", "2000",
+                    "-o", str(work / "tok.json")], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+    return work / "tok.json"
+
+
+def child(mix: Path, src: Path, code: str = CHILD) -> dict:
+    """Run ``code`` on ``mix`` in a fresh Python importing gristmill from ``src``; its last line as JSON."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    p = subprocess.run([sys.executable, "-c", CHILD, str(mix)], capture_output=True, text=True, env=env)
+    p = subprocess.run([sys.executable, "-c", code, str(mix)], capture_output=True, text=True, env=env)
     if p.returncode:
         raise RuntimeError(p.stderr[-3000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -82,11 +92,7 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        sample = work / "sample.jsonl"
-        write_jsonl(sample, 2, seed=1)
-        env = {**os.environ, "PYTHONPATH": str(SRC)}
-        subprocess.run([sys.executable, "-m", "gristmill.cli", "tokenizer", "train", str(sample), "--vocab-size", "2000",
-                        "-o", str(work / "tok.json")], check=True, env=env, capture_output=True)
+        sample_tokenizer(work)
         rows = []
         for mb in [int(x) for x in args.sizes.split(",")]:
             data = work / f"docs-{mb}mb.jsonl"

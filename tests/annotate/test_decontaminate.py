@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import random
 import unicodedata
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,15 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import stdlib_docs, write_jsonl
+from subprocess_cli import run_cli
 
-GRISTMILL = [sys.executable, "-m", "gristmill"]
-
-
-def _cli(*args, ok=True):
-    r = subprocess.run(GRISTMILL + [str(a) for a in args], capture_output=True, text=True)
-    if ok:
-        assert r.returncode == 0, r.stdout + r.stderr
-    return r
+_cli = run_cli
 
 
 def _edit(passage: str, kind: str, rng: random.Random) -> str:

@@ -250,3 +250,34 @@ def test_task_memory_sizes():
     from gristmill.engine.ray_engine import parse_memory
 
     assert parse_memory("4GiB") == 4 * 2**30 and parse_memory("500MB") == 500 * 10**6 and parse_memory("2e9") == 2 * 10**9
+
+
+def test_progress_moves_inside_a_ray_task(cluster, tmp_path):
+    """One shard is one Ray task; its per-batch reports reach the driver while it runs (through the
+    progress actor), so the plain progress log shows the document count between 0 and the total
+    before the shard is done. Before, a Ray task's reports went nowhere."""
+    docs = [d["text"] for d in stdlib_docs(240)]
+    import pyarrow as pa
+
+    rows = [{"id": f"d{k}-{i}", "text": t} for k in range(12) for i, t in enumerate(docs)]
+    # Parquet is read in batches of batch_rows (a JSONL file in 4 MB blocks: one report here)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "one.parquet", row_group_size=256)
+    total = len(rows)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"""
+input: {{paths: ["{tmp_path}/one.parquet"], format: parquet, id_field: id}}
+steps:
+  - normalize: {{}}
+  - gopher_quality: {{}}
+  - gopher_repetition: {{}}
+output: {{path: "{tmp_path}/o", batch_rows: 32}}
+""")
+    r = subprocess.run(GRISTMILL + ["run", str(recipe), "--engine", "ray", "--address", cluster.address], capture_output=True,
+                       text=True, env={**os.environ, "GRISTMILL_PROGRESS_EVERY": "0"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    import re
+
+    inside = [int(m.group(1).replace(",", "")) for m in re.finditer(r"0/1 shards\s+([\d,]+) docs", r.stderr)]
+    assert any(0 < n < total for n in inside), r.stderr[-3000:]
+    assert re.search(rf"1/1 shards\s+{total:,} docs", r.stderr), r.stderr[-3000:]  # every report arrives
+    assert re.search(r"MB/s|docs/s", r.stderr)  # and a rate is shown

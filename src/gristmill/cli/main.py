@@ -292,31 +292,9 @@ def card_cmd(out: Path = typer.Argument(..., help="a finished output directory")
     console.print(f"card: [bold]{path}[/]  (loads with datasets.load_dataset({str(out)!r}))")
 
 
-decontam_app = typer.Typer(no_args_is_help=True, help="Benchmark decontamination: build an n-gram index for the `decontaminate` step.")
-app.add_typer(decontam_app, name="decontam")
+from gristmill.cli.decontam import app as _decontam_app  # noqa: E402
 
-
-@decontam_app.command("index")
-def decontam_index(files: list[Path] = typer.Argument(..., help="benchmark files (JSON Lines, .jsonl.gz or Parquet); one benchmark per file"),
-                   fields: str = typer.Option(..., "--fields", help="comma-separated fields to index, e.g. question,answer"),
-                   n: int = typer.Option(13, "--n", help="words per n-gram: 13 as GPT-3, 8 as Llama 3"),
-                   out: Path = typer.Option(..., "-o", "--out", help="index directory")):
-    """Hash every word n-gram of the benchmarks' fields into a compact sorted index."""
-    from gristmill.annotate.contamination import IndexError_, build_index
-    from gristmill.io.paths import JSONL, PARQUET, PathsError, expand
-
-    # expanded as recipe inputs are (gristmill.io.paths), so a quoted glob or a directory works too
-    try:
-        files = [f for f, _ in expand([str(f) for f in files], JSONL + PARQUET)]
-    except PathsError as e:
-        _fail(str(e))
-    try:
-        meta = build_index(files, out, [f.strip() for f in fields.split(",") if f.strip()], n=n)
-    except IndexError_ as e:
-        _fail(str(e))
-    for b in meta["benchmarks"]:
-        console.print(f"{b['benchmark']}: {b['records']:,} records, {b['ngrams']:,} {n}-grams")
-    console.print(f"index: [bold]{out}[/] ({meta['ngrams']:,} distinct {n}-grams)")
+app.add_typer(_decontam_app)
 
 
 def main():  # pragma: no cover

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from typing import Callable, Iterable, Iterator
 
 from gristmill.engine.pool import RESUME_HINT, WorkerDied
@@ -60,6 +61,57 @@ def _status_kib(field: str) -> int:
     return 0
 
 
+# A task's progress goes to the driver at most this often while it runs (and once at its end), so a
+# bar moves inside a long task without a message per batch.
+PROGRESS_EVERY_S = 0.2
+
+
+class ProgressSink:
+    """A Ray actor that adds up the (documents, bytes) the tasks report; the driver takes the
+    totals while it waits for tasks. The local pool's children send the same figures through a
+    pipe (:func:`gristmill.engine.pool.report`); a Ray task runs in another process, often on
+    another node, so its reports need an actor to reach the driver: before, ``report`` was a no-op
+    in a Ray worker (nothing set the per-process hook) and the bars stood still until a task ended."""
+
+    def __init__(self):
+        self.docs = self.nbytes = 0
+
+    def add(self, docs: int, nbytes: int) -> None:
+        self.docs += docs
+        self.nbytes += nbytes
+
+    def take(self) -> tuple[int, int]:
+        out = (self.docs, self.nbytes)
+        self.docs = self.nbytes = 0
+        return out
+
+
+class _Reporter:
+    """The per-process hook of :func:`gristmill.engine.pool.report` inside a Ray worker: batches
+    the figures and sends them to the sink every :data:`PROGRESS_EVERY_S`, fire-and-forget."""
+
+    def __init__(self, sink):
+        self.sink, self.clock = sink, time.monotonic
+        self.docs = self.nbytes = 0
+        self.last = self.clock()
+
+    def __call__(self, docs: int, nbytes: int) -> None:
+        self.docs += docs
+        self.nbytes += nbytes
+        if self.clock() - self.last >= PROGRESS_EVERY_S:
+            self.flush(wait=False)
+
+    def flush(self, wait: bool) -> None:
+        if self.docs or self.nbytes or wait:
+            ref = self.sink.add.remote(self.docs, self.nbytes)
+            self.docs = self.nbytes = 0
+            self.last = self.clock()
+            if wait:  # calls from one caller run in order: after this one, all of the task's are in
+                import ray
+
+                ray.get(ref)
+
+
 class GristmillWorker:
     """A Ray actor that runs gristmill tasks one at a time; a long-lived process, so the models its
     steps load stay loaded (per-process cache) across the shards and stages of a run.
@@ -68,7 +120,22 @@ class GristmillWorker:
     (``/proc/self/clear_refs``) and read after it, so the engine can report the largest task of
     each kind, what ``GRISTMILL_RAY_TASK_MEMORY`` should cover."""
 
-    def run(self, fn, initializer, initargs, item):
+    def run(self, fn, initializer, initargs, item, sink=None):
+        from gristmill.engine import pool
+
+        reporter = _Reporter(sink) if sink is not None else None
+        pool._REPORT = reporter
+        try:
+            return self._run(fn, initializer, initargs, item)
+        finally:
+            pool._REPORT = None
+            if reporter is not None:
+                try:
+                    reporter.flush(wait=True)
+                except Exception:  # noqa: BLE001 - progress is never worth failing a task
+                    pass
+
+    def _run(self, fn, initializer, initargs, item):
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # reset VmHWM to the current RSS
@@ -131,6 +198,7 @@ class RayBackend:
             opts["memory"] = self.task_memory
         self._actor_cls = ray.remote(**opts)(GristmillWorker)
         self._actors: list = []
+        self._sink = None  # the ProgressSink actor, made on the first fan-out that shows progress
         self.task_peaks: dict[str, tuple[int, int]] = {}  # task function -> (RSS before, peak RSS) in KiB, largest
         self._lost = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError,
                       ray.exceptions.RayActorError)
@@ -161,12 +229,23 @@ class RayBackend:
         queue = list(reversed(items))
         pending: dict = {}  # task ref -> actor running it
         fn_ref = ray.put(fn)  # one copy in the object store, not one per task
+        if progress is not None and self._sink is None:
+            self._sink = ray.remote(num_cpus=0)(ProgressSink).remote()
+        sink = self._sink if progress is not None else None
+
+        def drain() -> None:
+            if sink is not None:
+                d, b = ray.get(sink.take.remote())
+                if d or b:
+                    progress(d, b)
+
         try:
             while queue or pending:
                 while queue and idle:
                     actor = idle.pop()
-                    pending[actor.run.remote(fn_ref, initializer, initargs, queue.pop())] = actor
+                    pending[actor.run.remote(fn_ref, initializer, initargs, queue.pop(), sink)] = actor
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
+                drain()
                 for ref in done:
                     actor = pending.pop(ref)
                     try:
@@ -215,5 +294,11 @@ class RayBackend:
             except Exception:  # noqa: BLE001 - already gone
                 pass
         self._actors = []
+        if self._sink is not None:
+            try:
+                self.ray.kill(self._sink, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self._sink = None
         if self.started_here:
             self.ray.shutdown()

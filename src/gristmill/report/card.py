@@ -307,6 +307,9 @@ def render_card(out: Path, carried: dict | None = None) -> str:
         add(f"Word n-gram overlap with the benchmarks in `{cfg.get('index', '?')}`: {c.get('contaminated_docs', 0):,} "
             f"documents matched ({per or 'no benchmark matched'}); {removed:,} removed, {c.get('redacted_docs', 0):,} redacted. "
             "Only verbatim overlap is found: paraphrased or translated benchmark items are not.\n")
+        measured = _probe_figures(cfg.get("index"))
+        if measured:
+            add(measured + "\n")
     else:
         add("No decontamination step ran: the data was not checked against any evaluation benchmark.\n")
 
@@ -427,3 +430,31 @@ def write_card(out: Path, force: bool = False) -> Path:
         shutil.copyfile(readme, backup)
     atomic_write_text(readme, _sign(text))
     return readme
+
+
+def _probe_figures(index) -> str | None:
+    """The index's precision and recall on labelled probes (``gristmill decontam index --probes``)
+    and its frequent-n-gram setting, as one sentence; None when the index has neither or is gone."""
+    if not index:
+        return None
+    try:
+        from gristmill.annotate.contamination import NgramIndex
+
+        NgramIndex(Path(index))  # validated (bounded meta, version) before its figures are trusted
+        meta = json.loads((Path(index) / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    parts = []
+    ref = meta.get("reference") if isinstance(meta.get("reference"), dict) else None
+    if ref:
+        parts.append(f"n-grams found in more than {ref.get('ignore_above')} of {ref.get('documents', 0):,} reference documents "
+                     f"were left out of the index ({ref.get('ignored_ngrams', 0):,} n-grams: shared boilerplate)")
+    ev = meta.get("probe_eval") if isinstance(meta.get("probe_eval"), dict) else None
+    if ev and isinstance(ev.get("benchmarks"), dict):
+        fmt = (lambda x: "-" if not isinstance(x, (int, float)) else f"{x:.3f}")
+        per = "; ".join(f"{name}: precision {fmt(r.get('precision'))}, recall {fmt(r.get('recall'))}"
+                        for name, r in list(ev["benchmarks"].items())[:50] if isinstance(r, dict))
+        parts.append(f"measured on {ev.get('probes', 0):,} labelled probes (planted verbatim and edited benchmark items, "
+                     f"innocent boilerplate): {per}")
+    return ("The index's precision and recall: " + "; ".join(parts) + ".") if parts else None
+

@@ -29,7 +29,9 @@ from gristmill.mix.spec import Mixture, MixtureError, load_mixture
 from gristmill.stream.source_stream import SourceExhausted, SourceStream
 from gristmill.stream.tokenizer import TokenizerError, load_tokenizer
 
-STATE_VERSION = 1
+# 2: units are dealt to consumers (each read once per epoch); a version-1 state strided rows, so
+# its cursor means other documents
+STATE_VERSION = 2
 
 
 class MixtureDataset(IterableDataset):
@@ -143,6 +145,10 @@ class MixtureDataset(IterableDataset):
         """Make the next ``iter()`` continue exactly where the saved iterator stopped."""
         if not isinstance(state, dict) or not state.get("gristmill_mixture_state"):
             raise ValueError("not a MixtureDataset state (expected the dict MixtureDataset.state_dict() returns)")
+        if state["gristmill_mixture_state"] != STATE_VERSION:
+            raise ValueError(f"this state was saved by a gristmill whose stream assigned documents differently (state version "
+                             f"{state['gristmill_mixture_state']}, this one reads {STATE_VERSION}); restart the epoch or resume "
+                             "with the gristmill that saved it")
         if state["fingerprint"] != self._fingerprint():
             raise ValueError("this state belongs to a different mixture, tokenizer, seq_len or seed "
                              f"({state['fingerprint']} vs {self._fingerprint()}); resume with the same settings")

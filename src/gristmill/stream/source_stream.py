@@ -1,14 +1,21 @@
 """One consumer's cursor over one source: seeded shard order, a shuffle buffer, batch tokenization.
 
 Documents of a source are numbered in each epoch by a seeded permutation of its read units (the
-*shard order*, as MosaicML Streaming and LitData shuffle shards). Consumer ``c`` of ``N`` (all ranks
-× all DataLoader workers) owns the documents at positions ``c, c+N, c+2N, ...`` of that order, so
-the consumers partition every epoch: each document exactly once, none missed. A consumer reads its
-documents ``buffer`` at a time, shuffles that buffer with a seeded permutation, tokenizes it in one
-``encode_batch`` call and appends EOS to every document. The token stream of a consumer is thus a
-pure function of (seed, epoch, block), so the whole cursor is three integers: epoch, block, and
-the token offset inside the block. Resuming re-reads and re-tokenizes one block, never more; memory
-is one buffer of documents plus one read unit, independent of the corpus size.
+*shard order*, as MosaicML Streaming and LitData shuffle shards). The units are dealt to the
+consumers (all ranks × all DataLoader workers) in that order, each to the consumer with the fewest
+rows so far (greedy balancing): consumer ``c`` owns whole units and reads each of them once per
+epoch, so a source is read once per epoch in total, not once per consumer (issue 20: with
+striding, every worker read every unit for its stride of rows). The consumers still partition
+every epoch: each document exactly once, none missed. With fewer units than consumers (or a unit
+too few to give each consumer a row) the source falls back to striding rows: consumer ``c`` owns
+positions ``c, c+N, c+2N, ...`` of the shard order.
+
+A consumer reads its documents ``buffer`` at a time, shuffles that buffer with a seeded
+permutation, tokenizes it in one ``encode_batch`` call and appends EOS to every document. The
+token stream of a consumer is thus a pure function of (seed, epoch, block), so the whole cursor is
+three integers: epoch, block, and the token offset inside the block. Resuming re-reads and
+re-tokenizes one block, never more; memory is one buffer of documents plus one read unit,
+independent of the corpus size.
 """
 from __future__ import annotations
 
@@ -39,8 +46,7 @@ class SourceStream:
         self.data = source.data
         self.buffer, self.seed, self.tok, self.eos = buffer, seed, tokenizer, eos
         self.allow_repeat, self.with_ids = allow_repeat, with_ids
-        self.mine = max(0, (self.data.total_rows - consumer + consumers - 1) // consumers)  # positions owned
-        if self.mine == 0:
+        if self.data.total_rows < consumers:
             raise SourceExhausted(
                 f"source {source.name!r} has {self.data.total_rows} documents, fewer than the {consumers} consumers "
                 f"(ranks x DataLoader workers) that share it; use fewer workers or more data")
@@ -50,25 +56,52 @@ class SourceStream:
         self.ids: np.ndarray | None = None
         self.starts: np.ndarray | None = None
         self._unit_cache: tuple[int, object] | None = None
+        self._layout: tuple[int, np.ndarray, np.ndarray, bool] | None = None
         self._empty_blocks = 0
         self.docs_read = 0
+
+    @property
+    def mine(self) -> int:
+        """Documents this consumer owns in the current epoch."""
+        units, bounds, strided = self._epoch_layout(self.epoch)
+        if strided:
+            return max(0, (self.data.total_rows - self.c + self.n - 1) // self.n)
+        return int(bounds[-1])
 
     def state(self) -> dict:
         return {"epoch": self.epoch, "block": self.block, "pos": self.pos}
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _epoch_layout(self, epoch: int):
+    def _epoch_layout(self, epoch: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(units in read order, their cumulative row bounds, strided?) of this consumer in ``epoch``."""
+        if self._layout is not None and self._layout[0] == epoch:
+            return self._layout[1:]
         order = np.random.default_rng(_seed(self.seed, self.src.key, "units", epoch)).permutation(len(self.data.units))
         rows = self.data.rows[order]
-        return order, np.concatenate([[0], np.cumsum(rows)])
+        strided = True
+        if len(order) >= self.n:
+            loads = np.zeros(self.n, np.int64)
+            owner = np.empty(len(order), np.int64)
+            for p, r in enumerate(rows.tolist()):  # greedy: the least loaded consumer, lowest number on a tie
+                k = int(np.argmin(loads))
+                owner[p] = k
+                loads[k] += r
+            if loads.min() > 0:
+                strided = False
+                order, rows = order[owner == self.c], rows[owner == self.c]
+        bounds = np.concatenate([[0], np.cumsum(rows)])
+        self._layout = (epoch, order, bounds, strided)
+        return order, bounds, strided
 
     def _load_block(self) -> None:
         """Tokenize the current block (documents ``block*buffer ...`` of this consumer in this epoch)."""
-        order, bounds = self._epoch_layout(self.epoch)
+        order, bounds, strided = self._epoch_layout(self.epoch)
         lo = self.block * self.buffer
         hi = min(lo + self.buffer, self.mine)
-        g = self.c + self.n * np.arange(lo, hi, dtype=np.int64)  # positions in the epoch's shard order
+        g = np.arange(lo, hi, dtype=np.int64)
+        if strided:
+            g = self.c + self.n * g  # positions in the epoch's shard order
         upos = np.searchsorted(bounds, g, side="right") - 1
         texts: list[str] = []
         ids: list[np.ndarray] = []
@@ -123,6 +156,7 @@ class SourceStream:
         # one unit cached: consecutive blocks of a consumer mostly fall in the same row group
         if self._unit_cache is None or self._unit_cache[0] != unit:
             pi, u = self.data.units[unit]
+            self._unit_cache = None  # release the previous unit before reading the next
             self._unit_cache = (unit, self.data.parts[pi].read_unit(u))
         table = self._unit_cache[1]
         return self.data.read_table(unit, table, rows)
