@@ -103,10 +103,13 @@ class Ledger:
         self.step_columns: dict[str, list] = {}
         self.problems: list[str] = []
 
-    def add_chain(self, name: str, records: list[dict]) -> None:
+    def add_chain(self, name: str, records: list[dict | None]) -> None:
+        """One shard's manifest units, stage by stage (None: a unit that never finished)."""
         prev_kept = None
         last = len(records) - 1
         for k, rec in enumerate(records):
+            if rec is None:
+                raise LedgerMismatch(f"shard {name} stage {k} has no manifest entry; the run did not finish")
             if k == 0:
                 self.read += rec["read"]
                 self.read_quarantined += rec["read_quarantined"]
@@ -147,7 +150,7 @@ class Ledger:
         return self.read + self.read_quarantined
 
     def summary(self, root: Path, steps: list[Step], keep_rejected: bool, expect_input: int | None = None,
-                fit_seconds: dict[str, float] | None = None, reports: dict | None = None) -> dict:
+                fit_seconds: dict[str, float] | None = None, reports: dict | None = None, shards: int | None = None) -> dict:
         """The reconciled counts as summary.json holds them; raises :class:`LedgerMismatch` when the
         units, the sources or the files on disk disagree. ``reports``: the global steps' reports
         (default: each global step's own ``report()``)."""
@@ -196,6 +199,7 @@ class Ledger:
             "quarantine_errors": dict(self.quarantine_errors.most_common()),
             "step_errors": dict(self.step_errors.most_common()),
             "text_mb_read": round(self.text_bytes / 1e6, 3),
+            **({"shards": shards} if shards is not None else {}),
             "steps": rows,
             "counters": self.counters,
             "step_columns": self.step_columns,

@@ -24,7 +24,7 @@ import yaml
 
 from gristmill.engine.atomic import atomic_write_text
 from gristmill.engine.health import StepFailed, check_quarantine  # noqa: F401 - StepFailed is part of this API (the CLI catches it)
-from gristmill.engine.ledger import Ledger, LedgerMismatch
+from gristmill.engine.ledger import Ledger, LedgerMismatch  # noqa: F401 - LedgerMismatch is part of this API (the CLI catches it)
 from gristmill.engine.manifest import RecipeChanged, RunDir, exclusive_output
 from gristmill.engine.pool import WorkerDied, run_tasks  # noqa: F401 - WorkerDied is part of this API (the CLI catches it)
 from gristmill.engine.progress import Progress
@@ -233,13 +233,5 @@ def build_summary(recipe: Recipe, rd: RunDir, shards: list[Shard], steps: list[S
     LedgerMismatch if anything is unaccounted."""
     ledger = Ledger()
     for s in shards:
-        chain = []
-        for k in range(len(stages)):
-            rec = rd.done(f"s{k}-{s.shard_id}")
-            if rec is None:
-                raise LedgerMismatch(f"shard {s.shard_id} stage {k} has no manifest entry; the run did not finish")
-            chain.append(rec)
-        ledger.add_chain(s.shard_id, chain)
-    summary = ledger.summary(rd.root, steps, recipe.output.keep_rejected, fit_seconds=fit_seconds)
-    order = ["input", "kept", "rejected", "quarantined", "quarantine_errors", "step_errors", "text_mb_read"]
-    return {**{k: summary.pop(k) for k in order}, "shards": len(shards), **summary}
+        ledger.add_chain(s.shard_id, [rd.done(f"s{k}-{s.shard_id}") for k in range(len(stages))])
+    return ledger.summary(rd.root, steps, recipe.output.keep_rejected, fit_seconds=fit_seconds, shards=len(shards))
