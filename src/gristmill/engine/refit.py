@@ -92,9 +92,11 @@ def _positions(src: Path, shard: str, ids: pa.ChunkedArray) -> pa.Array:
 
 
 def refit_globals(dest: Path, stored: StoredOutput, workers: int | None = None,
-                  log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Step], dict]:
+                  log: Callable[[str], None] = lambda m: None, first: int = 0) -> tuple[dict[int, Step], dict]:
     """Re-fit every global step whose input the new thresholds change; returns {index: fitted step}
-    and, per re-fitted step, its fit time and where its cache came from."""
+    and, per re-fitted step, its fit time and where its cache came from. ``first``: the first global
+    step whose input changed; the steps before it are not walked again where ``stored.reached``
+    holds every file's rows at it (the check before writing walked them there)."""
     src, steps, step_columns = stored.root, stored.steps, stored.step_columns
     workers = max(1, workers or os.cpu_count() or 1)
     plan = [d["shard_id"] for d in json.loads((src / "_manifest" / "plan.json").read_text())]
@@ -107,7 +109,11 @@ def refit_globals(dest: Path, stored: StoredOutput, workers: int | None = None,
     fitted: dict[int, Step] = {}
     info: dict = {}
     cursor = 0
-    for g in [i for i, s in enumerate(steps) if isinstance(s, GlobalStep)]:
+    if first and all((L[5], first) in stored.reached for L in live):
+        for L in live:
+            L[4] = stored.reached[(L[5], first)]
+        cursor = first
+    for g in [i for i, s in enumerate(steps) if isinstance(s, GlobalStep) and i >= cursor]:
         for L in live:
             wrapped = wrapped_steps(steps, L[1], L[5], fitted)
             for i in range(cursor, g):

@@ -87,6 +87,9 @@ class StoredOutput:
                 raise RecipeError(f"{p}: unexpected file in rejected/; was this output written by gristmill?")
             self.groups.append((m["shard"], -1 if m["gi"] == "rd" else int(m["gi"]), p))
         self._tables: dict[Path, pa.Table] = {}
+        # (file, global step index) -> the file's rows (lean) as they reach that step under the new
+        # thresholds: the check before writing walks there once, and the re-fit starts from it
+        self.reached: dict[tuple[Path, int], pa.Table] = {}
 
     def table(self, path: Path, gi: int | None) -> pa.Table:
         """The stored rows of one file: the original reason kept aside (:data:`ORIG_REASON`), and

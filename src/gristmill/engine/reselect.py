@@ -134,7 +134,7 @@ def _reselect(src, dest, recipe, stored: StoredOutput, fresh, workers) -> dict:
     existed = dest.exists() and any(dest.iterdir())
     with exclusive_output(dest):  # one writer per output, as for `gristmill run`
         try:
-            return _write_reselected(src, dest, recipe, stored, fresh, refit=changed is not None, workers=workers)
+            return _write_reselected(src, dest, recipe, stored, fresh, refit=changed[0] if changed else None, workers=workers)
         except RecipeError as e:  # a re-fit found its cache unusable: leave no half-written output behind
             if changed is None or existed:
                 raise
@@ -144,7 +144,7 @@ def _reselect(src, dest, recipe, stored: StoredOutput, fresh, workers) -> dict:
             raise RecipeError(f"{e} (nothing was written)") from None
 
 
-def _write_reselected(src: Path, dest: Path, recipe, stored: StoredOutput, fresh: bool, refit: bool = False,
+def _write_reselected(src: Path, dest: Path, recipe, stored: StoredOutput, fresh: bool, refit: int | None = None,
                       workers: int | None = None) -> dict:
     steps = stored.steps
     rd = RunDir(dest)
@@ -161,7 +161,7 @@ def _write_reselected(src: Path, dest: Path, recipe, stored: StoredOutput, fresh
     lock_out["output"]["path"] = str(dest)
     atomic_write_text(dest / "recipe.lock.yaml", yaml.safe_dump(lock_out, sort_keys=False))
 
-    fitted, refit_info = refit_globals(dest, stored, workers) if refit else ({}, {})
+    fitted, refit_info = refit_globals(dest, stored, workers, first=refit) if refit is not None else ({}, {})
     for n, (shard, gi, path) in enumerate(stored.groups):
         table = stored.table(path, gi)
         task = ShardTask(stage=0, shard_id=f"{shard}-g{n:03d}", steps=wrapped_steps(steps, gi, path, fitted), step_offset=0,
@@ -194,6 +194,7 @@ def _check_global_inputs_unchanged(stored: StoredOutput) -> tuple[int, str] | No
         ids0 = live.column("id").to_pylist()
         for i, st in enumerate(wrapped_steps(steps, gi, path)[: gidx[-1] + 1]):
             if i in newly:
+                stored.reached[(path, i)] = live  # the re-fit of step i starts from here (engine/refit.py)
                 if reached < i:  # these rows never reached this global step in the source run
                     if live.num_rows:
                         newly[i][0] += live.num_rows
