@@ -178,6 +178,7 @@ def _check_columns(declared: list[tuple], inputs: list[InputSpec], err, with_sou
     ``fields: [html]``). Steps count as written even when their own parameters are wrong (that has
     its own error). The check knows no step by name: each step declares what it reads and writes."""
     missing: dict[tuple[int, str, str], list[int]] = {}
+    samples: dict = {}
     for k, spec in enumerate(inputs):
         have = _input_columns(spec)
         names = _input_sources(spec) if with_sources else None
@@ -200,8 +201,45 @@ def _check_columns(declared: list[tuple], inputs: list[InputSpec], err, with_sou
             where = "no input carries it in fields"
         else:
             where = "input " + ", ".join(f"{k} ({', '.join(inputs[k].paths)[:80]})" for k in ks) + " does not carry it in fields"
-        err(("steps", i, name), f"no earlier step writes the column {col!r} and {where}: {put}list {col!r} in the "
+        seen, absent = _sampled(col, [inputs[k] for k in ks], samples) if with_sources else ("", False)
+        if absent:  # listing it in fields: would carry a column of nulls
+            err(("steps", i, name), f"no earlier step writes the column {col!r} and {where}{seen}: {put}point {name} at a "
+                f"field the records have (its parameters: `gristmill steps {name}`), or add {col!r} to the data and to the "
+                f"input's fields (e.g. fields: [{col}])")
+            continue
+        err(("steps", i, name), f"no earlier step writes the column {col!r} and {where}{seen}: {put}list {col!r} in the "
             f"input's fields (e.g. fields: [{col}]) so the reader carries it")
+
+
+SAMPLE_RECORDS, SAMPLE_BYTES = 20, 1 << 20  # per file, for the column check: enough to see the fields, cheap on any corpus
+
+
+def _sampled(col: str, specs: list[InputSpec], cache: dict) -> tuple[str, bool]:
+    """What the first records of inputs that declare no ``fields:`` say about ``col``: whether the
+    data has it (then ``fields:`` is the whole fix) or not (then the names it does have, and the
+    nearest one), and whether every input looked at lacks it. Bounded: the first few records and
+    bytes of the first files (io/preflight.py)."""
+    from gristmill.io.preflight import sample_fields  # it reads data, which imports this module
+
+    notes, absent = [], []
+    for spec in specs:
+        if spec.fields or spec.format not in ("jsonl", "parquet"):
+            continue
+        key = id(spec)
+        if key not in cache:
+            cache[key] = sample_fields(spec, records=SAMPLE_RECORDS, max_bytes=SAMPLE_BYTES)
+        first, n, seen = cache[key]
+        if not n:
+            continue
+        absent.append(col not in seen)
+        if col in seen:
+            notes.append(f"{first}'s first records have {col!r} ({seen[col]} of {n}), but the input declares no fields:, "
+                         "so the reader does not carry it")
+        else:
+            close = difflib.get_close_matches(col, sorted(seen), n=1, cutoff=0.5)
+            notes.append(f"the first {n} records of {first} have no {col!r} either (their fields: {', '.join(sorted(seen)[:20])}"
+                         + (f"; did you mean {close[0]!r}?" if close else "") + ")")
+    return (" (" + "; ".join(notes) + ")") if notes else "", bool(absent) and all(absent) and len(absent) == len(specs)
 
 
 def _check_packages(cls, cfg, name: str, i: int, err) -> None:

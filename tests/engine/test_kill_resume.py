@@ -179,7 +179,7 @@ def test_no_hand_written_temp_then_rename_outside_the_helper():
             continue
         for i, line in enumerate(p.read_text().splitlines(), 1):
             if ("os.replace(" in line or ".tmp\"" in line or ".tmp.npy" in line) and "tmp_path(" not in line:
-                if p.name == "local.py" and "os.replace(self." in line:  # the streaming shard writers (tmp_path names)
+                if p.name in ("shard.py", "writer.py") and "os.replace(self." in line:  # the streaming shard writers (tmp_path names)
                     continue
                 if p.name == "manifest.py" and "tmp.name.split(" in line:  # reads temp names to clean them up
                     continue

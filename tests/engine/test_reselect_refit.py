@@ -147,6 +147,16 @@ def test_planted_duplicates_select_equals_a_fresh_run_tightening_and_loosening(t
         assert set(s["refitted"]) == refitted, tag
         # dedup itself decided differently (not only the changed step), so the re-fit is exercised
         assert dups(_outcome(tmp_path / f"sel_{tag}")) != dups(before), tag
+        # MinHash took the Jaccard of the pairs the run had checked from its cache (outputs equal above)
+        assert _pairs(tmp_path / f"sel_{tag}", "cached") > 0 and _pairs(tmp_path / f"run_{tag}", "cached") == 0, tag
+    assert _pairs(tmp_path / "out", "pairs") > 0 and base["refit_cache"]["minhash_dedup"]["files"] >= 7  # keys and ids per shard, checked pairs
+
+
+def _pairs(out: Path, key: str) -> int:
+    """A figure of MinHash's candidate-pair phase summed over its partitions (pairs, dropped, cached)."""
+    files = list((out / "_work").glob("fit-*-minhash_dedup/pairs/q*.json"))
+    assert files, out
+    return sum(json.loads(f.read_text()).get(key, 0) for f in files)
 
 
 def test_a_damaged_read_order_is_refused_and_nothing_is_left_behind(tmp_path):

@@ -138,3 +138,65 @@ def test_tests_are_grouped_by_area_and_share_only_through_conftest_and_support()
 
 def test_no_module_imports_a_private_name_of_another_package():
     assert not _private_imports(), _private_imports()
+
+
+def _private_names_from_other_modules(package: str) -> list[str]:
+    """``from gristmill.X.m import _name`` inside ``gristmill.<package>`` where ``m`` is another module,
+    and subclasses of such names (``class A(mod._B)``)."""
+    out = []
+    for path in (SRC / package).rglob("*.py"):
+        me = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("gristmill."):
+                out += [f"{me} <- {node.module}.{a.name}" for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__") and node.module != me]
+            elif isinstance(node, ast.ClassDef):
+                out += [f"{me}: class {node.name}({ast.unparse(b)})" for b in node.bases
+                        if isinstance(b, ast.Attribute) and b.attr.startswith("_") and not b.attr.startswith("__")]
+    return out
+
+
+def test_engine_and_dedup_modules_use_each_other_through_public_names():
+    """Issue 20: select used to subclass the engine's private ``_ShardRunner`` and ``_Writer``;
+    the shard runner (engine/shard.py), the writer and the ledger are public APIs now, and no
+    module of these packages reaches into another module's private names."""
+    for pkg in ("engine", "dedup"):
+        assert not _private_names_from_other_modules(pkg), _private_names_from_other_modules(pkg)
+    # the check itself sees what it must: the former import, at any depth, and a subclass of a private name
+    probe = "def f():\n    from gristmill.engine.local import _ShardRunner\nclass R(local._Writer):\n    pass\n"
+    tree = ast.parse(probe)
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names]
+    bases = [b.attr for n in ast.walk(tree) if isinstance(n, ast.ClassDef) for b in n.bases]
+    assert names == ["_ShardRunner"] and bases == ["_Writer"]
+
+
+def test_engine_local_is_split_by_concern():
+    from gristmill.engine import ledger, local, reselect, shard, writer
+
+    assert shard.ShardRunner.__module__ == "gristmill.engine.shard" and writer.ShardWriter.__module__ == "gristmill.engine.writer"
+    assert not hasattr(local, "ShardRunner") and not hasattr(local, "_ShardRunner"), "local.py only orchestrates"
+    assert len((SRC / "engine" / "local.py").read_text().splitlines()) < 300
+    # run and select run shards through the one public runner
+    for mod in ("local", "reselect"):
+        assert "gristmill.engine.shard" in _imports(SRC / "engine" / f"{mod}.py"), mod
+    assert reselect.Ledger is ledger.Ledger
+
+
+# the keys of the reconciliation: a module counting with them outside the ledger is a second ledger
+_LEDGER_KEYS = {"read_quarantined", "bytes_in", "bytes_kept"}
+
+
+def test_one_ledger_for_run_and_select():
+    """Only engine/ledger.py reconciles counts (and raises LedgerMismatch); the shard runner only
+    produces a unit's counts. Select (reselect.py, refit.py, replay.py) must count through the Ledger."""
+    for path in (SRC / "engine").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        consts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        raises = [n for n in ast.walk(tree) if isinstance(n, ast.Raise) and n.exc is not None and "LedgerMismatch" in ast.unparse(n.exc)]
+        if path.name == "ledger.py":
+            assert raises and _LEDGER_KEYS <= consts
+            continue
+        assert not raises, f"{path.name} raises LedgerMismatch: reconcile through engine/ledger.py"
+        if path.name != "shard.py":  # the runner fills one unit's counts (ShardResult)
+            assert not (_LEDGER_KEYS & consts), f"{path.name} counts {_LEDGER_KEYS & consts}: a second ledger; use engine/ledger.Ledger"
+    assert "gristmill.engine.ledger" in _imports(SRC / "engine" / "reselect.py")

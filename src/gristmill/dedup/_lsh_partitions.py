@@ -163,11 +163,53 @@ def _shingle_sets(need: np.ndarray, sources: list[str], starts: np.ndarray, ngra
     return sets, offsets
 
 
+# A verified pair, by its documents' id hashes (a < b): the Jaccard a run computed, which `select`
+# re-uses when it re-fits the step over another set (a pair's similarity depends only on its two texts)
+CHECKED = np.dtype([("a", "<u8"), ("b", "<u8"), ("sim", "<f8")])
+
+
+def _node_id_hashes(nodes: np.ndarray, id_files: list[str], starts: np.ndarray) -> np.ndarray:
+    """The id hash (:func:`~gristmill.dedup._clusters.id_hashes`) of each of ``nodes`` (sorted), from the per-source id files."""
+    from gristmill.dedup._clusters import id_hashes
+
+    out = np.zeros(len(nodes), np.uint64)
+    for i, f in enumerate(id_files):
+        lo, hi = int(starts[i]), int(starts[i + 1])
+        m = (nodes >= lo) & (nodes < hi)
+        if m.any():
+            ids = pq.read_table(f, columns=["id"])["id"]
+            out[m] = id_hashes(ids.take(pa.array(nodes[m] - lo)))
+    return out
+
+
+def _known_sims(a: np.ndarray, b: np.ndarray, cache_files: list[str]) -> np.ndarray:
+    """The cached similarity of each pair (a[k], b[k]), NaN where the source run never checked it."""
+    out = np.full(len(a), np.nan)
+    cached = [np.load(f) for f in cache_files]
+    c = np.concatenate(cached) if cached else np.zeros(0, CHECKED)
+    if not len(c) or not len(a):
+        return out
+    # a pair as one 16-byte value: sorted and searched bytewise (an order, not the numeric one: only equality matters)
+    def as_pairs(x, y):
+        p = np.empty(len(x), np.dtype([("a", "<u8"), ("b", "<u8")]))
+        p["a"], p["b"] = x, y
+        return p.view(np.dtype((np.void, 16))).ravel()
+
+    ck, qk = as_pairs(c["a"], c["b"]), as_pairs(a, b)
+    order = np.argsort(ck, kind="stable")
+    j = np.minimum(np.searchsorted(ck[order], qk), len(ck) - 1)
+    hit = ck[order][j] == qk
+    out[hit] = c["sim"][order[j[hit]]]
+    return out
+
+
 def pairs_task(args: tuple) -> int:
     """Unique pairs of node range ``q`` from every bucketing file; with ``verify``, their exact
     shingle Jaccard, dropping pairs below ``threshold`` (pairs with a saved-index node, which has
-    no text, stay with similarity NaN). Returns the number of pairs dropped."""
-    bucket_files, q, n_total, verify, threshold, sources, starts, n_data, ngram, batch_rows, out = args
+    no text, stay with similarity NaN). Every checked pair is saved by its documents' id hashes
+    (:data:`CHECKED`); ``cache``: such files of a source run, whose pairs are not computed again.
+    Returns the number of pairs dropped."""
+    bucket_files, q, n_total, verify, threshold, sources, starts, n_data, ngram, batch_rows, out, id_files, cache = args
     base = np.int64(max(n_total, 1))
     code = np.zeros(0, np.int64)
     for f in bucket_files:
@@ -178,18 +220,33 @@ def pairs_task(args: tuple) -> int:
     del code
     sim = np.full(len(edges), np.nan)
     dropped = 0
+    checked = np.zeros(0, CHECKED)
+    n_cached = 0
     if verify and len(edges):
         checkable = edges[:, 1] < n_data
-        need = np.unique(edges[checkable].ravel())
-        sets, offsets = _shingle_sets(need, sources, np.asarray(starts), ngram, batch_rows)
-        sim[checkable] = edge_jaccard(np.searchsorted(need, edges[checkable]), sets, offsets)
-        del sets, offsets
+        ce = edges[checkable]
+        nodes = np.unique(ce.ravel())
+        hashes = _node_id_hashes(nodes, id_files, np.asarray(starts))
+        ha, hb = hashes[np.searchsorted(nodes, ce[:, 0])], hashes[np.searchsorted(nodes, ce[:, 1])]
+        checked = np.empty(len(ce), CHECKED)
+        checked["a"], checked["b"] = np.minimum(ha, hb), np.maximum(ha, hb)
+        sims = _known_sims(checked["a"], checked["b"], cache or [])
+        todo = np.isnan(sims)
+        n_cached = int(len(todo) - todo.sum())
+        if todo.any():
+            need = np.unique(ce[todo].ravel())
+            sets, offsets = _shingle_sets(need, sources, np.asarray(starts), ngram, batch_rows)
+            sims[todo] = edge_jaccard(np.searchsorted(need, ce[todo]), sets, offsets)
+            del sets, offsets
+        checked["sim"] = sims
+        sim[checkable] = sims
         keep = ~(sim < threshold)  # NaN (unverifiable) stays
         dropped = int((~keep).sum())
         edges, sim = edges[keep], sim[keep]
     out = Path(out)
+    atomic_save_npy(out.with_suffix(".checked.npy"), checked)
     atomic_save_npy(out.with_suffix(".sim.npy"), sim)
-    atomic_write_json(out.with_suffix(".json"), {"dropped": dropped, "pairs": int(len(edges))})
+    atomic_write_json(out.with_suffix(".json"), {"dropped": dropped, "pairs": int(len(edges)), "cached": n_cached})
     atomic_save_npy(out.with_suffix(".npy"), edges)  # written last: the partition's done-marker
     return dropped
 

@@ -315,9 +315,13 @@ class MinHashDedup(ClusterDedupStep):
         pair_dir = wd / "pairs"
         pair_dir.mkdir(exist_ok=True)
         pair_files = [pair_dir / f"q{q:05d}.npy" for q in range(n_p)]
+        # a re-fit (select) takes the Jaccard of pairs the source run checked from its pair files
+        old_checked = sorted(str(f) for f in (Path(self.refit_from) / "pairs").glob("q*.checked.npy")) \
+            if getattr(self, "refit_from", None) else []
         todo_q = [
             ([str(f) for f in bucket_files], q, n_total, c.verify_jaccard, c.jaccard_threshold, [str(x) for x in sources],
-             starts.tolist(), n_data, c.ngram, c.batch_rows, str(pair_dir / f"q{q:05d}"))
+             starts.tolist(), n_data, c.ngram, c.batch_rows, str(pair_dir / f"q{q:05d}"),
+             [str(o.with_suffix(".meta.parquet")) for o in outs], old_checked)
             for q in range(n_p) if not pair_files[q].exists()
         ]
         with ctx.track("candidate pairs", len(todo_q), "partitions") as bar:
@@ -354,11 +358,13 @@ class MinHashDedup(ClusterDedupStep):
 
     @staticmethod
     def refit_cache(workdir: Path) -> dict | None:
-        """The phase-1 band keys and metadata (id, has_sig, length) per input that ``select`` re-fits from."""
+        """The phase-1 band keys and metadata (id, has_sig, length) per input that ``select`` re-fits
+        from, and the Jaccard of every pair the run checked (``pairs/*.checked.npy``)."""
         if not (Path(workdir) / "result.parquet").exists():
             return None
         sig = Path(workdir) / "sig"
-        return files_size(sorted(sig.glob("*.keys.npy")) + sorted(sig.glob("*.meta.parquet")))
+        return files_size(sorted(sig.glob("*.keys.npy")) + sorted(sig.glob("*.meta.parquet"))
+                          + sorted((Path(workdir) / "pairs").glob("*.checked.npy")))
 
     def _resolve_against(self) -> tuple[list[Path], list[Path]]:
         data, indexes = [], []

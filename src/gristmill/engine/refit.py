@@ -30,7 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gristmill.engine.local import order_path
+from gristmill.engine.replay import ORIG_REASON, StoredOutput, lean, select_in_memory, with_bodies, wrapped_steps
+from gristmill.engine.shard import order_path
 from gristmill.recipe import RecipeError
 from gristmill.step import FitContext, GlobalStep, Step
 
@@ -90,28 +91,33 @@ def _positions(src: Path, shard: str, ids: pa.ChunkedArray) -> pa.Array:
     return pa.array(pos)
 
 
-def refit_globals(src: Path, dest: Path, steps: list[Step], step_columns: dict[str, list], groups: list,
-                  workers: int | None = None, log: Callable[[str], None] = lambda m: None) -> tuple[dict[int, Step], dict]:
+def refit_globals(dest: Path, stored: StoredOutput, workers: int | None = None,
+                  log: Callable[[str], None] = lambda m: None, first: int = 0) -> tuple[dict[int, Step], dict]:
     """Re-fit every global step whose input the new thresholds change; returns {index: fitted step}
-    and, per re-fitted step, its fit time and where its cache came from."""
-    from gristmill.engine.reselect import _group_table, _lean, _select_in_memory, _wrapped
-
+    and, per re-fitted step, its fit time and where its cache came from. ``first``: the first global
+    step whose input changed; the steps before it are not walked again where ``stored.reached``
+    holds every file's rows at it (the check before writing walked them there)."""
+    src, steps, step_columns = stored.root, stored.steps, stored.step_columns
     workers = max(1, workers or os.cpu_count() or 1)
     plan = [d["shard_id"] for d in json.loads((src / "_manifest" / "plan.json").read_text())]
     live = []  # [shard, gi, reached, rows the source run had here, rows now (lean), path, stored rows]
-    for shard, gi, path in groups:
+    for shard, gi, path in stored.groups:
         if gi == -1:
             continue
-        t = _group_table(path, gi, steps, step_columns)
-        live.append([shard, gi, len(steps) if gi is None else gi, t.num_rows, _lean(t), path, t])
+        t = stored.table(path, gi)
+        live.append([shard, gi, len(steps) if gi is None else gi, t.num_rows, lean(t), path, t])
     fitted: dict[int, Step] = {}
     info: dict = {}
     cursor = 0
-    for g in [i for i, s in enumerate(steps) if isinstance(s, GlobalStep)]:
+    if first and all((L[5], first) in stored.reached for L in live):
         for L in live:
-            wrapped = _wrapped(steps, L[1], L[5], fitted)
+            L[4] = stored.reached[(L[5], first)]
+        cursor = first
+    for g in [i for i, s in enumerate(steps) if isinstance(s, GlobalStep) and i >= cursor]:
+        for L in live:
+            wrapped = wrapped_steps(steps, L[1], L[5], fitted)
             for i in range(cursor, g):
-                L[4] = _select_in_memory(L[4], wrapped[i], L[6])
+                L[4] = select_in_memory(L[4], wrapped[i], L[6])
         cursor = g
         changed = any((L[2] < g and L[4].num_rows) or (L[2] >= g and L[4].num_rows < L[3]) for L in live)
         if changed:
@@ -120,8 +126,6 @@ def refit_globals(src: Path, dest: Path, steps: list[Step], step_columns: dict[s
 
 
 def _fit(src, dest, g, steps, step_columns, plan, live, workers, log, info) -> Step:
-    from gristmill.engine.reselect import _with_bodies
-
     st = steps[g]
     later = {c for s in steps[g:] for c in step_columns.get(s.key, [])}
     later -= {c for s in steps[:g] for c in step_columns.get(s.key, [])} | {"id", "text", "source"}
@@ -129,12 +133,12 @@ def _fit(src, dest, g, steps, step_columns, plan, live, workers, log, info) -> S
     indir.mkdir(parents=True, exist_ok=True)
     inputs = []
     for shard in plan:
-        parts = [_with_bodies(L[4], L[6]) for L in live if L[0] == shard and L[4].num_rows]
+        parts = [with_bodies(L[4], L[6]) for L in live if L[0] == shard and L[4].num_rows]
         if not parts:
             continue  # a run writes no stage file for a shard with nothing kept
         t = pa.concat_tables(parts, promote_options="permissive")
         t = t.take(pc.sort_indices(_positions(src, shard, t["id"])))
-        t = t.drop_columns([c for c in t.column_names if c in later or c == "_orig_reason"])
+        t = t.drop_columns([c for c in t.column_names if c in later or c == ORIG_REASON])
         p = indir / f"{shard}.parquet"
         pq.write_table(t, p, compression="none")  # read once, by the fit, and then deleted
         inputs.append(p)

@@ -27,18 +27,7 @@ def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
     wanted = [("text_field", spec.text_field)] + ([("id_field", spec.id_field)] if spec.id_field else [])
     # a misspelt extra field would be carried as a column of nulls through the whole run
     wanted += [("fields", f) for f in spec.fields]
-    seen: dict[str, int] = {}  # field -> records having it
-    n_records = 0
-    first_file = None
-    for path, _ in expand_paths(spec)[:FILES]:
-        fields = _first_fields(path, spec.format)
-        if fields is None:
-            continue  # unreadable: the reader quarantines it with its own reason
-        first_file = first_file or path
-        for rec_fields in fields:
-            n_records += 1
-            for f in rec_fields:
-                seen[f] = seen.get(f, 0) + 1
+    first_file, n_records, seen = sample_fields(spec)
     if not n_records:
         return []
     out = []
@@ -51,6 +40,28 @@ def field_problems(spec: InputSpec) -> list[tuple[str, str]]:
                          f"{first_file} and the next files; their fields are {', '.join(sorted(seen)[:20])}; "
                          + (f"remove {name!r} from input.fields or fix its spelling" if key == "fields" else f"set input.{key}")))
     return out
+
+
+def sample_fields(spec: InputSpec, files: int = FILES, records: int = RECORDS,
+                  max_bytes: int = 16 << 20) -> tuple[Path | None, int, dict[str, int]]:
+    """The fields of the first ``records`` records (at most ``max_bytes`` read) of each of the
+    first ``files`` files of a JSON Lines or Parquet input: (first readable file, records looked
+    at, field -> records having it). Bounded, so a check at load costs the same on any corpus."""
+    seen: dict[str, int] = {}
+    n_records = 0
+    first_file = None
+    if spec.format not in ("jsonl", "parquet"):
+        return None, 0, seen
+    for path, _ in expand_paths(spec)[:files]:
+        fields = _first_fields(path, spec.format, records, max_bytes)
+        if fields is None:
+            continue  # unreadable: the reader quarantines it with its own reason
+        first_file = first_file or path
+        for rec_fields in fields:
+            n_records += 1
+            for f in rec_fields:
+                seen[f] = seen.get(f, 0) + 1
+    return first_file, n_records, seen
 
 
 def _wrong_format(spec: InputSpec) -> str | None:
@@ -85,7 +96,7 @@ def _starts_like_json(path: Path) -> bool:
         return False
 
 
-def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:
+def _first_fields(path: Path, fmt: str, records: int = RECORDS, max_bytes: int = 16 << 20) -> list[list[str]] | None:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -99,12 +110,12 @@ def _first_fields(path: Path, fmt: str) -> list[list[str]] | None:
     try:
         for chunk in _iter_chunks(path, chunk=1 << 16):
             buf += chunk
-            if buf.count(b"\n") >= RECORDS or len(buf) > 16 << 20:
+            if buf.count(b"\n") >= records or len(buf) > max_bytes:
                 break
     except TruncatedStream:
         pass
     out = []
-    for raw in buf.split(b"\n")[:RECORDS]:
+    for raw in buf[:max_bytes].split(b"\n")[:records]:
         try:
             rec = json.loads(raw)
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
