@@ -357,7 +357,7 @@ def _make(seg: str):
         return lambda s: tk.lcut(s, HMM=True)
     if seg == "sudachi":
         from sudachipy import Dictionary, SplitMode
-        tk = Dictionary(dict="core").create(SplitMode.A)
+        tk = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
         return lambda s: [m.surface() for m in tk.tokenize(s)]
     if seg == "kiwi":
         from kiwipiepy import Kiwi
