@@ -79,10 +79,11 @@ MENU = {
 _NO_SPACE = {"zh", "ja", "th"}
 
 
-def junk(lang: str, text: str, words: list[str], seed: int = 0) -> dict[str, str]:
+def junk(lang: str, text: str, words: list[str], seed: int = 0, menu: list[str] | None = None) -> dict[str, str]:
     """Three kinds of junk in ``lang`` built from a clean ``text`` and its ``words`` (its segmenter's
     tokens): ``repeated`` (its first line 25 times), ``shuffled`` (its words shuffled, punctuation
-    dropped, in lines of 3 to 6 words), ``menu`` (site menu labels, one per line, three times)."""
+    dropped, in lines of 3 to 6 words), ``menu`` (site menu labels, one per line, three times; ``menu``
+    replaces this module's labels, e.g. with a language's gettext UI strings)."""
     rng = random.Random(seed)
     sep = "" if lang in _NO_SPACE else " "
     first = text.split("\n")[0]
@@ -93,4 +94,4 @@ def junk(lang: str, text: str, words: list[str], seed: int = 0) -> dict[str, str
         k = rng.randint(3, 6)
         lines.append(sep.join(w[i:i + k]))
         i += k
-    return {"repeated": "\n".join([first] * 25), "shuffled": "\n".join(lines), "menu": "\n".join(MENU[lang] * 3)}
+    return {"repeated": "\n".join([first] * 25), "shuffled": "\n".join(lines), "menu": "\n".join((menu or MENU[lang]) * 3)}

@@ -190,7 +190,7 @@ class C4Quality(LanguageStep, Step):
                     sub = line.take(pa.array(sel, pa.int64()))
                     term_ok[sel] = _ends_with_any(sub, ends) & ~_np(pc.ends_with(sub, "..."))
             alive &= term_ok | ~term_on
-        min_words = per_row(c, "min_words_per_line", langs, "c4", lt)
+        min_words = per_row(c.min_words_per_line, "min_words_per_line", langs, "c4", lt)
         if min_words is not None:
             alive &= ~below(n_words, min_words[doc])
         low = pc.utf8_lower(line)
@@ -265,6 +265,6 @@ class C4Quality(LanguageStep, Step):
             rules.append(("curly_bracket", g("c4_curly_bracket")))
         langs = self.stored_languages(table)
         rules.append(("too_few_sentences", below(g("c4_sentences"), per_row(
-            c, "min_num_sentences", langs, "c4", c.language_thresholds))))
+            c.min_num_sentences, "min_num_sentences", langs, "c4", c.language_thresholds))))
         return reasons_from_masks(len(table), rules)
 

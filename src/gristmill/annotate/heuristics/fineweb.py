@@ -74,14 +74,16 @@ class FineWebQuality(LanguageStep, Step):
     def select(self, table: pa.Table) -> pa.Array:
         c, g = self.config, (lambda name: _col(table, name, self.name))
         langs = self.stored_languages(table)
-        thr = (lambda name: per_row(c, name, langs, "fineweb", c.language_thresholds))
+        lt = c.language_thresholds
         punct = g("fineweb_line_punct_ratio")
-        low_punct = below(punct, thr("line_punct_thr")) & ~((punct == 0) & c.line_punct_exclude_zero)
+        low_punct = below(punct, per_row(c.line_punct_thr, "line_punct_thr", langs, "fineweb", lt)) & \
+            ~((punct == 0) & c.line_punct_exclude_zero)
         return reasons_from_masks(len(table), [
             ("empty", g("fineweb_lines") == 0),
             ("line_punct_ratio", low_punct),
-            ("short_line_ratio", above(g("fineweb_short_line_ratio"), thr("short_line_thr"))),
-            ("char_dup_ratio", above(g("fineweb_char_dup_ratio"), thr("char_duplicates_ratio"))),
-            ("list_ratio", above(g("fineweb_list_ratio"), thr("new_line_ratio"))),
+            ("short_line_ratio", above(g("fineweb_short_line_ratio"), per_row(c.short_line_thr, "short_line_thr", langs, "fineweb", lt))),
+            ("char_dup_ratio", above(g("fineweb_char_dup_ratio"),
+                                     per_row(c.char_duplicates_ratio, "char_duplicates_ratio", langs, "fineweb", lt))),
+            ("list_ratio", above(g("fineweb_list_ratio"), per_row(c.new_line_ratio, "new_line_ratio", langs, "fineweb", lt))),
         ])
 

@@ -105,20 +105,23 @@ class GopherQuality(LanguageStep, Step):
     def select(self, table: pa.Table) -> pa.Array:
         c, g = self.config, (lambda name: _col(table, name, self.name))
         langs = self.stored_languages(table)
-        thr = (lambda name: per_row(c, name, langs, "gopher", c.language_thresholds))
+        lt = c.language_thresholds
         wc, mean = g("gopher_word_count"), g("gopher_mean_word_length")
-        sym = thr("max_symbol_word_ratio")
+        sym = per_row(c.max_symbol_word_ratio, "max_symbol_word_ratio", langs, "gopher", lt)
         return reasons_from_masks(len(table), [
-            ("too_few_words", below(wc, thr("min_doc_words"))),
-            ("too_many_words", above(wc, thr("max_doc_words"))),
-            ("short_mean_word_length", below(mean, thr("min_avg_word_length"))),
-            ("long_mean_word_length", above(mean, thr("max_avg_word_length"))),
+            ("too_few_words", below(wc, per_row(c.min_doc_words, "min_doc_words", langs, "gopher", lt))),
+            ("too_many_words", above(wc, per_row(c.max_doc_words, "max_doc_words", langs, "gopher", lt))),
+            ("short_mean_word_length", below(mean, per_row(c.min_avg_word_length, "min_avg_word_length", langs, "gopher", lt))),
+            ("long_mean_word_length", above(mean, per_row(c.max_avg_word_length, "max_avg_word_length", langs, "gopher", lt))),
             ("too_many_hashes", above(g("gopher_hash_ratio"), sym)),
             ("too_many_ellipses", above(g("gopher_ellipsis_ratio"), sym)),
-            ("too_many_bullet_lines", above(g("gopher_bullet_lines_ratio"), thr("max_bullet_lines_ratio"))),
-            ("too_many_ellipsis_lines", above(g("gopher_ellipsis_lines_ratio"), thr("max_ellipsis_lines_ratio"))),
-            ("too_few_alpha_words", below(g("gopher_alpha_words_ratio"), thr("min_alpha_words_ratio"))),
-            ("too_few_stop_words", below(g("gopher_stop_words"), thr("min_stop_words"))),
+            ("too_many_bullet_lines", above(g("gopher_bullet_lines_ratio"),
+                                            per_row(c.max_bullet_lines_ratio, "max_bullet_lines_ratio", langs, "gopher", lt))),
+            ("too_many_ellipsis_lines", above(g("gopher_ellipsis_lines_ratio"),
+                                              per_row(c.max_ellipsis_lines_ratio, "max_ellipsis_lines_ratio", langs, "gopher", lt))),
+            ("too_few_alpha_words", below(g("gopher_alpha_words_ratio"),
+                                          per_row(c.min_alpha_words_ratio, "min_alpha_words_ratio", langs, "gopher", lt))),
+            ("too_few_stop_words", below(g("gopher_stop_words"), per_row(c.min_stop_words, "min_stop_words", langs, "gopher", lt))),
         ])
 
 
@@ -318,15 +321,15 @@ class GopherRepetition(LanguageStep, Step):
         c, g = self.config, (lambda name: _col(table, name, self.name))
         langs = self.stored_languages(table)
         lt = c.language_thresholds
-        thr = (lambda name: per_row(c, name, langs, "repetition", lt))
         rules = [("empty", np.isnan(g("gopher_dup_para_char_frac")))]
-        for name in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
-            rules.append((name, above(g(f"gopher_{name}"), thr(name))))
+        for name, value in (("dup_para_frac", c.dup_para_frac), ("dup_para_char_frac", c.dup_para_char_frac),
+                            ("dup_line_frac", c.dup_line_frac), ("dup_line_char_frac", c.dup_line_char_frac)):
+            rules.append((name, above(g(f"gopher_{name}"), per_row(value, name, langs, "repetition", lt))))
         for k in sorted(c.top_n_grams):
             rules.append((f"top_{k}gram", above(g(f"gopher_top_{k}gram_char_frac"),
-                                                per_row_dict(c, "top_n_grams", k, langs, "repetition", lt))))
+                                                per_row_dict(c.top_n_grams, "top_n_grams", k, langs, "repetition", lt))))
         for k in sorted(c.dup_n_grams):
             rules.append((f"dup_{k}gram", above(g(f"gopher_dup_{k}gram_char_frac"),
-                                                per_row_dict(c, "dup_n_grams", k, langs, "repetition", lt))))
+                                                per_row_dict(c.dup_n_grams, "dup_n_grams", k, langs, "repetition", lt))))
         return reasons_from_masks(len(table), rules)
 

@@ -274,11 +274,11 @@ def overrides(step_key: str, code: str, table: dict[str, dict] | None) -> dict:
     return dict(getattr(r, step_key)) if r is not None else {}
 
 
-def per_row(config, name: str, langs: np.ndarray, family: str, table: dict | None, dtype=float) -> np.ndarray | None:
-    """The threshold ``name`` for every row: the config's value, replaced by the row language's
-    override where there is one; NaN where that override is null (rule off for the language).
-    None when the config sets it to null (off for every language)."""
-    base = getattr(config, name)
+def per_row(base, name: str, langs: np.ndarray, family: str, table: dict | None) -> np.ndarray | None:
+    """The threshold ``name`` for every row: the config's value ``base``, replaced by the row
+    language's override where there is one; NaN where that override is null (rule off for the
+    language). None when the config sets it to null (off for every language). Steps pass
+    ``config.<name>`` itself, so `gristmill select` sees which parameters their select reads."""
     if base is None:
         return None
     out = np.full(len(langs), float(base))
@@ -290,9 +290,9 @@ def per_row(config, name: str, langs: np.ndarray, family: str, table: dict | Non
     return out
 
 
-def per_row_dict(config, name: str, key, langs: np.ndarray, family: str, table: dict | None) -> np.ndarray:
+def per_row_dict(base: dict, name: str, key, langs: np.ndarray, family: str, table: dict | None) -> np.ndarray:
     """As :func:`per_row` for one entry ``key`` of a dict-valued threshold (Gopher's n-gram tables)."""
-    out = np.full(len(langs), float(getattr(config, name)[key]))
+    out = np.full(len(langs), float(base[key]))
     for code in set(langs.tolist()):
         ov = overrides(family, code, table).get(name)
         if ov is not None and key in ov:
