@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -110,12 +111,15 @@ def labels(lang: str, lid) -> list[str]:
     return out
 
 
-def kept(texts: list[str], lang: str, english: bool) -> dict[str, list[bool]]:
+def kept(texts: list[str], lang: str, english: bool, reasons: Counter | None = None) -> dict[str, list[bool]]:
     t = pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
     out = {}
     for S in STEPS:
         s = S(S.Config() if english else S.Config(language=lang))
-        out[S.name] = [r is None for r in s.select(s.annotate(t)).to_pylist()]
+        rs = s.select(s.annotate(t)).to_pylist()
+        out[S.name] = [r is None for r in rs]
+        if reasons is not None:
+            reasons.update(f"{S.name}/{r}" for r in rs if r is not None)
     out["all four"] = [all(v) for v in zip(*out.values())]
     return out
 
@@ -141,20 +145,22 @@ def main():
             for k, v in junk(lang, d, w, seed=i, menu=rng.sample(ui, min(10, len(ui))) if ui else None).items():
                 junk_docs[k].append(v)
         en = kept(docs, lang, english=True)
-        own = kept(docs, lang, english=False)
+        why = Counter()
+        own = kept(docs, lang, english=False, reasons=why)
         jk = {k: kept(v, lang, english=False)["all four"] for k, v in junk_docs.items()}
         chars = sum(map(len, docs))
         share = lambda xs: 100.0 * sum(xs) / len(xs)  # noqa: E731
         rows.append((lang, len(docs), chars, {k: (share(en[k]), share(own[k])) for k in en},
-                     {k: 100.0 - share(v) for k, v in jk.items()}, time.perf_counter() - t0))
+                     {k: 100.0 - share(v) for k, v in jk.items()}, why.most_common(2)))
         print(f"{lang}: {len(docs)} docs, {chars} chars, {time.perf_counter() - t0:.1f} s", flush=True)
     names = [S.name for S in STEPS] + ["all four"]
     print("\n| lang | clean docs (chars) | " + " | ".join(f"{n} kept: en → own" for n in names)
-          + " | junk removed: repeated / shuffled / menu |")
-    print("|---|---|" + "---|" * len(names) + "---|")
-    for lang, n, chars, ks, jr, _ in rows:
+          + " | junk removed: repeated / shuffled / menu | top reasons (own rules) |")
+    print("|---|---|" + "---|" * len(names) + "---|---|")
+    for lang, n, chars, ks, jr, why in rows:
         cells = " | ".join(f"{a:.0f}% → **{b:.0f}%**" for a, b in (ks[k] for k in names))
-        print(f"| {lang} | {n} ({chars:,}) | {cells} | {jr['repeated']:.0f}% / {jr['shuffled']:.0f}% / {jr['menu']:.0f}% |")
+        top = ", ".join(f"{r} {c}" for r, c in why)
+        print(f"| {lang} | {n} ({chars:,}) | {cells} | {jr['repeated']:.0f}% / {jr['shuffled']:.0f}% / {jr['menu']:.0f}% | {top} |")
 
 
 if __name__ == "__main__":
