@@ -45,19 +45,18 @@ def list_files(path: Path) -> dict[str, Path]:
 
 def read_word_list(path: Path) -> list[str]:
     """One word or phrase a line, lower-cased (LDNOOBW's format); blank lines and ``#`` comments skipped."""
+    from collections import Counter
+
+    from gristmill.annotate.blocklists import bounded_lines
+
     words = []
     with open(path, encoding="utf-8", errors="replace") as f:
-        while len(words) < MAX_WORDS:
-            line = f.readline(MAX_LINE + 1)
-            if not line:
-                break
-            if len(line) > MAX_LINE and not line.endswith("\n"):
-                while (rest := f.readline(MAX_LINE)) and not rest.endswith("\n"):
-                    pass
-                continue
+        for line in bounded_lines(f, Counter(), MAX_LINE):
             w = line.strip().lower()
             if w and not w.startswith("#"):
                 words.append(w)
+                if len(words) >= MAX_WORDS:
+                    break
     return words
 
 

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Blocklist", "load_blocklists", "list_sources", "category_rule", "count_lines"]
+__all__ = ["Blocklist", "load_blocklists", "list_sources", "category_rule", "count_lines", "bounded_lines"]
 
 MAX_LINE = 4096
 _COMMENT = re.compile(r"(?:^|\s)[#!;]")
@@ -82,16 +82,17 @@ def _open(path: Path, binary: bool = False):
     return gzip.open(path, "rt", encoding="utf-8", errors="replace") if gz else open(path, encoding="utf-8", errors="replace")
 
 
-def _lines(f, skipped: Counter):
-    """Lines of at most MAX_LINE characters; longer ones are skipped whole (never held in memory)."""
+def bounded_lines(f, skipped: Counter, max_line: int = MAX_LINE):
+    """Lines of a text file of at most ``max_line`` characters; longer ones are skipped whole (never
+    held in memory) and counted in ``skipped["long_line"]``. Word and block lists are read with it."""
     while True:
-        line = f.readline(MAX_LINE + 1)
+        line = f.readline(max_line + 1)
         if not line:
             return
-        if len(line) > MAX_LINE and not line.endswith("\n"):
+        if len(line) > max_line and not line.endswith("\n"):
             skipped["long_line"] += 1
             while True:  # drop the rest of the long line
-                rest = f.readline(MAX_LINE)
+                rest = f.readline(max_line)
                 if not rest or rest.endswith("\n"):
                     break
             continue
@@ -163,7 +164,7 @@ def load_blocklists(paths, max_entries: int) -> Blocklist:
     for path in paths:
         for category, f in list_sources(path):
             with _open(f) as fh:
-                for line in _lines(fh, bl.skipped):
+                for line in bounded_lines(fh, bl.skipped):
                     for e in parse_line(line):
                         n += 1
                         if n > max_entries:
