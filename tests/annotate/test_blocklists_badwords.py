@@ -126,6 +126,8 @@ def _bad_words_run(tmp: Path, cfg: dict, name: str):
         {"id": "en_clean", "text": "The library opens at nine in the morning and closes at six in the evening every weekday."},
         {"id": "zh_hit", "text": "市场上有芜菁和金橘出售，价格很便宜。我们买了一些芜菁回家做汤，味道非常好。"},
         {"id": "zh_clean", "text": "这座城市的图书馆位于老城区的中心，每周开放六天，读者每次可以借阅五本书。"},
+        # Czech has no list here: its own language decides (no English list applied to it).
+        {"id": "cs_none", "text": "Městská knihovna je otevřená šest dní v týdnu a čtenáři si mohou půjčit pět knih najednou, i rutabaga."},
     ]
     data = tmp / "docs.jsonl"
     data.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
@@ -146,13 +148,13 @@ def test_bad_words_per_language_counts_as_columns(tmp_path):
     lists = SUPPORT / "badwords"
     counts, kept, out = _bad_words_run(tmp_path, {"lists": [str(lists)], "language_column": "language"}, "tag")
     assert counts == {"en_hit": (3, 3, "en"), "en_plural": (0, 0, "en"), "en_clean": (0, 0, "en"),
-                      "zh_hit": (3, 2, "zh"), "zh_clean": (0, 0, "zh")}
-    assert len(kept) == 5  # tag only by default
+                      "zh_hit": (3, 2, "zh"), "zh_clean": (0, 0, "zh"), "cs_none": (0, 0, None)}
+    assert len(kept) == 6  # tag only by default
     assert json.loads((out / "summary.json").read_text())["counters"]["bad_words"]["bad_words_matches"] == 6
     # C4's rule (drop a page with any match), chosen later from the stored column.
     res = runner.invoke(app, ["select", str(out), "-o", str(tmp_path / "c4"), "--set", "bad_words.max_bad_words=0"])
     assert res.exit_code == 0, (res.output, res.exception)
-    assert set(pq.read_table(tmp_path / "c4" / "data").column("id").to_pylist()) == {"en_plural", "en_clean", "zh_clean"}
+    assert set(pq.read_table(tmp_path / "c4" / "data").column("id").to_pylist()) == {"en_plural", "en_clean", "zh_clean", "cs_none"}
     # Only an English list given: Chinese documents count nothing and say so.
     counts, _, _ = _bad_words_run(tmp_path, {"lists": [str(lists / "en")], "language_column": "language"}, "en_only")
     assert counts["zh_hit"] == (0, 0, None)

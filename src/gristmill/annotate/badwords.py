@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
-from gristmill.annotate.heuristics.languages import doc_languages, normalize_language
+from gristmill.annotate.heuristics.languages import normalize_language
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
 
@@ -138,7 +138,15 @@ class BadWords(Step):
     def annotate(self, table: pa.Table) -> pa.Table:
         c = self.config
         autos = self._automata()
-        langs = doc_languages(table, c.language, c.language_column, None)
+        if c.language_column is None:
+            langs = np.full(len(table), normalize_language(c.language), dtype=object)
+        else:
+            if c.language_column not in table.column_names:
+                raise ValueError(f"bad_words: language_column {c.language_column!r} is missing; run language_id first "
+                                 "or carry it in the input's fields:")
+            # A document's own language decides, list or no list; only an unknown one falls back.
+            langs = np.array([normalize_language(v) or normalize_language(c.language)
+                              for v in table.column(c.language_column).to_pylist()], dtype=object)
         low = pc.utf8_lower(pc.fill_null(table.column("text"), "")).to_pylist() if len(table) else []
         count = np.zeros(len(table), np.int32)
         distinct = np.zeros(len(table), np.int32)
