@@ -70,6 +70,16 @@ def test_rules_keep_clean_prose_and_remove_junk_in_four_languages(tmp_path):
         assert [v for v in t.column(col).to_pylist()] == [i.rstrip("0123456789") for i in t.column("id").to_pylist()], s
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kept"] == len(clean)
+    # Re-selection reads the stored language per document: a flat threshold no language overrides
+    # applies to all; the per-language ones stay (Chinese pages still pass the mean word length of 1..5).
+    res = runner.invoke(app, ["select", str(out), "-o", str(tmp_path / "resel"), "--set", "gopher_quality.max_avg_word_length=6"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    resel = set(pq.read_table(tmp_path / "resel" / "data").column("id").to_pylist())
+    assert resel == clean
+    res = runner.invoke(app, ["select", str(out), "-o", str(tmp_path / "resel2"), "--set", "gopher_quality.min_doc_words=100000"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert not any((tmp_path / "resel2" / "data").glob("*.parquet")) or \
+        pq.read_table(tmp_path / "resel2" / "data").num_rows == 0
 
     # The same rules with English words, stop words and thresholds (the behaviour before) lose every
     # Chinese, Japanese and Thai page, and the German ones to the English stop words.

@@ -200,6 +200,8 @@ class LanguageConfig(StepConfig):
         resolve_languages("language", self.language, self.languages, self.language_column is not None)
         fields = set(type(self).model_fields) - set(LanguageConfig.model_fields)
         for code, ov in (self.language_thresholds or {}).items():
+            if code != "en" and code not in RULES:
+                raise ValueError(f"language_thresholds: no word rules for language {code!r}; known: en, {', '.join(sorted(RULES))}")
             bad = sorted(set(ov) - fields)
             if bad:
                 raise ValueError(f"language_thresholds.{code}: unknown field {', '.join(map(repr, bad))}; "
