@@ -121,8 +121,8 @@ def main():
     uf.write_text(json.dumps(urls))
     n_dom = sum(1 for _ in open(folder / "domains", "rb"))
     print(f"machine: {machine()}\nlist: {n_dom:,} domains, {sum(1 for _ in open(folder / 'urls', 'rb')):,} URLs; {len(urls):,} test URLs")
+    d = timed_child(DATATROVE, str(folder), str(uf))  # the peer first: a missing peer dependency fails fast
     g = timed_child(GRISTMILL, str(folder), str(uf))
-    d = timed_child(DATATROVE, str(folder), str(uf))
     print("\n| | load list (s) | peak RSS (MiB) | URLs/s |")
     print("|---|---|---|---|")
     for name, r in (("gristmill url_filter", g), ("DataTrove URLFilter", d)):
