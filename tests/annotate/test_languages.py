@@ -140,3 +140,30 @@ def test_long_unbroken_text_is_segmented_in_bounded_pieces():
     assert len(text.encode()) > 150_000
     words = segment([text], "ja")[0]
     assert len(words) > 5000 and "図書" in words and "館" in words  # split mode A: the shortest units
+
+
+def test_a_mixed_batch_equals_one_language_at_a_time_and_pure_python():
+    import pyarrow as pa
+
+    from gristmill.annotate.heuristics import C4Quality, FineWebQuality, GopherQuality, GopherRepetition, pure_python
+
+    texts = [CLEAN["zh"][0], CLEAN["de"][0], CLEAN["th"][1], CLEAN["ja"][1], "An English page, judged by English rules."]
+    langs = ["zh", "de", "th", "ja", "en"]
+    mixed = pa.table({"id": [str(i) for i in range(5)], "text": texts, "lang": langs})
+
+    def run(table, **cfg):
+        out = []
+        for S in (GopherQuality, GopherRepetition, FineWebQuality, C4Quality):
+            s = S(S.Config(**cfg))
+            a = s.annotate(table)
+            out.append([{k: v for k, v in r.items() if k not in ("text", "lang", "id")} | {"reason": x}
+                        for r, x in zip(a.to_pylist(), s.select(a).to_pylist())])
+        return [list(rows) for rows in zip(*out)]  # per document, the four steps' columns
+
+    together = run(mixed, language_column="lang", languages=["zh", "de", "th", "ja"])
+    for i, lang in enumerate(langs):
+        alone = run(mixed.slice(i, 1), language=lang)
+        assert [{k: v for k, v in d.items() if not k.endswith("_language")} for d in together[i]] == \
+            [{k: v for k, v in d.items() if not k.endswith("_language")} for d in alone[0]], lang
+    with pure_python():
+        assert run(mixed, language_column="lang", languages=["zh", "de", "th", "ja"]) == together
