@@ -114,9 +114,11 @@ def test_list_line_formats():
 
 def test_load_is_bounded(tmp_path):
     f = tmp_path / "l.txt"
-    f.write_text("ok.example\n" + "y" * 100_000 + "\nalso.example\n")
+    f.write_text("ok.example\n" + "y" * 100_000 + "\nalso.example\nWWW.Mixed.Example.\nhttps://Full.Example:8080/a/\n")
     bl = load_blocklists([f], max_entries=10)
-    assert set(bl.domains) == {"ok.example", "also.example"} and bl.skipped["long_line"] == 1
+    assert set(bl.domains) == {"ok.example", "also.example", "mixed.example"} and bl.skipped["long_line"] == 1
+    assert bl.match("sub.mixed.example", "sub.mixed.example/x") == {"l"}  # the category is the file's name
+    assert set(bl.urls) == {"full.example/a"}
 
 
 def _bad_words_run(tmp: Path, cfg: dict, name: str):

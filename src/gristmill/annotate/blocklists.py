@@ -153,37 +153,52 @@ class Blocklist:
         return out
 
 
+_PLAIN_BAD = frozenset(" \t#!;/?:@[|")
+
+
 def load_blocklists(paths, max_entries: int) -> Blocklist:
     """Read every list of ``paths`` (see the module docstring)."""
     from gristmill.annotate.urlfilter import url_host, url_key
 
     bl = Blocklist()
-    dom: dict[str, set[str]] = {}
-    url: dict[str, set[str]] = {}
+    # One shared tuple per set of categories: UT1's millions of entries mostly have one category.
+    tuples: dict[frozenset, tuple[str, ...]] = {}
+
+    def add(table: dict, key: str, cat: str):
+        old = table.get(key)
+        if old is None:
+            table[key] = tuples.setdefault(frozenset((cat,)), (cat,))
+        elif cat not in old:
+            fz = frozenset((*old, cat))
+            table[key] = tuples.setdefault(fz, tuple(sorted(fz)))
+
     n = 0
     for path in paths:
         for category, f in list_sources(path):
             with _open(f) as fh:
                 for line in bounded_lines(fh, bl.skipped):
-                    for e in parse_line(line):
+                    e = line.strip()
+                    if not e:
+                        continue
+                    # The common line of a domains file is a bare domain: no parsing beyond lower-casing
+                    # (what url_host gives for it); anything else goes through the full parse.
+                    entries = (e,) if _PLAIN_BAD.isdisjoint(e) else parse_line(line)
+                    for e in entries:
                         n += 1
                         if n > max_entries:
                             raise ValueError(f"block list {f}: more than {max_entries:,} entries in total; is this a block "
                                              "list? (raise max_blocklist_entries if it is)")
-                        bare = e.split("://", 1)[-1]
-                        if "/" in bare.rstrip("/") or "?" in bare:
-                            k = url_key(e)
-                            url.setdefault(k, set()).add(category)
+                        if _PLAIN_BAD.isdisjoint(e):
+                            h = e.lower().rstrip(".")
+                            h = h[4:] if h.startswith("www.") else h
                         else:
+                            bare = e.split("://", 1)[-1]
+                            if "/" in bare.rstrip("/") or "?" in bare:
+                                add(bl.urls, url_key(e), category)
+                                continue
                             h = url_host(e)
-                            if h:
-                                dom.setdefault(h, set()).add(category)
-                            else:
-                                bl.skipped["not_a_domain"] += 1
-    # Most entries have one category: share the tuples, so millions of entries cost one tuple each.
-    interned: dict[frozenset, tuple[str, ...]] = {}
-    for src, dst in ((dom, bl.domains), (url, bl.urls)):
-        for k, cs in src.items():
-            fz = frozenset(cs)
-            dst[k] = interned.setdefault(fz, tuple(sorted(fz)))
+                        if h:
+                            add(bl.domains, h, category)
+                        else:
+                            bl.skipped["not_a_domain"] += 1
     return bl
