@@ -174,3 +174,19 @@ def test_bad_words_list_mistakes_fail_at_load(tmp_path):
         rp.write_text(yaml.safe_dump({"inputs": [{"paths": [str(data)]}], "steps": [{"bad_words": cfg}], "output": {"path": str(tmp_path / "o")}}))
         res = runner.invoke(app, ["run", str(rp)])
         assert res.exit_code == 2 and needle in " ".join(res.output.split()), res.output
+
+
+def test_bounded_lines_across_blocks():
+    import io
+    from collections import Counter
+
+    from gristmill.annotate.blocklists import bounded_lines
+
+    text = "short\n" + "L" * 25 + "\nok2\n" + "M" * 11 + "\nend"
+    for block in (1, 3, 4, 7, 100):  # long lines start, span and end inside and across blocks
+        skipped = Counter()
+        assert list(bounded_lines(io.StringIO(text), skipped, max_line=10, block=block)) == ["short\n", "ok2\n", "end"], block
+        assert skipped["long_line"] == 2, block
+    skipped = Counter()
+    assert list(bounded_lines(io.StringIO("a\n" + "Z" * 50), skipped, max_line=10, block=4)) == ["a\n"]
+    assert skipped["long_line"] == 1

@@ -82,21 +82,36 @@ def _open(path: Path, binary: bool = False):
     return gzip.open(path, "rt", encoding="utf-8", errors="replace") if gz else open(path, encoding="utf-8", errors="replace")
 
 
-def bounded_lines(f, skipped: Counter, max_line: int = MAX_LINE):
+def bounded_lines(f, skipped: Counter, max_line: int = MAX_LINE, block: int = 1 << 20):
     """Lines of a text file of at most ``max_line`` characters; longer ones are skipped whole (never
-    held in memory) and counted in ``skipped["long_line"]``. Word and block lists are read with it."""
+    held in memory past ``max_line`` plus one block) and counted in ``skipped["long_line"]``. Read in
+    blocks, not line by line: block lists run to millions of lines. Word and block lists use it."""
+    carry, dropping = "", False
     while True:
-        line = f.readline(max_line + 1)
-        if not line:
+        chunk = f.read(block)
+        if not chunk:
+            if carry and not dropping:
+                if len(carry) > max_line:
+                    skipped["long_line"] += 1
+                else:
+                    yield carry
             return
-        if len(line) > max_line and not line.endswith("\n"):
-            skipped["long_line"] += 1
-            while True:  # drop the rest of the long line
-                rest = f.readline(max_line)
-                if not rest or rest.endswith("\n"):
-                    break
-            continue
-        yield line
+        parts = (carry + chunk).split("\n")
+        carry = parts.pop()
+        for i, line in enumerate(parts):
+            if dropping and i == 0:  # the end of a long line started in an earlier block
+                dropping = False
+                continue
+            if len(line) > max_line:
+                skipped["long_line"] += 1
+                continue
+            yield line + "\n"
+        if dropping and parts:
+            dropping = False
+        if len(carry) > max_line:  # a line longer than the bound, still going: drop the rest of it
+            if not dropping:
+                skipped["long_line"] += 1
+            carry, dropping = "", True
 
 
 def _is_address(s: str) -> bool:
@@ -168,7 +183,7 @@ def load_blocklists(paths, max_entries: int) -> Blocklist:
         old = table.get(key)
         if old is None:
             table[key] = tuples.setdefault(frozenset((cat,)), (cat,))
-        elif cat not in old:
+        elif cat not in old:  # a second category for the same entry
             fz = frozenset((*old, cat))
             table[key] = tuples.setdefault(fz, tuple(sorted(fz)))
 
@@ -176,14 +191,25 @@ def load_blocklists(paths, max_entries: int) -> Blocklist:
     for path in paths:
         for category, f in list_sources(path):
             with _open(f) as fh:
+                single = tuples.setdefault(frozenset((category,)), (category,))
+                domains = bl.domains
                 for line in bounded_lines(fh, bl.skipped):
                     e = line.strip()
                     if not e:
                         continue
                     # The common line of a domains file is a bare domain: no parsing beyond lower-casing
                     # (what url_host gives for it); anything else goes through the full parse.
-                    entries = (e,) if _PLAIN_BAD.isdisjoint(e) else parse_line(line)
-                    for e in entries:
+                    if _PLAIN_BAD.isdisjoint(e):
+                        n += 1
+                        h = e.lower().rstrip(".")
+                        h = h[4:] if h.startswith("www.") else h
+                        if h and domains.setdefault(h, single) is not single:
+                            add(domains, h, category)
+                        if n > max_entries:
+                            raise ValueError(f"block list {f}: more than {max_entries:,} entries in total; is this a block "
+                                             "list? (raise max_blocklist_entries if it is)")
+                        continue
+                    for e in parse_line(line):
                         n += 1
                         if n > max_entries:
                             raise ValueError(f"block list {f}: more than {max_entries:,} entries in total; is this a block "
