@@ -123,7 +123,7 @@ class C4Quality(LanguageStep, Step):
     ``annotate`` rewrites ``text`` to the surviving lines (as C4 did) for documents this step keeps;
     documents it rejects keep their original text so the rejection can be inspected.
 
-    Other languages (``language``/``language_column``, see :mod:`.languages`): words per line and the
+    Other languages (``language``/``language_column``, see ``heuristics/languages.py``): words per line and the
     long-word check use the language's words, lines may end in its sentence-final marks, and
     sentences are counted on its words; Thai has the terminal-punctuation rule off and counts
     space-separated runs as sentences. ``c4_language`` records the language each document was judged in."""

@@ -28,7 +28,7 @@ class FineWebQuality(LanguageStep, Step):
     what decisions can be checked against; set ``char_duplicates_ratio: 0.1`` for the paper's value.
 
     Other languages (``language``/``language_column``) count their own words and get FineWeb-2's
-    thresholds (:mod:`.languages`): its line-punctuation and newline ratios per language, the
+    thresholds (``heuristics/languages.py``): its line-punctuation and newline ratios per language, the
     duplicate-character threshold at 0.1 and the short-line rule off, as its pipeline sets them."""
 
     name = "fineweb_quality"

@@ -32,7 +32,7 @@ class GopherQuality(LanguageStep, Step):
     As in DataTrove, words are tokens of the language's word tokenizer (English: :func:`split_words`);
     the word count and mean length use words that are not pure punctuation, while the ratios divide
     by all tokens. Other languages (``language``/``language_column``) get their own words, stop words
-    and FineWeb-2's thresholds (:mod:`.languages`); ``gopher_language`` records which applied."""
+    and FineWeb-2's thresholds (``heuristics/languages.py``); ``gopher_language`` records which applied."""
 
     name = "gopher_quality"
     language_out = "gopher_language"
@@ -269,7 +269,7 @@ class GopherRepetition(LanguageStep, Step):
     characters; repeated 5..10-grams at most 0.15, 0.14, 0.13, 0.12, 0.11, 0.10. Character
     fractions divide by the document's length, as DataTrove does. Empty documents are dropped.
     n-grams are compared by a 64-bit hash of their token ids. Other languages (``language``/
-    ``language_column``) get their own words and FineWeb-2's thresholds (:mod:`.languages`), which
+    ``language_column``) get their own words and FineWeb-2's thresholds (``heuristics/languages.py``), which
     turn the paragraph rules and the duplicate-line character rule off."""
 
     name = "gopher_repetition"
