@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from gristmill.arrow import reasons_from_masks, with_column
 from gristmill.step import Step, StepConfig, register
@@ -82,6 +82,14 @@ class URLFilter(Step):
       2 from DataTrove's URLFilter (``soft_word_threshold=2``).
     Word lists default (None) to small lists shipped in ``gristmill/data/url_*.txt``; give ``[]``
     to disable one. ``drop_missing_url``: documents without a url are kept unless this is set.
+
+    ``blocklists``: published block lists with categories (UT1 category folders as RefinedWeb and
+    FineWeb use, plain domain/URL lists, hosts files; :mod:`gristmill.annotate.blocklists`), with
+    subdomain matching. Every category that lists a document's URL is tagged in
+    ``url_blocklist_categories`` (sorted, comma-separated; null when none), and the document is
+    rejected as ``blocklisted_<category>`` when that category is in ``block_categories`` (null: every
+    category), so a run can tag with all of UT1 and select on ``adult`` only, or re-select later.
+    gristmill ships no block list: UT1's are at dsi.ut-capitole.fr/blacklists (CC BY-SA).
     """
 
     name = "url_filter"
@@ -95,6 +103,26 @@ class URLFilter(Step):
         soft_threshold: int = Field(2, description="how many distinct soft-banned words reject a URL")
         drop_missing_url: bool = Field(False, description="reject documents without a url (kept by default)")
         url_column: str = Field("url", description="column holding the document's URL")
+        blocklists: list[Path] = Field([], description="block lists with categories: UT1 category folders (or their parent), plain lists, hosts files")
+        block_categories: list[str] | None = Field(None, description="categories whose matches reject (null: every category); all are tagged")
+        max_blocklist_entries: int = Field(30_000_000, gt=0, description="refuse block lists with more entries (UT1's largest category has ~5M)")
+
+        @field_validator("blocklists")
+        @classmethod
+        def _lists_exist(cls, v):
+            from gristmill.annotate.blocklists import list_sources
+            for p in v:
+                list_sources(p)  # a missing or unrecognizable path fails at recipe load
+            return v
+
+        @model_validator(mode="after")
+        def _lists_bounded(self):
+            from gristmill.annotate.blocklists import count_lines
+            n = count_lines(self.blocklists, stop_after=self.max_blocklist_entries)
+            if n > self.max_blocklist_entries:
+                raise ValueError(f"blocklists: more than max_blocklist_entries ({self.max_blocklist_entries:,}) lines; "
+                                 "is every path a block list? (raise max_blocklist_entries if so)")
+            return self
 
     def _lists(self):
         cached = getattr(self, "_cache", None)
@@ -129,6 +157,14 @@ class URLFilter(Step):
             automaton.make_automaton()
         self._cache = (domains, urls, banned, soft, automaton)
         return self._cache
+
+    def _categories(self):
+        bl = getattr(self, "_blocklist", None)
+        if bl is None:
+            from gristmill.annotate.blocklists import load_blocklists
+            bl = self._blocklist = load_blocklists(self.config.blocklists, self.config.max_blocklist_entries)
+            self.stats.update({f"blocklist_skipped_{k}": v for k, v in bl.skipped.items()})
+        return bl
 
     def _match(self, url: str | None) -> tuple[str | None, int]:
         if not url or not url.strip():
@@ -165,7 +201,26 @@ class URLFilter(Step):
             matches.append(m)
             soft.append(n)
         table = with_column(table, "url_filter_match", pa.array(matches, type=pa.string()))
+        if self.config.blocklists:
+            bl = self._categories()
+            cats = []
+            for url in urls:
+                hit = bl.match(url_host(url), url_key(url)) if url and url.strip() else set()
+                cats.append(",".join(sorted(hit)) if hit else None)
+            table = with_column(table, "url_blocklist_categories", pa.array(cats, type=pa.string()))
         return with_column(table, "url_soft_banned_count", pa.array(soft, type=pa.int32()))
+
+    @staticmethod
+    def _category_rules(table: pa.Table, wanted: list[str] | None) -> list[tuple[str, np.ndarray]]:
+        from gristmill.annotate.blocklists import category_rule
+
+        cats = [set(c.split(",")) if c else set() for c in table.column("url_blocklist_categories").to_pylist()]
+        seen = sorted(set().union(*cats)) if cats else []
+        out = []
+        for cat in seen:
+            if wanted is None or cat in wanted:
+                out.append((category_rule(cat), np.array([cat in c for c in cats], dtype=bool)))
+        return out
 
     def select(self, table: pa.Table) -> pa.Array:
         n = len(table)
@@ -180,5 +235,7 @@ class URLFilter(Step):
             if r == "missing_url" and not self.config.drop_missing_url:
                 continue
             rules.append((r, rule == r))
+            if r == "blocklisted_url" and "url_blocklist_categories" in table.column_names:
+                rules += self._category_rules(table, self.config.block_categories)
         rules.append(("soft_banned_words", soft >= self.config.soft_threshold))
         return reasons_from_masks(n, rules)

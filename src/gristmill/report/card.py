@@ -342,7 +342,8 @@ def render_card(out: Path, carried: dict | None = None) -> str:
 
 def _limitations(names: list[str], cfg: dict, lock: dict, summary: dict, kept: dict) -> list[str]:
     out = []
-    english = [n for n in names if n in ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", "refinedweb_lines")]
+    english = [n for n in names if n in ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", "refinedweb_lines")
+               and not ((cfg.get(n) or {}).get("language_column") or (cfg.get(n) or {}).get("language", "en") != "en")]
     if english:
         out.append(f"{', '.join(f'`{n}`' for n in english)} use English word splitting and thresholds set on English "
                    "web text; text in other languages, code and technical documentation is removed more often than "

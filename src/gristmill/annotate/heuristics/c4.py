@@ -10,10 +10,11 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from gristmill.arrow import TEXT_TYPE, reasons_from_masks, with_column
-from gristmill.step import Step, StepConfig, register
+from gristmill.step import Step, register
 
 from .batch import _col, _ends_with_any, _i32, _n_splitlines, _np, _split, _text_column
 from .chars import _SENT_END, _SPLITLINES, _WS
+from .languages import RULES, LanguageConfig, LanguageStep, below, flag_per_row, per_row, segment
 from .words import (_VOCAB_LOCK, _batch_piece_ids, _is_punct, _vocab, _Vocab, line_token_ids, remember_tokens,
                     split_words)
 
@@ -108,7 +109,7 @@ _JOIN_MAX_BYTES = 2**31 - 1  # string's 32-bit offsets
 
 
 @register
-class C4Quality(Step):
+class C4Quality(LanguageStep, Step):
     """C4's line and page rules (Raffel et al. 2020, Sec. 2.2; the reference code is TFDS
     ``c4_utils.py``; parity target DataTrove ``C4QualityFilter``).
 
@@ -120,12 +121,18 @@ class C4Quality(Step):
     it off. The bad-words list of C4 is a separate concern and is not applied here.
 
     ``annotate`` rewrites ``text`` to the surviving lines (as C4 did) for documents this step keeps;
-    documents it rejects keep their original text so the rejection can be inspected."""
+    documents it rejects keep their original text so the rejection can be inspected.
+
+    Other languages (``language``/``language_column``, see ``heuristics/languages.py``): words per line and the
+    long-word check use the language's words, lines may end in its sentence-final marks, and
+    sentences are counted on its words; Thai has the terminal-punctuation rule off and counts
+    space-separated runs as sentences. ``c4_language`` records the language each document was judged in."""
 
     name = "c4_quality"
+    language_out = "c4_language"
     thresholds = {"min_num_sentences": "c4_sentences"}
 
-    class Config(StepConfig):
+    class Config(LanguageConfig):
         remove_citations: bool = Field(True, description="remove Wikipedia citation marks like [1] before the line rules")
         filter_no_terminal_punct: bool = Field(True, description="drop lines that do not end in terminal punctuation (C4; FineWeb turned it off)")
         min_words_per_line: int | None = Field(3, description="drop lines with fewer words")
@@ -152,20 +159,41 @@ class C4Quality(Step):
         # no leading/trailing "" piece, except the empty line, which splits to [""].
         n_words = (_np(pc.list_value_length(pc.utf8_split_whitespace(line))).astype(np.int64)
                    - (_np(pc.utf8_length(line)) == 0))
+        doc = np.repeat(np.arange(n), counts)
+        langs = self.row_languages(table)
+        line_lang = langs[doc]
+        lt = c.language_thresholds
+        # Lines of documents whose language has its own segmenter: their words, not whitespace runs.
+        seg_codes = [code for code in set(langs.tolist()) if code in RULES and RULES[code].segmenter != "spacy"]
+        seg_words: dict[int, list[str]] = {}
+        for code in seg_codes:
+            idx = np.flatnonzero((line_lang == code) & ok)
+            for i, toks in zip(idx.tolist(), segment(line.take(pa.array(idx, pa.int64())).to_pylist(), code)):
+                seg_words[i] = toks
+                n_words[i] = sum(1 for t in toks if not _is_punct(t))
         alive = ok.copy()
         if c.max_word_length is not None:
             long_idx = np.nonzero(_np(pc.utf8_length(line)) > c.max_word_length)[0]
             for i in long_idx.tolist():  # rare: only lines longer than the limit are looked at
-                if max(map(len, line[i].as_py().split()), default=0) > c.max_word_length:
+                words = seg_words[i] if i in seg_words else line[i].as_py().split()
+                if max(map(len, words), default=0) > c.max_word_length:
                     alive[i] = False
         if c.remove_citations:
             line = pc.replace_substring_regex(line, _CITATION, "")
-        if c.filter_no_terminal_punct:
-            alive &= _ends_with_any(line, _C4_END) & ~_np(pc.ends_with(line, "..."))
-        if c.min_words_per_line is not None:
-            alive &= n_words >= c.min_words_per_line
+        term_on = flag_per_row(c, "filter_no_terminal_punct", langs, "c4", lt)[doc]
+        if term_on.any():
+            term_ok = _ends_with_any(line, _C4_END) & ~_np(pc.ends_with(line, "..."))
+            for code in set(langs.tolist()):
+                ends = RULES[code].c4_line_ends if code in RULES else None
+                if ends:
+                    sel = np.flatnonzero(line_lang == code)
+                    sub = line.take(pa.array(sel, pa.int64()))
+                    term_ok[sel] = _ends_with_any(sub, ends) & ~_np(pc.ends_with(sub, "..."))
+            alive &= term_ok | ~term_on
+        min_words = per_row(c.min_words_per_line, "min_words_per_line", langs, "c4", lt)
+        if min_words is not None:
+            alive &= ~below(n_words, min_words[doc])
         low = pc.utf8_lower(line)
-        doc = np.repeat(np.arange(n), counts)
         lorem = alive & _np(pc.match_substring(low, "lorem ipsum")) if c.filter_lorem_ipsum else np.zeros_like(alive)
         # "javascript" and the policy phrases in one pass over the lines (one regex alternation
         # of literals instead of a substring search per phrase).
@@ -185,6 +213,8 @@ class C4Quality(Step):
             sentences = _count_sentences_lines(
                 line.filter(pa.array(alive)), doc[alive], joined_py,
                 tokens=lambda vocab: line_token_ids(texts_py, counts, line, alive, edited, vocab))
+            if seg_codes:
+                sentences = self._segmented_sentences(sentences, line, doc, alive, langs, seg_codes)
         removed = np.bincount(doc[ok & ~alive], minlength=n)
         self.stats["lines_removed"] += int(removed.sum())
 
@@ -193,11 +223,38 @@ class C4Quality(Step):
         t = with_column(t, "c4_curly_bracket", pa.array(np.bincount(doc[curly], minlength=n) > 0, pa.bool_()))
         t = with_column(t, "c4_sentences", _i32(sentences))
         t = with_column(t, "c4_lines_removed", _i32(removed))
+        t = self.tag_languages(t, langs)
         if c.rewrite_text:
             keep = pc.is_null(self.select(t))
             new = pc.utf8_trim(joined, characters=_WS)
             t = with_column(t, "text", pc.if_else(keep, new, text))
         return t
+
+    @staticmethod
+    def _segmented_sentences(sentences, line, doc, alive, langs, seg_codes):
+        """Sentences of the documents in segmented languages, on their words: the sentencizer rule
+        of :func:`count_sentences` (a sentence ends at a final mark once a word follows), or, for a
+        language that ends sentences with a space (Thai), one per space-separated run."""
+        out = sentences.copy()
+        for code in seg_codes:
+            rows = np.flatnonzero(langs == code)
+            out[rows] = 0
+            idx = np.flatnonzero(alive & (langs[doc] == code))
+            texts = line.take(pa.array(idx, pa.int64())).to_pylist()
+            if RULES[code].space_ends_sentence:
+                counts = [max(1, len(t.split())) for t in texts]
+            else:
+                counts = []
+                for toks in segment(texts, code):
+                    k, seen = 1, False
+                    for tok in toks:
+                        if tok in _SENT_END or all(ch in _SENT_END for ch in tok):
+                            seen = True
+                        elif seen and not _is_punct(tok):
+                            k, seen = k + 1, False
+                    counts.append(k)
+            np.add.at(out, doc[idx], np.asarray(counts, np.int64))
+        return out
 
     def select(self, table: pa.Table) -> pa.Array:
         c, g = self.config, (lambda name: _col(table, name, self.name))
@@ -206,7 +263,8 @@ class C4Quality(Step):
             rules.append(("lorem_ipsum", g("c4_lorem_ipsum")))
         if c.filter_curly_bracket:
             rules.append(("curly_bracket", g("c4_curly_bracket")))
-        if c.min_num_sentences is not None:
-            rules.append(("too_few_sentences", g("c4_sentences") < c.min_num_sentences))
+        langs = self.stored_languages(table)
+        rules.append(("too_few_sentences", below(g("c4_sentences"), per_row(
+            c.min_num_sentences, "min_num_sentences", langs, "c4", c.language_thresholds))))
         return reasons_from_masks(len(table), rules)
 

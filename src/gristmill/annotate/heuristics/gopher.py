@@ -8,19 +8,20 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from gristmill.arrow import reasons_from_masks, with_column
-from gristmill.step import Step, StepConfig, register
+from gristmill.step import Step, register
 
 from .backend import BACKEND
 from .batch import (_col, _duplicates, _ends_with_any, _f64, _first_appearance_ids, _i32, _n_splitlines, _np,
                     _per_doc_sum, _ratio, _split, _text_column)
 from .chars import _SPLITLINES, _WS
-from .words import _Words, _words_for
+from .languages import LanguageConfig, LanguageStep, above, below, overrides, per_row, per_row_dict
+from .words import _Words, words_by_language
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
 @register
-class GopherQuality(Step):
+class GopherQuality(LanguageStep, Step):
     """Gopher's quality rules (Rae et al. 2021, App. A.1.1; DataTrove ``GopherQualityFilter``).
 
     Defaults are the paper's: keep documents with 50..100,000 words, mean word length 3..10
@@ -28,18 +29,20 @@ class GopherQuality(Step):
     with a bullet and 30 % ending in an ellipsis, at least 80 % of words containing a letter, and
     at least 2 of the 8 stop words ``the be to of and that have with``.
 
-    As in DataTrove, words are tokens of the English word tokenizer (see :func:`split_words`); the word
-    count and mean length use words that are not pure punctuation, while the ratios divide by
-    all tokens."""
+    As in DataTrove, words are tokens of the language's word tokenizer (English: :func:`split_words`);
+    the word count and mean length use words that are not pure punctuation, while the ratios divide
+    by all tokens. Other languages (``language``/``language_column``) get their own words, stop words
+    and FineWeb-2's thresholds (``heuristics/languages.py``); ``gopher_language`` records which applied."""
 
     name = "gopher_quality"
+    language_out = "gopher_language"
     thresholds = {"min_doc_words": "gopher_word_count", "max_doc_words": "gopher_word_count",
                   "min_avg_word_length": "gopher_mean_word_length", "max_avg_word_length": "gopher_mean_word_length",
                   "max_symbol_word_ratio": ("gopher_hash_ratio", "gopher_ellipsis_ratio"),
                   "max_bullet_lines_ratio": "gopher_bullet_lines_ratio", "max_ellipsis_lines_ratio": "gopher_ellipsis_lines_ratio",
                   "min_alpha_words_ratio": "gopher_alpha_words_ratio", "min_stop_words": "gopher_stop_words"}
 
-    class Config(StepConfig):
+    class Config(LanguageConfig):
         min_doc_words: int | None = Field(50, description="reject documents with fewer words (not counting pure punctuation)")
         max_doc_words: int | None = Field(100_000, description="reject documents with more words")
         min_avg_word_length: float | None = Field(3, description="reject when the mean word length is below this many characters")
@@ -54,24 +57,29 @@ class GopherQuality(Step):
     def annotate(self, table: pa.Table) -> pa.Table:
         text = _text_column(table)
         n = len(table)
-        w = _words_for(text)
+        langs = self.row_languages(table)
+        w = words_by_language(text, langs)
         # Per-token facts are stored once per distinct token in the vocabulary (see _Vocab).
         nonsym = w.vocab.nonsym[w.ids]
         alpha = w.vocab.alpha[w.ids]
-        stops = list(dict.fromkeys(self.config.stop_words))
-        stop_of = np.full(len(w.vocab.ids) + 1, -1, np.int64)
-        for i, s in enumerate(stops):
-            j = w.vocab.ids.get(s)
-            if j is not None:
-                stop_of[j] = i
-        sw = stop_of[w.ids]
-
         n_words = np.bincount(w.doc[nonsym], minlength=n)
         len_sum = np.bincount(w.doc[nonsym], weights=w.lengths[nonsym], minlength=n)
         n_alpha = np.bincount(w.doc[alpha], minlength=n)
-        seen = np.zeros((n, max(len(stops), 1)), dtype=bool)
-        hit = sw >= 0
-        seen[w.doc[hit], sw[hit]] = True
+        n_stops = np.zeros(n, np.int64)
+        tok_lang = langs[w.doc] if len(w.ids) else np.zeros(0, object)
+        for code in set(langs.tolist()):
+            stops = list(dict.fromkeys(overrides("gopher", code, self.config.language_thresholds)
+                                       .get("stop_words", self.config.stop_words)))
+            stop_of = np.full(len(w.vocab.ids) + 1, -1, np.int64)
+            for i, s in enumerate(stops):
+                j = w.vocab.ids.get(s)
+                if j is not None:
+                    stop_of[j] = i
+            sw = stop_of[w.ids]
+            hit = (sw >= 0) & (tok_lang == code)
+            seen = np.zeros((n, max(len(stops), 1)), dtype=bool)
+            seen[w.doc[hit], sw[hit]] = True
+            n_stops += seen.sum(axis=1)
 
         hashes = _np(pc.count_substring(text, "#"))
         ellipses = _np(pc.count_substring(text, "...")) + _np(pc.count_substring(text, "…"))
@@ -91,33 +99,30 @@ class GopherQuality(Step):
         t = with_column(t, "gopher_bullet_lines_ratio", _f64(_ratio(bullets, n_lines)))
         t = with_column(t, "gopher_ellipsis_lines_ratio", _f64(_ratio(ell_lines, n_lines)))
         t = with_column(t, "gopher_alpha_words_ratio", _f64(_ratio(n_alpha, w.counts)))
-        t = with_column(t, "gopher_stop_words", _i32(seen.sum(axis=1)))
-        return t
+        t = with_column(t, "gopher_stop_words", _i32(n_stops))
+        return self.tag_languages(t, langs)
 
     def select(self, table: pa.Table) -> pa.Array:
         c, g = self.config, (lambda name: _col(table, name, self.name))
+        langs = self.stored_languages(table)
+        lt = c.language_thresholds
         wc, mean = g("gopher_word_count"), g("gopher_mean_word_length")
-        rules = []
-        if c.min_doc_words is not None:
-            rules.append(("too_few_words", wc < c.min_doc_words))
-        if c.max_doc_words is not None:
-            rules.append(("too_many_words", wc > c.max_doc_words))
-        if c.min_avg_word_length is not None:
-            rules.append(("short_mean_word_length", mean < c.min_avg_word_length))
-        if c.max_avg_word_length is not None:
-            rules.append(("long_mean_word_length", mean > c.max_avg_word_length))
-        if c.max_symbol_word_ratio is not None:
-            rules.append(("too_many_hashes", g("gopher_hash_ratio") > c.max_symbol_word_ratio))
-            rules.append(("too_many_ellipses", g("gopher_ellipsis_ratio") > c.max_symbol_word_ratio))
-        if c.max_bullet_lines_ratio is not None:
-            rules.append(("too_many_bullet_lines", g("gopher_bullet_lines_ratio") > c.max_bullet_lines_ratio))
-        if c.max_ellipsis_lines_ratio is not None:
-            rules.append(("too_many_ellipsis_lines", g("gopher_ellipsis_lines_ratio") > c.max_ellipsis_lines_ratio))
-        if c.min_alpha_words_ratio is not None:
-            rules.append(("too_few_alpha_words", g("gopher_alpha_words_ratio") < c.min_alpha_words_ratio))
-        if c.min_stop_words is not None:
-            rules.append(("too_few_stop_words", g("gopher_stop_words") < c.min_stop_words))
-        return reasons_from_masks(len(table), rules)
+        sym = per_row(c.max_symbol_word_ratio, "max_symbol_word_ratio", langs, "gopher", lt)
+        return reasons_from_masks(len(table), [
+            ("too_few_words", below(wc, per_row(c.min_doc_words, "min_doc_words", langs, "gopher", lt))),
+            ("too_many_words", above(wc, per_row(c.max_doc_words, "max_doc_words", langs, "gopher", lt))),
+            ("short_mean_word_length", below(mean, per_row(c.min_avg_word_length, "min_avg_word_length", langs, "gopher", lt))),
+            ("long_mean_word_length", above(mean, per_row(c.max_avg_word_length, "max_avg_word_length", langs, "gopher", lt))),
+            ("too_many_hashes", above(g("gopher_hash_ratio"), sym)),
+            ("too_many_ellipses", above(g("gopher_ellipsis_ratio"), sym)),
+            ("too_many_bullet_lines", above(g("gopher_bullet_lines_ratio"),
+                                            per_row(c.max_bullet_lines_ratio, "max_bullet_lines_ratio", langs, "gopher", lt))),
+            ("too_many_ellipsis_lines", above(g("gopher_ellipsis_lines_ratio"),
+                                              per_row(c.max_ellipsis_lines_ratio, "max_ellipsis_lines_ratio", langs, "gopher", lt))),
+            ("too_few_alpha_words", below(g("gopher_alpha_words_ratio"),
+                                          per_row(c.min_alpha_words_ratio, "min_alpha_words_ratio", langs, "gopher", lt))),
+            ("too_few_stop_words", below(g("gopher_stop_words"), per_row(c.min_stop_words, "min_stop_words", langs, "gopher", lt))),
+        ])
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -255,7 +260,7 @@ def _ngram_measures_numpy(w: "_Words", chars: np.ndarray, want_top: set[int], wa
 
 
 @register
-class GopherRepetition(Step):
+class GopherRepetition(LanguageStep, Step):
     """Gopher's repetition rules (Rae et al. 2021, App. A, Table A1; DataTrove
     ``GopherRepetitionFilter``).
 
@@ -263,13 +268,16 @@ class GopherRepetition(Step):
     fractions 0.20; the most frequent 2/3/4-gram may cover at most 0.20/0.18/0.16 of the
     characters; repeated 5..10-grams at most 0.15, 0.14, 0.13, 0.12, 0.11, 0.10. Character
     fractions divide by the document's length, as DataTrove does. Empty documents are dropped.
-    n-grams are compared by a 64-bit hash of their token ids."""
+    n-grams are compared by a 64-bit hash of their token ids. Other languages (``language``/
+    ``language_column``) get their own words and FineWeb-2's thresholds (``heuristics/languages.py``), which
+    turn the paragraph rules and the duplicate-line character rule off."""
 
     name = "gopher_repetition"
+    language_out = "gopher_repetition_language"
     thresholds = {"dup_line_frac": "gopher_dup_line_frac", "dup_para_frac": "gopher_dup_para_frac",
                   "dup_line_char_frac": "gopher_dup_line_char_frac", "dup_para_char_frac": "gopher_dup_para_char_frac"}
 
-    class Config(StepConfig):
+    class Config(LanguageConfig):
         dup_line_frac: float | None = Field(0.3, description="reject when more than this fraction of lines are duplicates")
         dup_para_frac: float | None = Field(0.3, description="reject when more than this fraction of paragraphs are duplicates")
         dup_line_char_frac: float | None = Field(0.2, description="reject when duplicate lines hold more than this fraction of characters")
@@ -297,7 +305,8 @@ class GopherRepetition(Step):
         t = with_column(t, "gopher_dup_line_frac", _f64(_ratio(l_dup, np.where(chars > 0, l_counts, 0))))
         t = with_column(t, "gopher_dup_line_char_frac", _f64(_ratio(l_chars, chars)))
 
-        w = _words_for(text)
+        langs = self.row_languages(table)
+        w = words_by_language(text, langs)
         want_top, want_dup = set(self.config.top_n_grams), set(self.config.dup_n_grams)
         results = (_ngram_measures if BACKEND.kernels is not None else _ngram_measures_numpy)(w, chars, want_top, want_dup)
         for k in sorted(want_top):
@@ -306,22 +315,21 @@ class GopherRepetition(Step):
         for k in sorted(want_dup):
             name = f"gopher_dup_{k}gram_char_frac"
             t = with_column(t, name, _f64(results.get(name, _ratio(np.zeros(n), chars))))
-        return t
+        return self.tag_languages(t, langs)
 
     def select(self, table: pa.Table) -> pa.Array:
         c, g = self.config, (lambda name: _col(table, name, self.name))
+        langs = self.stored_languages(table)
+        lt = c.language_thresholds
         rules = [("empty", np.isnan(g("gopher_dup_para_char_frac")))]
-        if c.dup_para_frac is not None:
-            rules.append(("dup_para_frac", g("gopher_dup_para_frac") > c.dup_para_frac))
-        if c.dup_para_char_frac is not None:
-            rules.append(("dup_para_char_frac", g("gopher_dup_para_char_frac") > c.dup_para_char_frac))
-        if c.dup_line_frac is not None:
-            rules.append(("dup_line_frac", g("gopher_dup_line_frac") > c.dup_line_frac))
-        if c.dup_line_char_frac is not None:
-            rules.append(("dup_line_char_frac", g("gopher_dup_line_char_frac") > c.dup_line_char_frac))
-        for k, thr in sorted(c.top_n_grams.items()):
-            rules.append((f"top_{k}gram", g(f"gopher_top_{k}gram_char_frac") > thr))
-        for k, thr in sorted(c.dup_n_grams.items()):
-            rules.append((f"dup_{k}gram", g(f"gopher_dup_{k}gram_char_frac") > thr))
+        for name, value in (("dup_para_frac", c.dup_para_frac), ("dup_para_char_frac", c.dup_para_char_frac),
+                            ("dup_line_frac", c.dup_line_frac), ("dup_line_char_frac", c.dup_line_char_frac)):
+            rules.append((name, above(g(f"gopher_{name}"), per_row(value, name, langs, "repetition", lt))))
+        for k in sorted(c.top_n_grams):
+            rules.append((f"top_{k}gram", above(g(f"gopher_top_{k}gram_char_frac"),
+                                                per_row_dict(c.top_n_grams, "top_n_grams", k, langs, "repetition", lt))))
+        for k in sorted(c.dup_n_grams):
+            rules.append((f"dup_{k}gram", above(g(f"gopher_dup_{k}gram_char_frac"),
+                                                per_row_dict(c.dup_n_grams, "dup_n_grams", k, langs, "repetition", lt))))
         return reasons_from_masks(len(table), rules)
 

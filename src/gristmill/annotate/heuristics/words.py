@@ -330,3 +330,48 @@ def remember_tokens(texts: list[str], ids: list[np.ndarray]) -> None:
     that splits the same text finds them. Call under _VOCAB_LOCK."""
     for s, d_ids in zip(texts, ids):
         _TOKENS_CACHE[s] = d_ids
+
+
+def words_by_language(text: pa.ChunkedArray, langs) -> _Words:
+    """:func:`_words_for` with each document split by its language's word tokenizer (see
+    :mod:`.languages`): spaCy's rules for English and the space-delimited languages, the language's
+    segmenter for Chinese, Japanese, Korean and Thai. Tokens share one vocabulary, so every rule
+    counts on the same integer ids whatever the language."""
+    from .languages import RULES, segment
+
+    langs = np.asarray(langs, dtype=object)
+    seg_rows = {code: np.flatnonzero(langs == code) for code in set(langs.tolist())
+                if code in RULES and RULES[code].segmenter != "spacy"}
+    if not seg_rows:
+        return _words_for(text)
+    n = len(text)
+    spacy_rows = np.setdiff1d(np.arange(n), np.concatenate(list(seg_rows.values())))
+    base = _words_for(text.take(pa.array(spacy_rows, pa.int64())) if len(spacy_rows) else pa.chunked_array([], text.type))
+    vocab = base.vocab
+    per_doc: list = [None] * n
+    parts = np.split(base.ids, np.cumsum(base.counts)[:-1]) if len(spacy_rows) else []
+    for r, ids in zip(spacy_rows.tolist(), parts):
+        per_doc[r] = ids
+    texts = text.to_pylist()
+    for code, rows in seg_rows.items():
+        token_lists = segment([texts[r] for r in rows.tolist()], code)
+        with _VOCAB_LOCK:
+            for r, toks in zip(rows.tolist(), token_lists):
+                per_doc[r] = intern_tokens(vocab, toks)
+    return _Words(per_doc, vocab)
+
+
+def intern_tokens(vocab: _Vocab, toks: list[str]) -> np.ndarray:
+    """Ids of tokens a segmenter produced, adding new ones (and their facts) to ``vocab``. Call
+    under _VOCAB_LOCK."""
+    ids = vocab.ids
+    new: list[str] = []
+    out = np.empty(len(toks), np.int64)
+    for k, t in enumerate(toks):
+        i = ids.get(t)
+        if i is None:
+            i = ids[t] = len(ids)
+            new.append(t)
+        out[k] = i
+    vocab._add_token_facts(new)
+    return out
