@@ -120,10 +120,10 @@ def print_eval(res: dict):
 
 
 @app.command()
-def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens, seeds, tokenizer, eval, arms"),
+def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens or bytes, seeds, tokenizer, eval, arms (each may name its own tokenizer)"),
            out: Path = typer.Option(..., "-o", "--out", help="output directory (runs/, results.json, bpb_*.png)"),
            progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bars (default: on a terminal)")):
-    """Train every arm x seed at an equal token budget; held-out bpb curves, token efficiency, plots."""
+    """Train every arm x seed at an equal token (or text) budget; held-out bpb curves, token efficiency, plots."""
     from gristmill.lab.ablate import print_ablation, run_ablation
     from gristmill.lab.config import ConfigError
 
