@@ -72,6 +72,11 @@ def test_compare_measures_each_tokenizer_per_source_and_language(tmp_path):
     assert math.isclose(g["language=el"]["own.json"]["vocab_use"], len(ids) / own.get_vocab_size(with_added_tokens=True))
     for row in (x for grp in g.values() for x in grp.values()):
         assert row["unknown_rate"] == 0.0 and 0 < row["vocab_use"] <= 1  # byte-level: nothing is unknown
+    # and the report shows the panel
+    r = CliRunner().invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    page = (out / "report.html").read_text()
+    assert "tokenizer compare" in page and "language=el" in page and f"{p['bpe:512']['bytes_per_token']:.3f}" in page
 
 
 def test_compare_refuses_bad_specs_before_work(tmp_path):
