@@ -35,9 +35,9 @@ def prepare(corpora: Path, out: Path, share: float = 0.1) -> None:
         (out / "prose" / f"{name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
 
 
-def config(out: Path, budget: int, seeds: list[int], seq_len: int, batch: int, max_bytes: int) -> Path:
-    arms = "\n".join(f"  {a}: {{data: prose/train.jsonl, tokenizer: '{t}'}}" for a, t in ARMS.items())
-    p = out / f"ablate-{budget}-{'-'.join(map(str, seeds))}.yaml"
+def config(out: Path, budget: int, seeds: list[int], seq_len: int, batch: int, max_bytes: int, names: list[str]) -> Path:
+    arms = "\n".join(f"  {a}: {{data: prose/train.jsonl, tokenizer: '{ARMS[a]}'}}" for a in names)
+    p = out / f"ablate-{budget}-{'-'.join(map(str, seeds))}-{len(names)}.yaml"
     p.write_text(f"""model: tiny
 bytes: {budget}
 seeds: {seeds}
@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-bytes", type=int, default=30_000)
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS), help="a subset (the first is the reference)")
     a = ap.parse_args()
     prepare(a.corpora, a.out)
     from rich.console import Console
@@ -67,7 +68,7 @@ def main() -> None:
     from gristmill.lab.ablate import print_ablation, run_ablation
 
     c = Console(width=180)
-    res = run_ablation(config(a.out, a.bytes, a.seeds, a.seq_len, a.batch, a.max_bytes), a.out / f"ablate-{a.bytes}",
+    res = run_ablation(config(a.out, a.bytes, a.seeds, a.seq_len, a.batch, a.max_bytes, a.arms), a.out / f"ablate-{a.bytes}",
                        console=c, progress=False)
     print_ablation(res, c)
 

@@ -29,21 +29,9 @@ threads: 1
 """
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        c.add_node(num_cpus=1)
-        c.wait_for_nodes()
-        yield c
-    finally:
-        c.shutdown()
-
-
 @pytest.mark.slow  # a Ray cluster and 14 short runs
-def test_search_on_ray_then_local_resume(tmp_path, cluster):
+def test_search_on_ray_then_local_resume(tmp_path, ray_cluster):
+    cluster = ray_cluster
     d = stdlib_docs(260)
     write_jsonl(tmp_path / "prose.jsonl", d[:200])
     write_jsonl(tmp_path / "heldout.jsonl", d[220:])
