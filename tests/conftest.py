@@ -48,6 +48,22 @@ def write_jsonl(path: Path, records, opener=open):
     return path
 
 
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real two-node Ray cluster on 127.0.0.1 (1 CPU each), this module's own: a cluster someone else
+    left running on the machine is never used. Skips when Ray is not installed."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[data]')")
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        c.shutdown()
+
+
 @pytest.fixture
 def docs():
     return stdlib_docs()

@@ -199,3 +199,30 @@ def test_spearman_and_exact_leave_one_out():
             m = np.arange(12) != i
             w = np.linalg.pinv(F[m].T @ F[m] + fit["lambda"] * D) @ F[m].T @ yv[m]
             assert fit["loo_pred"][i] == pytest.approx(float(F[i] @ w), abs=1e-6)
+
+
+def test_report_has_the_search_panel(search):
+    """`gristmill report OUT` on a search output: validation table with seeds and verdicts, the rank
+    correlation, predicted-against-measured charts, the proxies; values from results.json, escaped."""
+    import base64
+    import re
+
+    tmp, _ = search
+    out = tmp / "out"
+    res = json.loads((out / "results.json").read_text())
+    r = CliRunner().invoke(app, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    page = (out / "report.html").read_text()
+    assert "validation at the target budget" in page and "vs natural (95% interval)" in page
+    for arm in ("predicted", "natural", "uniform", "best_proxy"):
+        assert f"{res['validation'][arm]['target_bpb']['mean']:.4f}" in page
+        if arm != "natural":
+            assert res["validation"][arm]["vs_natural"]["verdict"] in page
+    rho = res["ranking"]["spearman_proxy_target"]
+    assert ("n/a" if rho is None else f"{rho:.2f}") in page
+    for p in res["proxies"]:
+        assert f"{p['mean_bpb']:.4f}" in page
+    charts = re.findall(r"src='data:image/svg\+xml;base64,([^']+)'", page)
+    assert len(charts) == 2
+    assert all(f">{a}<" in base64.b64decode(charts[1]).decode() for a in ("predicted", "natural", "uniform"))
+    assert "<script" not in page

@@ -23,16 +23,8 @@ GRISTMILL = [sys.executable, "-m", "gristmill"]
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        c.add_node(num_cpus=1)
-        c.wait_for_nodes()
-        yield c
-    finally:
-        c.shutdown()
+def cluster(ray_cluster):  # conftest.py: shared with tests/lab/test_lab_search_ray.py
+    return ray_cluster
 
 
 def _run(recipe: Path, out: Path, *extra) -> subprocess.CompletedProcess:

@@ -120,10 +120,10 @@ def print_eval(res: dict):
 
 
 @app.command()
-def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens, seeds, tokenizer, eval, arms"),
+def ablate(config: Path = typer.Argument(..., help="ablation YAML: model, tokens or bytes, seeds, tokenizer, eval, arms (each may name its own tokenizer)"),
            out: Path = typer.Option(..., "-o", "--out", help="output directory (runs/, results.json, bpb_*.png)"),
            progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bars (default: on a terminal)")):
-    """Train every arm x seed at an equal token budget; held-out bpb curves, token efficiency, plots."""
+    """Train every arm x seed at an equal token (or text) budget; held-out bpb curves, token efficiency, plots."""
     from gristmill.lab.ablate import print_ablation, run_ablation
     from gristmill.lab.config import ConfigError
 
@@ -158,15 +158,19 @@ def curriculum(config: Path = typer.Argument(..., help="curriculum YAML: model, 
 @app.command()
 def search(config: Path = typer.Argument(..., help="search YAML: sources, search, proxy, target, eval (see recipes/lab-search-quick.yaml)"),
            out: Path = typer.Option(..., "-o", "--out", help="output directory (proxies/, target/, results.json, search.mix.yaml, plots); resumes"),
-           workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local training processes (default: the config's workers)")):
+           workers: Optional[int] = typer.Option(None, "--workers", min=1, help="runs in flight (default: the config's workers; with --engine ray, the cluster's CPUs)"),
+           engine: str = typer.Option("local", "--engine", help="local (worker processes) or ray (each run a Ray task)"),
+           address: Optional[str] = typer.Option(None, "--address", help="with --engine ray: a running cluster (HOST:PORT or auto); default: start a local one")):
     """Choose mixture weights with proxy models (RegMix): train one small run per sampled mixture, fit a
     regression to held-out bpb, predict the best, and validate it at the target budget against natural and uniform."""
-    from gristmill.lab.config import ConfigError
-    from gristmill.lab.search import print_search, run_search
+    from gristmill.cli.main import _run_on  # the one way `run` and `select` pick an engine
+    from gristmill.lab.config import ConfigError, load_config
+    from gristmill.lab.search import SearchConfig, print_search, run_search
     from gristmill.lab.train import RunMismatch
 
     try:
-        res = run_search(config, out, console=console, workers=workers)
+        load_config(config, model=SearchConfig)  # a bad config fails before a Ray cluster starts
+        res = _run_on(engine, address, lambda w: run_search(config, out, console=console, workers=w, engine=engine), workers)
     except (ConfigError, RunMismatch, ValueError, FileNotFoundError) as e:
         _fail(str(e))
     except KeyboardInterrupt:

@@ -261,11 +261,18 @@ def report_cmd(out: Path = typer.Argument(..., help="a finished output directory
                labels: Optional[Path] = typer.Option(None, "--labels", help="JSONL of {id, should: keep|drop}: precision and recall per reason"),
                per_reason: int = typer.Option(40, "--sample-per-reason", min=0, help="sampled documents per reason in the browser"),
                kept: int = typer.Option(120, "--sample-kept", min=0, help="sampled kept documents in the browser")):
-    """Write OUT/report.html: funnel, reasons, distributions, clusters and a sample browser (one offline file)."""
+    """Write OUT/report.html: funnel, reasons, distributions, clusters and a sample browser (one offline file);
+    for a `lab search` or `tokenizer compare` output, its search and tokenizer panels."""
     from gristmill.report.html import write_report
 
     if not (out / "summary.json").exists():
-        _fail(f"{out}: no summary.json here; run a recipe first (`gristmill run RECIPE -o {out}`)")
+        from gristmill.report.lab_page import is_lab_output, write_lab_report
+
+        if is_lab_output(out):  # a `lab search` or `tokenizer compare` output: its own panels
+            console.print(f"report: [bold]{write_lab_report(out)}[/]")
+            return
+        _fail(f"{out}: no summary.json here; run a recipe first (`gristmill run RECIPE -o {out}`), "
+              "or give a `lab search` / `tokenizer compare` output")
     truth = None
     if labels is not None:
         truth = {}

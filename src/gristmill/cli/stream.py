@@ -1,4 +1,4 @@
-"""`gristmill tokenizer train` and `gristmill export`."""
+"""`gristmill tokenizer train|compare` and `gristmill export`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from gristmill.cli.common import console, fail as _fail
 
 _print = console.print
 
-tokenizer_app = typer.Typer(name="tokenizer", no_args_is_help=True, help="Train tokenizers on curated outputs.")
+tokenizer_app = typer.Typer(name="tokenizer", no_args_is_help=True, help="Train and compare tokenizers on curated outputs.")
 export_app = typer.Typer()
 
 
@@ -41,6 +41,35 @@ def train(outs: list[Path] = typer.Argument(..., help="curated outputs (OUT dirs
     from tokenizers import Tokenizer
 
     _print(f"wrote [bold]{out}[/] (vocabulary {Tokenizer.from_file(str(out)).get_vocab_size():,}, EOS {eos!r})")
+
+
+@tokenizer_app.command("compare")
+def compare(inputs: list[str] = typer.Argument(..., help="curated outputs or parquet/jsonl files; each one is a source"),
+            tokenizer: list[str] = typer.Option(..., "--tokenizer", "-t", help="bytes | bpe:N (trained here) | tokenizers JSON; repeat"),
+            out: Path = typer.Option(..., "-o", "--out", help="directory for tokenizer_compare.json and the trained BPEs"),
+            heldout_share: float = typer.Option(0.1, "--heldout-share", help="share of documents held out (by a hash of the text)"),
+            text_field: str = typer.Option("text", "--text-field"),
+            language_field: str = typer.Option("language", "--language-field", help="stored language column, used when present"),
+            max_docs: Optional[int] = typer.Option(None, "--max-docs", help="read at most N documents per input"),
+            max_bytes: int = typer.Option(50_000_000, "--max-bytes", help="read at most this much text per input"),
+            min_frequency: int = typer.Option(2, "--min-frequency", help="BPE: minimum pair count for a merge"),
+            as_json: bool = typer.Option(False, "--json", help="print the JSON instead of the table")):
+    """Compare tokenizers on held-out text: bytes per token, tokens per word, unknown and byte-fallback
+    rates, vocabulary use; per source and per language."""
+    import json as _json
+
+    from gristmill.lab.tokenizer_compare import CompareError, compare as _compare, print_compare
+
+    try:
+        res = _compare(inputs, tokenizer, out, heldout_share, text_field, language_field, max_docs, max_bytes,
+                       min_frequency, say=None if as_json else (lambda m: _print(m, highlight=False)))
+    except CompareError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(_json.dumps(res, indent=2))
+    else:
+        print_compare(res, console)
+        _print(f"wrote [bold]{out / 'tokenizer_compare.json'}[/]")
 
 
 @export_app.command("export")

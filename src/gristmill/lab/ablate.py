@@ -7,6 +7,13 @@ read off its held-out curve with linear interpolation; > 1 is reported as null (
 
 vs_first: every other arm's difference in final held-out bpb against the first arm, with a confidence
 interval over seeds and a verdict ("better", "worse", "within noise"; gristmill.lab.significance).
+
+Tokenizer per arm (OpenELM's "tokenizer as a hyperparameter", Mehta et al. 2024): an arm may be
+`{data: FILES, tokenizer: T}` with T `bytes`, `bpe:N` (a byte-level BPE trained on that arm's data), a
+tokenizers file, or `{train: {vocab_size: N, from: ARM}}`. Every figure is held-out bits per byte of
+UTF-8 text (lab.data.EvalSet counts bytes, not tokens), so arms with different tokenizers compare.
+`bytes: B` instead of `tokens:` gives every arm the same text budget: each arm trains for B over its
+tokenizer's bytes per token on its own training data, and curves and token efficiency are on bytes seen.
 """
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ import statistics
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gristmill.lab.config import ConfigError, load_config
 from gristmill.lab.data import EvalSet
@@ -26,6 +33,12 @@ class TokenizerTrain(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     vocab_size: int = Field(4096, ge=300)
     from_: str = Field(..., alias="from")  # the arm whose data trains it
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: Union[str, list[str]]  # mixture YAML, or data files
+    tokenizer: Optional[Union[str, dict]] = None  # default: the config's tokenizer
 
 
 class AblateEval(BaseModel):
@@ -39,11 +52,12 @@ class AblateEval(BaseModel):
 class AblateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: Union[str, dict] = "tiny"
-    tokens: int = Field(..., ge=1)
+    tokens: Optional[int] = Field(None, ge=1)
+    bytes: Optional[int] = Field(None, ge=1)  # equal text per arm whatever its tokenizer (instead of tokens:)
     seeds: list[int] = Field([0], min_length=1)
     tokenizer: Union[str, dict] = "bytes"
     eval: AblateEval
-    arms: dict[str, Union[str, list[str]]] = Field(min_length=1)  # mixture YAML, or data files
+    arms: dict[str, Union[str, list[str], Arm]] = Field(min_length=1)  # mixture YAML, or data files, or {data, tokenizer}
     seq_len: int = 256
     batch_size: int = 16
     lr: Optional[float] = None
@@ -52,6 +66,13 @@ class AblateConfig(BaseModel):
     compile: bool = False
     # confidence intervals over seeds: paired Student t (default) or a bootstrap (lab/significance.py)
     significance: Literal["t", "bootstrap"] = "t"
+
+    @model_validator(mode="after")
+    def _one_budget(self):
+        if (self.tokens is None) == (self.bytes is None):
+            raise ValueError("give exactly one budget: tokens: N (per arm, in its own tokens) or bytes: N "
+                             "(equal text per arm, for arms with different tokenizers)")
+        return self
 
 
 def _resolve(p: str, base: Path) -> str:
@@ -95,35 +116,51 @@ def run_ablation(config: Path, out: Path, console=None, progress: bool | None = 
     cfg: AblateConfig = load_config(config, model=AblateConfig)
     base = config.parent.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    arms = {name: ([_resolve(v, base)] if isinstance(v, str) else [_resolve(x, base) for x in v]) for name, v in cfg.arms.items()}
+    def _paths(v):
+        v = v.data if isinstance(v, Arm) else v
+        return [_resolve(v, base)] if isinstance(v, str) else [_resolve(x, base) for x in v]
+
+    arms = {name: _paths(v) for name, v in cfg.arms.items()}
     for name, paths in arms.items():
         for p in paths:
             if not glob.glob(p):
                 raise ConfigError(f"{config}: arms.{name}: {p}: no such file")
-    tok_spec = _tokenizer(cfg, arms, base, out, config)
-    tok = LabTokenizer(tok_spec)
+    own = {name: isinstance(v, Arm) and v.tokenizer is not None for name, v in cfg.arms.items()}
+    arm_tok = {name: _tokenizer(v.tokenizer if own[name] else cfg.tokenizer, name, arms, base, out, config,
+                                f"arms.{name}.tokenizer" if own[name] else "tokenizer")
+               for name, v in cfg.arms.items()}
     heldout = [_resolve(h, base) for h in cfg.eval.heldout]
-    eval_sets = EvalSet.from_paths(heldout, tok, cfg.seq_len, cfg.eval.max_bytes)
-    results: dict = {"config": cfg.model_dump(mode="json", by_alias=True), "tokenizer": tok_spec, "arms": {}}
+    toks = {spec: LabTokenizer(spec) for spec in dict.fromkeys(arm_tok.values())}
+    # one EvalSet per tokenizer over the same files and bytes: bpb divides by bytes, so they compare
+    eval_by_tok = {spec: EvalSet.from_paths(heldout, t, cfg.seq_len, cfg.eval.max_bytes) for spec, t in toks.items()}
+    results: dict = {"config": cfg.model_dump(mode="json", by_alias=True),
+                     "tokenizer": next(iter(toks)) if len(toks) == 1 else dict(arm_tok),
+                     "budget": "tokens" if cfg.tokens else "bytes", "arms": {}}
     for arm, paths in arms.items():
-        results["arms"][arm] = {"seeds": {}}
+        tok_spec = arm_tok[arm]
         is_mix = len(paths) == 1 and paths[0].endswith((".yaml", ".yml"))
+        bpt = bytes_per_token(_data_paths(paths), toks[tok_spec])
+        tokens = cfg.tokens or max(1, round(cfg.bytes / bpt))
+        eval_sets = eval_by_tok[tok_spec]
+        results["arms"][arm] = {"tokenizer": tok_spec, "vocab_size": toks[tok_spec].vocab_size, "tokens": tokens,
+                                "bytes_per_token": bpt, "seeds": {}}
         for seed in cfg.seeds:
-            tc = TrainConfig(model=cfg.model, tokens=cfg.tokens, seed=seed, tokenizer=tok_spec, seq_len=cfg.seq_len,
+            tc = TrainConfig(model=cfg.model, tokens=tokens, seed=seed, tokenizer=tok_spec, seq_len=cfg.seq_len,
                              batch_size=cfg.batch_size, threads=cfg.threads, precision=cfg.precision, compile=cfg.compile,
                              **({"mixture": paths[0]} if is_mix else {"data": paths}),
                              **({"lr": cfg.lr} if cfg.lr else {}),
                              eval={"heldout": heldout, "max_bytes": cfg.eval.max_bytes,
-                                   "every_tokens": max(1, cfg.tokens // cfg.eval.points)})
+                                   "every_tokens": max(1, tokens // cfg.eval.points)})
             if console:
-                console.print(f"[bold]{arm}[/] seed {seed}: training {cfg.tokens:,} tokens")
+                console.print(f"[bold]{arm}[/] seed {seed}: training {tokens:,} tokens ({tok_spec if tok_spec == 'bytes' else Path(tok_spec).name}, "
+                              f"{bpt:.2f} bytes/token)", highlight=False)
             run = out / "runs" / arm / f"seed{seed}"
             final = train(tc, run, base=base, progress=progress, console=console, eval_sets=eval_sets)
             evs = [r for r in read_log(run) if r["kind"] == "eval"]
             entry = {"run": str(run), "final_bpb": final["bpb"], "unigram_bpb": final["unigram_bpb"],
                      "not_below_unigram": not_below_unigram(final["bpb"], final["unigram_bpb"]),
                      "final_mean_bpb": statistics.fmean(final["bpb"].values()),
-                     "curve": {"tokens": [e["tokens"] for e in evs],
+                     "curve": {"tokens": [e["tokens"] for e in evs], "bytes": [round(e["tokens"] * bpt) for e in evs],
                                "bpb": {k: [e["bpb"][k] for e in evs] for k in final["bpb"]},
                                "mean_bpb": [statistics.fmean(e["bpb"].values()) for e in evs]}}
             if cfg.eval.tasks:
@@ -138,29 +175,67 @@ def run_ablation(config: Path, out: Path, console=None, progress: bool | None = 
     return results
 
 
-def _tokenizer(cfg: AblateConfig, arms, base: Path, out: Path, config: Path) -> str:
-    if isinstance(cfg.tokenizer, str):
-        return "bytes" if cfg.tokenizer == "bytes" else _resolve(cfg.tokenizer, base)
-    spec = cfg.tokenizer.get("train", cfg.tokenizer)
+def _data_paths(paths: list[str]) -> list[str]:
+    """The files behind an arm: its data files, or the sources of its mixture."""
+    if len(paths) == 1 and paths[0].endswith((".yaml", ".yml")):
+        from gristmill.mix.spec import load_mixture
+
+        mix = load_mixture(paths[0])
+        return [p for ph in mix.phases for s in ph.sources if s.spec and s.spec.path for p in s.spec.path]
+    return paths
+
+
+# bytes per token is a property of (tokenizer, text): measured on this much of the arm's training text
+BPT_SAMPLE_BYTES = 2_000_000
+
+
+def bytes_per_token(paths: list[str], tok) -> float:
+    """UTF-8 bytes per token of the arm's training text (each document's EOS counted as one byte and one
+    token, as lab.data.EvalSet counts them), on its first BPT_SAMPLE_BYTES."""
+    from gristmill.lab.data import read_texts
+
+    texts, n = [], 0
+    for t in read_texts(paths):
+        texts.append(t)
+        n += len(t.encode("utf-8")) + 1
+        if n >= BPT_SAMPLE_BYTES:
+            break
+    ntok = sum(len(x) + 1 for x in tok.encode_batch(texts))
+    return n / ntok
+
+
+def _tokenizer(spec, arm: str, arms, base: Path, out: Path, config: Path, where: str) -> str:
+    """A tokenizer spec resolved to `bytes` or a file (training a BPE into OUT when asked)."""
+    import re
+
+    named = isinstance(spec, dict)  # {train: ...} given in full (not bpe:N)
+    if isinstance(spec, str):
+        m = re.fullmatch(r"bpe:(\d+)", spec.strip())
+        if m:
+            spec = {"train": {"vocab_size": int(m.group(1)), "from": arm}}
+        elif spec == "bytes":
+            return "bytes"
+        else:
+            p = _resolve(spec, base)
+            if not Path(p).is_file():
+                raise ConfigError(f"{config}: {where}: {spec!r}: no such file; give `bytes`, `bpe:N` (trained on the "
+                                  "arm's data), a tokenizers JSON file or {train: {vocab_size: N, from: ARM}}")
+            return p
+    spec = spec.get("train", spec)
     try:
         tt = TokenizerTrain.model_validate(spec)
     except Exception as e:
-        raise ConfigError(f"{config}: tokenizer: expected a file, `bytes`, or train: {{vocab_size: N, from: ARM}} ({e})") from None
+        raise ConfigError(f"{config}: {where}: expected a file, `bytes`, `bpe:N` or train: {{vocab_size: N, from: ARM}} ({e})") from None
     if tt.from_ not in arms:
-        raise ConfigError(f"{config}: tokenizer.train.from: {tt.from_!r} is not an arm ({', '.join(arms)})")
-    target = out / "tokenizer.json"
+        raise ConfigError(f"{config}: {where}.train.from: {tt.from_!r} is not an arm ({', '.join(arms)})")
+    # the config-wide trained tokenizer keeps its name; per-arm BPEs are keyed by size and training arm
+    target = out / "tokenizer.json" if where == "tokenizer" and named else out / "tokenizers" / f"bpe-{tt.vocab_size}-{tt.from_}.json"
     if not target.exists():
         from gristmill.lab.data import read_texts
         from gristmill.stream.tokenizer import train_bpe
 
-        paths = arms[tt.from_]
-        if len(paths) == 1 and paths[0].endswith((".yaml", ".yml")):
-            from gristmill.mix.spec import load_mixture
-
-            mix = load_mixture(paths[0])
-            paths = [p for ph in mix.phases for s in ph.sources if s.spec and s.spec.path for p in s.spec.path]
-        train_bpe(read_texts(paths), tt.vocab_size, target)
-    return str(target)
+        train_bpe(read_texts(_data_paths(arms[tt.from_])), tt.vocab_size, target)
+    return str(target.resolve())  # runs resolve relative paths against the config's folder, not OUT's
 
 
 def _summarize(results: dict, cfg: AblateConfig) -> None:
@@ -172,17 +247,18 @@ def _summarize(results: dict, cfg: AblateConfig) -> None:
         a["final_bpb"] = {k: _spread([s["final_bpb"][k] for s in a["seeds"].values()]) for k in sets}
         a["final_mean_bpb"] = _spread([s["final_mean_bpb"] for s in a["seeds"].values()])
         fracs = []
+        axis = "bytes" if cfg.bytes else "tokens"  # equal text budgets compare on text seen
         for seed, s in a["seeds"].items():
             ref = first.get(seed) or next(iter(first.values()))
             target = ref["final_mean_bpb"]
-            t = interp_tokens(list(zip(s["curve"]["tokens"], s["curve"]["mean_bpb"])), target)
+            t = interp_tokens(list(zip(s["curve"][axis], s["curve"]["mean_bpb"])), target)
             # the first arm against itself is 1 by definition (a noisy curve may dip below its end earlier)
-            frac = 1.0 if arm == arms[0] else None if t is None else t / ref["curve"]["tokens"][-1]
+            frac = 1.0 if arm == arms[0] else None if t is None else t / ref["curve"][axis][-1]
             s["tokens_to_first_arm_final"] = t
             fracs.append(frac)
         a["not_below_unigram"] = {seed: s["not_below_unigram"] for seed, s in a["seeds"].items() if s["not_below_unigram"]}
         a["token_efficiency"] = {**_spread(fracs), "per_seed": fracs,
-                                 "meaning": f"fraction of {arms[0]}'s tokens needed to reach {arms[0]}'s final held-out bpb; "
+                                 "meaning": f"fraction of {arms[0]}'s {axis} needed to reach {arms[0]}'s final held-out bpb; "
                                             "null = did not reach it within the budget"}
     from gristmill.lab.significance import compare
 
@@ -211,11 +287,12 @@ def plot_ablation(results: dict, out: Path) -> list[str]:
     for es in sets:
         fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
         unis = []
+        axis = "bytes" if results.get("budget") == "bytes" else "tokens"
         for i, (arm, a) in enumerate(arms.items()):
             seeds = list(a["seeds"].values())
-            n = min(len(s["curve"]["tokens"]) for s in seeds)
-            scale, unit = (1e6, "millions") if seeds[0]["curve"]["tokens"][-1] >= 1e6 else (1e3, "thousands")
-            x = np.array(seeds[0]["curve"]["tokens"][:n]) / scale
+            n = min(len(s["curve"][axis]) for s in seeds)
+            scale, unit = (1e6, "millions") if seeds[0]["curve"][axis][-1] >= 1e6 else (1e3, "thousands")
+            x = np.array(seeds[0]["curve"][axis][:n]) / scale
             ys = np.array([(s["curve"]["mean_bpb"] if es == "mean" else s["curve"]["bpb"][es])[:n] for s in seeds])
             col = f"C{i}"
             flagged = [k for k, v in a.get("not_below_unigram", {}).items() if es == "mean" or es in v]
@@ -234,7 +311,7 @@ def plot_ablation(results: dict, out: Path) -> list[str]:
                   for v in ([s["final_mean_bpb"]] if es == "mean" else [s["final_bpb"][es]])]
         lo, hi = min(finals), max(max(finals), max(unis))
         ax.set_ylim(lo - 0.15 * (hi - lo + 0.05), hi + 0.6 * (hi - lo + 0.05))  # the informative range, not step 0
-        ax.set_xlabel(f"training tokens ({unit})")
+        ax.set_xlabel(f"training {'bytes of text' if axis == 'bytes' else 'tokens'} ({unit})")
         ax.set_ylabel("held-out bits per byte (lower is better)")
         ax.set_title(f"held-out set {es!r}" + (" (mean over eval sets)" if es == "mean" else "")
                      + ": line = mean, band = min..max over seeds", fontsize=10)
@@ -256,16 +333,24 @@ def print_ablation(results: dict, console) -> None:
     arms = results["arms"]
     first = next(iter(arms))
     sets = list(next(iter(arms.values()))["final_bpb"])
-    t = Table(title=f"held-out bits per byte at {results['config']['tokens']:,} tokens (mean ± std over seeds)")
+    bytes_budget = results.get("budget") == "bytes"
+    t = Table(title=f"held-out bits per byte at {results['config']['bytes']:,} bytes of text per arm (mean ± std over seeds)"
+              if bytes_budget else f"held-out bits per byte at {results['config']['tokens']:,} tokens (mean ± std over seeds)")
     t.add_column("arm")
+    several = len({a.get("tokenizer") for a in arms.values()}) > 1
+    if several:
+        t.add_column("tokenizer")
+        t.add_column("bytes/token", justify="right")
     for s in sets:
         t.add_column(s, justify="right")
-    t.add_column(f"tokens to reach {first}'s final bpb", justify="right")
+    t.add_column(f"{'bytes' if bytes_budget else 'tokens'} to reach {first}'s final bpb", justify="right")
     t.add_column("vs unigram baseline")
     for arm, a in arms.items():
         te = a["token_efficiency"]
         eff = "-" if te["mean"] is None else pm(te, "{:.2f}").replace(" ±", "x ±", 1) + (f" ({te['n']} of {len(te['per_seed'])} seeds reached)" if te["n"] < len(te["per_seed"]) else "")
-        t.add_row(arm, *[pm(a["final_bpb"][s]) for s in sets], eff, unigram_flag(a))
+        tk = [("bytes" if a["tokenizer"] == "bytes" else f"{Path(a['tokenizer']).name} ({a['vocab_size']:,})"),
+              f"{a['bytes_per_token']:.2f}"] if several else []
+        t.add_row(arm, *tk, *[pm(a["final_bpb"][s]) for s in sets], eff, unigram_flag(a))
     console.print(t)
     others = [arm for arm in arms if "vs_first" in arms[arm]]
     if others:  # a table of its own: the intervals need the width

@@ -312,7 +312,7 @@ def _train_task(task: dict) -> dict:
     return {"name": task["name"], "seed": task["seed"], "run": task["run"], "bpb": final["bpb"],
             "unigram_bpb": final["unigram_bpb"], "not_below_unigram": final.get("not_below_unigram", []),
             "tokens": final["tokens"], "mean_bpb": statistics.fmean(final["bpb"].values()),
-            "seconds": time.perf_counter() - t0}
+            "seconds": time.perf_counter() - t0, "pid": os.getpid()}  # which process trained it (local pool or Ray)
 
 
 def _finished(run: Path) -> dict | None:
@@ -410,7 +410,9 @@ def _fingerprint(cfg: SearchConfig, srcs) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_search(config: Path, out: Path, console=None, workers: int | None = None) -> dict:
+def run_search(config: Path, out: Path, console=None, workers: int | None = None, engine: str = "local") -> dict:
+    """The search; ``engine="ray"`` when the caller routes gristmill.engine.pool through Ray
+    (``gristmill lab search --engine ray``): every proxy and target run is then one Ray task."""
     from gristmill.engine.atomic import atomic_write_text
     from gristmill.lab.significance import compare
     from gristmill.mix.spec import MixtureError, mixture_from_dict
@@ -466,7 +468,12 @@ def run_search(config: Path, out: Path, console=None, workers: int | None = None
     total = sum(avail[n]["tokens"] for n in names)
     natural = np.array([avail[n]["tokens"] / total for n in names])
     cands = candidates(cfg, names, natural)
-    threads = cfg.threads or max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // workers)
+    if engine == "ray":  # a task reserves GRISTMILL_RAY_TASK_CPUS of its node, so it uses that many threads
+        from gristmill.engine.ray_engine import task_resources
+
+        threads = cfg.threads or max(1, int(task_resources()[0]))
+    else:
+        threads = cfg.threads or max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // workers)
 
     def write_mix(c: dict) -> str:
         p = out / "mixtures" / f"{c['name']}.yaml"
@@ -558,7 +565,8 @@ def run_search(config: Path, out: Path, console=None, workers: int | None = None
         "proxies": [{"name": c["name"], "weights": c["weights"], "thresholds": _thr_readable(c, cfg),
                      "mean_bpb": proxies[(c["name"], pseed)]["mean_bpb"], "bpb": proxies[(c["name"], pseed)]["bpb"],
                      "loo_pred": fits[chosen]["loo_pred"][i], "run": proxies[(c["name"], pseed)]["run"],
-                     "not_below_unigram": proxies[(c["name"], pseed)]["not_below_unigram"]}
+                     "not_below_unigram": proxies[(c["name"], pseed)]["not_below_unigram"],
+                     "pid": proxies[(c["name"], pseed)].get("pid")}
                     for i, c in enumerate(cands)],
         "regression": {"chosen": chosen, "by": "leave-one-out mean squared error over the proxies",
                        "models": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_") and kk not in ("loo_pred",)}
@@ -573,7 +581,9 @@ def run_search(config: Path, out: Path, console=None, workers: int | None = None
                     "spearman_proxy_target": rho, "n": len(arms),
                     "note": "Spearman rank correlation of proxy bpb against target bpb (mean over seeds) over the validated "
                             "mixtures; with 4 points only 1.0 and -1.0 are far from chance"},
-        "parallel": f"{workers} local worker process(es) (gristmill.engine.pool), {threads} torch thread(s) each",
+        "engine": engine,
+        "parallel": (f"{workers} Ray task(s) in flight (gristmill.engine.ray_engine), {threads} torch thread(s) each" if engine == "ray"
+                     else f"{workers} local worker process(es) (gristmill.engine.pool), {threads} torch thread(s) each"),
     }
     flat = [p["name"] for p in results["proxies"] if p["not_below_unigram"]]
     # proxies that learned nothing beyond token frequencies rank mixtures by how well their unigram
