@@ -15,6 +15,8 @@ with the same results, used when this module is not built, and checked against i
 - ``token_facts``: the per-token flags the rules read.
 - ``hashed_bigram_dot``: the fast quality model's score (hashed word uni+bigrams, l2 norm, dot),
   bit-identical to scikit-learn's ``HashingVectorizer`` path, which is its pure-Python fallback.
+- ``minhash_signatures``: word n-gram shingles and MinHash signatures from a batch's UTF-8 buffer,
+  bit-identical to ``dedup._shingle``'s numpy path (``shingle_hashes`` + ``signatures``), its fallback.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
@@ -981,3 +983,162 @@ def hashed_bigram_dot(list docs, const float[:] coef):
     finally:
         free(buf); free(starts); free(ends); free(idx); free(tmp)
     return out
+
+
+# MinHash signatures straight from the UTF-8 buffer of a batch (dedup._shingle.signatures_from_text).
+# The per-shingle update is C with compile-time block widths, so the compiler keeps a block of
+# minimums in vector registers; target_clones builds AVX-512, AVX2 and plain versions and the loader
+# picks the one this CPU has (the .so stays portable).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define GM_BLOCK 64
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define GM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #else
+    #define GM_CLONES
+    #endif
+    /* mins[p] = min(mins[p], a[p]*x + b[p] mod 2^32) for every x in xs and every p < np_ */
+    GM_CLONES static void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
+                                            const uint32_t* xs, int64_t nx, int64_t np_) {
+        int64_t p0 = 0;
+        for (; p0 + GM_BLOCK <= np_; p0 += GM_BLOCK) {
+            uint32_t m[GM_BLOCK], aa[GM_BLOCK], bb[GM_BLOCK];
+            for (int j = 0; j < GM_BLOCK; j++) { m[j] = mins[p0 + j]; aa[j] = a[p0 + j]; bb[j] = b[p0 + j]; }
+            for (int64_t s = 0; s < nx; s++) {
+                uint32_t x = xs[s];
+                for (int j = 0; j < GM_BLOCK; j++) {
+                    uint32_t y = aa[j] * x + bb[j];
+                    m[j] = y < m[j] ? y : m[j];
+                }
+            }
+            for (int j = 0; j < GM_BLOCK; j++) mins[p0 + j] = m[j];
+        }
+        for (int64_t p = p0; p < np_; p++) {
+            uint32_t mm = mins[p], aa = a[p], bb = b[p];
+            for (int64_t s = 0; s < nx; s++) {
+                uint32_t y = aa * xs[s] + bb;
+                mm = y < mm ? y : mm;
+            }
+            mins[p] = mm;
+        }
+    }
+    #include <string.h>
+    static uint64_t gm_pw[9];  /* P^0..P^8, P the FNV-64 prime */
+    static void gm_init_powers(void) {
+        gm_pw[0] = 1;
+        for (int i = 1; i < 9; i++) gm_pw[i] = gm_pw[i - 1] * 0x100000001B3ULL;
+    }
+    static inline uint64_t gm_mix64(uint64_t x) {
+        x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 27; x *= 0x94D049BB133111EBULL; x ^= x >> 31;
+        return x;
+    }
+    /* Hashes of the words (maximal runs of bytes other than 0x20) in [p, end): sum b_j P^j mod 2^64
+       plus len * golden, finalized. Eight bytes at a time: the first space in a chunk is found with
+       the zero-byte bit trick (no branch per byte; its false positives only sit above a true one). */
+    static int64_t gm_word_hashes(const uint8_t* p, const uint8_t* end, uint64_t* w) {
+        int64_t nw = 0;
+        while (p < end) {
+            if (*p == 0x20) { p++; continue; }
+            uint64_t h = 0, base = 1;
+            int64_t len = 0;
+            for (;;) {
+                uint64_t v = 0x2020202020202020ULL;
+                int64_t left = end - (p + len);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                if (left >= 8) memcpy(&v, p + len, 8);
+                else memcpy(&v, p + len, (size_t)left);
+    #else
+                for (int t = 0; t < 8 && t < left; t++) v = (v & ~(0xFFULL << (8 * t))) | ((uint64_t)p[len + t] << (8 * t));
+    #endif
+                uint64_t x = v ^ 0x2020202020202020ULL;
+                uint64_t m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+                int k = m ? (__builtin_ctzll(m) >> 3) : 8;
+                uint64_t keep = k == 8 ? v : v & ((1ULL << (8 * k)) - 1), c = 0;
+                for (int t = 0; t < 8; t++) c += ((keep >> (8 * t)) & 0xFF) * gm_pw[t];
+                h += base * c;
+                base *= gm_pw[8];
+                len += k;
+                if (k < 8) break;
+            }
+            w[nw++] = gm_mix64(h + (uint64_t)len * 0x9E3779B97F4A7C15ULL);
+            p += len;
+        }
+        return nw;
+    }
+    """
+    void gm_init_powers() nogil
+    int64_t gm_word_hashes(const unsigned char* p, const unsigned char* end, uint64_t* w) nogil
+    void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
+                           const uint32_t* xs, int64_t nx, int64_t np_) nogil
+
+
+cdef inline uint64_t _mix64(uint64_t x) noexcept nogil:
+    x ^= x >> 30
+    x *= 0xBF58476D1CE4E5B9ULL
+    x ^= x >> 27
+    x *= 0x94D049BB133111EBULL
+    x ^= x >> 31
+    return x
+
+
+def minhash_signatures(const unsigned char[::1] buf, const int64_t[::1] offs, int ngram,
+                       const uint64_t[::1] K, const uint32_t[::1] a32, const uint32_t[::1] b32):
+    """MinHash signatures of the documents ``buf[offs[d]:offs[d+1]]`` (UTF-8, already normalized),
+    bit for bit what ``dedup._shingle.signatures(*shingle_hashes(texts, ngram), a, b)`` gives: words
+    are maximal runs of bytes other than 0x20, hashed as ``sum b_j * P^j mod 2^64`` (P the FNV-64
+    prime) plus ``len * golden``, splitmix64-finalized; a shingle is the finalized sum of
+    ``ngram`` consecutive word hashes times ``K``; a document of 1..ngram-1 words has one shingle of
+    all its words. Each shingle hash is folded to 32 bits and permuted by ``a32*x + b32 mod 2^32``.
+    Returns ``(signatures uint32 (docs, perms), shingles per document int64)``; a document without
+    shingles keeps all 0xFFFFFFFF."""
+    cdef Py_ssize_t nd = offs.shape[0] - 1, P = a32.shape[0], d, i, j, s, nw, ns, cap = 0
+    cdef int n = ngram, k
+    cdef int64_t lo, hi
+    cdef uint64_t g
+    cdef uint64_t* w = NULL
+    cdef uint32_t* xs = NULL
+    if n < 1 or K.shape[0] < n or b32.shape[0] != P:
+        raise ValueError("minhash_signatures: ngram >= 1, len(K) >= ngram and len(a32) == len(b32)")
+    if nd < 0 or offs[0] < 0 or offs[nd] > buf.shape[0]:
+        raise ValueError("minhash_signatures: offsets outside the buffer")
+    for d in range(nd):
+        if offs[d + 1] < offs[d]:
+            raise ValueError("minhash_signatures: offsets must not decrease")
+    gm_init_powers()
+    sig_arr = np.full((max(nd, 0), P), 0xFFFFFFFF, dtype=np.uint32)
+    cnt_arr = np.zeros(max(nd, 0), dtype=np.int64)
+    cdef uint32_t[:, ::1] sig = sig_arr
+    cdef int64_t[::1] cnt = cnt_arr
+    cdef const unsigned char* b = &buf[0] if buf.shape[0] else NULL
+    if nd <= 0:
+        return sig_arr, cnt_arr
+    try:
+        with nogil:
+            for d in range(nd):
+                lo = offs[d]
+                hi = offs[d + 1]
+                if hi - lo + 1 > cap:
+                    cap = 2 * (hi - lo + 1)
+                    free(w); free(xs)
+                    w = <uint64_t*>malloc(cap * sizeof(uint64_t))
+                    xs = <uint32_t*>malloc(cap * sizeof(uint32_t))
+                    if w == NULL or xs == NULL:
+                        with gil:
+                            raise MemoryError()
+                nw = gm_word_hashes(b + lo, b + hi, w)
+                if nw == 0:
+                    continue
+                ns = nw - n + 1 if nw >= n else 1
+                for s in range(ns):
+                    g = 0
+                    for k in range(n if nw >= n else nw):
+                        g += w[s + k] * K[k]
+                    g = _mix64(g)
+                    xs[s] = <uint32_t>(g ^ (g >> 32))
+                cnt[d] = ns
+                if P > 0:
+                    gm_minhash_update(&sig[d, 0], &a32[0], &b32[0], xs, ns, P)
+    finally:
+        free(w); free(xs)
+    return sig_arr, cnt_arr
