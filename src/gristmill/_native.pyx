@@ -1033,42 +1033,74 @@ cdef extern from *:
         x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 27; x *= 0x94D049BB133111EBULL; x ^= x >> 31;
         return x;
     }
-    /* Hashes of the words (maximal runs of bytes other than 0x20) in [p, end): sum b_j P^j mod 2^64
-       plus len * golden, finalized. Eight bytes at a time: the first space in a chunk is found with
-       the zero-byte bit trick (no branch per byte; its false positives only sit above a true one). */
-    static int64_t gm_word_hashes(const uint8_t* p, const uint8_t* end, uint64_t* w) {
-        int64_t nw = 0;
-        while (p < end) {
-            if (*p == 0x20) { p++; continue; }
-            uint64_t h = 0, base = 1;
-            int64_t len = 0;
-            for (;;) {
-                uint64_t v = 0x2020202020202020ULL;
-                int64_t left = end - (p + len);
-    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                if (left >= 8) memcpy(&v, p + len, 8);
-                else memcpy(&v, p + len, (size_t)left);
-    #else
-                for (int t = 0; t < 8 && t < left; t++) v = (v & ~(0xFFULL << (8 * t))) | ((uint64_t)p[len + t] << (8 * t));
+    #if defined(__x86_64__) || defined(_M_X64)
+    #include <emmintrin.h>
     #endif
-                uint64_t x = v ^ 0x2020202020202020ULL;
-                uint64_t m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-                int k = m ? (__builtin_ctzll(m) >> 3) : 8;
-                uint64_t keep = k == 8 ? v : v & ((1ULL << (8 * k)) - 1), c = 0;
-                for (int t = 0; t < 8; t++) c += ((keep >> (8 * t)) & 0xFF) * gm_pw[t];
-                h += base * c;
-                base *= gm_pw[8];
-                len += k;
-                if (k < 8) break;
+    /* Bit j set when q[j] is a space (0x20); bytes at or after n count as spaces. SSE2 is part of
+       x86-64, so this needs no CPU dispatch. */
+    static inline uint64_t gm_space_mask(const uint8_t* q, int64_t n) {
+        uint64_t m = 0;
+    #if defined(__x86_64__) || defined(_M_X64)
+        if (n >= 64) {
+            const __m128i sp = _mm_set1_epi8(0x20);
+            for (int c = 0; c < 4; c++) {
+                __m128i v = _mm_loadu_si128((const __m128i*)(q + 16 * c));
+                m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp)) << (16 * c);
             }
-            w[nw++] = gm_mix64(h + (uint64_t)len * 0x9E3779B97F4A7C15ULL);
-            p += len;
+            return m;
         }
+    #endif
+        for (int64_t j = 0; j < 64; j++) m |= (uint64_t)(j >= n || q[j] == 0x20) << j;
+        return m;
+    }
+    /* sum q[j] P^j mod 2^64 over the word's bytes, eight at a time; reads past the word only while
+       inside the buffer (bytes after it are masked off). */
+    static inline uint64_t gm_word_sum(const uint8_t* q, int64_t len, const uint8_t* buf_end) {
+        uint64_t h = 0, base = 1;
+        for (int64_t o = 0; o < len; o += 8) {
+            int64_t k = len - o < 8 ? len - o : 8;
+            uint64_t v = 0;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (buf_end - (q + o) >= 8) memcpy(&v, q + o, 8);
+            else memcpy(&v, q + o, (size_t)k);
+            if (k < 8) v &= (1ULL << (8 * k)) - 1;
+    #else
+            for (int64_t t = 0; t < k; t++) v |= (uint64_t)q[o + t] << (8 * t);
+    #endif
+            uint64_t c = 0;
+            for (int t = 0; t < 8; t++) c += ((v >> (8 * t)) & 0xFF) * gm_pw[t];
+            h += base * c;
+            base *= gm_pw[8];
+        }
+        return h;
+    }
+    /* Hashes of the words (maximal runs of bytes other than 0x20) in [p, end): sum b_j P^j mod 2^64
+       plus len * golden, finalized. Word boundaries come from 64-byte space masks (a transition
+       bit per boundary), so finding the next word does not wait on hashing the last one. */
+    static int64_t gm_word_hashes(const uint8_t* p, const uint8_t* end, const uint8_t* buf_end, uint64_t* w) {
+        int64_t nw = 0, n = end - p, start = -1;
+        uint64_t carry = 0;  /* 1 when the byte before this block is not a space */
+        for (int64_t blk = 0; blk < n; blk += 64) {
+            uint64_t nonsp = ~gm_space_mask(p + blk, n - blk);
+            uint64_t trans = nonsp ^ ((nonsp << 1) | carry);
+            carry = nonsp >> 63;
+            while (trans) {
+                int64_t pos = blk + __builtin_ctzll(trans);
+                trans &= trans - 1;
+                if (start < 0) start = pos;
+                else {
+                    w[nw++] = gm_mix64(gm_word_sum(p + start, pos - start, buf_end) + (uint64_t)(pos - start) * 0x9E3779B97F4A7C15ULL);
+                    start = -1;
+                }
+            }
+        }
+        if (start >= 0)
+            w[nw++] = gm_mix64(gm_word_sum(p + start, n - start, buf_end) + (uint64_t)(n - start) * 0x9E3779B97F4A7C15ULL);
         return nw;
     }
     """
     void gm_init_powers() nogil
-    int64_t gm_word_hashes(const unsigned char* p, const unsigned char* end, uint64_t* w) nogil
+    int64_t gm_word_hashes(const unsigned char* p, const unsigned char* end, const unsigned char* buf_end, uint64_t* w) nogil
     void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
                            const uint32_t* xs, int64_t nx, int64_t np_) nogil
 
@@ -1126,7 +1158,7 @@ def minhash_signatures(const unsigned char[::1] buf, const int64_t[::1] offs, in
                     if w == NULL or xs == NULL:
                         with gil:
                             raise MemoryError()
-                nw = gm_word_hashes(b + lo, b + hi, w)
+                nw = gm_word_hashes(b + lo, b + hi, b + buf.shape[0], w)
                 if nw == 0:
                     continue
                 ns = nw - n + 1 if nw >= n else 1
