@@ -993,8 +993,9 @@ cdef extern from *:
     """
     #include <stdint.h>
     #define GM_BLOCK 64
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define GM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+    #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+    /* x86-64-v4 (AVX-512 F/BW/DQ/VL) brings 64-bit vector multiplies for the n-gram pass */
+    #define GM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
     #else
     #define GM_CLONES
     #endif
@@ -1025,9 +1026,12 @@ cdef extern from *:
     }
     #include <string.h>
     static uint64_t gm_pw[9];  /* P^0..P^8, P the FNV-64 prime */
+    static uint64_t gm_tab[8][256];  /* byte * P^t: loads instead of multiplies (the multiplier is the bottleneck) */
     static void gm_init_powers(void) {
         gm_pw[0] = 1;
         for (int i = 1; i < 9; i++) gm_pw[i] = gm_pw[i - 1] * 0x100000001B3ULL;
+        for (int t = 0; t < 8; t++)
+            for (int c = 0; c < 256; c++) gm_tab[t][c] = (uint64_t)c * gm_pw[t];
     }
     static inline uint64_t gm_mix64(uint64_t x) {
         x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 27; x *= 0x94D049BB133111EBULL; x ^= x >> 31;
@@ -1068,8 +1072,9 @@ cdef extern from *:
             for (int64_t t = 0; t < k; t++) v |= (uint64_t)q[o + t] << (8 * t);
     #endif
             uint64_t c = 0;
-            for (int t = 0; t < 8; t++) c += ((v >> (8 * t)) & 0xFF) * gm_pw[t];
-            h += base * c;
+            for (int t = 0; t < 8; t++) c += gm_tab[t][(v >> (8 * t)) & 0xFF];
+            if (o == 0) h = c;
+            else { h += base * c; }
             base *= gm_pw[8];
         }
         return h;
@@ -1089,18 +1094,30 @@ cdef extern from *:
                 trans &= trans - 1;
                 if (start < 0) start = pos;
                 else {
-                    w[nw++] = gm_mix64(gm_word_sum(p + start, pos - start, buf_end) + (uint64_t)(pos - start) * 0x9E3779B97F4A7C15ULL);
+                    w[nw++] = gm_word_sum(p + start, pos - start, buf_end) + (uint64_t)(pos - start) * 0x9E3779B97F4A7C15ULL;
                     start = -1;
                 }
             }
         }
         if (start >= 0)
-            w[nw++] = gm_mix64(gm_word_sum(p + start, n - start, buf_end) + (uint64_t)(n - start) * 0x9E3779B97F4A7C15ULL);
+            w[nw++] = gm_word_sum(p + start, n - start, buf_end) + (uint64_t)(n - start) * 0x9E3779B97F4A7C15ULL;
         return nw;
+    }
+    /* Finalize the word hashes, then x[s] = fold32(mix64(sum_k w[s+k] K[k])) for the ns full n-grams:
+       straight loops over arrays, so the compiler uses 64-bit vector multiplies where the CPU has them. */
+    GM_CLONES static void gm_ngram_fold(uint64_t* w, int64_t nw, const uint64_t* K, int n, int64_t ns, uint32_t* x) {
+        for (int64_t i = 0; i < nw; i++) w[i] = gm_mix64(w[i]);
+        for (int64_t s = 0; s < ns; s++) {
+            uint64_t g = 0;
+            for (int k = 0; k < n; k++) g += w[s + k] * K[k];
+            g = gm_mix64(g);
+            x[s] = (uint32_t)(g ^ (g >> 32));
+        }
     }
     """
     void gm_init_powers() nogil
     int64_t gm_word_hashes(const unsigned char* p, const unsigned char* end, const unsigned char* buf_end, uint64_t* w) nogil
+    void gm_ngram_fold(uint64_t* w, int64_t nw, const uint64_t* K, int n, int64_t ns, uint32_t* x) nogil
     void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
                            const uint32_t* xs, int64_t nx, int64_t np_) nogil
 
@@ -1161,13 +1178,9 @@ def minhash_signatures(const unsigned char[::1] buf, const int64_t[::1] offs, in
                 nw = gm_word_hashes(b + lo, b + hi, b + buf.shape[0], w)
                 if nw == 0:
                     continue
+                # a document of 1..n-1 words: one shingle of all its words
                 ns = nw - n + 1 if nw >= n else 1
-                for s in range(ns):
-                    g = 0
-                    for k in range(n if nw >= n else nw):
-                        g += w[s + k] * K[k]
-                    g = _mix64(g)
-                    xs[s] = <uint32_t>(g ^ (g >> 32))
+                gm_ngram_fold(w, nw, &K[0], n if nw >= n else nw, ns, xs)
                 cnt[d] = ns
                 if P > 0:
                     gm_minhash_update(&sig[d, 0], &a32[0], &b32[0], xs, ns, P)
