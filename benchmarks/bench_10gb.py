@@ -31,7 +31,6 @@ Everything it writes lives under ``--work`` and is deleted at the end unless ``-
 from __future__ import annotations
 
 import argparse
-import gettext
 import hashlib
 import json
 import os
@@ -48,8 +47,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import corpora_dir, machine, write_fragment  # noqa: E402
-from crawl_like import _boilerplate, _gibberish, _near_dup, _spam, _with_boilerplate_lines  # noqa: E402
+from _common import corpora_dir, machine  # noqa: E402
+from crawl_like import _boilerplate, _gibberish, _near_dup, _spam, _with_boilerplate_lines, gettext_strings  # noqa: E402
 
 SHARES = {"real": 0.45, "exact_dup": 0.10, "near_dup": 0.10, "non_english": 0.10, "spam": 0.09,
           "boilerplate": 0.09, "gibberish": 0.07}
@@ -82,17 +81,9 @@ def _sentences(corpora: Path) -> list[list[str]]:
 
 
 def _non_english(rng: random.Random) -> list[str]:
+    """gettext catalogues' translated strings, 20 to a page."""
     pages = []
-    for mo in sorted(Path("/usr/share/locale").rglob("*.mo")):
-        lang = mo.parts[-3].split("_")[0].split("@")[0]
-        if lang in ("en", "C") or not lang.isalpha():
-            continue
-        try:
-            with open(mo, "rb") as fh:
-                cat = gettext.GNUTranslations(fh)._catalog
-        except Exception:
-            continue
-        strings = [v for k, v in cat.items() if isinstance(k, str) and k and isinstance(v, str) and len(v) >= 25]
+    for _lang, strings in sorted(gettext_strings(sorted(Path("/usr/share/locale").rglob("*.mo"))).items()):
         for i in range(0, len(strings) - 10, 20):
             pages.append(" ".join(strings[i:i + 20]))
     rng.shuffle(pages)

@@ -75,6 +75,14 @@ class _Powers:
         return cls.pw[:n], cls.pinv[:n]
 
 
+def _large_strings(texts: list[str] | pa.Array) -> pa.Array:
+    """``texts`` as a null-free large_string array (one int64 offsets buffer and one UTF-8 buffer)."""
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return arr.fill_null("") if arr.null_count else arr
+
+
 def shingle_hashes(texts: list[str] | pa.Array, n: int, chunk_bytes: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of the word ``n``-grams of already normalized ``texts`` (single-space separated).
 
@@ -83,10 +91,7 @@ def shingle_hashes(texts: list[str] | pa.Array, n: int, chunk_bytes: int = 1 << 
     A document with 1..n-1 words gets one shingle of all its words, so short duplicates still
     match; an empty document gets none. Repeated n-grams are kept (MinHash ignores multiplicity).
     """
-    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    arr = arr.fill_null("") if arr.null_count else arr
+    arr = _large_strings(texts)
     ndocs = len(arr)
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + ndocs + 1]
     if offs[-1] - offs[0] > chunk_bytes and ndocs > 1:
@@ -212,10 +217,7 @@ def signatures_from_text(
     if kernel is None:
         h, offs = shingle_hashes(texts, n)
         return signatures(h, offs, a, b), np.diff(offs)
-    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    arr = arr.fill_null("") if arr.null_count else arr
+    arr = _large_strings(texts)
     ndocs = len(arr)
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + ndocs + 1]
     data = arr.buffers()[2]
