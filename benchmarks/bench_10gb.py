@@ -47,7 +47,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import corpora_dir, machine  # noqa: E402
+from _common import corpora_dir, machine, write_fragment  # noqa: E402
 from crawl_like import _boilerplate, _gibberish, _near_dup, _spam, _with_boilerplate_lines, gettext_strings  # noqa: E402
 
 SHARES = {"real": 0.45, "exact_dup": 0.10, "near_dup": 0.10, "non_english": 0.10, "spam": 0.09,
@@ -307,6 +307,39 @@ def planted(out: Path, corpus: list[Path]) -> dict:
     return {k: {"documents": v[0], "kept": v[1]} for k, v in by_kind.items()}
 
 
+def fragment(doc: dict) -> str:
+    """The markdown for RESULTS.md from results/bench_10gb.json (every figure from the measured runs)."""
+    mib = 2 ** 20
+    lines = [f"{doc['machine']}. Recipe: {', '.join(next(iter(s)) for s in STEPS)}; 2 workers, `--no-progress`.", "",
+             "| input | documents | wall s | CPU s (all processes) | MB/s per core | peak RSS parent MiB | peak RSS per worker MiB (max) "
+             "| processes seen | peak RSS all processes MiB | peak disk in output dir MB | output MB | kept | load avg before -> after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in doc["runs"]:
+        peaks = list(r["peak_rss"].values())  # the run's own process first (the tree is walked from it)
+        docs = sum(v["documents"] for v in (r.get("planted") or {}).values())
+        lines.append(f"| {r['input_bytes'] / 1e9:.2f} GB ({r['files']} files) | {docs:,} | {r['wall']:.0f} | {r['cpu']:.0f} | "
+                     f"{r['input_bytes'] / 1e6 / r['cpu']:.2f} | {peaks[0][1] / mib:.0f} | {max(p[1] for p in peaks[1:]) / mib:.0f} | "
+                     f"{len(peaks)} | {r['peak_total'] / mib:.0f} | {r['peak_disk'] / 1e6:.0f} | {r['disk_out'] / 1e6:.0f} | "
+                     f"{r['kept']:,} | {r['load_before'][0]:.0f} -> {r['load_after'][0]:.0f} |")
+    lines += ["", "Wall seconds per stage (from the run's own stage lines):", ""]
+    for r in doc["runs"]:
+        lines.append(f"- {r['input_bytes'] / 1e9:.2f} GB: " + "; ".join(f"{k} {v:.0f}" for k, v in r["stage_wall"].items()))
+    lines += ["", "Planted kinds kept (of all documents of the kind):", ""]
+    for r in doc["runs"]:
+        if r.get("planted"):
+            lines.append(f"- {r['input_bytes'] / 1e9:.2f} GB: " + ", ".join(
+                f"{k} {v['kept']:,}/{v['documents']:,}" for k, v in sorted(r["planted"].items())))
+    for r in doc["runs"]:
+        k = r.get("kill_resume")
+        if k:
+            lines += ["", f"Kill and resume at {r['input_bytes'] / 1e9:.2f} GB: SIGKILL of the whole run after "
+                      + " and ".join(f"{x['after_s']:.0f} s" for x in k["kills"])
+                      + f" (two separate starts, each resuming the last), then the same command to the end ({k['resume_wall']:.0f} s): "
+                      + ("**output identical** to the uninterrupted run (kept ids and texts, rejected ids and reasons, quarantine, "
+                         "ledger, per-step counts, dedup reports)." if k["identical"] else "**output differs**.")]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, nargs="+", default=[1, 3, 10])
@@ -315,7 +348,11 @@ def main() -> None:
     ap.add_argument("--corpora", type=Path, default=corpora_dir())
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--fragment-only", action="store_true", help="rewrite results/bench_10gb.md from results/bench_10gb.json")
     a = ap.parse_args()
+    if a.fragment_only:
+        write_fragment("bench_10gb", fragment(json.loads((HERE / "results" / "bench_10gb.json").read_text())))
+        return
     a.work.mkdir(parents=True, exist_ok=True)
     results = []
     res_path = HERE / "results" / "bench_10gb.json"
@@ -362,6 +399,7 @@ def main() -> None:
                 shutil.rmtree(k_out, ignore_errors=True)
             results.append(row)
             res_path.write_text(json.dumps({"machine": machine(), "runs": results}, indent=1, default=str))
+            write_fragment("bench_10gb", fragment(json.loads(res_path.read_text())))
             if not a.keep:
                 shutil.rmtree(d, ignore_errors=True)
     finally:
