@@ -52,6 +52,15 @@ def test_kernel_bit_identical_to_numpy(ngram, num_perm, seed):
 
 
 @native
+def test_kernel_empty_and_null_inputs():
+    a, b = perm_params(8, 1)
+    for texts in ([], ["", ""], [None, "a b"], pa.array(["x y z"], pa.string())):
+        got, counts = signatures_from_text(texts, 5, a, b)
+        h, offs = shingle_hashes(texts, 5)
+        assert np.array_equal(got, signatures(h, offs, a, b)) and np.array_equal(counts, np.diff(offs))
+
+
+@native
 def test_kernel_rejects_offsets_outside_the_buffer():
     from gristmill import _native
 
