@@ -36,6 +36,7 @@ def _edge_texts(seed: int = 0) -> list[str]:
 @native
 @pytest.mark.parametrize("ngram,num_perm,seed", [(5, 128, 1), (1, 16, 7), (3, 200, 42), (13, 64, 3)])
 def test_kernel_bit_identical_to_numpy(ngram, num_perm, seed):
+    assert getattr(_shingle._native, "minhash_signatures", None) is not None, "the compiled kernel did not build or load"
     texts = [shingle_text(d["text"]) for d in stdlib_docs(300)] + _edge_texts(seed)
     a, b = perm_params(num_perm, seed)
     h, offs = shingle_hashes(texts, ngram)
