@@ -1167,8 +1167,8 @@ def minhash_signatures(const unsigned char[::1] buf, const int64_t[::1] offs, in
             for d in range(nd):
                 lo = offs[d]
                 hi = offs[d + 1]
-                if hi - lo + 1 > cap:
-                    cap = 2 * (hi - lo + 1)
+                if (hi - lo) // 2 + 2 > cap:  # words (and shingles) <= half the bytes, rounded up
+                    cap = (hi - lo) // 2 + 2
                     free(w); free(xs)
                     w = <uint64_t*>malloc(cap * sizeof(uint64_t))
                     xs = <uint32_t*>malloc(cap * sizeof(uint32_t))
