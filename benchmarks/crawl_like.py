@@ -121,18 +121,7 @@ def non_english(cache: Path, rng: random.Random, need_bytes: int) -> list[tuple[
         mos += sorted(Path(django.__file__).parent.rglob("locale/*/LC_MESSAGES/*.mo"))
     except ImportError:
         pass
-    by_lang: dict[str, list[str]] = {}
-    for mo in mos:
-        lang = mo.parts[-3].split("_")[0].split("@")[0]
-        if lang in ("en", "C") or not lang.isalpha():
-            continue
-        try:
-            with open(mo, "rb") as fh:
-                cat = gettext.GNUTranslations(fh)._catalog
-        except Exception:
-            continue
-        by_lang.setdefault(lang, []).extend(v for k, v in cat.items() if isinstance(k, str) and k
-                                            and isinstance(v, str) and len(v) >= 25 and "%" not in v)
+    by_lang = gettext_strings(mos)
     for lang, strings in sorted(by_lang.items()):
         docs, buf = [], []
         for s in strings:
@@ -150,6 +139,23 @@ def non_english(cache: Path, rng: random.Random, need_bytes: int) -> list[tuple[
         out.append((lang, d))
         got += len(d.encode())
     return out
+
+
+def gettext_strings(mos: list[Path]) -> dict[str, list[str]]:
+    """Translated strings (>= 25 characters, no format placeholders) of gettext catalogues, per language."""
+    by_lang: dict[str, list[str]] = {}
+    for mo in mos:
+        lang = mo.parts[-3].split("_")[0].split("@")[0]
+        if lang in ("en", "C") or not lang.isalpha():
+            continue
+        try:
+            with open(mo, "rb") as fh:
+                cat = gettext.GNUTranslations(fh)._catalog
+        except Exception:
+            continue
+        by_lang.setdefault(lang, []).extend(v for k, v in cat.items() if isinstance(k, str) and k
+                                            and isinstance(v, str) and len(v) >= 25 and "%" not in v)
+    return by_lang
 
 
 def _spam(rng: random.Random) -> str:

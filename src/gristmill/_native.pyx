@@ -15,6 +15,8 @@ with the same results, used when this module is not built, and checked against i
 - ``token_facts``: the per-token flags the rules read.
 - ``hashed_bigram_dot``: the fast quality model's score (hashed word uni+bigrams, l2 norm, dot),
   bit-identical to scikit-learn's ``HashingVectorizer`` path, which is its pure-Python fallback.
+- ``minhash_signatures``: word n-gram shingles and MinHash signatures from a batch's UTF-8 buffer,
+  bit-identical to ``dedup._shingle``'s numpy path (``shingle_hashes`` + ``signatures``), its fallback.
 """
 from libc.stdint cimport uint32_t, uint64_t, int32_t, int64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
@@ -981,3 +983,207 @@ def hashed_bigram_dot(list docs, const float[:] coef):
     finally:
         free(buf); free(starts); free(ends); free(idx); free(tmp)
     return out
+
+
+# MinHash signatures straight from the UTF-8 buffer of a batch (dedup._shingle.signatures_from_text).
+# The per-shingle update is C with compile-time block widths, so the compiler keeps a block of
+# minimums in vector registers; target_clones builds AVX-512, AVX2 and plain versions and the loader
+# picks the one this CPU has (the .so stays portable).
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define GM_BLOCK 64
+    #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) && defined(__linux__)
+    /* x86-64-v4 (AVX-512 F/BW/DQ/VL) brings 64-bit vector multiplies for the n-gram pass */
+    #define GM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+    #else
+    #define GM_CLONES
+    #endif
+    /* mins[p] = min(mins[p], a[p]*x + b[p] mod 2^32) for every x in xs and every p < np_ */
+    GM_CLONES static void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
+                                            const uint32_t* xs, int64_t nx, int64_t np_) {
+        int64_t p0 = 0;
+        for (; p0 + GM_BLOCK <= np_; p0 += GM_BLOCK) {
+            uint32_t m[GM_BLOCK], aa[GM_BLOCK], bb[GM_BLOCK];
+            for (int j = 0; j < GM_BLOCK; j++) { m[j] = mins[p0 + j]; aa[j] = a[p0 + j]; bb[j] = b[p0 + j]; }
+            for (int64_t s = 0; s < nx; s++) {
+                uint32_t x = xs[s];
+                for (int j = 0; j < GM_BLOCK; j++) {
+                    uint32_t y = aa[j] * x + bb[j];
+                    m[j] = y < m[j] ? y : m[j];
+                }
+            }
+            for (int j = 0; j < GM_BLOCK; j++) mins[p0 + j] = m[j];
+        }
+        for (int64_t p = p0; p < np_; p++) {
+            uint32_t mm = mins[p], aa = a[p], bb = b[p];
+            for (int64_t s = 0; s < nx; s++) {
+                uint32_t y = aa * xs[s] + bb;
+                mm = y < mm ? y : mm;
+            }
+            mins[p] = mm;
+        }
+    }
+    #include <string.h>
+    static uint64_t gm_pw[9];  /* P^0..P^8, P the FNV-64 prime */
+    static uint64_t gm_tab[8][256];  /* byte * P^t: loads instead of multiplies (the multiplier is the bottleneck) */
+    static void gm_init_powers(void) {
+        gm_pw[0] = 1;
+        for (int i = 1; i < 9; i++) gm_pw[i] = gm_pw[i - 1] * 0x100000001B3ULL;
+        for (int t = 0; t < 8; t++)
+            for (int c = 0; c < 256; c++) gm_tab[t][c] = (uint64_t)c * gm_pw[t];
+    }
+    static inline uint64_t gm_mix64(uint64_t x) {
+        x ^= x >> 30; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 27; x *= 0x94D049BB133111EBULL; x ^= x >> 31;
+        return x;
+    }
+    #if defined(__x86_64__) || defined(_M_X64)
+    #include <emmintrin.h>
+    #endif
+    /* Bit j set when q[j] is a space (0x20); bytes at or after n count as spaces. SSE2 is part of
+       x86-64, so this needs no CPU dispatch. */
+    static inline uint64_t gm_space_mask(const uint8_t* q, int64_t n) {
+        uint64_t m = 0;
+    #if defined(__x86_64__) || defined(_M_X64)
+        if (n >= 64) {
+            const __m128i sp = _mm_set1_epi8(0x20);
+            for (int c = 0; c < 4; c++) {
+                __m128i v = _mm_loadu_si128((const __m128i*)(q + 16 * c));
+                m |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp)) << (16 * c);
+            }
+            return m;
+        }
+    #endif
+        for (int64_t j = 0; j < 64; j++) m |= (uint64_t)(j >= n || q[j] == 0x20) << j;
+        return m;
+    }
+    /* sum q[j] P^j mod 2^64 over the word's bytes, eight at a time; reads past the word only while
+       inside the buffer (bytes after it are masked off). */
+    static inline uint64_t gm_word_sum(const uint8_t* q, int64_t len, const uint8_t* buf_end) {
+        uint64_t h = 0, base = 1;
+        for (int64_t o = 0; o < len; o += 8) {
+            int64_t k = len - o < 8 ? len - o : 8;
+            uint64_t v = 0;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (buf_end - (q + o) >= 8) memcpy(&v, q + o, 8);
+            else memcpy(&v, q + o, (size_t)k);
+            if (k < 8) v &= (1ULL << (8 * k)) - 1;
+    #else
+            for (int64_t t = 0; t < k; t++) v |= (uint64_t)q[o + t] << (8 * t);
+    #endif
+            uint64_t c = 0;
+            for (int t = 0; t < 8; t++) c += gm_tab[t][(v >> (8 * t)) & 0xFF];
+            if (o == 0) h = c;
+            else { h += base * c; }
+            base *= gm_pw[8];
+        }
+        return h;
+    }
+    /* Hashes of the words (maximal runs of bytes other than 0x20) in [p, end): sum b_j P^j mod 2^64
+       plus len * golden, finalized. Word boundaries come from 64-byte space masks (a transition
+       bit per boundary), so finding the next word does not wait on hashing the last one. */
+    static int64_t gm_word_hashes(const uint8_t* p, const uint8_t* end, const uint8_t* buf_end, uint64_t* w) {
+        int64_t nw = 0, n = end - p, start = -1;
+        uint64_t carry = 0;  /* 1 when the byte before this block is not a space */
+        for (int64_t blk = 0; blk < n; blk += 64) {
+            uint64_t nonsp = ~gm_space_mask(p + blk, n - blk);
+            uint64_t trans = nonsp ^ ((nonsp << 1) | carry);
+            carry = nonsp >> 63;
+            while (trans) {
+                int64_t pos = blk + __builtin_ctzll(trans);
+                trans &= trans - 1;
+                if (start < 0) start = pos;
+                else {
+                    w[nw++] = gm_word_sum(p + start, pos - start, buf_end) + (uint64_t)(pos - start) * 0x9E3779B97F4A7C15ULL;
+                    start = -1;
+                }
+            }
+        }
+        if (start >= 0)
+            w[nw++] = gm_word_sum(p + start, n - start, buf_end) + (uint64_t)(n - start) * 0x9E3779B97F4A7C15ULL;
+        return nw;
+    }
+    /* Finalize the word hashes, then x[s] = fold32(mix64(sum_k w[s+k] K[k])) for the ns full n-grams:
+       straight loops over arrays, so the compiler uses 64-bit vector multiplies where the CPU has them. */
+    GM_CLONES static void gm_ngram_fold(uint64_t* w, int64_t nw, const uint64_t* K, int n, int64_t ns, uint32_t* x) {
+        for (int64_t i = 0; i < nw; i++) w[i] = gm_mix64(w[i]);
+        for (int64_t s = 0; s < ns; s++) {
+            uint64_t g = 0;
+            for (int k = 0; k < n; k++) g += w[s + k] * K[k];
+            g = gm_mix64(g);
+            x[s] = (uint32_t)(g ^ (g >> 32));
+        }
+    }
+    """
+    void gm_init_powers() nogil
+    int64_t gm_word_hashes(const unsigned char* p, const unsigned char* end, const unsigned char* buf_end, uint64_t* w) nogil
+    void gm_ngram_fold(uint64_t* w, int64_t nw, const uint64_t* K, int n, int64_t ns, uint32_t* x) nogil
+    void gm_minhash_update(uint32_t* mins, const uint32_t* a, const uint32_t* b,
+                           const uint32_t* xs, int64_t nx, int64_t np_) nogil
+
+
+cdef inline uint64_t _mix64(uint64_t x) noexcept nogil:
+    x ^= x >> 30
+    x *= 0xBF58476D1CE4E5B9ULL
+    x ^= x >> 27
+    x *= 0x94D049BB133111EBULL
+    x ^= x >> 31
+    return x
+
+
+def minhash_signatures(const unsigned char[::1] buf, const int64_t[::1] offs, int ngram,
+                       const uint64_t[::1] K, const uint32_t[::1] a32, const uint32_t[::1] b32):
+    """MinHash signatures of the documents ``buf[offs[d]:offs[d+1]]`` (UTF-8, already normalized),
+    bit for bit what ``dedup._shingle.signatures(*shingle_hashes(texts, ngram), a, b)`` gives: words
+    are maximal runs of bytes other than 0x20, hashed as ``sum b_j * P^j mod 2^64`` (P the FNV-64
+    prime) plus ``len * golden``, splitmix64-finalized; a shingle is the finalized sum of
+    ``ngram`` consecutive word hashes times ``K``; a document of 1..ngram-1 words has one shingle of
+    all its words. Each shingle hash is folded to 32 bits and permuted by ``a32*x + b32 mod 2^32``.
+    Returns ``(signatures uint32 (docs, perms), shingles per document int64)``; a document without
+    shingles keeps all 0xFFFFFFFF."""
+    cdef Py_ssize_t nd = offs.shape[0] - 1, P = a32.shape[0], d, i, j, s, nw, ns, cap = 0
+    cdef int n = ngram, k
+    cdef int64_t lo, hi
+    cdef uint64_t g
+    cdef uint64_t* w = NULL
+    cdef uint32_t* xs = NULL
+    if n < 1 or K.shape[0] < n or b32.shape[0] != P:
+        raise ValueError("minhash_signatures: ngram >= 1, len(K) >= ngram and len(a32) == len(b32)")
+    if nd < 0 or offs[0] < 0 or offs[nd] > buf.shape[0]:
+        raise ValueError("minhash_signatures: offsets outside the buffer")
+    for d in range(nd):
+        if offs[d + 1] < offs[d]:
+            raise ValueError("minhash_signatures: offsets must not decrease")
+    gm_init_powers()
+    sig_arr = np.full((max(nd, 0), P), 0xFFFFFFFF, dtype=np.uint32)
+    cnt_arr = np.zeros(max(nd, 0), dtype=np.int64)
+    cdef uint32_t[:, ::1] sig = sig_arr
+    cdef int64_t[::1] cnt = cnt_arr
+    cdef const unsigned char* b = &buf[0] if buf.shape[0] else NULL
+    if nd <= 0:
+        return sig_arr, cnt_arr
+    try:
+        with nogil:
+            for d in range(nd):
+                lo = offs[d]
+                hi = offs[d + 1]
+                if (hi - lo) // 2 + 2 > cap:  # words (and shingles) <= half the bytes, rounded up
+                    cap = (hi - lo) // 2 + 2
+                    free(w); free(xs)
+                    w = <uint64_t*>malloc(cap * sizeof(uint64_t))
+                    xs = <uint32_t*>malloc(cap * sizeof(uint32_t))
+                    if w == NULL or xs == NULL:
+                        with gil:
+                            raise MemoryError()
+                nw = gm_word_hashes(b + lo, b + hi, b + buf.shape[0], w)
+                if nw == 0:
+                    continue
+                # a document of 1..n-1 words: one shingle of all its words
+                ns = nw - n + 1 if nw >= n else 1
+                gm_ngram_fold(w, nw, &K[0], n if nw >= n else nw, ns, xs)
+                cnt[d] = ns
+                if P > 0:
+                    gm_minhash_update(&sig[d, 0], &a32[0], &b32[0], xs, ns, P)
+    finally:
+        free(w); free(xs)
+    return sig_arr, cnt_arr

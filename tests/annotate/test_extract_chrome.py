@@ -185,6 +185,12 @@ def test_landmark_slice():
     assert landmark_slice("<body><main>a</main><main>b</main>") is None
     assert landmark_slice("<body><article class=x>only one</article><p>tail</p>") == "<article class=x>only one</article>"
     assert landmark_slice("<body><p>no landmark</p></body>") is None
+    # Offsets come from the page itself: a character that str.lower() lengthens (U+0130) before the landmark
+    # used to shift the slice on pages with upper-case tags; attribute names match in any case.
+    assert landmark_slice("<BODY><P>İstanbul İzmir</P><MAIN><P>the text</P></MAIN><FOOTER>f</FOOTER>") == \
+        "<MAIN><P>the text</P></MAIN>"
+    assert landmark_slice('<body><div ROLE="MAIN"><p>a</p></div><div>nav</div>') == '<div ROLE="MAIN"><p>a</p></div>'
+    assert landmark_slice("<body>\ud800 é<main>ok</main>") == "<main>ok</main>"  # a lone surrogate survives
     # An empty <main> (filled by JavaScript) falls back to the whole page.
     page = "<html><body><main></main><div class='content'><p>" + " ".join(_paras("heapq")) + "</p></div></body></html>"
     assert recall(" ".join(_paras("heapq")), extract_main_text(page)) >= 0.95

@@ -18,7 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["mix64", "perm_params", "shingle_hashes", "signatures", "band_keys"]
+try:
+    from gristmill import _native
+except ImportError:  # the compiled kernels are optional (setup.py); numpy gives the same signatures
+    _native = None
+
+__all__ = ["mix64", "perm_params", "shingle_hashes", "signatures", "signatures_from_text", "band_keys"]
 
 _U64 = np.uint64
 _P = _U64(0x100000001B3)  # FNV-64 prime: odd, so invertible mod 2^64
@@ -70,6 +75,14 @@ class _Powers:
         return cls.pw[:n], cls.pinv[:n]
 
 
+def _large_strings(texts: list[str] | pa.Array) -> pa.Array:
+    """``texts`` as a null-free large_string array (one int64 offsets buffer and one UTF-8 buffer)."""
+    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    return arr.fill_null("") if arr.null_count else arr
+
+
 def shingle_hashes(texts: list[str] | pa.Array, n: int, chunk_bytes: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of the word ``n``-grams of already normalized ``texts`` (single-space separated).
 
@@ -78,10 +91,7 @@ def shingle_hashes(texts: list[str] | pa.Array, n: int, chunk_bytes: int = 1 << 
     A document with 1..n-1 words gets one shingle of all its words, so short duplicates still
     match; an empty document gets none. Repeated n-grams are kept (MinHash ignores multiplicity).
     """
-    arr = texts if isinstance(texts, pa.Array) else pa.array(texts, type=pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    arr = arr.fill_null("") if arr.null_count else arr
+    arr = _large_strings(texts)
     ndocs = len(arr)
     offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + ndocs + 1]
     if offs[-1] - offs[0] > chunk_bytes and ndocs > 1:
@@ -192,6 +202,30 @@ def signatures(
                 docs = sdoc[c0 + seg]
                 out[docs] = np.minimum(out[docs], mins)
     return out
+
+
+def signatures_from_text(
+    texts: list[str] | pa.Array, n: int, a: np.ndarray, b: np.ndarray, native: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(signatures(*shingle_hashes(texts, n), a, b), shingles per document)`` in one pass.
+
+    With the compiled kernel (``gristmill._native.minhash_signatures``) each document's words are
+    hashed once and every shingle updates all permutations' minimums in vector registers, with no
+    intermediate (permutations x shingles) block; the result is bit-identical to the numpy path,
+    which runs when the kernel is not built or ``native=False`` (tests/dedup/test_minhash_kernel.py)."""
+    kernel = getattr(_native, "minhash_signatures", None) if native else None
+    if kernel is None:
+        h, offs = shingle_hashes(texts, n)
+        return signatures(h, offs, a, b), np.diff(offs)
+    arr = _large_strings(texts)
+    ndocs = len(arr)
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + ndocs + 1]
+    data = arr.buffers()[2]
+    buf = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    K = _constants(0x5EED, n, 3) | _U64(1)
+    a32 = np.ascontiguousarray((a & _U64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1))
+    b32 = np.ascontiguousarray((b & _U64(0xFFFFFFFF)).astype(np.uint32))
+    return kernel(buf, np.ascontiguousarray(offs), n, K, a32, b32)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:

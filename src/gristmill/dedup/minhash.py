@@ -39,7 +39,7 @@ from gristmill.engine.atomic import atomic_path
 from gristmill.engine.pool import report, run_tasks
 from gristmill.dedup._normalize import shingle_text
 from gristmill.dedup._refit import cache_index, check_order, files_size, lookup, stage_sources
-from gristmill.dedup._shingle import band_keys, perm_params, shingle_hashes, signatures
+from gristmill.dedup._shingle import band_keys, perm_params, signatures_from_text
 from gristmill.dedup._decide import RESULT_SCHEMA, decide_task, gather, index_task, merge_task
 from gristmill.dedup._lsh_partitions import (
     bucket_task, cluster_task, components, group_task, n_partitions, pairs_task, scatter_task,
@@ -93,9 +93,9 @@ def _sign_source(args: tuple) -> None:
         if not hit.all():
             miss = np.flatnonzero(~hit)
             norm = [shingle_text(t) for t in text.take(pa.array(miss)).to_pylist()]
-            h, offs = shingle_hashes(norm, ngram)
-            k[miss] = band_keys(signatures(h, offs, a, b), bands, rows)
-            hs[miss] = np.diff(offs) > 0
+            sig, n_shingles = signatures_from_text(norm, ngram, a, b)
+            k[miss] = band_keys(sig, bands, rows)
+            hs[miss] = n_shingles > 0
         keys.append(k)
         has_sig.append(hs)
         length.append(cur_len)
