@@ -96,7 +96,7 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    colors = {"verified": "C0", "unverified": "C3", "reference": "C2", "none": "C7"}
+    colors = {"verified": "C0", "unverified": "C3", "reference": "C2", "none": "C7", "pose": "C1"}
     for s, d in res["seeds"].items():
         for arm, rounds in d["arms"].items():
             ys = [d["start"]["heldout"]["accuracy"]] + [r["heldout_accuracy"] for r in rounds]
