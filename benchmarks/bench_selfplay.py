@@ -66,8 +66,11 @@ def main() -> None:
         first = next(iter(per.values()))
         res["seeds"][str(s)] = {"start": first["start"], "config": first["config"],
                                 "arms": {arm: r["arms"][arm] for arm, r in per.items()}}
+    res["verdicts"] = verdicts(res)
     (out / "results.json").write_text(json.dumps(res, indent=1))
     print(table(res))
+    print()
+    print(verdict_table(res))
     plot(res, out / "selfplay_bench.png")
     print(f"results: {out / 'results.json'}")
 
@@ -75,6 +78,8 @@ def main() -> None:
 def table(res: dict) -> str:
     rows = ["| seed | arm | round | difficulty | posed | accepted | acceptance | pass@k | tokens | held-out acc | per level |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    # pose arm: posed = problems the model wrote; the share kept (well formed, new, solve rate in (0, 1))
+    # is in results.json (kept_share, posed_dropped, trivial, unsolved)
     for s, d in res["seeds"].items():
         st = d["start"]
         rows.append(f"| {s} | start | 0 | 1 | - | - | - | - | {st['tokens']:,} | {st['heldout']['accuracy']:.3f} | "
@@ -83,9 +88,47 @@ def table(res: dict) -> str:
             for r in rounds:
                 acc = "-" if r["acceptance"] is None else f"{r['acceptance']:.3f}"
                 pk = f"{r['pass_at_k']:.3f}" if r.get("pass_at_k") is not None else "-"
+                if arm == "pose":
+                    pk = f"kept {r['kept_problems']}/{r['posed']}"
                 rows.append(f"| {s} | {arm} | {r['round']} | {r['difficulty'] or '-'} | {r['posed']} | {r['accepted']} | {acc} | "
                             f"{pk} | {r['tokens']:,} | {r['heldout_accuracy']:.3f} | "
                             + " / ".join(f"{v['accuracy']:.3f}" for v in r["heldout"]["by_difficulty"].values()) + " |")
+    return "\n".join(rows)
+
+
+def verdicts(res: dict) -> dict:
+    """Per round, the self-play arms (verified, pose) against each control and against their own start,
+    held-out accuracy over all levels, paired over seeds (`gristmill.lab.significance`: paired Student-t,
+    higher is better)."""
+    from gristmill.lab.significance import compare
+
+    seeds = res["seeds"]
+    arms = sorted({a for d in seeds.values() for a in d["arms"]})
+    n_rounds = max((len(r) for d in seeds.values() for r in d["arms"].values()), default=0)
+    acc = {a: {r: {s: d["arms"][a][r - 1]["heldout_accuracy"] for s, d in seeds.items()
+                   if a in d["arms"] and len(d["arms"][a]) >= r} for r in range(1, n_rounds + 1)} for a in arms}
+    start = {s: d["start"]["heldout"]["accuracy"] for s, d in seeds.items()}
+    out = {}
+    for a in ("verified", "pose"):
+        if a not in acc:
+            continue
+        for r in range(1, n_rounds + 1):
+            row = {"start": compare(acc[a][r], start, lower_is_better=False)}
+            for c in arms:
+                if c != a:
+                    row[c] = compare(acc[a][r], acc[c][r], lower_is_better=False)
+            out[f"{a} round {r}"] = row
+    return out
+
+
+def verdict_table(res: dict) -> str:
+    from gristmill.lab.significance import verdict_text
+
+    v = res.get("verdicts") or {}
+    cols = sorted({c for row in v.values() for c in row}, key=lambda c: (c != "start", c))
+    rows = ["| arm, round | " + " | ".join(f"vs {c}" for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for k, row in v.items():
+        rows.append(f"| {k} | " + " | ".join(verdict_text(row.get(c), "{:+.3f}") if c in row else "-" for c in cols) + " |")
     return "\n".join(rows)
 
 
