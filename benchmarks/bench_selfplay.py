@@ -62,7 +62,7 @@ def main() -> None:
     if not a.report_only:  # the load while the runs ran; a report-only pass did not see it
         res.update(load_before=load_before, load_after=os.getloadavg())
     for s in seeds:
-        per = {arm: json.loads((out / f"s{s}" / arm / "results.json").read_text()) for arm in arms}
+        per = {arm: _arm_results(out / f"s{s}" / arm, arm) for arm in arms}
         first = next(iter(per.values()))
         res["seeds"][str(s)] = {"start": first["start"], "config": first["config"],
                                 "arms": {arm: r["arms"][arm] for arm, r in per.items()}}
@@ -73,6 +73,15 @@ def main() -> None:
     print(verdict_table(res))
     plot(res, out / "selfplay_bench.png")
     print(f"results: {out / 'results.json'}")
+
+
+def _arm_results(d: Path, arm: str) -> dict:
+    """An arm's results.json, or (a run still going: --report-only) its finished rounds so far."""
+    if (d / "results.json").exists():
+        return json.loads((d / "results.json").read_text())
+    rounds = sorted((json.loads(p.read_text()) for p in d.glob(f"{arm}/round_*/result.json")), key=lambda r: r["round"])
+    return {"start": json.loads((d / "start" / "result.json").read_text()),
+            "config": json.loads((d / "config.json").read_text()), "arms": {arm: rounds}}
 
 
 def table(res: dict) -> str:
