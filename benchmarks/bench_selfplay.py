@@ -62,19 +62,33 @@ def main() -> None:
     if not a.report_only:  # the load while the runs ran; a report-only pass did not see it
         res.update(load_before=load_before, load_after=os.getloadavg())
     for s in seeds:
-        per = {arm: json.loads((out / f"s{s}" / arm / "results.json").read_text()) for arm in arms}
+        per = {arm: _arm_results(out / f"s{s}" / arm, arm) for arm in arms}
         first = next(iter(per.values()))
         res["seeds"][str(s)] = {"start": first["start"], "config": first["config"],
                                 "arms": {arm: r["arms"][arm] for arm, r in per.items()}}
+    res["verdicts"] = verdicts(res)
     (out / "results.json").write_text(json.dumps(res, indent=1))
     print(table(res))
+    print()
+    print(verdict_table(res))
     plot(res, out / "selfplay_bench.png")
     print(f"results: {out / 'results.json'}")
+
+
+def _arm_results(d: Path, arm: str) -> dict:
+    """An arm's results.json, or (a run still going: --report-only) its finished rounds so far."""
+    if (d / "results.json").exists():
+        return json.loads((d / "results.json").read_text())
+    rounds = sorted((json.loads(p.read_text()) for p in d.glob(f"{arm}/round_*/result.json")), key=lambda r: r["round"])
+    return {"start": json.loads((d / "start" / "result.json").read_text()),
+            "config": json.loads((d / "config.json").read_text()), "arms": {arm: rounds}}
 
 
 def table(res: dict) -> str:
     rows = ["| seed | arm | round | difficulty | posed | accepted | acceptance | pass@k | tokens | held-out acc | per level |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    # pose arm: posed = problems the model wrote; the share kept (well formed, new, solve rate in (0, 1))
+    # is in results.json (kept_share, posed_dropped, trivial, unsolved)
     for s, d in res["seeds"].items():
         st = d["start"]
         rows.append(f"| {s} | start | 0 | 1 | - | - | - | - | {st['tokens']:,} | {st['heldout']['accuracy']:.3f} | "
@@ -83,9 +97,47 @@ def table(res: dict) -> str:
             for r in rounds:
                 acc = "-" if r["acceptance"] is None else f"{r['acceptance']:.3f}"
                 pk = f"{r['pass_at_k']:.3f}" if r.get("pass_at_k") is not None else "-"
+                if arm == "pose":
+                    pk = f"kept {r['kept_problems']}/{r['posed']}"
                 rows.append(f"| {s} | {arm} | {r['round']} | {r['difficulty'] or '-'} | {r['posed']} | {r['accepted']} | {acc} | "
                             f"{pk} | {r['tokens']:,} | {r['heldout_accuracy']:.3f} | "
                             + " / ".join(f"{v['accuracy']:.3f}" for v in r["heldout"]["by_difficulty"].values()) + " |")
+    return "\n".join(rows)
+
+
+def verdicts(res: dict) -> dict:
+    """Per round, the self-play arms (verified, pose) against each control and against their own start,
+    held-out accuracy over all levels, paired over seeds (`gristmill.lab.significance`: paired Student-t,
+    higher is better)."""
+    from gristmill.lab.significance import compare
+
+    seeds = res["seeds"]
+    arms = sorted({a for d in seeds.values() for a in d["arms"]})
+    n_rounds = max((len(r) for d in seeds.values() for r in d["arms"].values()), default=0)
+    acc = {a: {r: {s: d["arms"][a][r - 1]["heldout_accuracy"] for s, d in seeds.items()
+                   if a in d["arms"] and len(d["arms"][a]) >= r} for r in range(1, n_rounds + 1)} for a in arms}
+    start = {s: d["start"]["heldout"]["accuracy"] for s, d in seeds.items()}
+    out = {}
+    for a in ("verified", "pose"):
+        if a not in acc:
+            continue
+        for r in range(1, n_rounds + 1):
+            row = {"start": compare(acc[a][r], start, lower_is_better=False)}
+            for c in arms:
+                if c != a:
+                    row[c] = compare(acc[a][r], acc[c][r], lower_is_better=False)
+            out[f"{a} round {r}"] = row
+    return out
+
+
+def verdict_table(res: dict) -> str:
+    from gristmill.lab.significance import verdict_text
+
+    v = res.get("verdicts") or {}
+    cols = sorted({c for row in v.values() for c in row}, key=lambda c: (c != "start", c))
+    rows = ["| arm, round | " + " | ".join(f"vs {c}" for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for k, row in v.items():
+        rows.append(f"| {k} | " + " | ".join(verdict_text(row.get(c), "{:+.3f}") if c in row else "-" for c in cols) + " |")
     return "\n".join(rows)
 
 
@@ -96,7 +148,7 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    colors = {"verified": "C0", "unverified": "C3", "reference": "C2", "none": "C7"}
+    colors = {"verified": "C0", "unverified": "C3", "reference": "C2", "none": "C7", "pose": "C1"}
     for s, d in res["seeds"].items():
         for arm, rounds in d["arms"].items():
             ys = [d["start"]["heldout"]["accuracy"]] + [r["heldout_accuracy"] for r in rounds]

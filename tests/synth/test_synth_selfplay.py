@@ -240,7 +240,7 @@ def test_selfplay_trains_on_what_verifies(tmp_path):
 DEMO_SMALL = ["--set", "model={preset: tiny, n_layer: 2, d_model: 64, n_head: 2}", "--set", "batch_size=8",
               "--set", "seq_len=32", "--set", "threads=1", "--set", "start.items=1500", "--set", "start.tokens=60000",
               "--set", "rounds=3", "--set", "problems=64", "--set", "k=16", "--set", "round_tokens=3000",
-              "--set", "eval_n=12", "--set", "max_difficulty=2", "--set", "arms=[verified,unverified,none]",
+              "--set", "eval_n=12", "--set", "max_difficulty=2", "--set", "arms=[verified,unverified,none,pose]",
               "--set", "promote_at=0.001"]
 
 
@@ -249,6 +249,7 @@ def test_selfplay_demo_mechanism(tmp_path):
     happened (tokens > 0, the round's checkpoint past step 0, init_from the previous round), only
     verified answers in the verified arm's new data, everything in the unverified arm's, the held-out
     problems never posed. Accuracy values are not asserted."""
+    from gristmill.synth.selfplay_pose import parse_posed
     from gristmill.synth.selfplay_rounds import draw, verify
 
     out = tmp_path / "demo"
@@ -269,18 +270,47 @@ def test_selfplay_demo_mechanism(tmp_path):
     for a, b in zip(rounds, rounds[1:]):  # one level up exactly when the round's acceptance reached promote_at
         assert b["difficulty"] == min(2, a["difficulty"] + (a["acceptance"] >= 0.001))
     assert json.loads((Path(rounds[1]["model"]) / "config.json").read_text())["init_from"] == str(Path(rounds[0]["model"]).resolve())
-    held = {it.prompt for d in (1, 2) for it in draw("math.arithmetic", d, 12, 1_000_003 + d, 0.1, "heldout")}
+    held_items = [it for d in (1, 2) for it in draw("math.arithmetic", d, 12, 1_000_003 + d, 0.1, "heldout")]
+    held = {it.prompt for it in held_items}
     for arm in ("verified", "unverified"):
         for rr in range(1, 4):
             samples = read(out / arm / f"round_{rr}" / "samples.jsonl")
             assert not held & {s["prompt"] for s in samples}
             new = [d["text"] for d in read(out / arm / f"round_{rr}" / "new.jsonl")]
             ok = {f"{s['prompt']}\nAnswer: {a}" for s in samples for a, v in zip(s["samples"], s["verified"]) if v}
+            # the verdicts are sympy's on the reversed answers (a posed-problem parse of the generator's prompt
+            # rebuilds its expression from the integers alone)
+            assert all(v == verify(parse_posed(s["prompt"])[0], a, "reversed")
+                       for s in samples if s["kind"] != "mixed" for a, v in zip(s["samples"], s["verified"]))
             if arm == "verified":
                 assert set(new) == ok  # exactly the verified samples, nothing else
             else:
                 assert len(new) == sum(a is not None for s in samples for a in s["samples"])
     assert all(x["posed"] == 0 and x["tokens"] > 0 for x in res["arms"]["none"])
+    # pose and solve: every attempt is accounted for; only well-formed, new, training-side problems
+    # the model solved sometimes but not always are trained on, with exactly their verified answers
+    from gristmill.synth.dataset import split_of
+    from gristmill.synth.items import normalize_key
+
+    start_keys = {normalize_key(it.key) for it in draw("math.arithmetic", 1, 1500, 0, 0.1, "train", max_draws=1500)}
+    posed_keys = []
+    for x in res["arms"]["pose"]:
+        assert x["posed"] == 64 and x["well_formed_new"] + sum(x["posed_dropped"].values()) == 64
+        samples = read(out / "pose" / f"round_{x['round']}" / "samples.jsonl")
+        assert len(samples) == x["well_formed_new"] and x["trivial"] + x["unsolved"] + x["kept_problems"] == len(samples)
+        for s in samples:
+            item, why = parse_posed(s["prompt"])
+            assert item is not None and normalize_key(item.key) == s["key"] and split_of(item.key, 0.1) == "train"
+            assert s["fate"] == ("kept" if 0 < sum(s["verified"]) < len(s["verified"]) else
+                                 "trivial" if all(s["verified"]) else "unsolved")
+            assert s["verified"] == [verify(item, a, "reversed") for a in s["samples"]]
+        posed_keys += [s["key"] for s in samples]
+        new = {d["text"] for d in read(out / "pose" / f"round_{x['round']}" / "new.jsonl")}
+        assert new == {f"{s['prompt']}\nAnswer: {a}" for s in samples if s["fate"] == "kept"
+                       for a, v in zip(s["samples"], s["verified"]) if v}
+        assert x["kept_share"] == x["kept_problems"] / 64
+    assert posed_keys and len(posed_keys) == len(set(posed_keys))  # never the same problem twice
+    assert not set(posed_keys) & (start_keys | {normalize_key(it.key) for it in held_items})
     # a re-run skips the finished rounds: nothing is trained again, the results are the same
     mtime = (Path(rounds[-1]["model"]) / "final.json").stat().st_mtime_ns
     r = CliRunner().invoke(app, ["synth", "selfplay", "--demo", "-o", str(out), *DEMO_SMALL])

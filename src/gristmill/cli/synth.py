@@ -184,7 +184,8 @@ def _selfplay_demo(out: Path, sets: list[str]) -> None:
               " ".join(f"{v['accuracy']:.2f}" for v in s["by_difficulty"].values()))
     for arm, rounds in res["arms"].items():
         for r in rounds:
-            t.add_row(arm, str(r["round"]), str(r["difficulty"] or "-"), str(r["posed"]), str(r["accepted"]),
+            posed = f"{r['posed']} (kept {r['kept_problems']})" if arm == "pose" else str(r["posed"])
+            t.add_row(arm, str(r["round"]), str(r["difficulty"] or "-"), posed, str(r["accepted"]),
                       "-" if r["acceptance"] is None else f"{r['acceptance']:.3f}", f"{r['tokens']:,}",
                       f"{r['heldout_accuracy']:.3f}",
                       " ".join(f"{v['accuracy']:.2f}" for v in r["heldout"]["by_difficulty"].values()))

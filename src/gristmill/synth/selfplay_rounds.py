@@ -1,6 +1,6 @@
 """In-process self-play on verifiable arithmetic: ``gristmill synth selfplay --demo -o OUT``.
 
-A lab model first learns answer-only arithmetic (``{problem}\\nAnswer: N``) at difficulty 1 from
+A lab model first learns answer-only arithmetic (``{problem}\\nAnswer: N``, N in ``answer_format``) at difficulty 1 from
 generator items (training split only). Each round then
 
 1. draws new problems from the generator (``math.arithmetic``) at the arm's current difficulty, from
@@ -27,7 +27,14 @@ Arms, all from the same start model and at equal training tokens per round:
 * ``unverified`` control (a): every sampled answer is trained on, right or wrong;
 * ``reference``  control (b): the generator's reference answers to the same posed problems (an upper
   bound: what a perfect verifier-plus-solver would give);
-* ``none``       control (c): no new data; the round's tokens go to the original data.
+* ``none``       control (c): no new data; the round's tokens go to the original data;
+* ``pose``       pose and solve (Absolute Zero): the model writes its own problems, kept when well formed,
+  new and solved by some but not all of its k samples; it trains on its verified answers to them
+  (:mod:`gristmill.synth.selfplay_pose`).
+
+Answers are written in ``answer_format``: ``reversed`` (default) puts the least significant digit
+first, the format small transformers learn addition from with far fewer samples (Lee et al. 2023,
+"Teaching Arithmetic to Small Transformers"); the verifier reads it back to an integer literal first.
 
 OUT holds ``start/`` (seed documents, the start model), ``ARM/round_R/`` (``samples.jsonl`` = every
 sample with its verdict, ``train.jsonl``, ``model/``, ``result.json``), ``results.json`` and
@@ -45,8 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gristmill.engine.atomic import atomic_write_text
 
-ARMS = ("verified", "unverified", "reference", "none")
-_ANSWER = re.compile(r"^[ \t]*(-?\d[\d,]*)[ \t]*$")
+ARMS = ("verified", "unverified", "reference", "none", "pose")
+_ANSWER = re.compile(r"^[ \t]*(-?\d[\d,]*)[ \t]*$", re.ASCII)  # ASCII: int() would also read other scripts' digits
 
 
 class StartConfig(BaseModel):
@@ -78,6 +85,10 @@ class RoundsConfig(BaseModel):
     rounds: int = Field(3, ge=1, description="three: the minimum issue 22 asks for")
     problems: int = Field(256, ge=1, description="problems posed per round")
     k: int = Field(8, ge=1, description="samples per problem (ReST-EM samples several per problem and keeps the correct)")
+    answer_format: Literal["plain", "reversed"] = Field(
+        "reversed", description="how answers are written: `reversed` digits (least significant first) are learned "
+                                "from far fewer samples by small transformers (Lee et al. 2023), which is what "
+                                "gives the loop a start model that solves a useful share in minutes; `plain` as written")
     temperature: float = Field(0.8, gt=0, description="sampling temperature; below 1 keeps the samples near the "
                                                        "model's mode while pass@k still exceeds pass@1")
     round_tokens: int = Field(100_000, ge=1, description="tokens trained per round, the same for every arm")
@@ -85,14 +96,37 @@ class RoundsConfig(BaseModel):
                                                      "peak forgets less: Ibrahim et al. 2024)")
     replay: float = Field(0.25, ge=0, lt=1, description="share of a round's documents from earlier rounds' kept data")
     original: float = Field(0.25, ge=0, lt=1, description="share of a round's documents from the start data")
-    promote_at: float = Field(0.6, gt=0, le=1, description="acceptance at which the next round draws one level harder")
+    promote_at: float = Field(0.4, gt=0, le=1, description="acceptance at which the next round draws one level harder: "
+                                                            "0.4 lets a start model near 0.3-0.5 move up within three rounds")
     max_difficulty: int = Field(2, ge=1, le=5, description="levels posed and held out: 1 (2-digit) and 2 (3-digit, "
                                                            "mixed expressions)")
     eval_n: int = Field(150, ge=1, description="held-out problems per difficulty level: +-0.04 (1 s.e. at 50%)")
     heldout: float = Field(0.1, gt=0, lt=1, description="held-out fraction of the key hash (the `synth generate` default)")
-    arms: list[Literal["verified", "unverified", "reference", "none"]] = Field(
+    arms: list[Literal["verified", "unverified", "reference", "none", "pose"]] = Field(
         default_factory=lambda: ["verified", "none"], description="the demo runs self-play and control (c); "
                                                                   "benchmarks/bench_selfplay.py runs the others beside them")
+
+
+def render(answer: str, fmt: str = "plain") -> str:
+    """The answer as the model writes it. ``reversed``: digits least-significant first, sign in front
+    (Lee et al. 2023, "Teaching Arithmetic to Small Transformers": each output digit then depends only
+    on digits already seen plus a carry, and small models learn addition from far fewer samples)."""
+    if fmt == "plain":
+        return answer
+    a = answer.replace(",", "").strip()
+    return ("-" if a.startswith("-") else "") + a.lstrip("-")[::-1]
+
+
+def read_answer(text: str | None, fmt: str = "plain") -> str | None:
+    """Model text back to a plain integer literal, or None when it is not one (bounded: 64 chars)."""
+    if text is None or len(text) > 64 or not _ANSWER.match(text):
+        return None
+    a = text.strip().replace(",", "")
+    if fmt == "reversed":
+        if "," in text:  # the reversed format has no thousands separators
+            return None
+        a = ("-" if a.startswith("-") else "") + a.lstrip("-")[::-1]
+    return a
 
 
 def _doc(prompt: str, answer: str) -> str:
@@ -123,57 +157,68 @@ def draw(kind: str, difficulty: int, n: int, seed: int, heldout: float, want: st
     return out
 
 
-def verify(item, answer: str | None) -> bool:
-    """The generator's check: sympy evaluates the item's expression and compares it with `answer`.
-    Only an integer literal (digits, an optional sign and thousands commas) reaches sympy: `sympify`
-    evaluates its input as Python, so model text is never handed to it as such."""
+def verify(item, answer: str | None, fmt: str = "plain") -> bool:
+    """The generator's check: sympy evaluates the item's expression and compares it with `answer`
+    (model text in the answer format `fmt`). Only an integer literal (digits, an optional sign and, in
+    the plain format, thousands commas) reaches sympy: `sympify` evaluates its input as Python, so
+    model text is never handed to it as such."""
     from gristmill.synth.generators._verify import NotVerified, same_value
 
-    if answer is None or not _ANSWER.match(answer) or len(answer) > 64:
+    lit = read_answer(answer, fmt)
+    if lit is None:
         return False
     try:
-        same_value(item.metadata["expression"], answer.strip().replace(",", ""))
+        same_value(item.metadata["expression"], lit)
         return True
     except (NotVerified, ValueError, TypeError, ArithmeticError):
         return False
 
 
-def sample(model, tok, prompts: list[str], k: int, temperature: float, seed: int, budget: int,
-           precision: str = "fp32", batch_size: int = 256) -> list[list[Optional[str]]]:
-    """k sampled answers per prompt (the digits after `Answer:` up to the newline; None if not a number)."""
+def continue_texts(model, tok, prompts: list[str], budget: int, temperature: float, seed: int,
+                   precision: str = "fp32", batch_size: int = 256) -> list[str]:
+    """Each prompt's continuation up to the newline (at most `budget` tokens), decoded; greedy at
+    temperature 0 (``GPT.generate``: batched, KV-cached)."""
     import torch
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed) if temperature > 0 else None
     stop = set(tok.encode("\n")) | {tok.eos_id}
-    rows = [tok.encode(p + "\nAnswer:") for p in prompts for _ in range(k)]
+    rows = [tok.encode(p) for p in prompts]
     outs: list = []
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            outs += model.generate(rows[i:i + batch_size], budget, temperature=temperature, generator=g,
+            outs += model.generate(rows[i:i + batch_size], budget, temperature=max(0.0, temperature), generator=g,
                                    stop_ids=stop, precision=precision)
-    answers = []
-    for o in outs:
-        o = [t for t in o if t not in stop]
-        m = _ANSWER.match(tok.decode(o))
-        answers.append(m.group(1) if m else None)
+    return [tok.decode([t for t in o if t not in stop]) for o in outs]
+
+
+def sample(model, tok, prompts: list[str], k: int, temperature: float, seed: int, budget: int,
+           precision: str = "fp32", batch_size: int = 256) -> list[list[Optional[str]]]:
+    """k sampled answers per prompt (the digits after `Answer:` up to the newline; None if not a number)."""
+    texts = continue_texts(model, tok, [p + "\nAnswer:" for p in prompts for _ in range(k)], budget, temperature,
+                           seed, precision, batch_size)
+    answers = [m.group(1) if (m := _ANSWER.match(t)) else None for t in texts]
     return [answers[i * k:(i + 1) * k] for i in range(len(prompts))]
 
 
-def evaluate(run: Path, heldout: dict[int, list]) -> dict:
-    """Greedy held-out accuracy per difficulty and overall (`gristmill.lab.tasks.score`)."""
-    from gristmill.lab.tasks import Problem, score
+def evaluate(run: Path, heldout: dict[int, list], fmt: str = "plain") -> dict:
+    """Greedy held-out accuracy per difficulty, per sub-kind and overall: the greedy answer, read in
+    the answer format, checked by the same verifier as the samples (sympy on the item's expression)."""
     from gristmill.lab.train import load_run
 
     model, tok, tcfg, _ = load_run(run)
     by_d, right, n = {}, 0, 0
     for d, items in heldout.items():
-        probs = [Problem(f"{it.prompt}\nAnswer:", int(it.answer), (int(it.answer),), tag=it.metadata["kind"]) for it in items]
-        r = score(model, tok, probs, precision=tcfg.precision, rank=False)
-        by_d[str(d)] = {"n": r["n"], "accuracy": r["generate_acc"],
-                        "by_kind": {k: v["generate_acc"] for k, v in r.get("by_tag", {}).items()}}
-        right += r["generate_acc"] * r["n"]
-        n += r["n"]
+        budget = 2 * (d + 1) + 4
+        got = [a[0] for a in sample(model, tok, [it.prompt for it in items], 1, 0.0, 0, budget, precision=tcfg.precision)]
+        oks = [verify(it, a, fmt) for it, a in zip(items, got)]
+        kinds: dict[str, list[int]] = {}
+        for it, ok in zip(items, oks):
+            kinds.setdefault(it.metadata["kind"], []).append(ok)
+        by_d[str(d)] = {"n": len(items), "accuracy": sum(oks) / max(1, len(items)),
+                        "by_kind": {k: sum(v) / len(v) for k, v in sorted(kinds.items())}}
+        right += sum(oks)
+        n += len(items)
     return {"accuracy": right / max(1, n), "by_difficulty": by_d}
 
 
@@ -226,7 +271,7 @@ def run_rounds(cfg: RoundsConfig, out: Path, log=print) -> dict:
     # ---- the start model
     sd = out / "start"
     start_items = draw(cfg.kind, 1, cfg.start.items, cfg.seed, cfg.heldout, "train", held_keys, max_draws=cfg.start.items)
-    original = [_doc(it.prompt, it.answer) for it in start_items]
+    original = [_doc(it.prompt, render(it.answer, cfg.answer_format)) for it in start_items]
     _write_docs(sd / "train.jsonl", original)
     if cfg.start.run:
         start_run = Path(cfg.start.run)
@@ -241,14 +286,15 @@ def run_rounds(cfg: RoundsConfig, out: Path, log=print) -> dict:
     if start_file.exists():
         start = json.loads(start_file.read_text())
     else:
-        start = {"round": 0, "tokens": start_tokens, "model": str(start_run), "heldout": evaluate(start_run, heldout)}
+        start = {"round": 0, "tokens": start_tokens, "model": str(start_run), "heldout": evaluate(start_run, heldout, cfg.answer_format)}
         atomic_write_text(start_file, json.dumps(start, indent=2))
     log(f"start: held-out accuracy {start['heldout']['accuracy']:.3f} "
         + " ".join(f"d{d} {v['accuracy']:.3f}" for d, v in start["heldout"]["by_difficulty"].items()))
 
     arms = {}
     for arm in cfg.arms:
-        arms[arm] = _run_arm(cfg, arm, out / arm, start_run, start_tokens, original, heldout, held_keys, log)
+        arms[arm] = _run_arm(cfg, arm, out / arm, start_run, start_tokens, original, heldout, held_keys, log,
+                             frozenset(normalize_key(it.key) for it in start_items))
     res = {"config": cfg.model_dump(mode="json"), "heldout_n": {str(d): len(v) for d, v in heldout.items()},
            "start": start, "arms": arms,
            # the verified arm is *the* self-play loop; the controls sit beside it under arms
@@ -258,11 +304,16 @@ def run_rounds(cfg: RoundsConfig, out: Path, log=print) -> dict:
     return res
 
 
-def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: list[str], heldout, held_keys, log) -> list:
+def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: list[str], heldout, held_keys, log,
+             start_keys: frozenset = frozenset()) -> list:
     from gristmill.lab.train import load_run
     from gristmill.lab.train import train as lab_train
 
+    from gristmill.synth.items import normalize_key
+    from gristmill.synth.selfplay_pose import learnable, pose
+
     model_run, difficulty, earlier, rounds = start_run, 1, [], []
+    posed_keys = set(held_keys) | set(start_keys)  # the pose arm never keeps these
     total = start_tokens
     for r in range(1, cfg.rounds + 1):
         rd = ad / f"round_{r}"
@@ -270,6 +321,8 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
             rec = json.loads((rd / "result.json").read_text())
             earlier += [json.loads(x)["text"] for x in (rd / "new.jsonl").read_text().splitlines()]
             model_run, difficulty, total = Path(rec["model"]), rec["next_difficulty"], rec["tokens_total"]
+            if arm == "pose" and (rd / "samples.jsonl").exists():
+                posed_keys |= {json.loads(x)["key"] for x in (rd / "samples.jsonl").read_text().splitlines()}
             rounds.append(rec)
             continue
         rd.mkdir(parents=True, exist_ok=True)
@@ -277,6 +330,29 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
         new: list[str] = []
         if arm == "none":
             rec.update(posed=0, sampled=0, accepted=0, acceptance=None)
+        elif arm == "pose":  # the model poses its own problems, then solves them (selfplay_pose)
+            model, tok, tcfg, _ = load_run(model_run)
+            posed = pose(model, tok, cfg.problems, cfg.seed * 1_000 + 500 + r, posed_keys, cfg.heldout, tcfg.precision)
+            items = posed.items
+            answers = sample(model, tok, [it.prompt for it in items], cfg.k, cfg.temperature, cfg.seed * 1_000 + r,
+                             2 * (max([it.difficulty for it in items], default=1) + 1) + 4, precision=tcfg.precision)
+            verdicts = [[verify(it, a, cfg.answer_format) for a in ans] for it, ans in zip(items, answers)]
+            fates = [learnable(v) for v in verdicts]
+            posed_keys |= {normalize_key(it.key) for it in items}
+            atomic_write_text(rd / "samples.jsonl", "".join(
+                json.dumps({"prompt": it.prompt, "key": normalize_key(it.key), "difficulty": it.difficulty,
+                            "kind": it.metadata["kind"], "samples": ans, "verified": v, "fate": f}) + "\n"
+                for it, ans, v, f in zip(items, answers, verdicts, fates)))
+            new = list(dict.fromkeys(_doc(it.prompt, a) for it, ans, v, f in zip(items, answers, verdicts, fates)
+                                     if f == "kept" for a, ok in zip(ans, v) if ok))
+            n_ok = sum(map(sum, verdicts))
+            kept = fates.count("kept")
+            rec.update(difficulty=None, posed=posed.attempts, well_formed_new=len(items), posed_dropped=posed.reasons,
+                       trivial=fates.count("trivial"), unsolved=fates.count("unsolved"), kept_problems=kept,
+                       kept_share=kept / max(1, posed.attempts), sampled=len(items) * cfg.k, accepted=n_ok,
+                       solved=sum(any(v) for v in verdicts), acceptance=n_ok / max(1, len(items) * cfg.k),
+                       posed_levels={str(d): sum(it.difficulty == d for it in items)
+                                     for d in sorted({it.difficulty for it in items})})
         else:
             # the same problems for every arm at the same (round, difficulty): arms differ only in what they keep
             items = draw(cfg.kind, difficulty, cfg.problems, cfg.seed * 1_000 + 100 * r + difficulty, cfg.heldout, "train", held_keys)
@@ -284,7 +360,7 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
             budget = 2 * (difficulty + 1) + 4  # digits of the largest answer at this level, its sign and the newline
             answers = sample(model, tok, [it.prompt for it in items], cfg.k, cfg.temperature,
                              cfg.seed * 1_000 + r, budget, precision=tcfg.precision)
-            verdicts = [[verify(it, a) for a in ans] for it, ans in zip(items, answers)]
+            verdicts = [[verify(it, a, cfg.answer_format) for a in ans] for it, ans in zip(items, answers)]
             n_ok = sum(map(sum, verdicts))
             solved = sum(any(v) for v in verdicts)
             atomic_write_text(rd / "samples.jsonl", "".join(
@@ -296,7 +372,7 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
             elif arm == "unverified":  # control (a): every well-formed sample, right or wrong
                 new = [_doc(it.prompt, a) for it, ans in zip(items, answers) for a in ans if a is not None]
             else:  # control (b): the generator's reference answers (the upper bound)
-                new = [_doc(it.prompt, it.answer) for it in items]
+                new = [_doc(it.prompt, render(it.answer, cfg.answer_format)) for it in items]
             rec.update(posed=len(items), sampled=len(items) * cfg.k, accepted=n_ok, solved=solved,
                        acceptance=n_ok / max(1, len(items) * cfg.k), pass_at_k=solved / max(1, len(items)))
         mix = _mix(random.Random(cfg.seed * 1_000 + r), new, earlier, original, cfg)
@@ -311,7 +387,7 @@ def _run_arm(cfg, arm, ad: Path, start_run: Path, start_tokens: int, original: l
         model_run = rd / "model"
         earlier += new
         total += final["tokens"]
-        ev = evaluate(model_run, heldout)
+        ev = evaluate(model_run, heldout, cfg.answer_format)
         nxt = difficulty + 1 if (rec["acceptance"] or 0) >= cfg.promote_at and difficulty < cfg.max_difficulty else difficulty
         rec.update(docs={k: len(v) for k, v in mix.items()}, tokens=final["tokens"], step=final["step"],
                    tokens_total=total, heldout_accuracy=ev["accuracy"], heldout=ev, next_difficulty=nxt,
