@@ -1,0 +1,160 @@
+"""Answer formats at equal tokens (issue 22 part 2): the same `math.arithmetic` problems written as
+answer only, reversed answer, worked solution and compact scratchpad (gristmill.synth.formats, after
+Lee et al. 2023), each trained on the lab's tiny preset for the same number of tokens under several
+seeds, then scored by greedy decoding on the generator's held-out split per sub-kind and difficulty,
+including a difficulty never trained on (more digits: length generalization).
+
+    python benchmarks/bench_synth_formats.py [--tokens 1500000] [--seeds 0,1] [--formats answer,reversed,scratchpad,worked]
+        [--train-difficulties 1,2] [--eval-difficulties 1,2,3] [--jobs 2] [-o DIR]
+
+Data: `generate_dataset("math.arithmetic", ..., formats="answer,reversed,worked,scratchpad")` per
+difficulty (every item's four formats parsed back and confirmed by sympy at generation); training
+documents are `{prompt}\\n{completion}` of the *training* split of every train difficulty, the same
+problems in every arm, shuffled with one fixed seed; the held-out split (by key hash) is never trained
+on, and the script fails if a held-out prompt is in a training document. Each run: `gristmill lab train`
+(tiny preset, 4 x 128, bytes, seq_len 256, batch 32, lr 3e-3 cosine, one torch thread), `--jobs` runs at
+a time. Scoring: `gristmill.lab.tasks.score_format`; verdicts of each format against answer-only per
+difficulty by `gristmill.lab.significance.compare` (paired by seed). Results are written after each run
+(`results.json`), so a run cut short keeps every finished arm.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import WORK, machine  # noqa: E402
+
+GM = [sys.executable, "-c", "from gristmill.cli import main; main()"]
+FORMATS = "answer,reversed,worked,scratchpad"
+
+
+def _items(out: Path, d: int, n: int) -> tuple[list[dict], list[dict]]:
+    from gristmill.synth.dataset import generate_dataset
+
+    dd = out / f"items_d{d}"
+    if not (dd / "summary.json").exists():
+        generate_dataset("math.arithmetic", n, 0, d, dd, formats=FORMATS, force=True)
+    load = lambda f: [json.loads(x) for x in open(dd / f)]  # noqa: E731
+    return load("train.jsonl"), load("heldout.jsonl")
+
+
+def _train(out: Path, fmt: str, seed: int, a) -> Path:
+    run = out / f"run_{fmt}_s{seed}"
+    if (run / "final.json").exists():
+        return run
+    cfg = out / f"{fmt}_s{seed}.yaml"
+    cfg.write_text(f"model: tiny\ndata: [docs_{fmt}.jsonl]\nseq_len: {a.seq_len}\nbatch_size: {a.batch}\n"
+                   f"tokens: {a.tokens}\nlr: 0.003\nseed: {seed}\nthreads: 1\nlog_every: 50\n"
+                   f"eval: {{every_tokens: {a.tokens}, max_bytes: 20000}}\n")
+    subprocess.run(GM + ["lab", "train", str(cfg), "-o", str(run), "--no-progress"], check=True,
+                   stdout=open(out / f"train_{fmt}_s{seed}.log", "w"), stderr=subprocess.STDOUT)
+    return run
+
+
+def _score(run: Path, fmt: str, held: list[dict]) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from gristmill.lab.tasks import score_format
+    from gristmill.lab.train import load_run
+
+    model, tok, _, _ = load_run(run)
+    samples: list = []
+    r = score_format(model, tok, held, fmt, samples=samples)
+    with open(run / "format_samples.jsonl", "w") as f:
+        f.writelines(json.dumps(s) + "\n" for s in samples)
+    return r
+
+
+def _verdicts(res: dict) -> dict:
+    from gristmill.lab.significance import compare, verdict_text
+
+    out = {}
+    arms = res["arms"]
+    for fmt in {k.rsplit("_s", 1)[0] for k in arms}:
+        if fmt == "answer":
+            continue
+        for key in sorted({d for v in arms.values() for d in v["by_difficulty"]}):
+            val = lambda f: {k.rsplit("_s", 1)[1]: v["by_difficulty"].get(key, {}).get("generate_acc")  # noqa: E731
+                             for k, v in arms.items() if k.rsplit("_s", 1)[0] == f}
+            c = compare(val(fmt), val("answer"), lower_is_better=False)
+            out[f"{fmt} vs answer, difficulty {key}"] = {"verdict": c["verdict"], "text": verdict_text(c, "{:+.3f}"),
+                                                         "diff": c["diff_mean"], "ci": c["ci"]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-o", "--out", type=Path, default=WORK / "synth_formats")
+    ap.add_argument("--tokens", type=int, default=1_500_000)
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--formats", default="answer,reversed,scratchpad,worked")
+    ap.add_argument("--train-difficulties", default="1,2")
+    ap.add_argument("--eval-difficulties", default="1,2,3")
+    ap.add_argument("--eval-n", type=int, default=300, help="held-out problems per difficulty (a fixed sample)")
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    from gristmill.synth import formats as F
+
+    out = a.out
+    out.mkdir(parents=True, exist_ok=True)
+    fmts = [F.check_format(f) for f in a.formats.split(",")]
+    seeds = [int(s) for s in a.seeds.split(",")]
+    tr_d = [int(d) for d in a.train_difficulties.split(",")]
+    ev_d = [int(d) for d in a.eval_difficulties.split(",")]
+    train, held = [], []
+    for d in sorted(set(tr_d) | set(ev_d)):
+        t, h = _items(out, d, 10_000 if d in tr_d else 2_000)
+        if d in tr_d:
+            train += t
+        if d in ev_d:
+            held += random.Random(d).sample(h, min(a.eval_n, len(h)))
+    seen = {r["prompt"] for r in train}
+    leaked = [h["prompt"] for h in held if h["prompt"] in seen]
+    if leaked:
+        raise SystemExit(f"held-out problems in the training split: {leaked[:3]}")
+    random.Random(0).shuffle(train)
+    for fmt in fmts:
+        with open(out / f"docs_{fmt}.jsonl", "w") as f:
+            f.writelines(json.dumps({"text": F.document(r, fmt)}) + "\n" for r in train)
+    res_path = out / "results.json"
+    res = json.loads(res_path.read_text()) if res_path.exists() else {}
+    res.update({"machine": machine(), "tokens": a.tokens, "train_items": len(train), "train_difficulties": tr_d,
+                "heldout": {str(d): sum(h["metadata"]["difficulty"] == d for h in held) for d in ev_d},
+                "doc_bytes_mean": {fmt: sum(len(F.document(r, fmt)) for r in train) / len(train) for fmt in fmts}})
+    res.setdefault("arms", {})
+
+    def one(job):
+        fmt, seed = job
+        name = f"{fmt}_s{seed}"
+        if name in res["arms"]:
+            return
+        t0 = time.time()
+        run = _train(out, fmt, seed, a)
+        wall = time.time() - t0
+        r = _score(run, fmt, held)
+        r.update(wall_train_s=round(wall), load=open("/proc/loadavg").read().split()[:3])
+        res["arms"][name] = r
+        res["verdicts"] = _verdicts(res)
+        res_path.write_text(json.dumps(res, indent=1))
+        print(name, f"acc {r['generate_acc']:.3f}", {k: round(v["generate_acc"], 3) for k, v in r["by_difficulty"].items()},
+              {k: round(v["generate_acc"], 3) for k, v in r["by_tag"].items()}, flush=True)
+
+    jobs = [(fmt, s) for s in seeds for fmt in fmts]
+    with ThreadPoolExecutor(a.jobs) as pool:
+        list(pool.map(one, jobs))
+    print(f"results: {res_path}")
+
+
+if __name__ == "__main__":
+    main()
