@@ -52,3 +52,22 @@ def test_pass_at_k_counts_a_planted_output_set_in_the_sandbox():
         evaluate_programs(recs[:2], [programs[0], programs[1][:2]])
     with pytest.raises(ValueError, match="no structured test cases"):
         evaluate_programs([{"id": "x", "metadata": {}}], [[ref[0]]], ks=(1,))
+
+
+def test_sampled_programs_from_a_real_model_are_judged_without_escaping():
+    import torch
+
+    from gristmill.lab.model import GPT, GPTConfig
+    from gristmill.lab.tasks import sample_code
+    from gristmill.lab.tokenizer import LabTokenizer
+
+    torch.manual_seed(0)
+    tok = LabTokenizer("bytes")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, seq_len=256, n_layer=1, n_head=2, d_model=32, eos_id=tok.eos_id))
+    recs = [expressions(random.Random(s), 1).to_record() for s in (1, 2)]
+    progs = sample_code(model, tok, recs, 3, temperature=1.0, max_new_tokens=12)
+    assert [len(p) for p in progs] == [3, 3]
+    assert all(p.startswith(CODE_HEAD) and p.endswith("\n") and p.count("\n") == 2 for ps in progs for p in ps)
+    res = evaluate_programs(recs, progs, ks=(1, 3))
+    # random bytes are programs that fail or do not parse: every sample gets a verdict, none passes
+    assert sum(res["status"].values()) == 6 and res["pass@k"][3] == 0.0
