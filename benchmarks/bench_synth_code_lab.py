@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import WORK, corpora_dir, machine  # noqa: E402
-
-GM = [sys.executable, "-c", "from gristmill.cli import main; main()"]
+from _common import WORK, corpora_dir, lab_train_tiny, machine, resume_results  # noqa: E402
 
 
 def main() -> None:
@@ -69,25 +66,16 @@ def main() -> None:
         for name in ("brown", "sotu", "mobydick"):
             f.writelines(json.dumps({"text": json.loads(x)["text"]}) + "\n" for x in open(corpora_dir() / f"{name}.jsonl"))
     res_path = out / "results.json"
-    res = json.loads(res_path.read_text()) if res_path.exists() else {}
-    res.update({"machine": machine(), "tokens": a.tokens, "train_items": len(train), "heldout_scored": len(held),
-                "generate_s": round(gen_s), "k": a.k})
-    res.setdefault("arms", {})
+    res = resume_results(res_path, machine=machine(), tokens=a.tokens, train_items=len(train), heldout_scored=len(held),
+                         generate_s=round(gen_s), k=a.k)
 
     def one(job):
         arm, seed = job
         name = f"{arm}_s{seed}"
         if name in res["arms"]:
             return
-        run = out / f"run_{name}"
         t1 = time.time()
-        if not (run / "final.json").exists():
-            cfg = out / f"{name}.yaml"
-            cfg.write_text(f"model: tiny\ndata: [{arm}.jsonl]\nseq_len: 256\nbatch_size: 4\ntokens: {a.tokens}\n"
-                           f"lr: 0.003\nseed: {seed}\nthreads: 1\nlog_every: 50\n"
-                           f"eval: {{every_tokens: {a.tokens}, max_bytes: 20000}}\n")
-            subprocess.run(GM + ["lab", "train", str(cfg), "-o", str(run), "--no-progress"], check=True,
-                           stdout=open(out / f"train_{name}.log", "w"), stderr=subprocess.STDOUT)
+        run = lab_train_tiny(out, name, f"{arm}.jsonl", a.tokens, seed)
         wall = time.time() - t1
         import torch
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,9 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import WORK, machine  # noqa: E402
+from _common import WORK, lab_train_tiny, machine, resume_results  # noqa: E402
 
-GM = [sys.executable, "-c", "from gristmill.cli import main; main()"]
 FORMATS = "answer,reversed,worked,scratchpad"
 
 
@@ -44,19 +42,6 @@ def _items(out: Path, d: int, n: int) -> tuple[list[dict], list[dict]]:
         generate_dataset("math.arithmetic", n, 0, d, dd, formats=FORMATS, force=True)
     load = lambda f: [json.loads(x) for x in open(dd / f)]  # noqa: E731
     return load("train.jsonl"), load("heldout.jsonl")
-
-
-def _train(out: Path, fmt: str, seed: int, a) -> Path:
-    run = out / f"run_{fmt}_s{seed}"
-    if (run / "final.json").exists():
-        return run
-    cfg = out / f"{fmt}_s{seed}.yaml"
-    cfg.write_text(f"model: tiny\ndata: [docs_{fmt}.jsonl]\nseq_len: {a.seq_len}\nbatch_size: {a.batch}\n"
-                   f"tokens: {a.tokens}\nlr: 0.003\nseed: {seed}\nthreads: 1\nlog_every: 50\n"
-                   f"eval: {{every_tokens: {a.tokens}, max_bytes: 20000}}\n")
-    subprocess.run(GM + ["lab", "train", str(cfg), "-o", str(run), "--no-progress"], check=True,
-                   stdout=open(out / f"train_{fmt}_s{seed}.log", "w"), stderr=subprocess.STDOUT)
-    return run
 
 
 def _score(run: Path, fmt: str, held: list[dict]) -> dict:
@@ -128,11 +113,9 @@ def main() -> None:
         with open(out / f"docs_{fmt}.jsonl", "w") as f:
             f.writelines(json.dumps({"text": F.document(r, fmt)}) + "\n" for r in train)
     res_path = out / "results.json"
-    res = json.loads(res_path.read_text()) if res_path.exists() else {}
-    res.update({"machine": machine(), "tokens": a.tokens, "train_items": len(train), "train_difficulties": tr_d,
-                "heldout": {str(d): sum(h["metadata"]["difficulty"] == d for h in held) for d in ev_d},
-                "doc_bytes_mean": {fmt: sum(len(F.document(r, fmt)) for r in train) / len(train) for fmt in fmts}})
-    res.setdefault("arms", {})
+    res = resume_results(res_path, machine=machine(), tokens=a.tokens, train_items=len(train), train_difficulties=tr_d,
+                         heldout={str(d): sum(h["metadata"]["difficulty"] == d for h in held) for d in ev_d},
+                         doc_bytes_mean={fmt: sum(len(F.document(r, fmt)) for r in train) / len(train) for fmt in fmts})
 
     def one(job):
         fmt, seed = job
@@ -140,7 +123,7 @@ def main() -> None:
         if name in res["arms"]:
             return
         t0 = time.time()
-        run = _train(out, fmt, seed, a)
+        run = lab_train_tiny(out, name, f"docs_{fmt}.jsonl", a.tokens, seed, a.seq_len, a.batch)
         wall = time.time() - t0
         r = _score(run, fmt, held)
         r.update(wall_train_s=round(wall), load=open("/proc/loadavg").read().split()[:3])
