@@ -76,6 +76,92 @@ def _verdicts(res: dict) -> dict:
     return out
 
 
+def _d1_kinds(out: Path, arms: dict) -> None:
+    """Accuracy per sub-kind at difficulty 1, from each run's format_samples.jsonl (per-item verdicts)."""
+    for name, v in arms.items():
+        p = out / f"run_{name}" / "format_samples.jsonl"
+        if "d1_by_tag" in v or not p.exists():
+            continue
+        acc: dict = {}
+        for line in open(p):
+            s = json.loads(line)
+            if s["difficulty"] == 1:
+                acc.setdefault(s["kind"], []).append(s["correct"])
+        v["d1_by_tag"] = {k: {"n": len(x), "generate_acc": sum(x) / len(x)} for k, x in sorted(acc.items())}
+
+
+_STEP = __import__("re").compile(r"(\d+)([-+*/])(\d+)(?:([-+])(\d+))?=(-?\d+)(?: r(\d+))?")
+
+
+def _step_ok(m) -> bool:
+    a, op, b, op2, c, t, r = m.groups()
+    a, b, t = int(a), int(b), int(t)
+    if op == "/":
+        return b > 0 and r is not None and a // b == t and a % b == int(r)
+    v = a + b if op == "+" else a - b if op == "-" else a * b
+    if op2:
+        v = v + int(c) if op2 == "+" else v - int(c)
+    if op == "-" and op2 == "-":  # a column of a subtraction: the digit written after borrowing
+        return t == v % 10
+    return v == t
+
+
+def diagnose(out: Path, res: dict, held_by_id: dict) -> dict:
+    """Why a format fails, from each run's per-item samples: the share of completions with no well-formed
+    answer line; the ones digit right (Lee et al.'s point: the reversed format writes it first); and for
+    the scratchpad at difficulty 1, the share of its arithmetic steps (``7+5+0=12``, ``32/8=4 r0``) that are true."""
+    diag = {}
+    for name in res.get("arms", {}):
+        p = out / f"run_{name}" / "format_samples.jsonl"
+        if not p.exists():
+            continue
+        n = malformed = ones = steps = steps_ok = 0
+        fmt = name.rsplit("_s", 1)[0]
+        from gristmill.synth import formats as F
+
+        for line in open(p):
+            smp = json.loads(line)
+            n += 1
+            got = F.parse(fmt, smp["completion"])
+            want = held_by_id[smp["id"]]["answer"]
+            malformed += got is None
+            ones += got is not None and got[-1:] == want[-1:]
+            if fmt == "scratchpad" and smp["difficulty"] == 1:  # the step pattern reads every d1 step exactly
+                for m in _STEP.finditer(smp["completion"].split("Answer:")[0]):
+                    steps += 1
+                    steps_ok += _step_ok(m)
+        diag[name] = {"malformed": malformed / max(1, n), "ones_digit_right": ones / max(1, n),
+                      "scratch_steps_true": (steps_ok / steps) if steps else None, "scratch_steps": steps}
+    return diag
+
+
+def table(res: dict, out: Path) -> str:
+    """Markdown: per format, mean over seeds (and each seed) per difficulty and per sub-kind at difficulty 1."""
+    import statistics
+
+    arms = res.get("arms", {})
+    _d1_kinds(out, arms)
+    fmts = sorted({k.rsplit("_s", 1)[0] for k in arms}, key=lambda f: ["answer", "reversed", "scratchpad", "worked"].index(f))
+    diffs = sorted({d for v in arms.values() for d in v["by_difficulty"]})
+    kinds = sorted({k for v in arms.values() for k in v.get("d1_by_tag", {})})
+    rows = ["| format | seeds | " + " | ".join(f"difficulty {d}" for d in diffs) + " | "
+            + " | ".join(f"d1 {k}" for k in kinds) + " |",
+            "|---|---|" + "---:|" * (len(diffs) + len(kinds))]
+    for f in fmts:
+        runs = {k.rsplit("_s", 1)[1]: v for k, v in arms.items() if k.rsplit("_s", 1)[0] == f}
+
+        def cell(get):
+            vals = [get(v) for v in runs.values()]
+            vals = [x for x in vals if x is not None]
+            return (f"{statistics.fmean(vals):.3f} (" + " / ".join(f"{x:.3f}" for x in vals) + ")") if vals else "-"
+        rows.append(f"| {f} | {','.join(sorted(runs))} | "
+                    + " | ".join(cell(lambda v, d=d: v["by_difficulty"].get(d, {}).get("generate_acc")) for d in diffs) + " | "
+                    + " | ".join(cell(lambda v, k=k: v.get("d1_by_tag", {}).get(k, {}).get("generate_acc")) for k in kinds) + " |")
+    rows += ["", "| comparison | verdict (paired by seed, 95%) |", "|---|---|"]
+    rows += [f"| {k} | {v['text']} |" for k, v in sorted(res.get("verdicts", {}).items())]
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("-o", "--out", type=Path, default=WORK / "synth_formats")
@@ -88,7 +174,15 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--table", action="store_true", help="print the markdown table of OUT/results.json and stop")
     a = ap.parse_args()
+    if a.table:
+        res = json.loads((a.out / "results.json").read_text())
+        held = {json.loads(x)["id"]: json.loads(x) for d in (1, 2, 3, 4, 5) if (a.out / f"items_d{d}").exists()
+                for x in open(a.out / f"items_d{d}" / "heldout.jsonl")}
+        print(table(res, a.out))
+        print(json.dumps(diagnose(a.out, res, held), indent=1))
+        return
     from gristmill.synth import formats as F
 
     out = a.out
@@ -136,6 +230,7 @@ def main() -> None:
     jobs = [(fmt, s) for s in seeds for fmt in fmts]
     with ThreadPoolExecutor(a.jobs) as pool:
         list(pool.map(one, jobs))
+    print(table(res, out))
     print(f"results: {res_path}")
 
 
