@@ -74,6 +74,10 @@ def test_parse_never_hands_model_text_to_sympy():
                 "Answer: " + "9" * 300, "Answer:", "no answer line", ""]:
         assert F.parse("answer", bad) is None
         assert F.check(it, "answer", bad)[1].startswith("malformed")
+    # a leading zero (sympy's parser refuses "01") is malformed, not a crash; found by a model's output
+    assert F.parse("answer", "Answer: 01") is None and F.check(it, "answer", "Answer: 01")[1].startswith("malformed")
+    assert F.check(it, "reversed", "Answer (reversed): 10")[1].startswith("malformed")  # un-reversed: 01
+    assert F.parse("reversed", "Answer (reversed): 0321") == "1230"  # a reversed answer may start with 0
     assert F.parse("worked", "Step 1: ...\nAnswer: 1,081.") == "1081"
     assert F.parse("answer", "Answer: 12\nAnswer: 13") == "12"  # the first answer line counts
     assert F.parse("answer", "x" * (F.MAX_COMPLETION + 10) + "\nAnswer: 5") is None  # bounded

@@ -35,7 +35,8 @@ MAX_COMPLETION = 16_384  # characters of a completion read by parse: the longest
 _DIGITS = re.compile(r"\d+")
 # what an answer may look like before sympy is asked: an integer or fraction, optionally a percent, or
 # an assignment of those to single letters (math.linear systems)
-_NUMBER = r"-?\d+(?:/\d+)?"
+# (no leading zeros: sympy's parser refuses "01"; a reversed answer may start with 0 and is checked un-reversed)
+_NUMBER = r"-?(?:0|[1-9]\d*)(?:/[1-9]\d*)?"
 _ANSWER_OK = re.compile(rf"{_NUMBER}|[a-z] = {_NUMBER}(?:, [a-z] = {_NUMBER})*")
 _LINE = {"answer": re.compile(r"(?m)^Answer: (.{1,200}?)[ \t]*$"),
          "reversed": re.compile(r"(?m)^Answer \(reversed\): (.{1,200}?)[ \t]*$")}
@@ -211,9 +212,9 @@ def parse(fmt: str, completion: str) -> str | None:
         return None
     ans = m.group(1).strip().rstrip(".").removesuffix("%").strip()
     ans = re.sub(r"(?<=\d),(?=\d{3}\b)", "", ans).replace("−", "-")
-    if not _ANSWER_OK.fullmatch(ans):
-        return None
-    return reverse_digits(ans) if fmt == "reversed" else ans
+    if fmt == "reversed":
+        ans = reverse_digits(ans)
+    return ans if _ANSWER_OK.fullmatch(ans) else None
 
 
 def verify_answer(item, answer: str) -> None:
@@ -221,6 +222,15 @@ def verify_answer(item, answer: str) -> None:
     gen, _, _, meta = _fields(item)
     if not _ANSWER_OK.fullmatch(answer or ""):
         raise NotVerified(f"{answer!r} is not a number, fraction or assignment")
+    try:
+        _verify(gen, meta, answer)
+    except NotVerified:
+        raise
+    except Exception as e:  # fail closed: whatever sympy raises on a well-formed-looking answer is a wrong answer
+        raise NotVerified(f"sympy could not check {answer!r}: {type(e).__name__}") from None
+
+
+def _verify(gen: str, meta: dict, answer: str) -> None:
     if meta.get("equations"):
         sol = dict(p.split(" = ") for p in answer.split(", ")) if "=" in answer else {next(iter(meta["solution"])): answer}
         if set(sol) != set(meta.get("solution", {})):
