@@ -57,3 +57,28 @@ def write_fragment(name: str, text: str) -> Path:
 def corpora_dir() -> Path:
     """Where ``../shared/corpora/fetch`` put the real corpora: $GRISTMILL_CORPORA, else its own default."""
     return Path(os.environ.get("GRISTMILL_CORPORA") or Path.home() / ".cache" / "gristmill-corpora")
+
+
+def resume_results(path: Path, **fields) -> dict:
+    """A benchmark's results.json, read back if a previous run wrote it (finished arms are kept and
+    skipped), updated with ``fields`` and an ``arms`` dict."""
+    res = json.loads(path.read_text()) if path.exists() else {}
+    res.update(fields)
+    res.setdefault("arms", {})
+    return res
+
+
+def lab_train_tiny(out: Path, name: str, data: str, tokens: int, seed: int, seq_len: int = 256, batch: int = 4,
+                   lr: float = 0.003) -> Path:
+    """`gristmill lab train` of the tiny preset on ``out/data`` with one torch thread (the machine is
+    shared: several one-thread runs beat one two-thread run), log in ``out/train_NAME.log``; a finished
+    run is reused."""
+    run = out / f"run_{name}"
+    if (run / "final.json").exists():
+        return run
+    cfg = out / f"{name}.yaml"
+    cfg.write_text(f"model: tiny\ndata: [{data}]\nseq_len: {seq_len}\nbatch_size: {batch}\ntokens: {tokens}\n"
+                   f"lr: {lr}\nseed: {seed}\nthreads: 1\nlog_every: 50\neval: {{every_tokens: {tokens}, max_bytes: 20000}}\n")
+    subprocess.run([sys.executable, "-c", "from gristmill.cli import main; main()", "lab", "train", str(cfg), "-o", str(run),
+                    "--no-progress"], check=True, stdout=open(out / f"train_{name}.log", "w"), stderr=subprocess.STDOUT)
+    return run

@@ -122,6 +122,35 @@ def test_a_broken_reference_is_rejected_with_a_reason(tmp_path, monkeypatch):
     assert rej and all(r["reason"] == "failing_tests" and r["detail"].startswith("failed") for r in rej)
 
 
+def test_duplicates_are_not_run_in_the_sandbox(tmp_path, monkeypatch):
+    """A small space's draws are mostly repeats: each distinct problem is verified once (a repeat in the
+    same batch shares the first copy's verdict, a broken one is rejected each time it is drawn)."""
+    import random as _random
+
+    from gristmill.synth import dataset, registry
+    from gristmill.synth.generators import code_expr
+
+    runs = []
+    real = dataset._verify_code
+    monkeypatch.setattr(dataset, "_verify_code", lambda it, t: runs.append(it.key) or real(it, t))
+    for broken in (False, True):
+        def same(rng, d, broken=broken):
+            it = code_expr.expressions(_random.Random(7), 1)
+            if broken:
+                it.answer = it.answer.replace("return ", "return 1 + ", 1)
+            return it
+        monkeypatch.setitem(registry._REGISTRY, "code.expressions",
+                            registry.GeneratorInfo("code.expressions", same, "same", "sandbox"))
+        runs.clear()
+        s = generate_dataset("code.expressions", 3, 1, 1, tmp_path / f"o{broken}", max_draws=6)
+        assert s["drawn"] == 6
+        if broken:
+            # every draw rejected with the reason; one sandbox run per batch for the one problem
+            assert s["rejected"]["failing_tests"] == 6 and s["kept"] == 0 and len(runs) == 2  # two batches of 3
+        else:
+            assert s["kept"] == 1 and s["duplicates"] == 5 and len(runs) == 1
+
+
 def test_composite_weights_and_errors():
     w = resolve("math.linear=3,code=1")
     assert w == pytest.approx({"math.linear": 0.75, "code.functions": 0.125, "code.expressions": 0.125})

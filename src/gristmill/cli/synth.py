@@ -30,13 +30,16 @@ def generate(kind: str = typer.Argument(..., help="'math', 'code', a generator n
              heldout: float = typer.Option(0.1, "--heldout", help="fraction of problems (by key) in heldout.jsonl"),
              workers: int = typer.Option(2, "--workers", "-w", help="concurrent sandbox runs for code items"),
              max_draws: Optional[int] = typer.Option(None, "--max-draws", help="give up after this many draws (default 20 x N)"),
-             force: bool = typer.Option(False, "--force", help="replace an existing dataset in OUT")):
+             force: bool = typer.Option(False, "--force", help="replace an existing dataset in OUT"),
+             formats: Optional[str] = typer.Option(None, "--format", help="math answer format(s), comma-separated: answer, "
+                                                   "reversed, worked, scratchpad (Lee et al. 2023); text uses the first")):
     """Generate verified items: OUT/train.jsonl, heldout.jsonl, rejected.jsonl, summary.json."""
     from gristmill.synth.dataset import DatasetExists, generate_dataset
     from gristmill.synth.registry import UnknownGenerator
 
     try:
-        s = generate_dataset(kind, n, seed, difficulty, out, heldout=heldout, workers=workers, max_draws=max_draws, force=force)
+        s = generate_dataset(kind, n, seed, difficulty, out, heldout=heldout, workers=workers, max_draws=max_draws, force=force,
+                              formats=formats)
     except (UnknownGenerator, DatasetExists, ValueError) as e:
         _fail(str(e))
     t = Table(title=f"synth generate {kind} (seed {seed}, difficulty {difficulty})")

@@ -245,3 +245,83 @@ def score_worked(model, tok, probs: list[Problem], max_new_tokens: int | None = 
     n = max(1, len(probs))
     return {"n": len(probs), "generate_acc": gen_ok / n, "rank_acc": rank_ok / n,
             "by_tag": {k: {"n": v[0], "generate_acc": v[1] / v[0], "rank_acc": v[2] / v[0]} for k, v in sorted(tags.items())}}
+
+
+# ---------------------------------------------------------------- answer formats (synth.formats)
+
+def _format_done(text: str, line: str) -> bool:
+    """True once ``text`` holds a finished line starting with ``line`` (the answer line of a format)."""
+    i = text.find(line)
+    return i >= 0 and (i == 0 or text[i - 1] == "\n") and "\n" in text[i:]
+
+
+@torch.no_grad()
+def score_format(model, tok, items: list[dict], fmt: str, batch_size: int = 64, precision: str = "fp32",
+                 samples: list | None = None, budget_scale: float = 1.5) -> dict:
+    """Greedy accuracy of math items (synth records) answered in answer format ``fmt``: the prompt and a
+    newline, decoded until the format's answer line is finished (``Answer: N``, or ``Answer (reversed):
+    N``), EOS, or a budget of ``budget_scale`` x the reference completion's tokens + 8; the answer is
+    parsed (un-reversed) and confirmed by sympy from the problem's statement (:func:`gristmill.synth.
+    formats.check`). Per ``metadata.kind`` and per difficulty in ``by_tag`` / ``by_difficulty``;
+    ``samples``, if a list, receives {id, kind, difficulty, completion, correct, reason} per item."""
+    from gristmill.synth import formats as F
+
+    F.check_format(fmt)
+    model.eval()
+    line, nl = F.stop_line(fmt), tok.encode("\n")[-1]
+    ok_n, tags, diffs = 0, {}, {}
+    for i in range(0, len(items), batch_size):
+        chunk = items[i:i + batch_size]
+        budget = max(int(budget_scale * len(tok.encode(F.render(r, fmt)))) + 8 for r in chunk)
+        outs = model.generate([tok.encode(r["prompt"] + "\n") for r in chunk], budget, temperature=0.0,
+                              stop_ids={tok.eos_id}, precision=precision,
+                              stop_fn=lambda r, new: new[-1] == nl and _format_done(tok.decode(new), line))
+        for r, out in zip(chunk, outs):
+            out = out[:out.index(tok.eos_id)] if tok.eos_id in out else out
+            text = tok.decode(out)
+            ok, why = F.check(r, fmt, text)
+            ok_n += ok
+            meta = r.get("metadata") or {}
+            for d, key in ((tags, meta.get("kind", "")), (diffs, str(meta.get("difficulty", "")))):
+                t = d.setdefault(key, [0, 0])
+                t[0], t[1] = t[0] + 1, t[1] + ok
+            if samples is not None:
+                samples.append({"id": r.get("id"), "kind": meta.get("kind"), "difficulty": meta.get("difficulty"),
+                                "completion": text, "correct": ok, "reason": why})
+    n = max(1, len(items))
+    return {"n": len(items), "format": fmt, "generate_acc": ok_n / n,
+            "by_tag": {k: {"n": v[0], "generate_acc": v[1] / v[0]} for k, v in sorted(tags.items())},
+            "by_difficulty": {k: {"n": v[0], "generate_acc": v[1] / v[0]} for k, v in sorted(diffs.items())}}
+
+
+# ---------------------------------------------------------------- code (synth code.expressions)
+
+CODE_HEAD = "def f(xs):\n    return "
+
+
+def code_document(rec: dict) -> str:
+    """A `code.expressions` record as a training document: its specification (prose and two example
+    calls), then the one-line program. Evaluation prompts with everything up to the expression."""
+    return f"{rec['prompt']}{CODE_HEAD}{rec['metadata']['expression']}\n"
+
+
+@torch.no_grad()
+def sample_code(model, tok, recs: list[dict], n: int, temperature: float = 0.8, seed: int = 0,
+                max_new_tokens: int = 96, precision: str = "fp32") -> list[list[str]]:
+    """``n`` programs per record: the model continues ``prompt + "def f(xs):\\n    return "`` to the end of
+    the line (sampled at ``temperature``; ``n == 1`` with temperature 0 is greedy). Each program is
+    returned whole (``def f(xs): return <line>``) for the sandbox."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    nl = set(tok.encode("\n")) | {tok.eos_id}
+    out: list[list[str]] = []
+    for r in recs:
+        ctx = tok.encode(r["prompt"] + CODE_HEAD)
+        gens = model.generate([ctx] * n, max_new_tokens, temperature=temperature, generator=g, stop_ids=nl,
+                              precision=precision)
+        progs = []
+        for ids in gens:
+            cut = next((j for j, t in enumerate(ids) if t in nl), len(ids))
+            progs.append(CODE_HEAD + tok.decode(ids[:cut]) + "\n")
+        out.append(progs)
+    return out
