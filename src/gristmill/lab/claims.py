@@ -48,8 +48,8 @@ from gristmill.engine.atomic import atomic_path
 
 BUDGETS: dict[str, dict] = {
     # mechanism only: a one-layer 32-wide model, a few thousand tokens
-    "ci": dict(tokens=3_000, seeds=[0, 1], seq_len=32, batch_size=4, max_bytes=4_000, points=3, problems=8,
-               lora_steps=2, scale_tokens=3_000, scale_vocab=300, scale_model="tiny", max_docs=60,
+    "ci": dict(tokens=2_000, seeds=[0, 1], seq_len=32, batch_size=4, max_bytes=1_500, points=2, problems=6,
+               lora_steps=2, scale_tokens=2_000, scale_vocab=300, scale_model="tiny", max_docs=40,
                model_override={"n_layer": 1, "d_model": 32, "n_head": 2}),
     "quick": dict(tokens=40_000, seeds=[0, 1], seq_len=128, batch_size=8, max_bytes=20_000, points=4, problems=40,
                   lora_steps=30, scale_tokens=80_000, scale_vocab=1024, scale_model="tiny", max_docs=100,
