@@ -263,3 +263,41 @@ def demo(out: Path = typer.Option(Path("lab-demo"), "-o", "--out", help="output 
         run_lab_demo(out, tokens, [int(s) for s in _csv(seeds)], model, threads, console=console, progress=progress)
     except ValueError as e:
         _fail(str(e))
+
+
+@app.command()
+def claims(corpus: Path = typer.Option(..., "--corpus", help="folder of .jsonl real text, one file per source (../shared/corpora/fetch DEST)"),
+           out: Path = typer.Option(..., "-o", "--out", help="output folder (resumes: finished runs and claims are reused)"),
+           quick: bool = typer.Option(False, "--quick", help="the quick budget (~30 min on 2 cores); default: the full budget"),
+           budget: Optional[str] = typer.Option(None, "--budget", help="quick, full or ci (ci: seconds, a test of the mechanism only)"),
+           which: str = typer.Option("", "--claims", help="comma-separated claims (default: all; see the module docstring)"),
+           seeds: str = typer.Option("", "--seeds", help="override the budget's seeds, e.g. 0,1,2"),
+           tokens: Optional[int] = typer.Option(None, "--tokens", help="override the budget's tokens per arm-seed"),
+           threads: int = typer.Option(1, "--threads", help="torch threads per process")):
+    """Reproduce the seed's claims (data over architecture, factoids, two phases, LoRA after quantization,
+    curation at scale, and the lab's earlier ones) with seeds, a control, a 95% interval and a verdict;
+    writes claims.json, plots, summary.md and claims.html."""
+    from gristmill.lab.claims import BUDGETS, CLAIMS, run_claims
+
+    name = budget or ("quick" if quick else "full")
+    if name not in BUDGETS:
+        _fail(f"--budget {name}: choose one of {', '.join(BUDGETS)}")
+    bad = [c for c in _csv(which) if c not in CLAIMS]
+    if bad:
+        _fail(f"--claims: unknown {', '.join(bad)}; choose from {', '.join(CLAIMS)}")
+    if not corpus.is_dir():
+        _fail(f"--corpus {corpus}: not a folder (build one with ../shared/corpora/fetch DEST)")
+    try:
+        sd = [int(s) for s in _csv(seeds)] or None
+    except ValueError:
+        _fail(f"--seeds {seeds}: expected integers, e.g. 0,1,2")
+    try:
+        res = run_claims(corpus, out, name, _csv(which) or None, sd, tokens, threads, console=console)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; run the same command again to resume from {out}", code=130)
+    for n, c in res["claims"].items():
+        console.print(f"{n}: [bold]{c['verdict']}[/]  ({c['arms']['treatment']} - {c['arms']['control']}: "
+                      f"{c['diff_mean'] if c['diff_mean'] is None else round(c['diff_mean'], 4)})", highlight=False)
+    console.print(f"wrote {out / 'claims.json'}, {out / 'summary.md'}, {out / 'claims.html'}")

@@ -34,6 +34,11 @@ PRESETS: dict[str, dict] = {
     "tiny": dict(n_layer=4, n_head=4, d_model=128),    # ~0.8M non-embedding parameters
     "small": dict(n_layer=6, n_head=4, d_model=256),   # ~4.7M
     "base": dict(n_layer=8, n_head=8, d_model=448),    # ~19M
+    # equal-parameter variants of `tiny` (~0.8M non-embedding parameters each) for `lab claims`'
+    # data-over-architecture claim: deep-narrow, shallow-wide, and a recurrent model with no attention
+    "deep": dict(n_layer=8, n_head=4, d_model=96),     # ~0.88M
+    "wide": dict(n_layer=2, n_head=4, d_model=184),    # ~0.81M
+    "gru": dict(n_layer=4, n_head=4, d_model=120, mixer="gru"),  # ~0.81M: 6d^2 (GRU) + 8d^2 (MLP) per layer
 }
 
 
@@ -48,6 +53,10 @@ class GPTConfig:
     rope_base: float = 10000.0  # RoFormer's base
     eos_id: int | None = None   # needed only for doc_mask
     doc_mask: bool = False
+    # token mixer of each block: causal self-attention, or a GRU (Cho et al. 2014) in its place, a
+    # non-attention baseline. The GRU's state runs across packed documents (doc_mask does not apply)
+    # and it generates without the key/value cache.
+    mixer: str = "attention"
 
     @classmethod
     def preset(cls, name: str, **kw) -> "GPTConfig":
@@ -108,6 +117,20 @@ class Attention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
+class GRUMixer(nn.Module):
+    """A GRU over the sequence in place of attention: same call signature, no positions needed."""
+
+    def __init__(self, c: GPTConfig):
+        super().__init__()
+        self.rnn = nn.GRU(c.d_model, c.d_model, batch_first=True, bias=False)
+
+    def forward(self, x, cos, sin, mask, cache=None):
+        if cache is not None:
+            raise ValueError("the GRU mixer has no key/value cache; generate with use_cache=False")
+        with torch.autocast("cpu", enabled=False):  # the fused GRU kernel has no bf16 path on CPU
+            return self.rnn(x.float())[0].to(x.dtype)
+
+
 class MLP(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
@@ -121,7 +144,9 @@ class MLP(nn.Module):
 class Block(nn.Module):
     def __init__(self, c: GPTConfig):
         super().__init__()
-        self.norm1, self.attn = RMSNorm(c.d_model), Attention(c)
+        if c.mixer not in ("attention", "gru"):
+            raise ValueError(f"unknown mixer {c.mixer!r}; choose attention or gru")
+        self.norm1, self.attn = RMSNorm(c.d_model), (Attention(c) if c.mixer == "attention" else GRUMixer(c))
         self.norm2, self.mlp = RMSNorm(c.d_model), MLP(c)
 
     def forward(self, x, cos, sin, mask, cache=None):
@@ -168,7 +193,8 @@ class GPT(nn.Module):
         T = idx.shape[1]
         if T > self.config.seq_len:
             raise ValueError(f"sequence of {T} tokens is longer than the model's seq_len {self.config.seq_len}")
-        mask = self.doc_attention_mask(idx) if self.config.doc_mask and self.config.eos_id is not None else None
+        mask = self.doc_attention_mask(idx) if (self.config.doc_mask and self.config.eos_id is not None
+                                                and self.config.mixer == "attention") else None
         x = self.embed(idx)
         cos, sin = self.cos[:T], self.sin[:T]
         for b in self.blocks:
@@ -236,7 +262,7 @@ class GPT(nn.Module):
         new: list[list[int]] = [[] for _ in rows]
         L = self.config.seq_len
         with autocast(precision):
-            if use_cache:
+            if use_cache and self.config.mixer == "attention":
                 self._generate_cached(rows, new, max_new_tokens, temperature, generator, stop_ids, stop_fn)
             else:
                 for r in range(len(rows)):
