@@ -72,6 +72,20 @@ def test_direction_verdicts_and_one_seed():
     assert "no difference to resolve" in verdict_text(same)
 
 
+def test_equal_differences_over_seeds_give_no_verdict():
+    # two seeds whose accuracies differ by the same 0.010 (a coarse metric over few items): the t
+    # interval has zero width; that is not evidence of a difference, so no verdict is given
+    arm, ref = {0: 0.040, 1: 0.030}, {0: 0.030, 1: 0.020}
+    for method in ("t", "bootstrap"):
+        c = compare(arm, ref, lower_is_better=False, method=method)
+        assert c["verdict"] == "n/a (no spread over seeds)" and c["ci"] is None
+        assert abs(c["diff_mean"] - 0.010) < 1e-12 and verdict_text(c) == c["verdict"]
+    unpaired = compare({0: 0.5, 1: 0.5}, {2: 0.4, 3: 0.4})
+    assert unpaired["verdict"] == "n/a (no spread over seeds)"
+    # one seed disagreeing a little restores the interval and the verdict
+    assert compare({0: 0.041, 1: 0.030}, ref, lower_is_better=False)["ci"] is not None
+
+
 def test_bootstrap_interval_is_the_percentile_of_resampled_means():
     rng = random.Random(1)
     ref = {i: 1.0 + rng.gauss(0, 0.05) for i in range(12)}

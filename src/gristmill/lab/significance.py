@@ -35,6 +35,10 @@ LEVEL = 0.95   # two-sided confidence level of every interval
 POWER = 0.8    # Cohen's (1988) conventional power for the seeds-needed estimate
 MAX_SEEDS = 10_000  # past this, "more seeds" is not the answer: seeds_needed is reported as null
 NA = "n/a (1 seed)"
+# Every seed gave the same difference (or every run the same value): the t interval has zero width,
+# which is not evidence of anything but a coarse metric (e.g. accuracy over few items); the noise is
+# unmeasured, so no verdict is given until a seed disagrees.
+NO_SPREAD = "n/a (no spread over seeds)"
 
 
 # ---------------------------------------------------------------- Student t distribution
@@ -192,6 +196,9 @@ def compare(arm: dict, ref: dict, lower_is_better: bool = True, method: str = "t
             out["method"] = f"Welch t, unpaired ({len(xa)} vs {len(xr)} seeds)"
         # a paired design's spread of a difference is unknown here; two independent arms' is used
         needed_sd = out["sd_diff"]
+    if d != 0 and hi - lo <= 1e-9 * abs(d):  # float rounding of equal differences is not spread
+        out["verdict"] = NO_SPREAD
+        return out
     out["ci"] = [lo, hi]
     if lo > 0 or hi < 0:
         worse = lo > 0 if lower_is_better else hi < 0
