@@ -139,10 +139,17 @@ def write_shard_results(workdir: Path, shards) -> None:
     d.mkdir(exist_ok=True)
     t = pq.read_table(wd / "result.parquet")
     h = t["id_hash"].to_numpy()
+    # write_result and minhash's streamed ranges store the file sorted by id hash (ClusterLookup's
+    # search needs it too); searching it costs a shard's size per part, not the corpus's
+    if not bool(np.all(h[1:] >= h[:-1])):
+        raise RuntimeError(f"{wd / 'result.parquet'} is not sorted by id_hash; delete {wd} to refit")
     entries = []
     for i, p in enumerate(map(Path, shards)):
         mine = np.unique(id_hashes(pq.read_table(p, columns=["id"])["id"]))
-        atomic_write_parquet(d / f"{i:05d}.parquet", t.filter(pa.array(np.isin(h, mine, assume_unique=False))))
+        lo, hi = np.searchsorted(h, mine, "left"), np.searchsorted(h, mine, "right")
+        n = hi - lo
+        idx = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+        atomic_write_parquet(d / f"{i:05d}.parquet", t.take(pa.array(idx, pa.int64())))
         st = p.stat()
         entries.append([str(p), st.st_size, st.st_mtime_ns, f"{i:05d}.parquet"])
     atomic_write_json(d / "shards.json", {"version": 1, "shards": entries})
