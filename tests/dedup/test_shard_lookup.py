@@ -41,6 +41,10 @@ def test_the_run_writes_one_part_per_input_partitioning_the_result(run):
     for name, wd in _fits(run):
         index = json.loads((wd / "result" / "shards.json").read_text())["shards"]
         assert len(index) == 4, name
+        # named as the engine names each shard task's input (engine/local.py: ShardTask.in_path), so the tasks find them
+        k = int(wd.name.split("-")[1])
+        sids = sorted(f.stem for f in (run / "data").glob("*.parquet"))
+        assert [e[0] for e in index] == [str(run.resolve() / "_work" / f"s{k - 1}" / f"{sid}.parquet") for sid in sids], name
         whole = pq.read_table(wd / "result.parquet")
         assert whole.num_rows > 0 and (whole["code"].to_numpy() != 0).any(), f"{name}: no duplicates to look up"
         parts = [pq.read_table(wd / "result" / e[3]) for e in index]
