@@ -27,7 +27,7 @@ from gristmill.step import GlobalStep, StepConfig
 __all__ = [
     "KEEP", "DUPLICATE", "INDEX_DUPLICATE", "atomic_save_npy", "atomic_write_json", "atomic_write_parquet", "prepare_workdir",
     "workdir_fingerprint", "id_hashes", "choose_keepers", "write_result", "ClusterLookup", "cluster_report", "examples",
-    "shard_rows",
+    "shard_rows", "write_shard_results",
 ]
 
 KEEP, DUPLICATE, INDEX_DUPLICATE = 0, 1, 2
@@ -124,14 +124,68 @@ def write_result(workdir: Path, id_hash: np.ndarray, cluster, size: np.ndarray, 
     atomic_write_parquet(workdir / "result.parquet", t)
 
 
-class ClusterLookup:
-    """What a worker needs to annotate a batch: cluster, size and decision by document id."""
+def write_shard_results(workdir: Path, shards) -> None:
+    """``result/NNNNN.parquet``: the rows of ``result.parquet`` whose documents are in fit input
+    ``NNNNN`` (``shards[i]``), and ``result/shards.json`` (written last: the partitions' done-marker)
+    naming each input with its size and mtime. A shard task then loads only its own part
+    (:class:`ClusterLookup`), so a worker's memory follows its shard, not the corpus's clustered
+    documents (issue 24 part 4; benchmarks/bench_dedup_lookup.py). Each part keeps every result row
+    whose id hash occurs in its input, in the file's order, so a lookup finds the row the whole
+    file gives, also when one id hash is in several inputs. Idempotent: a resumed fit skips it."""
+    wd = Path(workdir)
+    d = wd / "result"
+    if (d / "shards.json").exists() or not (wd / "result.parquet").exists():
+        return
+    d.mkdir(exist_ok=True)
+    t = pq.read_table(wd / "result.parquet")
+    h = t["id_hash"].to_numpy()
+    # write_result and minhash's streamed ranges store the file sorted by id hash (ClusterLookup's
+    # search needs it too); searching it costs a shard's size per part, not the corpus's
+    if not bool(np.all(h[1:] >= h[:-1])):
+        raise RuntimeError(f"{wd / 'result.parquet'} is not sorted by id_hash; delete {wd} to refit")
+    entries = []
+    for i, p in enumerate(map(Path, shards)):
+        mine = np.unique(id_hashes(pq.read_table(p, columns=["id"])["id"]))
+        lo, hi = np.searchsorted(h, mine, "left"), np.searchsorted(h, mine, "right")
+        n = hi - lo
+        idx = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+        atomic_write_parquet(d / f"{i:05d}.parquet", t.take(pa.array(idx, pa.int64())))
+        st = p.stat()
+        entries.append([str(p), st.st_size, st.st_mtime_ns, f"{i:05d}.parquet"])
+    atomic_write_json(d / "shards.json", {"version": 1, "shards": entries})
 
-    def __init__(self, workdir: Path):
+
+def shard_result(workdir: Path, shard) -> Path:
+    """The part of the fitted result for the fit input ``shard`` (``write_shard_results``), or the
+    whole ``result.parquet`` when there is no part for it: a workdir fitted before the parts
+    existed, an input the fit did not read as such (scoped to some sources, ``select``), or a file
+    changed since (its size or mtime differs): whole is slower, never wrong."""
+    wd = Path(workdir)
+    whole = wd / "result.parquet"
+    index = wd / "result" / "shards.json"
+    if shard is None or not index.exists():
+        return whole
+    try:
+        entries = json.loads(index.read_text())["shards"]
+        st = Path(shard).stat()
+    except (OSError, ValueError, KeyError, TypeError):
+        return whole
+    for path, size, mtime, name in entries:
+        if path == str(shard) and size == st.st_size and mtime == st.st_mtime_ns and (wd / "result" / name).exists():
+            return wd / "result" / name
+    return whole
+
+
+class ClusterLookup:
+    """What a worker needs to annotate a batch: cluster, size and decision by document id.
+    ``shard``: the fit input the batches come from, to load only its part of the result."""
+
+    def __init__(self, workdir: Path, shard=None):
         path = Path(workdir) / "result.parquet"
         if not path.exists():
             raise RuntimeError(f"{workdir}: no fitted dedup state (result.parquet); fit() must run before annotate()")
-        t = pq.read_table(path)
+        self.path = shard_result(workdir, shard)
+        t = pq.read_table(self.path)
         self.id_hash = t["id_hash"].to_numpy()
         self.cluster = t["cluster"].combine_chunks()
         self.size = t["size"].to_numpy()
@@ -201,8 +255,12 @@ class ClusterDedupStep(GlobalStep):
     rules: ClassVar[tuple[tuple[str, int], ...]] = (("duplicate", DUPLICATE),)
 
     def _lookup(self) -> ClusterLookup:
-        if getattr(self, "_table", None) is None:
-            self._table = ClusterLookup(self.fitted_file("result.parquet").parent)
+        # one table per shard task: the engine names the task's input in ``shard_input`` (engine/shard.py)
+        shard = getattr(self, "shard_input", None)
+        if getattr(self, "_table", None) is None or getattr(self, "_table_shard", None) != shard:
+            self._table = None  # the last shard's part is freed before the next is read
+            self._table = ClusterLookup(self.fitted_file("result.parquet").parent, shard)
+            self._table_shard = shard
         return self._table
 
     def annotate(self, table: pa.Table) -> pa.Table:

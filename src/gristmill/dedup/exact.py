@@ -21,7 +21,7 @@ import xxhash
 from pydantic import Field
 
 from gristmill.dedup._clusters import (
-    DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
+    DUPLICATE, ClusterDedupStep, KeepPolicy, write_shard_results, atomic_write_json, atomic_write_parquet, choose_keepers, cluster_report,
     id_hashes, prepare_workdir, shard_rows, workdir_fingerprint, write_result,
 )
 from gristmill.engine.atomic import atomic_path
@@ -243,6 +243,7 @@ class ExactDedup(ClusterDedupStep):
                                                                  {"partitions": parts}))
             # result.parquet last: its existence marks the fit done (as in minhash), so a kill between the two redoes both
             write_result(wd, g["id_hash"].to_numpy(), g["cluster"], g["size"].to_numpy(), g["code"].to_numpy())
+        write_shard_results(wd, shards)  # after result.parquet, with its own marker: a kill between them redoes only this
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():

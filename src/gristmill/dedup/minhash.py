@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
 from gristmill.dedup._clusters import (
-    DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, KeepPolicy, atomic_save_npy, atomic_write_json, atomic_write_parquet,
+    DUPLICATE, INDEX_DUPLICATE, ClusterDedupStep, KeepPolicy, write_shard_results, atomic_save_npy, atomic_write_json, atomic_write_parquet,
     cluster_report, id_hashes, prepare_workdir, workdir_fingerprint,
 )
 from gristmill.engine.atomic import atomic_path
@@ -351,6 +351,7 @@ class MinHashDedup(ClusterDedupStep):
             _release_arrow()
             self._decide(wd, outs, starts, n_new, n_p, [clu_dir / f"g{g:05d}.npy" for g in range(n_p)], n_edges,
                          id_files, id_starts, len(shards), run)
+        write_shard_results(wd, shards)  # after result.parquet, with its own marker: a kill between them redoes only this
         report = json.loads((wd / "report.json").read_text())
         self.stats.update({k: v for k, v in report.items() if isinstance(v, int)})
         for k, v in report["cluster_size_distribution"].items():

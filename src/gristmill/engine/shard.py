@@ -99,6 +99,9 @@ class ShardRunner:
         self.qfh = None
         self.first_error: dict[str, tuple[str, str]] = {}  # step name -> (document id, traceback)
         self.order = ShardWriter(order_path(root, task.shard_id)) if task.record_order and task.stage == 0 else None
+        for step in task.steps:  # a global step's fitted state may be split by fit input (dedup/_clusters.py)
+            if isinstance(step, GlobalStep):
+                step.shard_input = task.in_path if batches is None and task.stage > 0 else None
 
     def _src(self, source: str) -> dict:
         return self.res.sources.setdefault(source, source_entry())
