@@ -264,7 +264,19 @@ def kill_and_resume(recipe: Path, out: Path, ref: dict, way: str, phase: str, de
         elif way == "parent":
             os.kill(p.pid, signal.SIGKILL)
         elif way == "worker":
-            os.kill(victim, signal.SIGKILL)
+            # the chosen worker may exit between being listed and the kill (a pool ending under load):
+            # kill the parent's next worker instead; with none left the kill point was missed
+            while True:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    break
+                except ProcessLookupError:
+                    kids = children(p.pid) if p.poll() is None else []
+                    if not kids:
+                        o.missed = True
+                        p.wait(timeout)
+                        return o
+                    victim = kids[0]
         else:  # Ctrl-C: the terminal sends SIGINT to the whole foreground process group
             os.killpg(p.pid, signal.SIGINT)
         try:
