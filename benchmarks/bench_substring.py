@@ -281,8 +281,8 @@ def sample_reference(docs: list[dict], rows: dict[str, dict], sample: int, seed:
         if got != want:
             differ += 1
             ntok = rows[d["id"]]["substr_dup_tokens"] or 0
-            false += ntok > gone.sum()
-            missed += ntok < gone.sum()
+            false += int(ntok > gone.sum())
+            missed += int(ntok < gone.sum())
     return {"docs": len(picked), "changed_docs_in_corpus": len(changed), "differ": differ,
             "removed_more_than_ref": false, "removed_less_than_ref": missed, "ref_removed_tokens": ref_tokens,
             "removed_tokens": sum(rows[docs[i]["id"]]["substr_dup_tokens"] or 0 for i in picked)}
